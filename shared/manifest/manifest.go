@@ -1,0 +1,393 @@
+// Package manifest loads the declarative description of every service and
+// function: functions/<service>/service.yaml (the service's table) and
+// functions/<service>/<op>/function.yaml (one function, its trigger, sizing,
+// environment and permissions). The local deployer and the Terraform checks
+// both read the topology through this package, so it is written down once.
+//
+//	set, err := manifest.Load(".")
+//	for _, fn := range set.Functions() { fmt.Println(fn.Name, fn.HTTP.RouteKey()) }
+//
+// Loading is strict: unknown keys, missing fields, bad values and duplicate
+// routes are errors that name the offending file.
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Function kinds, one per handler shape in shared/runtime.
+const (
+	KindHTTP  = "http"  // http.Handler behind an API Gateway route
+	KindEvent = "event" // CloudEvents consumer behind EventBridge -> SQS
+	KindStep  = "step"  // saga step invoked by Step Functions
+)
+
+// Auth levels a route may declare.
+const (
+	AuthNone  = "none"
+	AuthUser  = "user"
+	authScope = "scope:"
+)
+
+// Limits that AWS enforces; checking them here fails a bad manifest before
+// a deploy does.
+const (
+	minMemoryMB        = 128
+	maxMemoryMB        = 10240
+	maxTimeoutSeconds  = 900
+	maxHTTPTimeoutSecs = 29 // API Gateway's integration timeout
+)
+
+// Service is one functions/<service>/service.yaml plus its functions.
+type Service struct {
+	Name        string `yaml:"service"`
+	Description string `yaml:"description"`
+	Table       Table  `yaml:"table"`
+
+	// Filled by Load.
+	Dir       string      `yaml:"-"` // slash-separated, relative to the repo root
+	Functions []*Function `yaml:"-"`
+}
+
+// Table is the service's single DynamoDB table (billed on demand).
+type Table struct {
+	PartitionKey Key     `yaml:"partitionKey"`
+	SortKey      *Key    `yaml:"sortKey"`
+	TTL          string  `yaml:"ttl"`    // attribute holding the expiry (epoch seconds); "" for none
+	Stream       string  `yaml:"stream"` // "" or a DynamoDB stream view type
+	Indexes      []Index `yaml:"indexes"`
+}
+
+// Key is a key attribute: a name and a DynamoDB scalar type (S, N or B).
+type Key struct {
+	Name string `yaml:"name"`
+	Type string `yaml:"type"`
+}
+
+// Index is a global secondary index.
+type Index struct {
+	Name         string `yaml:"name"`
+	PartitionKey Key    `yaml:"partitionKey"`
+	SortKey      *Key   `yaml:"sortKey"`
+	Projection   string `yaml:"projection"` // ALL or KEYS_ONLY
+}
+
+// Function is one functions/<service>/<op>/function.yaml.
+type Function struct {
+	Name        string            `yaml:"name"` // must be <service>-<op>
+	Description string            `yaml:"description"`
+	Kind        string            `yaml:"kind"`
+	HTTP        *HTTPTrigger      `yaml:"http"`
+	MemoryMB    int               `yaml:"memory"`
+	TimeoutSecs int               `yaml:"timeout"`
+	Environment map[string]string `yaml:"environment"`
+	Permissions Permissions       `yaml:"permissions"`
+
+	// Filled by Load.
+	Service string `yaml:"-"`
+	Op      string `yaml:"-"`
+	Dir     string `yaml:"-"` // slash-separated, relative to the repo root
+}
+
+// HTTPTrigger is the API Gateway route of an http function.
+type HTTPTrigger struct {
+	Method string `yaml:"method"`
+	Path   string `yaml:"path"`
+	Auth   string `yaml:"auth"` // none, user or scope:<name>
+}
+
+// RouteKey is the API Gateway route key, "METHOD /path".
+func (h HTTPTrigger) RouteKey() string { return h.Method + " " + h.Path }
+
+// Scope is the scope an auth level of "scope:<name>" requires, or "".
+func (h HTTPTrigger) Scope() string { return strings.TrimPrefix(h.Auth, authScope) }
+
+// Permissions lists what a function may do beyond writing its logs. Every
+// DynamoDB action applies to its own service's table and indexes only.
+type Permissions struct {
+	DynamoDB []string `yaml:"dynamodb"`
+}
+
+// Set is every service found under functions/.
+type Set struct {
+	Services []*Service
+}
+
+// Functions returns every function of every service, ordered by name.
+func (s *Set) Functions() []*Function {
+	var fns []*Function
+	for _, svc := range s.Services {
+		fns = append(fns, svc.Functions...)
+	}
+	sort.Slice(fns, func(i, j int) bool { return fns[i].Name < fns[j].Name })
+	return fns
+}
+
+// Service returns the named service, or nil.
+func (s *Set) Service(name string) *Service {
+	for _, svc := range s.Services {
+		if svc.Name == name {
+			return svc
+		}
+	}
+	return nil
+}
+
+// TableName is the physical table name of a service under a deployment prefix.
+func TableName(prefix, service string) string { return prefix + "-" + service }
+
+// FunctionName is the physical function name under a deployment prefix.
+func FunctionName(prefix string, fn *Function) string { return prefix + "-" + fn.Name }
+
+// Environment returns the variables every deployment sets for fn: the
+// manifest's own plus the wiring the platform provides.
+func Environment(prefix string, fn *Function) map[string]string {
+	env := make(map[string]string, len(fn.Environment)+3)
+	for k, v := range fn.Environment {
+		env[k] = v
+	}
+	env["SHOP_SERVICE"] = fn.Service
+	env["SHOP_FUNCTION"] = fn.Name
+	env["SHOP_TABLE"] = TableName(prefix, fn.Service)
+	return env
+}
+
+// Load reads every manifest below root/functions.
+func Load(root string) (*Set, error) {
+	svcFiles, err := filepath.Glob(filepath.Join(root, "functions", "*", "service.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	if len(svcFiles) == 0 {
+		return nil, fmt.Errorf("manifest: no functions/*/service.yaml under %s", root)
+	}
+	sort.Strings(svcFiles)
+
+	set := &Set{}
+	var errs []error
+	routes := map[string]string{} // route key -> file that declared it
+	for _, svcFile := range svcFiles {
+		svc, err := loadService(root, svcFile)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fnFiles, err := filepath.Glob(filepath.Join(filepath.Dir(svcFile), "*", "function.yaml"))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(fnFiles)
+		for _, fnFile := range fnFiles {
+			fn, err := loadFunction(root, svc, fnFile)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if fn.HTTP != nil {
+				key := fn.HTTP.RouteKey()
+				if prev, dup := routes[key]; dup {
+					errs = append(errs, fmt.Errorf("%s: route %q is already declared by %s", rel(root, fnFile), key, prev))
+					continue
+				}
+				routes[key] = rel(root, fnFile)
+			}
+			svc.Functions = append(svc.Functions, fn)
+		}
+		set.Services = append(set.Services, svc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+func loadService(root, file string) (*Service, error) {
+	var svc Service
+	if err := decodeStrict(file, &svc); err != nil {
+		return nil, fmt.Errorf("%s: %w", rel(root, file), err)
+	}
+	dirName := filepath.Base(filepath.Dir(file))
+	svc.Dir = filepath.ToSlash(rel(root, filepath.Dir(file)))
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if svc.Name != dirName {
+		bad("service: is %q, want the directory name %q", svc.Name, dirName)
+	}
+	if !identRE.MatchString(svc.Name) {
+		bad("service: %q must match %s", svc.Name, identRE)
+	}
+	if svc.Description == "" {
+		bad("description: missing")
+	}
+	t := svc.Table
+	checkKey("table.partitionKey", &t.PartitionKey, bad)
+	if t.SortKey != nil {
+		checkKey("table.sortKey", t.SortKey, bad)
+	}
+	if t.Stream != "" && !slices.Contains(streamViews, t.Stream) {
+		bad("table.stream: %q is not one of %v", t.Stream, streamViews)
+	}
+	seen := map[string]bool{}
+	for i, ix := range t.Indexes {
+		where := fmt.Sprintf("table.indexes[%d]", i)
+		if !identRE.MatchString(ix.Name) {
+			bad("%s.name: %q must match %s", where, ix.Name, identRE)
+		}
+		if seen[ix.Name] {
+			bad("%s.name: %q is declared twice", where, ix.Name)
+		}
+		seen[ix.Name] = true
+		checkKey(where+".partitionKey", &ix.PartitionKey, bad)
+		if ix.SortKey != nil {
+			checkKey(where+".sortKey", ix.SortKey, bad)
+		}
+		if ix.Projection != "ALL" && ix.Projection != "KEYS_ONLY" {
+			bad("%s.projection: %q is not ALL or KEYS_ONLY", where, ix.Projection)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", rel(root, file), err)
+	}
+	return &svc, nil
+}
+
+func loadFunction(root string, svc *Service, file string) (*Function, error) {
+	var fn Function
+	if err := decodeStrict(file, &fn); err != nil {
+		return nil, fmt.Errorf("%s: %w", rel(root, file), err)
+	}
+	fn.Service = svc.Name
+	fn.Op = filepath.Base(filepath.Dir(file))
+	fn.Dir = filepath.ToSlash(rel(root, filepath.Dir(file)))
+
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !opRE.MatchString(fn.Op) {
+		bad("directory %q must match %s", fn.Op, opRE)
+	}
+	if want := svc.Name + "-" + fn.Op; fn.Name != want {
+		bad("name: is %q, want %q (<service>-<directory>)", fn.Name, want)
+	}
+	if fn.Description == "" {
+		bad("description: missing")
+	}
+	switch fn.Kind {
+	case KindHTTP:
+		if fn.HTTP == nil {
+			bad("http: missing for kind http")
+		} else {
+			checkHTTP(fn.HTTP, bad)
+		}
+		if fn.TimeoutSecs > maxHTTPTimeoutSecs {
+			bad("timeout: %d s exceeds API Gateway's %d s integration limit", fn.TimeoutSecs, maxHTTPTimeoutSecs)
+		}
+	case KindEvent, KindStep:
+		if fn.HTTP != nil {
+			bad("http: only allowed for kind http")
+		}
+	default:
+		bad("kind: %q is not one of http, event, step", fn.Kind)
+	}
+	if fn.MemoryMB < minMemoryMB || fn.MemoryMB > maxMemoryMB {
+		bad("memory: %d MB is outside %d..%d", fn.MemoryMB, minMemoryMB, maxMemoryMB)
+	}
+	if fn.TimeoutSecs < 1 || fn.TimeoutSecs > maxTimeoutSeconds {
+		bad("timeout: %d s is outside 1..%d", fn.TimeoutSecs, maxTimeoutSeconds)
+	}
+	for k := range fn.Environment {
+		if !envRE.MatchString(k) {
+			bad("environment: %q is not a valid variable name", k)
+		}
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "SHOP_") {
+			bad("environment: %q is reserved (AWS_* and SHOP_* are set by the platform)", k)
+		}
+	}
+	for _, a := range fn.Permissions.DynamoDB {
+		if !slices.Contains(dynamoDBActions, a) {
+			bad("permissions.dynamodb: %q is not one of %v", a, dynamoDBActions)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("%s: %w", rel(root, file), err)
+	}
+	return &fn, nil
+}
+
+func checkHTTP(h *HTTPTrigger, bad func(string, ...any)) {
+	if !slices.Contains(httpMethods, h.Method) {
+		bad("http.method: %q is not one of %v", h.Method, httpMethods)
+	}
+	if !pathRE.MatchString(h.Path) {
+		bad("http.path: %q must be /segments with {param} placeholders", h.Path)
+	}
+	switch {
+	case h.Auth == AuthNone, h.Auth == AuthUser:
+	case strings.HasPrefix(h.Auth, authScope) && scopeRE.MatchString(h.Scope()):
+	default:
+		bad("http.auth: %q is not none, user or scope:<service>:<action>", h.Auth)
+	}
+}
+
+func checkKey(where string, k *Key, bad func(string, ...any)) {
+	if k.Name == "" {
+		bad("%s.name: missing", where)
+	}
+	if k.Type != "S" && k.Type != "N" && k.Type != "B" {
+		bad("%s.type: %q is not S, N or B", where, k.Type)
+	}
+}
+
+// decodeStrict decodes exactly one YAML document, rejecting unknown keys.
+func decodeStrict(file string, v any) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("empty manifest")
+		}
+		return err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document")
+	}
+	return nil
+}
+
+func rel(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil {
+		return r
+	}
+	return path
+}
+
+var (
+	identRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	opRE    = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	envRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	pathRE  = regexp.MustCompile(`^(/([a-z0-9][a-z0-9-]*|\{[a-zA-Z][a-zA-Z0-9]*\}))+$`)
+	scopeRE = regexp.MustCompile(`^[a-z][a-z0-9]*:[a-z][a-z0-9-]*$`)
+
+	httpMethods     = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+	streamViews     = []string{"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}
+	dynamoDBActions = []string{
+		"GetItem", "BatchGetItem", "Query", "Scan",
+		"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
+		"TransactWriteItems", "TransactGetItems", "ConditionCheckItem",
+	}
+)
