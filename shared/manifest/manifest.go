@@ -91,7 +91,7 @@ type Function struct {
 	HTTP        *HTTPTrigger      `yaml:"http"`
 	MemoryMB    int               `yaml:"memory"`
 	TimeoutSecs int               `yaml:"timeout"`
-	Environment map[string]string `yaml:"environment"`
+	Environment Env               `yaml:"environment"`
 	Permissions Permissions       `yaml:"permissions"`
 
 	// Filled by Load.
@@ -99,6 +99,48 @@ type Function struct {
 	Op      string `yaml:"-"`
 	Dir     string `yaml:"-"` // slash-separated, relative to the repo root
 }
+
+// Env is a function's own environment. Values must be strings that every
+// YAML reader agrees on: Terraform's yamldecode follows YAML 1.1, where an
+// unquoted on, yes or off is a boolean (deployed as "true"/"false"), while
+// this loader follows YAML 1.2. Such plain scalars are refused: quote them.
+type Env map[string]string
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (e *Env) UnmarshalYAML(node *yaml.Node) error {
+	if node.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: environment must be a mapping", node.Line)
+	}
+	out := make(Env, len(node.Content)/2)
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		k, v := node.Content[i], node.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			return fmt.Errorf("line %d: environment %s must be a string", v.Line, k.Value)
+		}
+		if v.Style == 0 && !plainSafe(v.Value) {
+			return fmt.Errorf("line %d: environment %s: quote %q (YAML 1.1 readers such as Terraform may read it as a boolean, null, number or timestamp and deploy another string)", v.Line, k.Value, v.Value)
+		}
+		out[k.Value] = v.Value
+	}
+	*e = out
+	return nil
+}
+
+// plainSafe reports an unquoted scalar that YAML 1.1 and 1.2 readers both
+// turn into the same string: a word that is not a YAML 1.1 boolean or null,
+// or a decimal integer in canonical form (Terraform prints it back unchanged).
+func plainSafe(v string) bool {
+	if canonicalIntRE.MatchString(v) {
+		return true
+	}
+	return plainWordRE.MatchString(v) && !yaml11Words[strings.ToLower(v)]
+}
+
+var (
+	canonicalIntRE = regexp.MustCompile(`^(0|-?[1-9][0-9]{0,14})$`)
+	plainWordRE    = regexp.MustCompile(`^[A-Za-z_/][A-Za-z0-9_./:@-]*$`)
+	yaml11Words    = map[string]bool{"y": true, "yes": true, "n": true, "no": true, "true": true, "false": true, "on": true, "off": true, "null": true}
+)
 
 // HTTPTrigger is the API Gateway route of an http function.
 type HTTPTrigger struct {
