@@ -1,0 +1,354 @@
+// Package idempotency makes unsafe HTTP operations safe to retry with an
+// Idempotency-Key header, following Powertools for AWS Lambda's DynamoDB
+// model: one conditional PutItem takes a lock on the key, the handler runs,
+// and the response is stored so a retry gets the same answer.
+//
+//	h = idempotency.New(db, table, idempotency.Options{Scope: "inventory-adjust-stock", Required: true}).Wrap(h)
+//
+// Outcomes for a request carrying a key:
+//   - first time: the handler runs; a response below 500 is stored for TTL
+//     (24 h by default); a 5xx (or a panic) releases the key so a retry can
+//     run the operation again;
+//   - the same key and the same request again: the stored response, marked
+//     with the header Idempotent-Replayed: true;
+//   - the same key with a different request (method, path or body): 422;
+//   - the same key while the first request still runs: 409 with Retry-After.
+//
+// Records live in the service's own table (the users or inventory table), so
+// no service reads another's data and TTL cleans them up.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+// Header names (IETF draft-ietf-httpapi-idempotency-key-header).
+const (
+	HeaderKey      = "Idempotency-Key"
+	HeaderReplayed = "Idempotent-Replayed"
+)
+
+const (
+	statusInProgress = "INPROGRESS"
+	statusCompleted  = "COMPLETED"
+	maxKeyLen        = 255
+)
+
+// replayedHeaders are the response headers worth storing and replaying.
+var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
+
+// Options configure a Store.
+type Options struct {
+	// Scope namespaces keys, normally the function name, so one key used on
+	// two operations cannot collide.
+	Scope string
+	// Required makes a missing key a 400: for operations that are not
+	// naturally idempotent (a stock delta applied twice is two deltas).
+	Required bool
+	// TTL is how long a completed response is kept (default 24 h).
+	TTL time.Duration
+	// LockTimeout is how long an in-progress lock holds before another
+	// request may take it over, when the request context has no deadline
+	// (default 30 s). On Lambda the invocation deadline is used instead: a
+	// crashed invocation must not block the key for longer than it could run.
+	LockTimeout time.Duration
+	// Now is the clock (tests); default time.Now.
+	Now func() time.Time
+}
+
+// Store keeps idempotency records in a DynamoDB table with pk/sk keys and a
+// ttl attribute.
+type Store struct {
+	db    store.DB
+	table string
+	opts  Options
+}
+
+// New returns a Store writing to table.
+func New(db store.DB, table string, opts Options) *Store {
+	if opts.TTL == 0 {
+		opts.TTL = 24 * time.Hour
+	}
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{db: db, table: table, opts: opts}
+}
+
+// record is the stored item.
+type record struct {
+	PK         string      `dynamodbav:"pk"`
+	SK         string      `dynamodbav:"sk"`
+	Status     string      `dynamodbav:"status"`
+	Hash       string      `dynamodbav:"requestHash"`
+	Lock       string      `dynamodbav:"lock,omitempty"`
+	Expiry     int64       `dynamodbav:"ttl"`               // epoch seconds; DynamoDB TTL deletes it eventually
+	LockExpiry int64       `dynamodbav:"lockExpiry"`        // epoch milliseconds
+	Response   *storedResp `dynamodbav:"response,omitempty"` // set once completed
+}
+
+type storedResp struct {
+	Status int               `dynamodbav:"status"`
+	Header map[string]string `dynamodbav:"header"`
+	Body   []byte            `dynamodbav:"body"`
+}
+
+// Wrap returns next guarded by the Idempotency-Key header.
+func (s *Store) Wrap(next http.Handler) http.Handler {
+	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get(HeaderKey)
+		if key == "" {
+			if s.opts.Required {
+				return httpapi.Errorf(http.StatusBadRequest, "the %s header is required for this operation", HeaderKey)
+			}
+			next.ServeHTTP(w, r)
+			return nil
+		}
+		if len(key) > maxKeyLen || !printable(key) {
+			return httpapi.Errorf(http.StatusBadRequest, "the %s header must be 1 to %d printable ASCII characters", HeaderKey, maxKeyLen)
+		}
+
+		// Read the body once to fingerprint the request; the handler reads
+		// the copy. Past the decoder's limit there is nothing to protect:
+		// the handler answers 413.
+		body, err := io.ReadAll(io.LimitReader(r.Body, httpapi.MaxBodyBytes+1))
+		if err != nil {
+			return httpapi.Errorf(http.StatusBadRequest, "could not read the request body")
+		}
+		if len(body) > httpapi.MaxBodyBytes {
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), r.Body))
+			next.ServeHTTP(w, r)
+			return nil
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		return s.serve(w, r, key, fingerprint(r, body), next)
+	})
+}
+
+func (s *Store) serve(w http.ResponseWriter, r *http.Request, key, hash string, next http.Handler) error {
+	ctx := r.Context()
+	pk := "IDEMPOTENCY#" + s.opts.Scope + "#" + key
+	lock := newLock()
+	existing, err := s.acquire(ctx, pk, hash, lock)
+	if err != nil {
+		return err
+	}
+	if existing != nil {
+		return replayOrRefuse(w, existing, hash)
+	}
+
+	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	completed := false
+	defer func() {
+		if !completed {
+			// The handler failed or panicked: release the key so the client's
+			// retry runs the operation again rather than meeting a 409 until
+			// the lock times out. A background context: the request's may be
+			// cancelled already.
+			s.release(context.WithoutCancel(ctx), pk, lock)
+		}
+	}()
+	next.ServeHTTP(rec, r)
+	if rec.status >= 500 {
+		return nil
+	}
+	if err := s.complete(ctx, pk, lock, rec); err != nil {
+		// The response went out already; the record stays in progress until
+		// the lock times out, after which a retry runs again. Log, don't fail.
+		log.FromContext(ctx).Error("idempotency: store response", "key", key, "error", err)
+	}
+	completed = true
+	return nil
+}
+
+// acquire takes the key with a single conditional PutItem. The condition
+// admits the write when
+//
+//	no record exists                                  (first request)
+//	OR the record's ttl has passed                    (expired; DynamoDB's TTL
+//	                                                   deletion lags by hours)
+//	OR it is in progress and its lock has timed out   (the first invocation
+//	                                                   died mid-flight)
+//
+// Timeline of the race this settles: A and B carry the same key. A's Put
+// lands first and creates INPROGRESS; B's Put fails its condition, and
+// DynamoDB hands B the record A wrote (ReturnValuesOnConditionCheckFailure),
+// so B answers 409 without a second read. There is no read-then-write window.
+func (s *Store) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
+	now := s.opts.Now()
+	lockExpiry := now.Add(s.opts.LockTimeout)
+	if deadline, ok := ctx.Deadline(); ok {
+		lockExpiry = deadline.Add(time.Second) // a little slack for clock skew between instances
+	}
+	item, err := attributevalue.MarshalMap(record{
+		PK: pk, SK: "IDEMPOTENCY", Status: statusInProgress, Hash: hash, Lock: lock,
+		Expiry:     now.Add(s.opts.TTL).Unix(),
+		LockExpiry: lockExpiry.UnixMilli(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: marshal: %w", err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:           aws.String(s.table),
+		Item:                item,
+		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"),
+		ExpressionAttributeNames: map[string]string{
+			"#pk": store.PK, "#ttl": "ttl", "#status": "status", "#lockExpiry": "lockExpiry",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now":        store.N(now.Unix()),
+			":nowms":      store.N(now.UnixMilli()),
+			":inprogress": store.S(statusInProgress),
+		},
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if old, failed := store.ConditionFailedItem(err); failed {
+		var rec record
+		if err := attributevalue.UnmarshalMap(old, &rec); err != nil {
+			return nil, fmt.Errorf("idempotency: unmarshal existing record: %w", err)
+		}
+		return &rec, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: acquire: %w", err)
+	}
+	return nil, nil
+}
+
+func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {
+	switch {
+	case rec.Hash != hash:
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "this %s was already used with a different request", HeaderKey)
+	case rec.Status != statusCompleted || rec.Response == nil:
+		e := httpapi.Errorf(http.StatusConflict, "a request with this %s is still in progress; retry later", HeaderKey)
+		e.Header = http.Header{"Retry-After": []string{"1"}}
+		return e
+	}
+	for k, v := range rec.Response.Header {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set(HeaderReplayed, "true")
+	w.WriteHeader(rec.Response.Status)
+	_, _ = w.Write(rec.Response.Body)
+	return nil
+}
+
+// complete stores the response, but only while we still hold the lock: if
+// our lock timed out and another invocation took the key over, its record wins.
+func (s *Store) complete(ctx context.Context, pk, lock string, rec *recorder) error {
+	header := map[string]string{}
+	for _, h := range replayedHeaders {
+		if v := rec.Header().Get(h); v != "" {
+			header[h] = v
+		}
+	}
+	resp, err := attributevalue.Marshal(storedResp{Status: rec.status, Header: header, Body: rec.body.Bytes()})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:           aws.String(s.table),
+		Key:                 store.Key(pk, "IDEMPOTENCY"),
+		UpdateExpression:    aws.String("SET #status = :completed, #response = :response REMOVE #lock"),
+		ConditionExpression: aws.String("#lock = :lock"),
+		ExpressionAttributeNames: map[string]string{
+			"#status": "status", "#response": "response", "#lock": "lock",
+		},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":completed": store.S(statusCompleted),
+			":response":  resp,
+			":lock":      store.S(lock),
+		},
+	})
+	if store.IsConditionFailed(err) {
+		return errors.New("lock lost to a later invocation")
+	}
+	return err
+}
+
+func (s *Store) release(ctx context.Context, pk, lock string) {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       store.Key(pk, "IDEMPOTENCY"),
+		ConditionExpression:       aws.String("#lock = :lock"),
+		ExpressionAttributeNames:  map[string]string{"#lock": "lock"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":lock": store.S(lock)},
+	})
+	if err != nil && !store.IsConditionFailed(err) {
+		log.FromContext(ctx).Error("idempotency: release key", "pk", pk, "error", err)
+	}
+}
+
+// fingerprint identifies "the same request": method, path, query and body.
+func fingerprint(r *http.Request, body []byte) string {
+	h := sha256.New()
+	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery} {
+		h.Write([]byte(strconv.Itoa(len(part))))
+		h.Write([]byte{':'})
+		h.Write([]byte(part))
+	}
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func newLock() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b)
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder passes the response through and keeps a copy to store.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	wroteHeader bool
+	body        bytes.Buffer
+}
+
+func (r *recorder) WriteHeader(status int) {
+	if r.wroteHeader {
+		return
+	}
+	r.wroteHeader = true
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if !r.wroteHeader {
+		r.WriteHeader(http.StatusOK)
+	}
+	r.body.Write(b)
+	return r.ResponseWriter.Write(b)
+}
