@@ -1,0 +1,690 @@
+package infra
+
+// Evaluation of the deployment as `terraform plan` would see it, and its
+// comparison with the manifests.
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// fakeARN stands in for an ARN only AWS knows, named so that a check can tell
+// whose it is.
+func fakeARN(kind, name string) string { return "arn:test:" + kind + ":" + name }
+
+type deployment struct {
+	prefix        string
+	artifactsDir  string
+	skippedLocals []string
+	services      map[string]*serviceDeployment // by module instance key
+	routes        map[string]*routeDeployment   // by http_api functions key
+}
+
+type serviceDeployment struct {
+	table      map[string]cty.Value // arguments of aws_dynamodb_table.this
+	attributes []map[string]cty.Value
+	indexes    []map[string]cty.Value
+	ttl        []map[string]cty.Value
+	pitr       []map[string]cty.Value
+	sse        []map[string]cty.Value
+	functions  map[string]*functionDeployment
+	outputs    cty.Value
+}
+
+type functionDeployment struct {
+	args         map[string]cty.Value // arguments of aws_lambda_function.this
+	env          cty.Value
+	logGroup     string
+	roleName     string
+	rolePolicy   map[string]cty.Value // arguments of aws_iam_role_policy.this
+	statements   []map[string]cty.Value
+	hasPolicyDoc bool
+}
+
+func (f *functionDeployment) statementsWith(actionPrefix string) []map[string]cty.Value {
+	var out []map[string]cty.Value
+	for _, st := range f.statements {
+		actions, _ := stringList(st["actions"])
+		if slices.ContainsFunc(actions, func(a string) bool { return strings.HasPrefix(a, actionPrefix) }) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+type routeDeployment struct {
+	route               map[string]cty.Value
+	integration         map[string]cty.Value
+	permission          map[string]cty.Value
+	preconditionOK      bool
+	preconditionMessage string
+}
+
+// evaluate plays the part of `terraform plan` that matters here: the root
+// module at dir with its variable defaults (and overrides), then each module
+// instance with the arguments the root passes it.
+func evaluate(dir string, overrides map[string]cty.Value) (*deployment, error) {
+	root, err := parseModule(dir)
+	if err != nil {
+		return nil, err
+	}
+	vars, err := bindVariables(root, overrides)
+	if err != nil {
+		return nil, err
+	}
+	s := scope{path: pathValue(dir, dir), vars: vars}
+	locals, skipped, err := evalLocals(root, s)
+	if err != nil {
+		return nil, err
+	}
+	s.locals = locals
+	d := &deployment{
+		prefix:        vars["name_prefix"].AsString(),
+		skippedLocals: skipped,
+		services:      map[string]*serviceDeployment{},
+	}
+	d.artifactsDir, _ = asString(locals["artifacts_dir"])
+
+	call, mod, err := moduleCall(root, s, "service")
+	if err != nil {
+		return nil, err
+	}
+	instances, err := s.forEach(call)
+	if err != nil {
+		return nil, err
+	}
+	outputs := map[string]cty.Value{}
+	for key, each := range instances {
+		args, err := moduleArgs(call, s.with("each", each))
+		if err != nil {
+			return nil, err
+		}
+		sd, err := evalService(mod, args)
+		if err != nil {
+			return nil, fmt.Errorf("module.service[%q]: %w", key, err)
+		}
+		d.services[key] = sd
+		outputs[key] = sd.outputs
+	}
+
+	call, mod, err = moduleCall(root, s, "http_api")
+	if err != nil {
+		return nil, err
+	}
+	withOutputs := s.with("module", cty.ObjectVal(map[string]cty.Value{"service": objectOf(outputs)}))
+	args, err := moduleArgs(call, withOutputs)
+	if err != nil {
+		return nil, err
+	}
+	if d.routes, err = evalHTTPAPI(mod, args); err != nil {
+		return nil, fmt.Errorf("module.http_api: %w", err)
+	}
+	return d, nil
+}
+
+func pathValue(module, root string) cty.Value {
+	return cty.ObjectVal(map[string]cty.Value{
+		"module": cty.StringVal(module),
+		"root":   cty.StringVal(root),
+		"cwd":    cty.StringVal("."),
+	})
+}
+
+// moduleCall finds `module "<name>"` and parses the module it sources.
+func moduleCall(root *tfModule, s scope, name string) (*hclsyntax.Block, *tfModule, error) {
+	call, err := root.one("module", name)
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := s.attr(call, "source")
+	if err != nil {
+		return nil, nil, err
+	}
+	source, ok := asString(src)
+	if !ok || !strings.HasPrefix(source, "./") {
+		return nil, nil, fmt.Errorf("module %q: source %s is not a local path", name, show(src))
+	}
+	mod, err := parseModule(filepath.Join(root.dir, source))
+	return call, mod, err
+}
+
+// moduleArgs evaluates a module call's arguments, leaving out meta-arguments.
+func moduleArgs(call *hclsyntax.Block, s scope) (map[string]cty.Value, error) {
+	args := map[string]cty.Value{}
+	for name, a := range call.Body.Attributes {
+		switch name {
+		case "source", "version", "for_each", "count", "depends_on", "providers":
+			continue
+		}
+		v, err := s.eval(a.Expr)
+		if err != nil {
+			return nil, err
+		}
+		args[name] = v
+	}
+	return args, nil
+}
+
+func evalArgs(s scope, b *hclsyntax.Block, names ...string) (map[string]cty.Value, error) {
+	out := map[string]cty.Value{}
+	for _, name := range names {
+		v, err := s.attr(b, name)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = v
+	}
+	return out, nil
+}
+
+func evalService(mod *tfModule, args map[string]cty.Value) (*serviceDeployment, error) {
+	vars, err := bindVariables(mod, args)
+	if err != nil {
+		return nil, err
+	}
+	s := scope{path: pathValue(mod.dir, mod.dir), vars: vars}
+	if s.locals, _, err = evalLocals(mod, s); err != nil {
+		return nil, err
+	}
+	sd := &serviceDeployment{functions: map[string]*functionDeployment{}}
+
+	table, err := mod.one("resource", "aws_dynamodb_table", "this")
+	if err != nil {
+		return nil, err
+	}
+	if sd.table, err = evalArgs(s, table, "name", "billing_mode", "hash_key", "range_key",
+		"stream_enabled", "stream_view_type", "deletion_protection_enabled"); err != nil {
+		return nil, err
+	}
+	for typ, dst := range map[string]*[]map[string]cty.Value{
+		"attribute": &sd.attributes, "global_secondary_index": &sd.indexes, "ttl": &sd.ttl,
+		"point_in_time_recovery": &sd.pitr, "server_side_encryption": &sd.sse,
+	} {
+		if *dst, err = s.nested(table, typ); err != nil {
+			return nil, err
+		}
+	}
+	tableName, ok := asString(sd.table["name"])
+	if !ok {
+		return nil, fmt.Errorf("table name is %s", show(sd.table["name"]))
+	}
+	s = s.with("aws_dynamodb_table", cty.ObjectVal(map[string]cty.Value{"this": cty.ObjectVal(map[string]cty.Value{
+		"name": cty.StringVal(tableName),
+		"arn":  cty.StringVal(fakeARN("dynamodb", "table/"+tableName)),
+	})}))
+
+	// Stand-ins for the per-function resources the function and its policy
+	// refer to, each carrying its key so that a cross-wired reference shows.
+	logGroups, roles, docs := map[string]cty.Value{}, map[string]cty.Value{}, map[string]cty.Value{}
+	lgBlock, err := mod.one("resource", "aws_cloudwatch_log_group", "this")
+	if err != nil {
+		return nil, err
+	}
+	roleBlock, err := mod.one("resource", "aws_iam_role", "this")
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []*hclsyntax.Block{lgBlock, roleBlock} {
+		instances, err := s.forEach(b)
+		if err != nil {
+			return nil, err
+		}
+		for key, each := range instances {
+			name, err := s.with("each", each).attr(b, "name")
+			if err != nil {
+				return nil, err
+			}
+			n, _ := asString(name)
+			if b == lgBlock {
+				logGroups[key] = cty.ObjectVal(map[string]cty.Value{
+					"name": name, "arn": cty.StringVal(fakeARN("logs", "log-group:"+n)),
+				})
+			} else {
+				roles[key] = cty.ObjectVal(map[string]cty.Value{
+					"name": name, "id": cty.StringVal("role-id:" + key), "arn": cty.StringVal(fakeARN("iam", "role/"+n)),
+				})
+			}
+		}
+	}
+	docBlock, err := mod.one("data", "aws_iam_policy_document", "this")
+	if err != nil {
+		return nil, err
+	}
+	docInstances, err := s.forEach(docBlock)
+	if err != nil {
+		return nil, err
+	}
+	for key := range docInstances {
+		docs[key] = cty.ObjectVal(map[string]cty.Value{"json": cty.StringVal("policy-json:" + key)})
+	}
+	s = s.with("aws_cloudwatch_log_group", cty.ObjectVal(map[string]cty.Value{"this": objectOf(logGroups)}))
+	s = s.with("aws_iam_role", cty.ObjectVal(map[string]cty.Value{"this": objectOf(roles)}))
+	s = s.with("data", cty.ObjectVal(map[string]cty.Value{
+		"aws_iam_policy_document": cty.ObjectVal(map[string]cty.Value{"this": objectOf(docs)}),
+	}))
+
+	fnBlock, err := mod.one("resource", "aws_lambda_function", "this")
+	if err != nil {
+		return nil, err
+	}
+	rpBlock, err := mod.one("resource", "aws_iam_role_policy", "this")
+	if err != nil {
+		return nil, err
+	}
+	rpInstances, err := s.forEach(rpBlock)
+	if err != nil {
+		return nil, err
+	}
+	fnInstances, err := s.forEach(fnBlock)
+	if err != nil {
+		return nil, err
+	}
+	lambdas := map[string]cty.Value{}
+	for key, each := range fnInstances {
+		se := s.with("each", each)
+		fd := &functionDeployment{}
+		if fd.args, err = evalArgs(se, fnBlock, "function_name", "role", "runtime", "architectures",
+			"handler", "filename", "memory_size", "timeout"); err != nil {
+			return nil, err
+		}
+		env, err := se.nested(fnBlock, "environment")
+		if err != nil {
+			return nil, err
+		}
+		if len(env) == 1 {
+			fd.env = env[0]["variables"]
+		}
+		fd.logGroup, _ = asString(get(logGroups[key], "name"))
+		fd.roleName, _ = asString(get(roles[key], "name"))
+		if _, ok := docInstances[key]; ok {
+			fd.hasPolicyDoc = true
+			if fd.statements, err = se.nested(docBlock, "statement"); err != nil {
+				return nil, err
+			}
+		}
+		if _, ok := rpInstances[key]; ok {
+			if fd.rolePolicy, err = evalArgs(se, rpBlock, "role", "policy"); err != nil {
+				return nil, err
+			}
+		}
+		sd.functions[key] = fd
+		name, _ := asString(fd.args["function_name"])
+		lambdas[key] = cty.ObjectVal(map[string]cty.Value{
+			"function_name": fd.args["function_name"],
+			"arn":           cty.StringVal(fakeARN("lambda", "function:"+name)),
+			"invoke_arn":    cty.StringVal(fakeARN("apigateway", "invoke:"+name)),
+		})
+	}
+	s = s.with("aws_lambda_function", cty.ObjectVal(map[string]cty.Value{"this": objectOf(lambdas)}))
+
+	outputs := map[string]cty.Value{}
+	for _, o := range mod.find("output") {
+		if outputs[o.Labels[0]], err = s.attr(o, "value"); err != nil {
+			return nil, err
+		}
+	}
+	sd.outputs = objectOf(outputs)
+	return sd, nil
+}
+
+func evalHTTPAPI(mod *tfModule, args map[string]cty.Value) (map[string]*routeDeployment, error) {
+	vars, err := bindVariables(mod, args)
+	if err != nil {
+		return nil, err
+	}
+	s := scope{path: pathValue(mod.dir, mod.dir), vars: vars}
+	if s.locals, _, err = evalLocals(mod, s); err != nil {
+		return nil, err
+	}
+	s = s.with("aws_apigatewayv2_api", cty.ObjectVal(map[string]cty.Value{"this": cty.ObjectVal(map[string]cty.Value{
+		"id":            cty.StringVal("api-id"),
+		"execution_arn": cty.StringVal(fakeARN("execute-api", "api-id")),
+		"api_endpoint":  cty.StringVal("https://api-id.test"),
+	})}))
+
+	find := func(typ string) (*hclsyntax.Block, map[string]cty.Value, error) {
+		bs := mod.find("resource", typ)
+		if len(bs) != 1 {
+			return nil, nil, fmt.Errorf("want one %s, found %d", typ, len(bs))
+		}
+		inst, err := s.forEach(bs[0])
+		return bs[0], inst, err
+	}
+	integration, integrations, err := find("aws_apigatewayv2_integration")
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]cty.Value{}
+	for key := range integrations {
+		ids[key] = cty.ObjectVal(map[string]cty.Value{"id": cty.StringVal("integration-id:" + key)})
+	}
+	s = s.with("aws_apigatewayv2_integration", cty.ObjectVal(map[string]cty.Value{integration.Labels[1]: objectOf(ids)}))
+	route, routes, err := find("aws_apigatewayv2_route")
+	if err != nil {
+		return nil, err
+	}
+	permission, permissions, err := find("aws_lambda_permission")
+	if err != nil {
+		return nil, err
+	}
+
+	out := map[string]*routeDeployment{}
+	for key, each := range routes {
+		se := s.with("each", each)
+		rd := &routeDeployment{preconditionOK: true}
+		if rd.route, err = evalArgs(se, route, "route_key", "target", "authorization_type"); err != nil {
+			return nil, err
+		}
+		for _, lc := range childBlocks(route, "lifecycle") {
+			conds, err := se.nested(lc, "precondition")
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range conds {
+				if c["condition"].IsKnown() && !c["condition"].IsNull() && c["condition"].True() {
+					continue
+				}
+				rd.preconditionOK = false
+				if rd.preconditionMessage == "" {
+					rd.preconditionMessage, _ = asString(c["error_message"])
+				}
+			}
+		}
+		if each, ok := integrations[key]; ok {
+			if rd.integration, err = evalArgs(s.with("each", each), integration,
+				"integration_type", "integration_uri", "payload_format_version"); err != nil {
+				return nil, err
+			}
+		}
+		if each, ok := permissions[key]; ok {
+			if rd.permission, err = evalArgs(s.with("each", each), permission,
+				"function_name", "principal", "action", "source_arn"); err != nil {
+				return nil, err
+			}
+		}
+		out[key] = rd
+	}
+	return out, nil
+}
+
+// ---------------------------------------------------------------------------
+// Comparison with the manifests
+
+// compare lists every way the evaluated deployment differs from what the
+// manifests ask for; nil when they agree.
+func compare(set *manifest.Set, d *deployment) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	p := d.prefix
+
+	var svcNames []string
+	for _, svc := range set.Services {
+		svcNames = append(svcNames, svc.Name)
+	}
+	problems = append(problems, diffNames("service", svcNames, sortedKeys(d.services))...)
+
+	for _, svc := range set.Services {
+		sd := d.services[svc.Name]
+		if sd == nil {
+			continue
+		}
+		problems = append(problems, compareTable(svc, p, sd)...)
+
+		var fnNames []string
+		for _, fn := range svc.Functions {
+			fnNames = append(fnNames, fn.Name)
+		}
+		problems = append(problems, diffNames("function of "+svc.Name, fnNames, sortedKeys(sd.functions))...)
+		for _, fn := range svc.Functions {
+			if fd := sd.functions[fn.Name]; fd != nil {
+				problems = append(problems, compareFunction(fn, p, fd, d.artifactsDir)...)
+			}
+		}
+		exported := keysOf(get(sd.outputs, "functions"))
+		if !slices.Equal(exported, sortedKeys(sd.functions)) {
+			bad("service %s: output functions has %v, want %v", svc.Name, exported, sortedKeys(sd.functions))
+		}
+	}
+
+	// Routes are keyed by function name; the messages carry the route keys.
+	var httpNames []string
+	for _, fn := range set.Functions() {
+		if fn.HTTP == nil {
+			continue
+		}
+		httpNames = append(httpNames, fn.Name)
+		if d.routes[fn.Name] == nil {
+			bad("route %s of function %s: in the manifests, missing from Terraform", fn.HTTP.RouteKey(), fn.Name)
+		}
+	}
+	for _, name := range sortedKeys(d.routes) {
+		if !slices.Contains(httpNames, name) {
+			bad("route %s of function %s: in Terraform, not in the manifests", show(d.routes[name].route["route_key"]), name)
+		}
+	}
+	for _, fn := range set.Functions() {
+		rd := d.routes[fn.Name]
+		if fn.HTTP == nil || rd == nil {
+			continue
+		}
+		where := "route of " + fn.Name
+		name := manifest.FunctionName(p, fn)
+		expectString(bad, where, "route_key", rd.route["route_key"], fn.HTTP.RouteKey())
+		expectString(bad, where, "target", rd.route["target"], "integrations/integration-id:"+fn.Name)
+		expectString(bad, where, "integration_type", rd.integration["integration_type"], "AWS_PROXY")
+		expectString(bad, where, "payload_format_version", rd.integration["payload_format_version"], "2.0")
+		expectString(bad, where, "integration_uri", rd.integration["integration_uri"], fakeARN("apigateway", "invoke:"+name))
+		expectString(bad, where, "permission function_name", rd.permission["function_name"], name)
+		expectString(bad, where, "permission principal", rd.permission["principal"], "apigateway.amazonaws.com")
+		if arn, _ := asString(rd.permission["source_arn"]); !strings.HasPrefix(arn, fakeARN("execute-api", "api-id")+"/") {
+			bad("%s: permission source_arn %s is not scoped to this API", where, show(rd.permission["source_arn"]))
+		}
+		switch {
+		case fn.HTTP.Auth == manifest.AuthNone && !rd.preconditionOK:
+			bad("%s: auth none, yet the route's precondition fails: %s", where, rd.preconditionMessage)
+		case fn.HTTP.Auth == manifest.AuthNone:
+			expectString(bad, where, "authorization_type", rd.route["authorization_type"], "NONE")
+		case rd.preconditionOK && show(rd.route["authorization_type"]) == `"NONE"`:
+			bad("%s: manifest says auth %q but the route would be deployed open", where, fn.HTTP.Auth)
+		}
+	}
+	return problems
+}
+
+func compareTable(svc *manifest.Service, prefix string, sd *serviceDeployment) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	where, t := "table of "+svc.Name, svc.Table
+	expectString(bad, where, "name", sd.table["name"], manifest.TableName(prefix, svc.Name))
+	expectString(bad, where, "billing_mode", sd.table["billing_mode"], "PAY_PER_REQUEST")
+	expectString(bad, where, "hash_key", sd.table["hash_key"], t.PartitionKey.Name)
+	expectOptionalString(bad, where, "range_key", sd.table["range_key"], keyName(t.SortKey))
+	expectOptionalString(bad, where, "stream_view_type", sd.table["stream_view_type"], t.Stream)
+	if got := sd.table["stream_enabled"]; !got.IsKnown() || got.IsNull() || got.True() != (t.Stream != "") {
+		bad("%s: stream_enabled is %s, want %v", where, show(got), t.Stream != "")
+	}
+
+	want := map[string]string{t.PartitionKey.Name: t.PartitionKey.Type}
+	addKey := func(k *manifest.Key) {
+		if k != nil {
+			want[k.Name] = k.Type
+		}
+	}
+	addKey(t.SortKey)
+	for i := range t.Indexes {
+		addKey(&t.Indexes[i].PartitionKey)
+		addKey(t.Indexes[i].SortKey)
+	}
+	got := map[string]string{}
+	for _, a := range sd.attributes {
+		name, _ := asString(a["name"])
+		if _, dup := got[name]; dup {
+			bad("%s: attribute %q is defined twice", where, name)
+		}
+		got[name], _ = asString(a["type"])
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		bad("%s: attributes are %v, want exactly the key attributes %v", where, got, want)
+	}
+
+	indexes := map[string]map[string]cty.Value{}
+	for _, ix := range sd.indexes {
+		name, _ := asString(ix["name"])
+		indexes[name] = ix
+	}
+	var wantIx []string
+	for _, ix := range t.Indexes {
+		wantIx = append(wantIx, ix.Name)
+		if gx := indexes[ix.Name]; gx != nil {
+			w := where + " index " + ix.Name
+			expectString(bad, w, "hash_key", gx["hash_key"], ix.PartitionKey.Name)
+			expectOptionalString(bad, w, "range_key", gx["range_key"], keyName(ix.SortKey))
+			expectString(bad, w, "projection_type", gx["projection_type"], ix.Projection)
+		}
+	}
+	problems = append(problems, diffNames(where+" index", wantIx, sortedKeys(indexes))...)
+
+	switch {
+	case t.TTL == "" && len(sd.ttl) > 0:
+		bad("%s: has a ttl block, the manifest has no ttl", where)
+	case t.TTL != "" && len(sd.ttl) != 1:
+		bad("%s: want one ttl block on %q, found %d", where, t.TTL, len(sd.ttl))
+	case t.TTL != "":
+		expectString(bad, where, "ttl attribute_name", sd.ttl[0]["attribute_name"], t.TTL)
+		expectTrue(bad, where, "ttl enabled", sd.ttl[0]["enabled"])
+	}
+	for name, blocks := range map[string][]map[string]cty.Value{"point_in_time_recovery": sd.pitr, "server_side_encryption": sd.sse} {
+		if len(blocks) != 1 {
+			bad("%s: want one %s block, found %d", where, name, len(blocks))
+		} else {
+			expectTrue(bad, where, name+" enabled", blocks[0]["enabled"])
+		}
+	}
+	return problems
+}
+
+func compareFunction(fn *manifest.Function, prefix string, fd *functionDeployment, artifactsDir string) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	where := "function " + fn.Name
+	name := manifest.FunctionName(prefix, fn)
+	expectString(bad, where, "function_name", fd.args["function_name"], name)
+	if len(name) > maxAWSLen || len(fd.roleName) > maxAWSLen {
+		bad("%s: function name %q or role name %q exceeds %d characters", where, name, fd.roleName, maxAWSLen)
+	}
+	expectString(bad, where, "log group", cty.StringVal(fd.logGroup), "/aws/lambda/"+name)
+	expectString(bad, where, "role", fd.args["role"], fakeARN("iam", "role/"+fd.roleName))
+	expectString(bad, where, "filename", fd.args["filename"], artifactsDir+"/"+fn.Name+".zip")
+	expectNumber(bad, where, "memory_size", fd.args["memory_size"], fn.MemoryMB)
+	expectNumber(bad, where, "timeout", fd.args["timeout"], fn.TimeoutSecs)
+
+	if env, ok := stringMap(fd.env); !ok {
+		bad("%s: environment variables are %s", where, show(fd.env))
+	} else if want := manifest.Environment(prefix, fn); fmt.Sprint(env) != fmt.Sprint(want) {
+		bad("%s: environment is %v, want %v", where, env, want)
+	}
+
+	// The role's only policy is this function's own document.
+	if !fd.hasPolicyDoc || fd.rolePolicy == nil {
+		bad("%s: no policy document or no role policy", where)
+		return problems
+	}
+	expectString(bad, where, "role policy role", fd.rolePolicy["role"], "role-id:"+fn.Name)
+	expectString(bad, where, "role policy document", fd.rolePolicy["policy"], "policy-json:"+fn.Name)
+
+	tableARN := fakeARN("dynamodb", "table/"+manifest.TableName(prefix, fn.Service))
+	logGroupARN := fakeARN("logs", "log-group:/aws/lambda/"+name)
+	var gotDynamo []string
+	for _, st := range fd.statements {
+		actions, ok1 := stringList(st["actions"])
+		resources, ok2 := stringList(st["resources"])
+		if !ok1 || !ok2 {
+			bad("%s: statement %s has actions %s, resources %s", where, show(st["sid"]), show(st["actions"]), show(st["resources"]))
+			continue
+		}
+		for _, a := range actions {
+			service, _, _ := strings.Cut(a, ":")
+			var allowed []string
+			switch service {
+			case "logs":
+				allowed = []string{logGroupARN + ":*"}
+			case "xray":
+				allowed = []string{"*"}
+			case "dynamodb":
+				allowed = []string{tableARN, tableARN + "/index/*"}
+				gotDynamo = append(gotDynamo, strings.TrimPrefix(a, "dynamodb:"))
+			default:
+				bad("%s: grants %s, which no manifest can ask for", where, a)
+			}
+			for _, r := range resources {
+				if allowed != nil && !slices.Contains(allowed, r) {
+					bad("%s: grants %s on %s; only %v is allowed", where, a, r, allowed)
+				}
+			}
+		}
+	}
+	slices.Sort(gotDynamo)
+	wantDynamo := slices.Clone(fn.Permissions.DynamoDB)
+	slices.Sort(wantDynamo)
+	if !slices.Equal(gotDynamo, wantDynamo) {
+		bad("%s: DynamoDB actions are %v, the manifest asks for %v", where, gotDynamo, wantDynamo)
+	}
+	return problems
+}
+
+func keyName(k *manifest.Key) string {
+	if k == nil {
+		return ""
+	}
+	return k.Name
+}
+
+func diffNames(what string, want, got []string) []string {
+	var problems []string
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			problems = append(problems, fmt.Sprintf("%s %s: in the manifests, missing from Terraform", what, w))
+		}
+	}
+	for _, g := range got {
+		if !slices.Contains(want, g) {
+			problems = append(problems, fmt.Sprintf("%s %s: in Terraform, not in the manifests", what, g))
+		}
+	}
+	return problems
+}
+
+func expectString(bad func(string, ...any), where, what string, got cty.Value, want string) {
+	if s, ok := asString(got); !ok || s != want {
+		bad("%s: %s is %s, want %q", where, what, show(got), want)
+	}
+}
+
+// expectOptionalString wants null where want is "".
+func expectOptionalString(bad func(string, ...any), where, what string, got cty.Value, want string) {
+	if want == "" {
+		if got.IsKnown() && !got.IsNull() {
+			bad("%s: %s is %s, want null", where, what, show(got))
+		}
+		return
+	}
+	expectString(bad, where, what, got, want)
+}
+
+func expectNumber(bad func(string, ...any), where, what string, got cty.Value, want int) {
+	if !got.IsKnown() || got.IsNull() || got.Type() != cty.Number || !got.Equals(cty.NumberIntVal(int64(want))).True() {
+		bad("%s: %s is %s, want %d", where, what, show(got), want)
+	}
+}
+
+func expectTrue(bad func(string, ...any), where, what string, got cty.Value) {
+	if !got.IsKnown() || got.IsNull() || got.Type() != cty.Bool || !got.True() {
+		bad("%s: %s is %s, want true", where, what, show(got))
+	}
+}
