@@ -1,0 +1,80 @@
+// Package runtime starts a shop function on whichever platform it runs on, so
+// that one handler core serves both: AWS Lambda when AWS_LAMBDA_RUNTIME_API is
+// set, otherwise an HTTP server on $PORT (default 8080), which is the Knative
+// Serving contract.
+//
+// A function's main wires its dependencies and ends with one of these calls;
+// the handler shapes below are the only ones accepted:
+//
+//	runtime.StartHTTP(h)    // h http.Handler: an HTTP API route
+//	runtime.StartEvents(fn) // fn func(context.Context, cloudevents.Event) error: an event consumer
+//	runtime.StartStep(fn)   // fn func(context.Context, In) (Out, error): a saga step on JSON
+//
+// For example:
+//
+//	func main() {
+//		store, err := inventory.NewStore(context.Background(), os.Getenv("TABLE"))
+//		if err != nil {
+//			runtime.Fatal("inventory: opening the store", err)
+//		}
+//		runtime.StartStep(inventory.Reserve(store))
+//	}
+//
+// # HTTP
+//
+// On Lambda the API Gateway HTTP API (payload format 2.0) request becomes an
+// *http.Request: path parameters are set with SetPathValue, X-Request-Id is
+// API Gateway's request id, and APIGatewayContext returns the whole request
+// context (authorizer output, route key). Request cookies are accepted both as
+// the cookies array (AWS) and as a cookie header (the local emulator). The
+// response is buffered; text-like bodies travel as strings, others as base64,
+// and every Set-Cookie goes to the cookies array. On Knative the handler is
+// served as is, with nothing routing in front of it: a handler that reads path
+// values is mounted on an http.ServeMux under its route's pattern
+// ("GET /products/{id}"), which on Lambda matches the same path and sets the
+// same values.
+//
+// # Events
+//
+// On Lambda the function is the target of an SQS event source mapping with
+// ReportBatchItemFailures: each record is an EventBridge envelope whose detail
+// is a structured-mode CloudEvent. A record whose event cannot be decoded, or
+// whose handler returns an error, is reported as a batch item failure and comes
+// back after the visibility timeout (then to the DLQ); the others are deleted.
+// A direct EventBridge invocation or a bare structured CloudEvent (aws lambda
+// invoke) is accepted too, and the handler's error becomes the invocation
+// error. On Knative a CloudEvents HTTP receiver accepts binary and structured
+// mode: 204 on success, 400 for a request that is not a valid event (retrying
+// cannot fix it), 500 when the handler fails so that the broker retries.
+//
+// # Saga steps
+//
+// On Lambda the step is started with lambda.Start, so a returned error is
+// reported with errorType set to its Go type name, which is what a Step
+// Functions Catch matches. The name is the type of the returned value itself:
+// an error wrapped with fmt.Errorf("...: %w") is a "wrapError", so a step
+// returns its domain error type unwrapped. On Knative the step answers POST
+// with the JSON Out (200), or {"errorType":..., "errorMessage":...} named
+// exactly as on Lambda: 400 for input it cannot decode, 500 for an error the
+// step returned. On both,
+// fields of the input that In does not declare are rejected, so a state
+// machine that passes the wrong payload fails at once instead of silently
+// dropping data.
+//
+// # Knative server
+//
+// Serve adds /healthz (200 while the process lives) and /readyz (200 while
+// serving, 503 once shutdown began); these two paths are reserved. On SIGTERM
+// or SIGINT the server stops being ready, keeps serving for SHUTDOWN_DELAY
+// (default 0: Knative's queue-proxy has already drained the pod when the user
+// container gets SIGTERM; set it on plain Kubernetes so endpoints notice the
+// 503 first), then shuts down gracefully within SHUTDOWN_TIMEOUT (default 10s).
+// Both are Go durations. A second signal kills the process at once.
+//
+// This package recovers no panics. On Lambda, aws-lambda-go reports the
+// invocation as failed and exits the process; on Knative, net/http logs the
+// panic and drops the connection, which a broker or caller sees as a failure
+// and retries. For HTTP, the httpapi middleware turns panics into 500s.
+//
+// Fatal reports a wiring error in main as one JSON line on stderr and exits 1.
+package runtime

@@ -1,0 +1,72 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"testing"
+)
+
+func TestFatalWritesOneJSONLineAndExits1(t *testing.T) {
+	if os.Getenv("RUNTIME_TEST_FATAL_CHILD") == "1" {
+		Fatal("wiring failed: orders table", errors.New(`config: "TABLE" is empty`))
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFatalWritesOneJSONLineAndExits1$")
+	cmd.Env = append(os.Environ(), "RUNTIME_TEST_FATAL_CHILD=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("child ended with %v, want exit status 1; stderr %s", err, stderr.String())
+	}
+	want := `{"level":"ERROR","msg":"wiring failed: orders table","error":"config: \"TABLE\" is empty"}` + "\n"
+	if stderr.String() != want {
+		t.Errorf("stderr %q\nwant   %q", stderr.String(), want)
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q, want nothing", stdout.String())
+	}
+}
+
+func TestWriteFatalWithoutError(t *testing.T) {
+	var buf bytes.Buffer
+	writeFatal(&buf, "no port", nil)
+	var line map[string]string
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("%q: %v", buf.String(), err)
+	}
+	if len(line) != 2 || line["level"] != "ERROR" || line["msg"] != "no port" {
+		t.Errorf("line %v", line)
+	}
+}
+
+func TestRoutedSetsPathValuesOnKnative(t *testing.T) {
+	var got string
+	h := routed(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.PathValue("id") }), "GET /v1/users/{id}")
+	for _, tt := range []struct {
+		method, path string
+		status       int
+		id           string
+	}{
+		{"GET", "/v1/users/42", 200, "42"},
+		{"POST", "/v1/users/42", 405, ""},
+		{"GET", "/v1/products/42", 404, ""},
+	} {
+		got = ""
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.status || got != tt.id {
+			t.Errorf("%s %s: status %d id %q, want %d %q", tt.method, tt.path, rec.Code, got, tt.status, tt.id)
+		}
+	}
+	plain := routed(http.NotFoundHandler(), "")
+	if _, isMux := plain.(*http.ServeMux); isMux {
+		t.Error("no route must leave the handler unwrapped")
+	}
+}
