@@ -1,0 +1,28 @@
+// Command inventory/create creates a product (POST /v1/products); an Idempotency-Key makes retries replay the first answer.
+package main
+
+import (
+	"context"
+
+	"github.com/shop-serverless/shop/functions/inventory"
+	"github.com/shop-serverless/shop/shared/config"
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/idempotency"
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+func main() {
+	cfg, err := config.Load[config.Function]()
+	if err != nil {
+		runtime.Fatal("config", err)
+	}
+	db, err := store.NewDynamoDB(context.Background())
+	if err != nil {
+		runtime.Fatal("dynamodb client", err)
+	}
+	h := inventory.Create(inventory.NewStore(db, cfg.Table))
+	h = idempotency.New(db, cfg.Table, idempotency.Options{Scope: cfg.Function, Required: false}).Wrap(h)
+	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
+}

@@ -1,0 +1,35 @@
+// Package inventory is the inventory service: the product catalog with
+// prices, and stock (available and reserved). Each operation is one function
+// under functions/inventory/<op>; this package holds their domain types,
+// store and handlers.
+package inventory
+
+import (
+	"errors"
+	"time"
+
+	"github.com/shop-serverless/shop/shared/money"
+)
+
+// Domain errors; handlers map them to HTTP statuses.
+var (
+	ErrNotFound          = errors.New("product not found")
+	ErrSKUTaken          = errors.New("sku already exists")
+	ErrInsufficientStock = errors.New("insufficient stock")
+)
+
+// Product is a catalog entry with its stock.
+type Product struct {
+	ID        string      `json:"id" dynamodbav:"id"`
+	SKU       string      `json:"sku" dynamodbav:"sku"`
+	Name      string      `json:"name" dynamodbav:"name"`
+	Price     money.Money `json:"price" dynamodbav:"price"`
+	Available int64       `json:"available" dynamodbav:"available"` // may be sold
+	Reserved  int64       `json:"reserved" dynamodbav:"reserved"`   // held for orders in flight
+	CreatedAt time.Time   `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt time.Time   `json:"updatedAt" dynamodbav:"updatedAt"`
+	Version   int64       `json:"version" dynamodbav:"version"`
+}
+
+// MaxStock bounds stock levels and deltas so sums stay far from overflow.
+const MaxStock = 1_000_000_000

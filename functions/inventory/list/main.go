@@ -1,0 +1,26 @@
+// Command inventory/list lists products a page at a time (GET /v1/products).
+package main
+
+import (
+	"context"
+
+	"github.com/shop-serverless/shop/functions/inventory"
+	"github.com/shop-serverless/shop/shared/config"
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+func main() {
+	cfg, err := config.Load[config.Function]()
+	if err != nil {
+		runtime.Fatal("config", err)
+	}
+	db, err := store.NewDynamoDB(context.Background())
+	if err != nil {
+		runtime.Fatal("dynamodb client", err)
+	}
+	h := inventory.List(inventory.NewStore(db, cfg.Table))
+	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
+}

@@ -1,0 +1,163 @@
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+// Item layout in the inventory table (see service.yaml):
+//
+//	PRODUCT#<id> / PRODUCT   the product; gsi1: PRODUCT / <id> (UUIDv7: creation order)
+//	SKU#<sku>    / SKU       uniqueness guard: exists iff a product owns the SKU
+const (
+	skProduct   = "PRODUCT"
+	skSKU       = "SKU"
+	gsi1        = "gsi1"
+	gsi1Product = "PRODUCT"
+)
+
+// listCursorAttrs are the attributes of a gsi1 LastEvaluatedKey.
+var listCursorAttrs = []string{store.PK, store.SK, "gsi1pk", "gsi1sk"}
+
+// ErrBadCursor is returned for a list cursor this service did not issue.
+var ErrBadCursor = errors.New("invalid cursor")
+
+func productKey(id string) store.Item { return store.Key("PRODUCT#"+id, skProduct) }
+
+type productItem struct {
+	PK     string `dynamodbav:"pk"`
+	SK     string `dynamodbav:"sk"`
+	GSI1PK string `dynamodbav:"gsi1pk"`
+	GSI1SK string `dynamodbav:"gsi1sk"`
+	Product
+}
+
+// Store persists products in the service's table.
+type Store struct {
+	db    store.DB
+	table string
+	now   func() time.Time
+}
+
+// NewStore returns a Store on table.
+func NewStore(db store.DB, table string) *Store {
+	return &Store{db: db, table: table, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Create stores p and claims its SKU in one transaction. ErrSKUTaken if the
+// SKU belongs to another product.
+func (s *Store) Create(ctx context.Context, p Product) (Product, error) {
+	now := s.now()
+	p.CreatedAt, p.UpdatedAt, p.Version, p.Reserved = now, now, 1, 0
+	item, err := attributevalue.MarshalMap(productItem{
+		PK: "PRODUCT#" + p.ID, SK: skProduct, GSI1PK: gsi1Product, GSI1SK: p.ID, Product: p,
+	})
+	if err != nil {
+		return Product{}, fmt.Errorf("marshal product: %w", err)
+	}
+	guard := store.Key("SKU#"+p.SKU, skSKU)
+	guard["productId"] = store.S(p.ID)
+	notExists := aws.String("attribute_not_exists(#pk)")
+	names := map[string]string{"#pk": store.PK}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: notExists, ExpressionAttributeNames: names}},
+			{Put: &types.Put{TableName: aws.String(s.table), Item: guard, ConditionExpression: notExists, ExpressionAttributeNames: names}},
+		},
+	})
+	if err := store.MapTxError(err, map[int]error{1: ErrSKUTaken}); err != nil {
+		return Product{}, err
+	}
+	return p, nil
+}
+
+// Get returns the product with id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Product, error) {
+	item, err := store.Get(ctx, s.db, s.table, productKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return Product{}, ErrNotFound
+	}
+	if err != nil {
+		return Product{}, err
+	}
+	return unmarshalProduct(item)
+}
+
+// List returns up to limit products in creation order after cursor, and the
+// cursor of the next page ("" on the last page).
+func (s *Store) List(ctx context.Context, limit int32, cursor string) ([]Product, string, error) {
+	start, err := store.DecodeCursor(cursor, listCursorAttrs...)
+	if err != nil || (start != nil && start["gsi1pk"].(*types.AttributeValueMemberS).Value != gsi1Product) {
+		return nil, "", ErrBadCursor
+	}
+	keyCond := expression.Key("gsi1pk").Equal(expression.Value(gsi1Product))
+	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
+	if err != nil {
+		return nil, "", err
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.table),
+		IndexName:                 aws.String(gsi1),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ExclusiveStartKey:         start,
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("query products: %w", err)
+	}
+	products := make([]Product, 0, len(out.Items))
+	for _, item := range out.Items {
+		p, err := unmarshalProduct(item)
+		if err != nil {
+			return nil, "", err
+		}
+		products = append(products, p)
+	}
+	next, err := store.EncodeCursor(out.LastEvaluatedKey)
+	if err != nil {
+		return nil, "", err
+	}
+	return products, next, nil
+}
+
+// AdjustStock adds delta (which may be negative) to the available stock in
+// one conditional update: available never drops below zero, whatever runs
+// concurrently. ErrNotFound or ErrInsufficientStock otherwise.
+func (s *Store) AdjustStock(ctx context.Context, id string, delta int64) (Product, error) {
+	upd := expression.Add(expression.Name("available"), expression.Value(delta)).
+		Set(expression.Name("updatedAt"), expression.Value(s.now().Format(time.RFC3339Nano)))
+	// DynamoDB conditions cannot do arithmetic, so "available + delta >= 0"
+	// becomes "available >= -delta"; the upper bound keeps the sum in range.
+	cond := expression.Name("available").GreaterThanEqual(expression.Value(max(-delta, 0))).
+		And(expression.Name("available").LessThanEqual(expression.Value(MaxStock - max(delta, 0))))
+	item, err := store.UpdateExisting(ctx, s.db, s.table, productKey(id), upd, cond)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Product{}, ErrNotFound
+	case errors.Is(err, store.ErrConditionFailed):
+		return Product{}, ErrInsufficientStock
+	case err != nil:
+		return Product{}, err
+	}
+	return unmarshalProduct(item)
+}
+
+func unmarshalProduct(item store.Item) (Product, error) {
+	var it productItem
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return Product{}, fmt.Errorf("unmarshal product: %w", err)
+	}
+	return it.Product, nil
+}

@@ -1,0 +1,26 @@
+// Command users/get reads a user (GET /v1/users/{id}).
+package main
+
+import (
+	"context"
+
+	"github.com/shop-serverless/shop/functions/users"
+	"github.com/shop-serverless/shop/shared/config"
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+func main() {
+	cfg, err := config.Load[config.Function]()
+	if err != nil {
+		runtime.Fatal("config", err)
+	}
+	db, err := store.NewDynamoDB(context.Background())
+	if err != nil {
+		runtime.Fatal("dynamodb client", err)
+	}
+	h := users.Get(users.NewStore(db, cfg.Table))
+	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
+}

@@ -1,0 +1,26 @@
+// Command users/update updates a user's profile and preferences (PATCH /v1/users/{id}) under If-Match.
+package main
+
+import (
+	"context"
+
+	"github.com/shop-serverless/shop/functions/users"
+	"github.com/shop-serverless/shop/shared/config"
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+func main() {
+	cfg, err := config.Load[config.Function]()
+	if err != nil {
+		runtime.Fatal("config", err)
+	}
+	db, err := store.NewDynamoDB(context.Background())
+	if err != nil {
+		runtime.Fatal("dynamodb client", err)
+	}
+	h := users.Update(users.NewStore(db, cfg.Table))
+	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
+}
