@@ -85,14 +85,14 @@ type Index struct {
 
 // Function is one functions/<service>/<op>/function.yaml.
 type Function struct {
-	Name        string            `yaml:"name"` // must be <service>-<op>
-	Description string            `yaml:"description"`
-	Kind        string            `yaml:"kind"`
-	HTTP        *HTTPTrigger      `yaml:"http"`
-	MemoryMB    int               `yaml:"memory"`
-	TimeoutSecs int               `yaml:"timeout"`
-	Environment Env               `yaml:"environment"`
-	Permissions Permissions       `yaml:"permissions"`
+	Name        string       `yaml:"name"` // must be <service>-<op>
+	Description string       `yaml:"description"`
+	Kind        string       `yaml:"kind"`
+	HTTP        *HTTPTrigger `yaml:"http"`
+	MemoryMB    int          `yaml:"memory"`
+	TimeoutSecs int          `yaml:"timeout"`
+	Environment Env          `yaml:"environment"`
+	Permissions Permissions  `yaml:"permissions"`
 
 	// Filled by Load.
 	Service string `yaml:"-"`

@@ -66,7 +66,7 @@ func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 		t.Fatal(err)
 	}
 	name := fmt.Sprintf("test-%s-%d-%d", service, time.Now().UnixNano(), seq.Add(1))
-	if _, err := db.CreateTable(ctx, store.CreateTableInput(name, svc.Table)); err != nil {
+	if _, err := db.CreateTable(ctx, svc.Table.CreateTableInput(name)); err != nil {
 		t.Fatalf("create table %s: %v", name, err)
 	}
 	t.Cleanup(func() {
@@ -78,7 +78,7 @@ func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 	if err := w.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 30*time.Second); err != nil {
 		t.Fatalf("table %s not active: %v", name, err)
 	}
-	if ttl := store.TTLInput(name, svc.Table); ttl != nil {
+	if ttl := svc.Table.TTLInput(name); ttl != nil {
 		if _, err := db.UpdateTimeToLive(ctx, ttl); err != nil {
 			t.Fatalf("ttl on %s: %v", name, err)
 		}

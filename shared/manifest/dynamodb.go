@@ -1,4 +1,4 @@
-package store
+package manifest
 
 import (
 	"maps"
@@ -7,21 +7,21 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/shop-serverless/shop/shared/manifest"
 )
 
 // CreateTableInput translates a service.yaml table into the CreateTable call
 // (on-demand billing). The local deployer and the integration tests create
 // tables through it, so both match what Terraform declares from the same
 // manifest. TTL is a separate API call (UpdateTimeToLive): see TTLInput.
-func CreateTableInput(name string, t manifest.Table) *dynamodb.CreateTableInput {
+// (It lives here, not in shared/store, so that functions, which import
+// store, do not link the YAML loader into their cold start.)
+func (t Table) CreateTableInput(name string) *dynamodb.CreateTableInput {
 	in := &dynamodb.CreateTableInput{
 		TableName:   aws.String(name),
 		BillingMode: types.BillingModePayPerRequest,
 	}
 	attrs := map[string]types.ScalarAttributeType{}
-	keySchema := func(pk manifest.Key, sk *manifest.Key) []types.KeySchemaElement {
+	keySchema := func(pk Key, sk *Key) []types.KeySchemaElement {
 		attrs[pk.Name] = types.ScalarAttributeType(pk.Type)
 		ks := []types.KeySchemaElement{{AttributeName: aws.String(pk.Name), KeyType: types.KeyTypeHash}}
 		if sk != nil {
@@ -50,7 +50,7 @@ func CreateTableInput(name string, t manifest.Table) *dynamodb.CreateTableInput 
 }
 
 // TTLInput is the UpdateTimeToLive call for a table with a ttl attribute, or nil.
-func TTLInput(name string, t manifest.Table) *dynamodb.UpdateTimeToLiveInput {
+func (t Table) TTLInput(name string) *dynamodb.UpdateTimeToLiveInput {
 	if t.TTL == "" {
 		return nil
 	}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/smithy-go"
+)
+
+// defaultRegion is where the emulators put everything unless told otherwise.
+const defaultRegion = "us-east-1"
+
+// clients are the AWS API clients the deployer uses, all aimed at one endpoint.
+type clients struct {
+	region string
+	ddb    *dynamodb.Client
+	iam    *iam.Client
+	lambda *lambda.Client
+	apigw  *apigatewayv2.Client
+}
+
+// deployer creates or updates the resources of one deployment prefix.
+type deployer struct {
+	clients
+	prefix string
+	goarch string
+	p      *progress
+}
+
+func newDeployer(ctx context.Context, endpoint, prefix, goarch string, p *progress) (*deployer, error) {
+	c, err := newClients(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReachable(ctx, endpoint); err != nil {
+		return nil, err
+	}
+	return &deployer{clients: c, prefix: prefix, goarch: goarch, p: p}, nil
+}
+
+// newClients configures the SDK for a local emulator: region us-east-1 and
+// the emulators' conventional test/test credentials unless the environment
+// names others. Falling back to the default chain without explicit keys
+// would send a developer's real AWS credentials (or an IMDS probe) to a
+// local emulator for no benefit.
+func newClients(ctx context.Context, endpoint string) (clients, error) {
+	if err := checkEndpoint(endpoint); err != nil {
+		return clients{}, err
+	}
+	region := os.Getenv("AWS_REGION")
+	if region == "" {
+		region = os.Getenv("AWS_DEFAULT_REGION")
+	}
+	if region == "" {
+		region = defaultRegion
+	}
+	optFns := []func(*config.LoadOptions) error{config.WithRegion(region)}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		optFns = append(optFns, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, optFns...)
+	if err != nil {
+		return clients{}, fmt.Errorf("aws config: %w", err)
+	}
+	cfg.BaseEndpoint = aws.String(endpoint)
+	return clients{
+		region: region,
+		ddb:    dynamodb.NewFromConfig(cfg),
+		iam:    iam.NewFromConfig(cfg),
+		lambda: lambda.NewFromConfig(cfg),
+		apigw:  apigatewayv2.NewFromConfig(cfg),
+	}, nil
+}
+
+func checkEndpoint(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return fmt.Errorf("endpoint %q: %w", endpoint, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("endpoint %q: want http(s)://host[:port]", endpoint)
+	}
+	return nil
+}
+
+// checkReachable fails at once, with the fix in the message, when nothing
+// listens at the endpoint; the SDK would retry and bury the cause in its
+// first API error.
+func checkReachable(ctx context.Context, endpoint string) error {
+	u, _ := url.Parse(endpoint) // checked by checkEndpoint
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
+	}
+	dialer := net.Dialer{Timeout: 3 * time.Second}
+	conn, err := dialer.DialContext(ctx, "tcp", host)
+	if err != nil {
+		return fmt.Errorf("no emulator at %s (start one: localstack/ministack.sh start, or set -endpoint/AWS_ENDPOINT_URL): %w", endpoint, err)
+	}
+	return conn.Close()
+}
+
+// apiBaseURL is the path-style invoke URL of an HTTP API's $default stage.
+// Both MiniStack and LocalStack serve /_aws/execute-api/<apiId>/<stage>/ on
+// their gateway port, which needs no wildcard DNS for <apiId>.execute-api.
+func apiBaseURL(endpoint, apiID string) (string, error) {
+	if err := checkEndpoint(endpoint); err != nil {
+		return "", err
+	}
+	if apiID == "" {
+		return "", errors.New("api base url: empty API id")
+	}
+	u, _ := url.Parse(endpoint)
+	return u.Scheme + "://" + u.Host + "/_aws/execute-api/" + apiID + "/$default", nil
+}
+
+// hasErrorCode reports whether err is an AWS API error with one of codes.
+// Matching the code string rather than the SDK's typed errors also catches
+// emulators that return the right code in a shape the SDK does not map.
+func hasErrorCode(err error, codes ...string) bool {
+	var apiErr smithy.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	for _, c := range codes {
+		if apiErr.ErrorCode() == c {
+			return true
+		}
+	}
+	return false
+}
+
+// poll calls check every interval until it reports done or fails, for at
+// most limit. Emulators differ in which states they model; a bounded poll
+// never hangs on one that never reaches the state AWS would.
+func poll(ctx context.Context, what string, limit, interval time.Duration, check func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	for {
+		done, err := check(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not ready after %s", what, limit)
+		case <-time.After(interval):
+		}
+	}
+}
+
+// arnAccount is the account field of an ARN ("arn:aws:iam::000000000000:role/x").
+func arnAccount(arn string) (string, error) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[4] == "" {
+		return "", fmt.Errorf("no account in ARN %q", arn)
+	}
+	return parts[4], nil
+}

@@ -1,0 +1,424 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/shop-serverless/shop/shared/manifest"
+)
+
+const (
+	defaultStage   = "$default"
+	payloadVersion = "2.0"
+)
+
+// ensureHTTPAPI makes the API <prefix>-http route every http function's
+// route key to an AWS_PROXY integration of that function, removes routes no
+// manifest declares any more, and serves it on an auto-deployed $default
+// stage. arns maps manifest names to function ARNs. Returns the API id.
+func (d *deployer) ensureHTTPAPI(ctx context.Context, fns []*manifest.Function, arns map[string]string) (string, error) {
+	apiID, err := d.ensureAPI(ctx)
+	if err != nil {
+		return "", err
+	}
+	integrations, orphans, err := d.ensureIntegrations(ctx, apiID, fns, arns)
+	if err != nil {
+		return "", err
+	}
+	if err := d.ensureRoutes(ctx, apiID, fns, integrations); err != nil {
+		return "", err
+	}
+	// Only now that no route points at them any more.
+	if err := d.deleteIntegrations(ctx, apiID, orphans); err != nil {
+		return "", err
+	}
+	if err := d.ensureStage(ctx, apiID); err != nil {
+		return "", err
+	}
+	for _, fn := range fns {
+		if fn.HTTP != nil {
+			if err := d.ensureInvokePermission(ctx, apiID, fn, arns[fn.Name]); err != nil {
+				return "", err
+			}
+		}
+	}
+	return apiID, nil
+}
+
+func (d *deployer) apiName() string { return d.prefix + "-http" }
+
+// ensureAPI finds the API by name or creates it. API ids are random, so the
+// name is the only stable handle; two APIs with the name is an error rather
+// than a guess, and a run never creates a second one.
+func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
+	name := d.apiName()
+	var found []string
+	in := &apigatewayv2.GetApisInput{}
+	for {
+		out, err := d.apigw.GetApis(ctx, in)
+		if err != nil {
+			return "", fmt.Errorf("api %s: list: %w", name, err)
+		}
+		for _, api := range out.Items {
+			if aws.ToString(api.Name) == name && api.ProtocolType == gtypes.ProtocolTypeHttp {
+				found = append(found, aws.ToString(api.ApiId))
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	switch len(found) {
+	case 0:
+		out, err := d.apigw.CreateApi(ctx, &apigatewayv2.CreateApiInput{
+			Name:         &name,
+			ProtocolType: gtypes.ProtocolTypeHttp,
+		})
+		if err != nil {
+			return "", fmt.Errorf("api %s: create: %w", name, err)
+		}
+		d.p.report("api", name, statusCreated)
+		return aws.ToString(out.ApiId), nil
+	case 1:
+		d.p.report("api", name, statusUnchanged)
+		return found[0], nil
+	default:
+		sort.Strings(found)
+		return "", fmt.Errorf("api %s: %d HTTP APIs have this name (%v); delete all but one", name, len(found), found)
+	}
+}
+
+// ensureIntegrations gives each http function one AWS_PROXY integration,
+// found again by its URI (the function ARN), and deletes integrations no
+// function owns any more. Returns manifest name -> integration id, and the
+// integrations no function owns, for deleteIntegrations once routes no
+// longer point at them.
+func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*manifest.Function, arns map[string]string) (map[string]string, []gtypes.Integration, error) {
+	existing, err := d.listIntegrations(ctx, apiID)
+	if err != nil {
+		return nil, nil, err
+	}
+	byURI := map[string]gtypes.Integration{}
+	for _, in := range existing { // sorted by id: duplicates resolve to the same one every run
+		uri := aws.ToString(in.IntegrationUri)
+		if _, dup := byURI[uri]; !dup {
+			byURI[uri] = in
+		}
+	}
+
+	ids := map[string]string{}
+	keep := map[string]bool{}
+	for _, fn := range fns {
+		if fn.HTTP == nil {
+			continue
+		}
+		arn := arns[fn.Name]
+		if arn == "" {
+			return nil, nil, fmt.Errorf("integration %s: no function ARN", fn.Name)
+		}
+		label := manifest.FunctionName(d.prefix, fn)
+		if in, ok := byURI[arn]; ok {
+			id := aws.ToString(in.IntegrationId)
+			status := statusUnchanged
+			if in.IntegrationType != gtypes.IntegrationTypeAwsProxy || aws.ToString(in.PayloadFormatVersion) != payloadVersion {
+				_, err := d.apigw.UpdateIntegration(ctx, &apigatewayv2.UpdateIntegrationInput{
+					ApiId:                &apiID,
+					IntegrationId:        &id,
+					IntegrationType:      gtypes.IntegrationTypeAwsProxy,
+					PayloadFormatVersion: aws.String(payloadVersion),
+				})
+				if err != nil {
+					return nil, nil, fmt.Errorf("integration %s (%s): update: %w", label, id, err)
+				}
+				status = statusUpdated
+			}
+			ids[fn.Name], keep[id] = id, true
+			d.p.report("integration", label, status)
+			continue
+		}
+		out, err := d.apigw.CreateIntegration(ctx, &apigatewayv2.CreateIntegrationInput{
+			ApiId:                &apiID,
+			IntegrationType:      gtypes.IntegrationTypeAwsProxy,
+			IntegrationUri:       aws.String(arn),
+			IntegrationMethod:    aws.String("POST"),
+			PayloadFormatVersion: aws.String(payloadVersion),
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("integration %s: create: %w", label, err)
+		}
+		id := aws.ToString(out.IntegrationId)
+		ids[fn.Name], keep[id] = id, true
+		d.p.report("integration", label, statusCreated)
+	}
+
+	var orphans []gtypes.Integration
+	for _, in := range existing {
+		if id := aws.ToString(in.IntegrationId); !keep[id] {
+			orphans = append(orphans, in)
+		}
+	}
+	return ids, orphans, nil
+}
+
+func (d *deployer) deleteIntegrations(ctx context.Context, apiID string, orphans []gtypes.Integration) error {
+	for _, in := range orphans {
+		id := aws.ToString(in.IntegrationId)
+		if _, err := d.apigw.DeleteIntegration(ctx, &apigatewayv2.DeleteIntegrationInput{ApiId: &apiID, IntegrationId: &id}); err != nil {
+			return fmt.Errorf("integration %s (%s): delete: %w", id, aws.ToString(in.IntegrationUri), err)
+		}
+		d.p.report("integration", integrationLabel(in), statusDeleted)
+	}
+	return nil
+}
+
+func (d *deployer) listIntegrations(ctx context.Context, apiID string) ([]gtypes.Integration, error) {
+	var all []gtypes.Integration
+	in := &apigatewayv2.GetIntegrationsInput{ApiId: &apiID}
+	for {
+		out, err := d.apigw.GetIntegrations(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("api %s: list integrations: %w", apiID, err)
+		}
+		all = append(all, out.Items...)
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	sort.Slice(all, func(i, j int) bool { return aws.ToString(all[i].IntegrationId) < aws.ToString(all[j].IntegrationId) })
+	return all, nil
+}
+
+// integrationLabel names an integration in progress lines by the function
+// its URI points at, or by its id when the URI is no function ARN.
+func integrationLabel(in gtypes.Integration) string {
+	uri := aws.ToString(in.IntegrationUri)
+	if i := strings.LastIndex(uri, ":function:"); i >= 0 {
+		return uri[i+len(":function:"):]
+	}
+	return aws.ToString(in.IntegrationId)
+}
+
+// routeSpec is what one route must look like.
+type routeSpec struct {
+	key    string
+	target string
+	label  string // function name, for errors
+}
+
+// wantRoutes derives the route table from the manifests. Every auth other
+// than none is refused: it needs the Lambda authorizer a later change adds.
+func wantRoutes(prefix string, fns []*manifest.Function, integrations map[string]string) (map[string]routeSpec, error) {
+	want := map[string]routeSpec{}
+	for _, fn := range fns {
+		if fn.HTTP == nil {
+			continue
+		}
+		if fn.HTTP.Auth != manifest.AuthNone {
+			return nil, fmt.Errorf("route %s (%s): auth %q: authorizer not implemented yet", fn.HTTP.RouteKey(), fn.Name, fn.HTTP.Auth)
+		}
+		id := integrations[fn.Name]
+		if id == "" {
+			return nil, fmt.Errorf("route %s (%s): no integration", fn.HTTP.RouteKey(), fn.Name)
+		}
+		want[fn.HTTP.RouteKey()] = routeSpec{key: fn.HTTP.RouteKey(), target: "integrations/" + id, label: manifest.FunctionName(prefix, fn)}
+	}
+	return want, nil
+}
+
+// routeAction says what to do with an existing route: keep it, update it
+// to spec, or delete it (not declared, or a duplicate of a key already kept).
+func routeAction(r gtypes.Route, want map[string]routeSpec, kept map[string]bool) string {
+	spec, declared := want[aws.ToString(r.RouteKey)]
+	switch {
+	case !declared || kept[spec.key]:
+		return statusDeleted
+	case aws.ToString(r.Target) != spec.target || (r.AuthorizationType != "" && r.AuthorizationType != gtypes.AuthorizationTypeNone):
+		return statusUpdated
+	}
+	return statusUnchanged
+}
+
+func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manifest.Function, integrations map[string]string) error {
+	want, err := wantRoutes(d.prefix, fns, integrations)
+	if err != nil {
+		return err
+	}
+	var existing []gtypes.Route
+	in := &apigatewayv2.GetRoutesInput{ApiId: &apiID}
+	for {
+		out, err := d.apigw.GetRoutes(ctx, in)
+		if err != nil {
+			return fmt.Errorf("api %s: list routes: %w", apiID, err)
+		}
+		existing = append(existing, out.Items...)
+		if aws.ToString(out.NextToken) == "" {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	// By key, then id: output in a stable order, and of duplicate routes the
+	// same one is kept every run.
+	sort.Slice(existing, func(i, j int) bool {
+		ki, kj := aws.ToString(existing[i].RouteKey), aws.ToString(existing[j].RouteKey)
+		if ki != kj {
+			return ki < kj
+		}
+		return aws.ToString(existing[i].RouteId) < aws.ToString(existing[j].RouteId)
+	})
+
+	kept := map[string]bool{}
+	for _, r := range existing {
+		key, id := aws.ToString(r.RouteKey), aws.ToString(r.RouteId)
+		switch routeAction(r, want, kept) {
+		case statusDeleted:
+			if _, err := d.apigw.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &apiID, RouteId: &id}); err != nil {
+				return fmt.Errorf("route %s (%s): delete: %w", key, id, err)
+			}
+			d.p.report("route", key, statusDeleted)
+		case statusUpdated:
+			spec := want[key]
+			_, err := d.apigw.UpdateRoute(ctx, &apigatewayv2.UpdateRouteInput{
+				ApiId:             &apiID,
+				RouteId:           &id,
+				Target:            &spec.target,
+				AuthorizationType: gtypes.AuthorizationTypeNone,
+			})
+			if err != nil {
+				return fmt.Errorf("route %s (%s): update: %w", key, spec.label, err)
+			}
+			kept[key] = true
+			d.p.report("route", key, statusUpdated)
+		default:
+			kept[key] = true
+			d.p.report("route", key, statusUnchanged)
+		}
+	}
+
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if kept[k] {
+			continue
+		}
+		spec := want[k]
+		_, err := d.apigw.CreateRoute(ctx, &apigatewayv2.CreateRouteInput{
+			ApiId:             &apiID,
+			RouteKey:          &spec.key,
+			Target:            &spec.target,
+			AuthorizationType: gtypes.AuthorizationTypeNone,
+		})
+		if err != nil {
+			return fmt.Errorf("route %s (%s): create: %w", k, spec.label, err)
+		}
+		d.p.report("route", k, statusCreated)
+	}
+	return nil
+}
+
+// ensureStage serves the API on $default with auto-deploy, so route changes
+// are live without explicit deployments.
+func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
+	label := d.apiName() + " " + defaultStage
+	got, err := d.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: aws.String(defaultStage)})
+	switch {
+	case hasErrorCode(err, "NotFoundException"):
+		_, err := d.apigw.CreateStage(ctx, &apigatewayv2.CreateStageInput{
+			ApiId:      &apiID,
+			StageName:  aws.String(defaultStage),
+			AutoDeploy: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("stage %s: create: %w", label, err)
+		}
+		d.p.report("stage", label, statusCreated)
+	case err != nil:
+		return fmt.Errorf("stage %s: get: %w", label, err)
+	case !aws.ToBool(got.AutoDeploy):
+		_, err := d.apigw.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{
+			ApiId:      &apiID,
+			StageName:  aws.String(defaultStage),
+			AutoDeploy: aws.Bool(true),
+		})
+		if err != nil {
+			return fmt.Errorf("stage %s: enable auto-deploy: %w", label, err)
+		}
+		d.p.report("stage", label, statusUpdated)
+	default:
+		d.p.report("stage", label, statusUnchanged)
+	}
+	return nil
+}
+
+// permissionStatementID names the grant per API, so a recreated API gets a
+// grant of its own instead of colliding with the old one.
+func permissionStatementID(apiID string) string { return "apigateway-" + apiID }
+
+// ensureInvokePermission lets this API (any stage, any route) invoke fn.
+func (d *deployer) ensureInvokePermission(ctx context.Context, apiID string, fn *manifest.Function, fnARN string) error {
+	name := manifest.FunctionName(d.prefix, fn)
+	sid := permissionStatementID(apiID)
+	has, err := d.hasPolicyStatement(ctx, name, sid)
+	if err != nil {
+		return err
+	}
+	if has {
+		d.p.report("permission", name, statusUnchanged)
+		return nil
+	}
+	account, err := arnAccount(fnARN)
+	if err != nil {
+		return fmt.Errorf("permission %s: %w", name, err)
+	}
+	_, err = d.lambda.AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: &name,
+		StatementId:  &sid,
+		Action:       aws.String("lambda:InvokeFunction"),
+		Principal:    aws.String("apigateway.amazonaws.com"),
+		SourceArn:    aws.String(fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/*/*", d.region, account, apiID)),
+	})
+	if hasErrorCode(err, "ResourceConflictException") {
+		d.p.report("permission", name, statusUnchanged) // granted already; GetPolicy did not show it
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("permission %s: add %s: %w", name, sid, err)
+	}
+	d.p.report("permission", name, statusCreated)
+	return nil
+}
+
+// hasPolicyStatement reports whether fn's resource policy has statement sid.
+func (d *deployer) hasPolicyStatement(ctx context.Context, fn, sid string) (bool, error) {
+	out, err := d.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &fn})
+	if hasErrorCode(err, "ResourceNotFoundException") {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("permission %s: get policy: %w", fn, err)
+	}
+	var policy struct {
+		Statement []struct{ Sid string }
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &policy); err != nil {
+		return false, nil // unreadable: AddPermission decides (conflict means present)
+	}
+	for _, s := range policy.Statement {
+		if s.Sid == sid {
+			return true, nil
+		}
+	}
+	return false, nil
+}
