@@ -1,0 +1,108 @@
+package tests
+
+import (
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/shop-serverless/shop/shared/manifest"
+)
+
+// BenchmarkColdStart measures init time the way Lambda bills it: from exec
+// of the bootstrap binary to its first call to the Runtime API
+// (GET /runtime/invocation/next). Each op is a fresh process. The baseline is
+// a hello-world function; the goal is that every shop function stays within
+// 5 ms of it, which the reported "ms-over-hello" metric shows.
+//
+//	make bench   (or: go test -run '^$' -bench ColdStart ./tests/)
+func BenchmarkColdStart(b *testing.B) {
+	set, err := manifest.Load("..")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	build := func(name, pkg string) string {
+		b.Helper()
+		out := filepath.Join(dir, name)
+		cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags", "-s -w", "-o", out, pkg)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("build %s: %v\n%s", pkg, err, msg)
+		}
+		return out
+	}
+	hello := build("hello", "./tests/testdata/hello")
+	baseline := measure(b, hello, nil, 20)
+
+	b.Run("hello", func(b *testing.B) {
+		for b.Loop() {
+			measureOnce(b, hello, nil)
+		}
+	})
+	for _, fn := range set.Functions() {
+		bin := build(fn.Name, "./"+fn.Dir)
+		env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench", "AWS_ENDPOINT_URL=http://127.0.0.1:1"}
+		for k, v := range manifest.Environment("bench", fn) {
+			env = append(env, k+"="+v)
+		}
+		b.Run(fn.Name, func(b *testing.B) {
+			var total time.Duration
+			for b.Loop() {
+				total += measureOnce(b, bin, env)
+			}
+			mean := total / time.Duration(b.N)
+			b.ReportMetric(float64(mean-baseline)/float64(time.Millisecond), "ms-over-hello")
+		})
+	}
+}
+
+// measure returns the mean of n cold starts.
+func measure(b *testing.B, bin string, env []string, n int) time.Duration {
+	b.Helper()
+	var total time.Duration
+	for range n {
+		total += measureOnce(b, bin, env)
+	}
+	return total / time.Duration(n)
+}
+
+// measureOnce runs bin against a stand-in Runtime API and returns the time
+// until its first /next request, then stops the process.
+func measureOnce(b *testing.B, bin string, env []string) time.Duration {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := make(chan time.Time, 1)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case first <- time.Now():
+		default:
+		}
+		// Hold /next open: the process is measured, then killed.
+		<-r.Context().Done()
+	})}
+	go srv.Serve(ln) //nolint:errcheck // closed below
+	defer srv.Close()
+
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "PATH=" + os.Getenv("PATH")}, env...)
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	select {
+	case at := <-first:
+		return at.Sub(start)
+	case <-time.After(10 * time.Second):
+		b.Fatalf("%s did not call the Runtime API within 10 s", filepath.Base(bin))
+	}
+	return 0
+}

@@ -1,0 +1,136 @@
+package tests
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+type user struct {
+	ID          string         `json:"id"`
+	Email       string         `json:"email"`
+	Name        string         `json:"name"`
+	Phone       string         `json:"phone"`
+	Preferences map[string]any `json:"preferences"`
+	CreatedAt   time.Time      `json:"createdAt"`
+	Version     int64          `json:"version"`
+}
+
+func uniqueEmail(t *testing.T) string {
+	return fmt.Sprintf("e2e-%d@example.com", time.Now().UnixNano())
+}
+
+func register(t *testing.T, email string) (user, response) {
+	t.Helper()
+	r := call(t, "POST", "/v1/users", map[string]string{"email": email, "password": "correct horse 1", "name": "Ada"})
+	var u user
+	if r.Status == http.StatusCreated {
+		r.json(t, &u)
+	}
+	return u, r
+}
+
+func TestUsersRegisterGetUpdate(t *testing.T) {
+	email := uniqueEmail(t)
+	u, r := register(t, email)
+	expect(t, r, http.StatusCreated)
+	if u.ID == "" || u.Email != email || u.Name != "Ada" || u.Version != 1 || u.CreatedAt.IsZero() {
+		t.Fatalf("registered user = %s", r.Body)
+	}
+	if strings.Contains(strings.ToLower(string(r.Body)), "password") || strings.Contains(string(r.Body), "argon2") {
+		t.Fatalf("the response leaks the password or its hash: %s", r.Body)
+	}
+	if loc := r.Header.Get("Location"); loc != "/v1/users/"+u.ID {
+		t.Errorf("Location = %q", loc)
+	}
+
+	t.Run("duplicate email, any case, is 409", func(t *testing.T) {
+		_, r := register(t, strings.ToUpper(email))
+		expect(t, r, http.StatusConflict)
+	})
+
+	t.Run("get", func(t *testing.T) {
+		r := call(t, "GET", "/v1/users/"+u.ID, nil)
+		expect(t, r, http.StatusOK)
+		var got user
+		r.json(t, &got)
+		if got.ID != u.ID || got.Email != email || got.Version != 1 {
+			t.Fatalf("get = %s", r.Body)
+		}
+		if et := r.Header.Get("ETag"); et != `"1"` {
+			t.Errorf("ETag = %q, want \"1\"", et)
+		}
+	})
+
+	t.Run("get unknown is 404", func(t *testing.T) {
+		expect(t, call(t, "GET", "/v1/users/0190c3c4-0000-7000-8000-000000000000", nil), http.StatusNotFound)
+		expect(t, call(t, "GET", "/v1/users/not-a-uuid", nil), http.StatusNotFound)
+	})
+
+	patch := map[string]any{"name": "Ada Lovelace", "preferences": map[string]any{"locale": "en-GB", "marketingEmails": true}}
+	t.Run("update without If-Match is 428", func(t *testing.T) {
+		expect(t, call(t, "PATCH", "/v1/users/"+u.ID, patch), http.StatusPreconditionRequired)
+	})
+	t.Run("update with the current version", func(t *testing.T) {
+		r := call(t, "PATCH", "/v1/users/"+u.ID, patch, "If-Match", `"1"`)
+		expect(t, r, http.StatusOK)
+		var got user
+		r.json(t, &got)
+		if got.Name != "Ada Lovelace" || got.Version != 2 || got.Preferences["locale"] != "en-GB" || got.Preferences["marketingEmails"] != true {
+			t.Fatalf("updated = %s", r.Body)
+		}
+	})
+	t.Run("stale update is 412 and changes nothing", func(t *testing.T) {
+		expect(t, call(t, "PATCH", "/v1/users/"+u.ID, map[string]any{"name": "Mallory"}, "If-Match", `"1"`), http.StatusPreconditionFailed)
+		var got user
+		call(t, "GET", "/v1/users/"+u.ID, nil).json(t, &got)
+		if got.Name != "Ada Lovelace" || got.Version != 2 {
+			t.Fatalf("after a refused update: %+v", got)
+		}
+	})
+	t.Run("invalid patch is 400 with the field", func(t *testing.T) {
+		p := expect(t, call(t, "PATCH", "/v1/users/"+u.ID, map[string]any{"phone": "12"}, "If-Match", `"2"`), http.StatusBadRequest)
+		if len(p.Errors) != 1 || p.Errors[0].Field != "phone" {
+			t.Fatalf("errors = %+v", p.Errors)
+		}
+	})
+}
+
+func TestUsersBadInput(t *testing.T) {
+	tests := []struct {
+		name   string
+		body   string
+		ct     string
+		status int
+		field  string
+	}{
+		{"malformed JSON", `{"email": "a@b.co",`, "application/json", 400, ""},
+		{"unknown field", `{"email":"x@example.com","password":"correct horse 1","name":"A","admin":true}`, "application/json", 400, "admin"},
+		{"invalid email", `{"email":"nope","password":"correct horse 1","name":"A"}`, "application/json", 400, "email"},
+		{"short password", `{"email":"x@example.com","password":"short","name":"A"}`, "application/json", 400, "password"},
+		{"wrong type", `{"email":"x@example.com","password":"correct horse 1","name":7}`, "application/json", 400, "name"},
+		{"not JSON content", `email=x`, "application/x-www-form-urlencoded", 415, ""},
+		{"over 1 MiB", `{"name":"` + strings.Repeat("a", 1<<20) + `"}`, "application/json", 413, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := expect(t, call(t, "POST", "/v1/users", tt.body, "Content-Type", tt.ct), tt.status)
+			if tt.field != "" && (len(p.Errors) == 0 || p.Errors[0].Field != tt.field) {
+				t.Fatalf("errors = %+v, want field %q", p.Errors, tt.field)
+			}
+		})
+	}
+}
+
+func TestCorrelationIDEchoed(t *testing.T) {
+	r := call(t, "GET", "/v1/users/0190c3c4-0000-7000-8000-000000000000", nil, "X-Correlation-Id", "e2e-corr-42")
+	p := expect(t, r, http.StatusNotFound)
+	if got := r.Header.Get("X-Correlation-Id"); got != "e2e-corr-42" {
+		t.Errorf("X-Correlation-Id = %q", got)
+	}
+	if p.CorrelationID != "e2e-corr-42" {
+		t.Errorf("problem correlationId = %q", p.CorrelationID)
+	}
+}
