@@ -104,8 +104,8 @@ type record struct {
 	Status     string      `dynamodbav:"status"`
 	Hash       string      `dynamodbav:"requestHash"`
 	Lock       string      `dynamodbav:"lock,omitempty"`
-	Expiry     int64       `dynamodbav:"ttl"`               // epoch seconds; DynamoDB TTL deletes it eventually
-	LockExpiry int64       `dynamodbav:"lockExpiry"`        // epoch milliseconds
+	Expiry     int64       `dynamodbav:"ttl"`                // epoch seconds; DynamoDB TTL deletes it eventually
+	LockExpiry int64       `dynamodbav:"lockExpiry"`         // epoch milliseconds
 	Response   *storedResp `dynamodbav:"response,omitempty"` // set once completed
 }
 
