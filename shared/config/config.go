@@ -229,7 +229,11 @@ func ruleMessage(fe validator.FieldError) string {
 // Function is the wiring the platform gives every function (see
 // manifest.Environment): its service, its name and its service's table.
 type Function struct {
+	Prefix   string `env:"SHOP_PREFIX,required"`
 	Service  string `env:"SHOP_SERVICE,required"`
 	Function string `env:"SHOP_FUNCTION,required"`
 	Table    string `env:"SHOP_TABLE,required"`
+	// Auth is an http function's declared authorization ("none", "user",
+	// "scope:<name>"); empty for other kinds.
+	Auth string `env:"SHOP_AUTH"`
 }

@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 // Function kinds, one per handler shape in shared/runtime.
@@ -31,6 +33,11 @@ const (
 	KindHTTP  = "http"  // http.Handler behind an API Gateway route
 	KindEvent = "event" // CloudEvents consumer behind EventBridge -> SQS
 	KindStep  = "step"  // saga step invoked by Step Functions
+
+	// KindAuthorizer is the API Gateway Lambda authorizer (REQUEST, payload
+	// 2.0, simple responses). At most one exists; every route whose auth is
+	// not "none" is attached to it.
+	KindAuthorizer = "authorizer"
 )
 
 // Auth levels a route may declare.
@@ -159,6 +166,16 @@ func (h HTTPTrigger) Scope() string { return strings.TrimPrefix(h.Auth, authScop
 // DynamoDB action applies to its own service's table and indexes only.
 type Permissions struct {
 	DynamoDB []string `yaml:"dynamodb"`
+	// SigningKey lets the function read its service's token signing keys
+	// (Secrets Manager secret <prefix>/signing/<service>) to issue tokens as
+	// issuer <prefix>-<service>.
+	SigningKey bool `yaml:"signingKey"`
+	// PublicKeys lets the function read the published verification keys
+	// (SSM parameter /<prefix>/jwks) to verify tokens.
+	PublicKeys bool `yaml:"publicKeys"`
+	// Breakers lets the function share circuit-breaker state through the
+	// platform service's table (items BREAKER#<dependency> only).
+	Breakers bool `yaml:"breakers"`
 }
 
 // Set is every service found under functions/.
@@ -187,10 +204,10 @@ func (s *Set) Service(name string) *Service {
 }
 
 // TableName is the physical table name of a service under a deployment prefix.
-func TableName(prefix, service string) string { return prefix + "-" + service }
+func TableName(prefix, service string) string { return naming.Table(prefix, service) }
 
 // FunctionName is the physical function name under a deployment prefix.
-func FunctionName(prefix string, fn *Function) string { return prefix + "-" + fn.Name }
+func FunctionName(prefix string, fn *Function) string { return naming.Function(prefix, fn.Name) }
 
 // Environment returns the variables every deployment sets for fn: the
 // manifest's own plus the wiring the platform provides.
@@ -199,11 +216,46 @@ func Environment(prefix string, fn *Function) map[string]string {
 	for k, v := range fn.Environment {
 		env[k] = v
 	}
+	env["SHOP_PREFIX"] = prefix
 	env["SHOP_SERVICE"] = fn.Service
 	env["SHOP_FUNCTION"] = fn.Name
 	env["SHOP_TABLE"] = TableName(prefix, fn.Service)
+	if fn.HTTP != nil {
+		// The function enforces the route's authorization itself (scopes,
+		// ownership); API Gateway's authorizer only authenticates, so that its
+		// per-token cache is right for every route.
+		env["SHOP_AUTH"] = fn.HTTP.Auth
+	}
 	return env
 }
+
+// Authorizer returns the authorizer function, or nil if there is none.
+func (s *Set) Authorizer() *Function {
+	for _, fn := range s.Functions() {
+		if fn.Kind == KindAuthorizer {
+			return fn
+		}
+	}
+	return nil
+}
+
+// PlatformService owns shared platform state (circuit breakers).
+const PlatformService = naming.PlatformService
+
+// Token names, from shared/naming (kept there, dependency-free, for the
+// functions' sake).
+
+// Issuer is the token issuer name of a service (or of "operator").
+func Issuer(prefix, service string) string { return naming.Issuer(prefix, service) }
+
+// SigningSecret is the Secrets Manager secret holding an issuer's private keys.
+func SigningSecret(prefix, service string) string { return naming.SigningSecret(prefix, service) }
+
+// JWKSParameter is the SSM parameter holding every issuer's public keys.
+func JWKSParameter(prefix string) string { return naming.JWKSParameter(prefix) }
+
+// Audience is the audience of tokens presented to the API.
+func Audience(prefix string) string { return naming.Audience(prefix) }
 
 // Load reads every manifest below root/functions.
 func Load(root string) (*Set, error) {
@@ -248,6 +300,29 @@ func Load(root string) (*Set, error) {
 		}
 		set.Services = append(set.Services, svc)
 	}
+	var authorizers []string
+	protected := ""
+	for _, fn := range set.Functions() {
+		if fn.Kind == KindAuthorizer {
+			authorizers = append(authorizers, fn.Dir)
+		}
+		if fn.HTTP != nil && fn.HTTP.Auth != AuthNone && protected == "" {
+			protected = fn.Dir
+		}
+	}
+	if set.Service(PlatformService) == nil {
+		for _, fn := range set.Functions() {
+			if fn.Permissions.Breakers {
+				errs = append(errs, fmt.Errorf("%s/function.yaml: permissions.breakers needs the %s service, which keeps breaker state", fn.Dir, PlatformService))
+			}
+		}
+	}
+	if len(authorizers) > 1 {
+		errs = append(errs, fmt.Errorf("more than one function of kind authorizer: %v", authorizers))
+	}
+	if protected != "" && len(authorizers) == 0 {
+		errs = append(errs, fmt.Errorf("%s/function.yaml: the route needs auth, but no function of kind authorizer exists", protected))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -268,6 +343,9 @@ func loadService(root, file string) (*Service, error) {
 	}
 	if !identRE.MatchString(svc.Name) {
 		bad("service: %q must match %s", svc.Name, identRE)
+	}
+	if svc.Name == naming.OperatorIssuer {
+		bad("service: %q is reserved for operator tokens", svc.Name)
 	}
 	if svc.Description == "" {
 		bad("description: missing")
@@ -334,12 +412,15 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 		if fn.TimeoutSecs > maxHTTPTimeoutSecs {
 			bad("timeout: %d s exceeds API Gateway's %d s integration limit", fn.TimeoutSecs, maxHTTPTimeoutSecs)
 		}
-	case KindEvent, KindStep:
+	case KindEvent, KindStep, KindAuthorizer:
 		if fn.HTTP != nil {
 			bad("http: only allowed for kind http")
 		}
+		if fn.Kind == KindAuthorizer && !fn.Permissions.PublicKeys {
+			bad("permissions.publicKeys: an authorizer must be allowed to read the public keys")
+		}
 	default:
-		bad("kind: %q is not one of http, event, step", fn.Kind)
+		bad("kind: %q is not one of http, event, step, authorizer", fn.Kind)
 	}
 	if fn.MemoryMB < minMemoryMB || fn.MemoryMB > maxMemoryMB {
 		bad("memory: %d MB is outside %d..%d", fn.MemoryMB, minMemoryMB, maxMemoryMB)

@@ -1,0 +1,35 @@
+// Package naming derives every physical name of a deployment from its prefix
+// and the manifests' logical names, so the deployer, Terraform and the
+// functions agree without more configuration.
+//
+//	naming.Table("shop", "users") // "shop-users"
+//
+// It imports nothing, so functions can use it without paying for the
+// manifest loader at cold start.
+package naming
+
+// PlatformService owns shared platform state (circuit breakers) and the
+// authorizer.
+const PlatformService = "platform"
+
+// Table is the physical table name of a service.
+func Table(prefix, service string) string { return prefix + "-" + service }
+
+// Function is the physical name of a function (manifest name <service>-<op>).
+func Function(prefix, name string) string { return prefix + "-" + name }
+
+// Issuer is the token issuer name of a service (or of "operator").
+func Issuer(prefix, service string) string { return prefix + "-" + service }
+
+// SigningSecret is the Secrets Manager secret holding an issuer's private keys.
+func SigningSecret(prefix, service string) string { return prefix + "/signing/" + service }
+
+// JWKSParameter is the SSM parameter holding every issuer's public keys.
+func JWKSParameter(prefix string) string { return "/" + prefix + "/jwks" }
+
+// Audience is the audience of tokens presented to the API.
+func Audience(prefix string) string { return prefix + "-api" }
+
+// OperatorIssuer is the issuer of operator tokens (`make token`), which is
+// not a service; no service may take its name.
+const OperatorIssuer = "operator"
