@@ -1,0 +1,52 @@
+package servicetoken
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrInvalid is wrapped by every reason Verify rejects a token, so a caller
+// can tell "this token is no good" (401) from "the keys could not be loaded"
+// (503) with errors.Is(err, ErrInvalid). The detail in the message is for
+// logs only: never echo it to the caller.
+var ErrInvalid = errors.New("servicetoken: invalid token")
+
+// Reasons for rejecting a token; each wraps ErrInvalid.
+var (
+	ErrTooLarge    = fmt.Errorf("%w: too large", ErrInvalid)
+	ErrMalformed   = fmt.Errorf("%w: malformed", ErrInvalid)
+	ErrAlgorithm   = fmt.Errorf("%w: algorithm not allowed", ErrInvalid)
+	ErrUnknownKey  = fmt.Errorf("%w: unknown key", ErrInvalid)
+	ErrSignature   = fmt.Errorf("%w: bad signature", ErrInvalid)
+	ErrExpired     = fmt.Errorf("%w: expired", ErrInvalid)
+	ErrNotYetValid = fmt.Errorf("%w: not yet valid", ErrInvalid)
+	ErrAudience    = fmt.Errorf("%w: wrong audience", ErrInvalid)
+	ErrIssuer      = fmt.Errorf("%w: wrong issuer", ErrInvalid)
+	ErrScope       = fmt.Errorf("%w: missing scope", ErrInvalid)
+	ErrLifetime    = fmt.Errorf("%w: lifetime too long", ErrInvalid)
+)
+
+// Errors of the key maintenance functions.
+var (
+	// ErrNoSigningKeys: the issuer has no signing secret (run EnsureIssuer).
+	ErrNoSigningKeys = errors.New("servicetoken: no signing keys")
+	// ErrActiveKey: Retire refuses the key that is signing today.
+	ErrActiveKey = errors.New("servicetoken: key is active")
+	// ErrKeyNotFound: Retire found the kid neither in the secret nor in the JWKS.
+	ErrKeyNotFound = errors.New("servicetoken: key not found")
+)
+
+// reject wraps a rejection reason with detail for the logs.
+func reject(reason error, format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{reason}, args...)...)
+}
+
+// clip shortens attacker-controlled strings before they reach an error
+// message, so a hostile token cannot flood the logs.
+func clip(s string) string {
+	const maxLen = 64
+	if len(s) > maxLen {
+		return s[:maxLen] + "…"
+	}
+	return s
+}

@@ -1,0 +1,137 @@
+package servicetoken
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+)
+
+// Fixtures shared by the tests: two issuers, each with a key, and a clock.
+const (
+	testAudience    = "shop-api"
+	usersIssuer     = "shop-users"
+	ordersIssuer    = "shop-orders"
+	usersKID        = "shop-users-20260301T120000-aaaa"
+	ordersKID       = "shop-orders-20260301T120000-bbbb"
+	strangerKID     = "shop-stranger-20260301T120000-cccc"
+	testServiceTTL  = 2 * time.Minute
+	testUserTTLLong = 30 * time.Minute
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// testKey derives a deterministic key from a label.
+func testKey(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte(label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+
+type fixture struct {
+	usersKey, ordersKey ed25519.PrivateKey
+	keys                KeySet
+}
+
+func newFixture() fixture {
+	f := fixture{usersKey: testKey("users"), ordersKey: testKey("orders")}
+	f.keys = KeySet{
+		usersKID:  {Issuer: usersIssuer, Key: pub(f.usersKey)},
+		ordersKID: {Issuer: ordersIssuer, Key: pub(f.ordersKey)},
+	}
+	return f
+}
+
+// signer returns a Signer whose clock reads at.
+func (f fixture) signer(issuer string, at time.Time) *Signer {
+	var s *Signer
+	switch issuer {
+	case usersIssuer:
+		s = NewSigner(usersIssuer, usersKID, f.usersKey)
+	case ordersIssuer:
+		s = NewSigner(ordersIssuer, ordersKID, f.ordersKey)
+	default:
+		panic("no key for " + issuer)
+	}
+	s.now = func() time.Time { return at }
+	return s
+}
+
+func (f fixture) verifier(at time.Time, opts ...Option) *Verifier {
+	opts = append([]Option{WithClock(func() time.Time { return at }), WithUserIssuer(usersIssuer)}, opts...)
+	return NewVerifier(StaticKeySource(f.keys), testAudience, opts...)
+}
+
+func issue(t testing.TB, s *Signer, kind, sub string, scopes []string, ttl time.Duration) (string, Claims) {
+	t.Helper()
+	tok, c, err := s.Issue(kind, sub, []string{testAudience}, scopes, ttl)
+	if err != nil {
+		t.Fatalf("issue: %v", err)
+	}
+	return tok, c
+}
+
+func seg(v any) string {
+	var b []byte
+	switch v := v.(type) {
+	case string:
+		b = []byte(v)
+	case []byte:
+		b = v
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			panic(err)
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// signRaw builds a compact JWS over any header and claims, signed with
+// Ed25519 whatever the header says: tests forge tokens the Signer would
+// never make.
+func signRaw(key ed25519.PrivateKey, header, claims any) string {
+	input := seg(header) + "." + seg(claims)
+	return input + "." + seg(ed25519.Sign(key, []byte(input)))
+}
+
+func edHeader(kid string) map[string]any {
+	return map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}
+}
+
+// claimsAt is a valid service token's payload issued at iat.
+func claimsAt(iss string, iat time.Time, ttl time.Duration) map[string]any {
+	return map[string]any{
+		"iss": iss, "sub": "orders", "aud": []string{testAudience}, "jti": "jti-1", "kind": KindService,
+		"iat": iat.Unix(), "nbf": iat.Unix(), "exp": iat.Add(ttl).Unix(), "scope": "users:read",
+	}
+}
+
+func with(m map[string]any, kv ...any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == nil {
+			delete(out, kv[i].(string))
+			continue
+		}
+		out[kv[i].(string)] = kv[i+1]
+	}
+	return out
+}
+
+func wantErr(t testing.TB, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("error = %v, want %v", err, want)
+	}
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("error %v does not wrap ErrInvalid", err)
+	}
+}

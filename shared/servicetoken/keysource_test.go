@@ -1,0 +1,221 @@
+package servicetoken
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+const testParam = "/shop/jwks"
+
+// jwksOf renders a JWKS holding the given (issuer, kid, key) triples.
+func jwksOf(t testing.TB, keys ...any) string {
+	t.Helper()
+	doc := &jwksDoc{}
+	for i := 0; i+2 < len(keys); i += 3 {
+		if _, err := doc.upsert(publicJWK(keys[i].(string), keys[i+1].(string), pub(keys[i+2].(ed25519.PrivateKey)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := doc.marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newSSMSource(api SSMAPI, ttl time.Duration, c *clock) *SSMKeySource {
+	s := NewSSMKeySource(api, testParam, ttl)
+	s.now = c.now
+	return s
+}
+
+func TestSSMKeySourceCaches(t *testing.T) {
+	f := newFixture()
+	api := newFakeSSM()
+	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Minute, c)
+	ctx := context.Background()
+
+	for range 5 {
+		keys, err := src.PublicKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := keys[ordersKID]; k.Issuer != ordersIssuer || !k.Key.Equal(pub(f.ordersKey)) {
+			t.Fatalf("key %+v", k)
+		}
+	}
+	if n := api.getCount(); n != 1 {
+		t.Fatalf("%d GetParameter calls within the TTL, want 1", n)
+	}
+	c.advance(time.Minute)
+	if _, err := src.PublicKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.getCount(); n != 2 {
+		t.Fatalf("%d GetParameter calls after the TTL, want 2", n)
+	}
+}
+
+func TestSSMKeySourceDefaultTTL(t *testing.T) {
+	if src := NewSSMKeySource(newFakeSSM(), testParam, 0); src.ttl != DefaultKeyCacheTTL {
+		t.Fatalf("ttl %v, want %v", src.ttl, DefaultKeyCacheTTL)
+	}
+}
+
+// A key published after the cache was filled (a rotation) verifies at once:
+// the unknown kid makes the Verifier refresh.
+func TestSSMKeySourceRefreshesOnUnknownKID(t *testing.T) {
+	f := newFixture()
+	api := newFakeSSM()
+	api.set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey))
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Hour, c)
+	v := NewVerifier(src, testAudience, WithClock(c.now))
+	ctx := context.Background()
+	if _, err := src.PublicKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	c.advance(minRefreshInterval) // the last read is old enough to refresh
+	api.set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey, ordersIssuer, ordersKID, f.ordersKey))
+	tok, _ := issue(t, f.signer(ordersIssuer, c.now()), KindService, "orders", nil, time.Minute)
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("token of a newly published key: %v", err)
+	}
+	if n := api.getCount(); n != 2 {
+		t.Fatalf("%d GetParameter calls, want 2 (fill, refresh)", n)
+	}
+	// Known kids do not refresh.
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if n := api.getCount(); n != 2 {
+		t.Fatalf("%d GetParameter calls after a known kid, want 2", n)
+	}
+}
+
+// Tokens with made-up kids cost at most one GetParameter per
+// minRefreshInterval.
+func TestSSMKeySourceRateLimitsRefresh(t *testing.T) {
+	f := newFixture()
+	api := newFakeSSM()
+	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Hour, c)
+	v := NewVerifier(src, testAudience, WithClock(c.now))
+	ctx := context.Background()
+
+	garbage := func(i int) string {
+		return signRaw(testKey("attacker"), edHeader(fmt.Sprintf("kid-%d", i)), claimsAt(ordersIssuer, c.now(), time.Minute))
+	}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			_, err := v.Verify(ctx, garbage(i))
+			if !errors.Is(err, ErrUnknownKey) {
+				t.Errorf("garbage kid: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := api.getCount(); n != 1 {
+		t.Fatalf("%d GetParameter calls for 200 unknown kids at once, want 1 (the first fill)", n)
+	}
+	c.advance(minRefreshInterval - time.Second)
+	_, _ = v.Verify(ctx, garbage(1000))
+	if n := api.getCount(); n != 1 {
+		t.Fatalf("%d GetParameter calls inside the interval, want 1", n)
+	}
+	c.advance(time.Second)
+	for i := range 50 {
+		_, _ = v.Verify(ctx, garbage(2000+i))
+	}
+	if n := api.getCount(); n != 2 {
+		t.Fatalf("%d GetParameter calls once the interval passed, want 2", n)
+	}
+}
+
+func TestSSMKeySourceServesStaleKeysWhileSSMFails(t *testing.T) {
+	f := newFixture()
+	api := newFakeSSM()
+	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Minute, c)
+	ctx := context.Background()
+	if _, err := src.PublicKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	boom := errors.New("throttled")
+	api.getErr = boom
+	c.advance(time.Minute + staleGrace - time.Second)
+	keys, err := src.PublicKeys(ctx)
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("within the grace: %v, %v; want the stale keys", keys, err)
+	}
+	// A failing SSM is not retried on every call either.
+	before := api.getCount()
+	if _, err := src.PublicKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if api.getCount() != before {
+		t.Fatal("a failing SSM was asked again inside the refresh interval")
+	}
+	c.advance(time.Second)
+	if _, err := src.PublicKeys(ctx); !errors.Is(err, boom) {
+		t.Fatalf("past the grace: %v, want %v", err, boom)
+	}
+	tok, _ := issue(t, f.signer(ordersIssuer, c.now()), KindService, "orders", nil, time.Minute)
+	_, err = NewVerifier(src, testAudience, WithClock(c.now)).Verify(ctx, tok)
+	if !errors.Is(err, boom) || errors.Is(err, ErrInvalid) {
+		t.Fatalf("Verify with no keys: %v, want the SSM error, not ErrInvalid", err)
+	}
+}
+
+func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
+	f := newFixture()
+	api := newFakeSSM()
+	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Minute, c)
+	ctx := context.Background()
+	if _, err := src.PublicKeys(ctx); err != nil {
+		t.Fatal(err)
+	}
+	api.set(testParam, `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA","kid":"k"}]}`)
+	c.advance(time.Minute)
+	if keys, err := src.PublicKeys(ctx); err != nil || len(keys) != 1 {
+		t.Fatalf("%v, %v; want the previous keys", keys, err)
+	}
+	// A cold source has nothing to fall back on.
+	if _, err := newSSMSource(api, time.Minute, c).PublicKeys(ctx); err == nil {
+		t.Fatal("corrupt JWKS accepted")
+	}
+}
+
+func TestSSMKeySourceMissingParameter(t *testing.T) {
+	_, err := NewSSMKeySource(newFakeSSM(), testParam, time.Minute).PublicKeys(context.Background())
+	if err == nil || !hasErrorCode(err, "ParameterNotFound") {
+		t.Fatalf("err = %v, want ParameterNotFound", err)
+	}
+}

@@ -1,0 +1,437 @@
+package servicetoken
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/shop-serverless/shop/shared/naming"
+)
+
+// SecretsAPI is the part of *secretsmanager.Client this package uses.
+type SecretsAPI interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
+	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
+}
+
+// SSMAPI is the part of *ssm.Client this package uses.
+type SSMAPI interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+}
+
+// signingKeys is the secret naming.SigningSecret(prefix, service):
+//
+//	{"active":"<kid>","keys":[{"kid":"...","seed":"<base64 32-byte seed>","created":"RFC3339"}]}
+//
+// Old keys stay until retired, so the secret always lists every key whose
+// tokens may still be in flight.
+type signingKeys struct {
+	Active string       `json:"active"`
+	Keys   []signingKey `json:"keys"`
+}
+
+type signingKey struct {
+	KID     string    `json:"kid"`
+	Seed    string    `json:"seed"` // base64 std of the Ed25519 seed
+	Created time.Time `json:"created"`
+}
+
+func (k signingKey) private() (ed25519.PrivateKey, error) {
+	seed, err := base64.StdEncoding.DecodeString(k.Seed)
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("key %s: seed is not a base64 Ed25519 seed", k.KID)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+func (s *signingKeys) index(kid string) int {
+	return slices.IndexFunc(s.Keys, func(k signingKey) bool { return k.KID == kid })
+}
+
+func (s *signingKeys) validate() error {
+	seen := map[string]bool{}
+	for _, k := range s.Keys {
+		if k.KID == "" || seen[k.KID] {
+			return fmt.Errorf("kid %q is empty or appears twice", k.KID)
+		}
+		seen[k.KID] = true
+		if _, err := k.private(); err != nil {
+			return err
+		}
+	}
+	if !seen[s.Active] {
+		return fmt.Errorf("active key %q is not in keys", s.Active)
+	}
+	return nil
+}
+
+// jwks renders every key's public half, bound to issuer.
+func (s *signingKeys) jwks(issuer string) ([]jwkEntry, error) {
+	out := make([]jwkEntry, 0, len(s.Keys))
+	for _, k := range s.Keys {
+		priv, err := k.private()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, publicJWK(issuer, k.KID, priv.Public().(ed25519.PublicKey)))
+	}
+	return out, nil
+}
+
+// newSigningKey makes a key whose kid is <issuer>-<UTC yyyymmddThhmmss>-<4 hex>,
+// readable in logs and distinct from every kid in taken.
+func newSigningKey(issuer string, now time.Time, taken func(kid string) bool) (signingKey, error) {
+	for range 8 {
+		var suffix [2]byte
+		rand.Read(suffix[:]) // never fails (crypto/rand since Go 1.24)
+		kid := issuer + "-" + now.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(suffix[:])
+		if taken(kid) {
+			continue
+		}
+		seed := make([]byte, ed25519.SeedSize)
+		rand.Read(seed)
+		return signingKey{KID: kid, Seed: base64.StdEncoding.EncodeToString(seed), Created: now.UTC().Truncate(time.Second)}, nil
+	}
+	// 16 bits of suffix per second: only a broken random source gets here.
+	return signingKey{}, errors.New("no free kid after 8 tries")
+}
+
+// keyStore is one issuer's secret and the shared JWKS parameter.
+type keyStore struct {
+	sm        SecretsAPI
+	ssm       SSMAPI
+	issuer    string
+	secret    string
+	parameter string
+}
+
+func newKeyStore(sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) *keyStore {
+	return &keyStore{
+		sm: sm, ssm: ssmAPI,
+		issuer:    naming.Issuer(prefix, service),
+		secret:    naming.SigningSecret(prefix, service),
+		parameter: naming.JWKSParameter(prefix),
+	}
+}
+
+// LoadSigner returns a Signer with the active key of service's issuer. It
+// needs only secretsmanager:GetSecretValue on that one secret.
+func LoadSigner(ctx context.Context, sm SecretsAPI, prefix, service string) (*Signer, error) {
+	ks := newKeyStore(sm, nil, prefix, service)
+	keys, found, err := ks.readSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w: secret %s of issuer %s", ErrNoSigningKeys, ks.secret, ks.issuer)
+	}
+	priv, err := keys.Keys[keys.index(keys.Active)].private()
+	if err != nil {
+		return nil, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
+	}
+	return NewSigner(ks.issuer, keys.Active, priv), nil
+}
+
+// EnsureIssuer makes sure service's issuer has signing keys and that they
+// are published. Without a secret it makes a key, publishes its public half,
+// then creates the secret (created is true). With one it reconciles the
+// issuer's entries in the JWKS with the secret: every key published, no
+// other key of the issuer left. That repairs any half-done earlier run of
+// EnsureIssuer, Rotate or Retire. Running it again changes nothing.
+func EnsureIssuer(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) (created bool, err error) {
+	ks := newKeyStore(sm, ssmAPI, prefix, service)
+	keys, found, err := ks.readSecret(ctx)
+	if err != nil {
+		return false, err
+	}
+	if found {
+		return false, ks.publish(ctx, keys, true)
+	}
+	first, err := newSigningKey(ks.issuer, time.Now(), func(string) bool { return false })
+	if err != nil {
+		return false, fmt.Errorf("servicetoken: new key for %s: %w", ks.issuer, err)
+	}
+	keys = &signingKeys{Active: first.KID, Keys: []signingKey{first}}
+	// Publish before the secret exists: a signer can only load the key once
+	// the secret exists, and by then verifiers know it. A failure between
+	// the two leaves an unused public key, which the next run removes: with
+	// no secret, no other key of this issuer can be signing.
+	if err := ks.publish(ctx, keys, true); err != nil {
+		return false, err
+	}
+	body, err := json.Marshal(keys)
+	if err != nil {
+		return false, fmt.Errorf("servicetoken: encode secret %s: %w", ks.secret, err)
+	}
+	_, err = sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+		Name:         aws.String(ks.secret),
+		Description:  aws.String("Ed25519 token signing keys of issuer " + ks.issuer + " (managed by infra/keytool)"),
+		SecretString: aws.String(string(body)),
+	})
+	if err == nil {
+		return true, nil
+	}
+	if !hasErrorCode(err, "ResourceExistsException") {
+		return false, fmt.Errorf("servicetoken: create secret %s: %w", ks.secret, err)
+	}
+	// The secret exists but had no value: created without one (Terraform
+	// does that), or by a concurrent EnsureIssuer a moment ago, or by this
+	// call's first attempt.
+	existing, found, err := ks.readSecret(ctx)
+	if err != nil {
+		return false, err
+	}
+	if found {
+		// Our own create, if the SDK retried it after losing the response.
+		created = existing.Active == first.KID
+		return created, ks.publish(ctx, existing, true)
+	}
+	if err := ks.writeSecret(ctx, keys); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Rotate adds a new key to service's issuer and makes it the active one.
+// Old keys stay in the secret and in the JWKS, so tokens they signed keep
+// verifying until Retire. Signers pick the new key up when they next call
+// LoadSigner (a cold start); retire a key only after that.
+func Rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) (newKID string, err error) {
+	ks := newKeyStore(sm, ssmAPI, prefix, service)
+	keys, found, err := ks.readSecret(ctx)
+	if err != nil {
+		return "", err
+	}
+	if !found {
+		return "", fmt.Errorf("%w: secret %s of issuer %s (run EnsureIssuer first)", ErrNoSigningKeys, ks.secret, ks.issuer)
+	}
+	next, err := newSigningKey(ks.issuer, time.Now(), func(kid string) bool { return keys.index(kid) >= 0 })
+	if err != nil {
+		return "", fmt.Errorf("servicetoken: new key for %s: %w", ks.issuer, err)
+	}
+	keys.Keys = append(keys.Keys, next)
+	keys.Active = next.KID
+	// Publish first, for the same reason as in EnsureIssuer: no signer may
+	// use a key that verifiers cannot find yet.
+	if err := ks.publish(ctx, keys, false); err != nil {
+		return "", err
+	}
+	if err := ks.writeSecret(ctx, keys); err != nil {
+		return "", err
+	}
+	return next.KID, nil
+}
+
+// Retire removes a key that is no longer active from service's secret and
+// from the JWKS; tokens it signed stop verifying once verifiers' caches
+// expire (DefaultKeyCacheTTL). The secret is edited first: were the JWKS
+// edited first and the secret write failed, EnsureIssuer would publish
+// the key again.
+func Retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, kid string) error {
+	ks := newKeyStore(sm, ssmAPI, prefix, service)
+	keys, found, err := ks.readSecret(ctx)
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%w: secret %s of issuer %s", ErrNoSigningKeys, ks.secret, ks.issuer)
+	}
+	if kid == keys.Active {
+		return fmt.Errorf("%w: %s signs %s's tokens today; rotate first", ErrActiveKey, kid, ks.issuer)
+	}
+	i := keys.index(kid)
+	inSecret := i >= 0
+	if inSecret {
+		keys.Keys = slices.Delete(keys.Keys, i, i+1)
+		if err := ks.writeSecret(ctx, keys); err != nil {
+			return err
+		}
+	}
+	removed, err := ks.unpublish(ctx, kid)
+	if err != nil {
+		return err
+	}
+	if !inSecret && !removed {
+		return fmt.Errorf("%w: %s in secret %s or parameter %s", ErrKeyNotFound, kid, ks.secret, ks.parameter)
+	}
+	return nil
+}
+
+// readSecret returns the issuer's keys; found is false when the secret or
+// its value does not exist.
+func (ks *keyStore) readSecret(ctx context.Context) (*signingKeys, bool, error) {
+	out, err := ks.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ks.secret)})
+	if hasErrorCode(err, "ResourceNotFoundException") {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("servicetoken: read secret %s: %w", ks.secret, err)
+	}
+	// A secret created without a value has no version on AWS (the error
+	// above); MiniStack instead returns a current version with no string.
+	// Either way it holds no keys yet.
+	if out.SecretString == nil && out.SecretBinary == nil {
+		return nil, false, nil
+	}
+	var keys signingKeys
+	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &keys); err != nil {
+		// Not %v of the JSON error: it could quote part of a seed.
+		return nil, false, fmt.Errorf("servicetoken: secret %s is not signing-keys JSON", ks.secret)
+	}
+	if err := keys.validate(); err != nil {
+		return nil, false, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
+	}
+	return &keys, true, nil
+}
+
+// writeSecret stores keys as the secret's new current version.
+//
+// Read-modify-write without a condition: Secrets Manager has no compare-
+// and-swap, so two operators rotating one issuer at once can lose a key.
+// These are rare operator actions (infra/keytool); do not run them
+// concurrently for one issuer.
+func (ks *keyStore) writeSecret(ctx context.Context, keys *signingKeys) error {
+	body, err := json.Marshal(keys)
+	if err != nil {
+		return fmt.Errorf("servicetoken: encode secret %s: %w", ks.secret, err)
+	}
+	if _, err := ks.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:     aws.String(ks.secret),
+		SecretString: aws.String(string(body)),
+	}); err != nil {
+		return fmt.Errorf("servicetoken: write secret %s: %w", ks.secret, err)
+	}
+	return nil
+}
+
+// publish puts every key of keys into the JWKS bound to the issuer; with
+// exclusive it also removes the issuer's keys that the secret no longer
+// holds (what EnsureIssuer reconciles).
+func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bool) error {
+	entries, err := keys.jwks(ks.issuer)
+	if err != nil {
+		return fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
+	}
+	_, err = ks.editJWKS(ctx, func(doc *jwksDoc) (bool, error) {
+		changed := false
+		for _, e := range entries {
+			c, err := doc.upsert(e)
+			if err != nil {
+				return false, err
+			}
+			changed = changed || c
+		}
+		if exclusive {
+			stale := doc.removeIssuerKeys(ks.issuer, func(kid string) bool { return keys.index(kid) < 0 })
+			changed = changed || len(stale) > 0
+		}
+		return changed, nil
+	})
+	return err
+}
+
+// unpublish removes kid of this issuer from the JWKS and reports whether
+// it was there.
+func (ks *keyStore) unpublish(ctx context.Context, kid string) (bool, error) {
+	return ks.editJWKS(ctx, func(doc *jwksDoc) (bool, error) {
+		return len(doc.removeIssuerKeys(ks.issuer, func(k string) bool { return k == kid })) > 0, nil
+	})
+}
+
+// editJWKS applies edit to the JWKS parameter and writes it back if edit
+// reports a change.
+//
+// The parameter holds every issuer's keys and SSM has no conditional put,
+// so two edits at once can lose one (both read version n, both write).
+// The writer that comes second can tell (checkNoLostEdit) and fails
+// loudly; the lost key is restored by running EnsureIssuer for the
+// affected issuers (or Retire again). Operator actions only: serialise
+// them.
+func (ks *keyStore) editJWKS(ctx context.Context, edit func(*jwksDoc) (bool, error)) (bool, error) {
+	doc := &jwksDoc{}
+	var readVersion int64
+	out, err := ks.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(ks.parameter)})
+	switch {
+	case hasErrorCode(err, "ParameterNotFound"):
+	case err != nil:
+		return false, fmt.Errorf("servicetoken: read JWKS parameter %s: %w", ks.parameter, err)
+	case out.Parameter == nil:
+		return false, fmt.Errorf("servicetoken: read JWKS parameter %s: no value", ks.parameter)
+	default:
+		readVersion = out.Parameter.Version
+		if doc, err = parseJWKSDoc([]byte(aws.ToString(out.Parameter.Value))); err != nil {
+			return false, fmt.Errorf("servicetoken: JWKS parameter %s: %w", ks.parameter, err)
+		}
+	}
+	changed, err := edit(doc)
+	if err != nil {
+		return false, fmt.Errorf("servicetoken: JWKS parameter %s: %w", ks.parameter, err)
+	}
+	if !changed {
+		return false, nil
+	}
+	body, err := doc.marshal()
+	if err != nil {
+		return false, fmt.Errorf("servicetoken: JWKS parameter %s: %w", ks.parameter, err)
+	}
+	put, err := ks.ssm.PutParameter(ctx, &ssm.PutParameterInput{
+		Name:        aws.String(ks.parameter),
+		Value:       aws.String(string(body)),
+		Type:        ssmtypes.ParameterTypeString,
+		Description: aws.String("Ed25519 public keys of every token issuer (JWK Set; managed by infra/keytool)"),
+		Overwrite:   aws.Bool(true),
+		// Standard parameters hold 4 KB, about 25 keys; past that SSM
+		// switches this one to the advanced tier instead of failing.
+		Tier: ssmtypes.ParameterTierIntelligentTiering,
+	})
+	if err != nil {
+		return false, fmt.Errorf("servicetoken: write JWKS parameter %s: %w", ks.parameter, err)
+	}
+	if err := ks.checkNoLostEdit(ctx, readVersion, put.Version, string(body)); err != nil {
+		return true, err
+	}
+	return true, nil
+}
+
+// checkNoLostEdit looks at the versions between the one edited and the
+// one written. Each must hold what we wrote: the SDK retries a put whose
+// response it lost (MiniStack drops connections often enough for this to
+// happen in tests), and each retry is a version of its own. A version
+// with other content is a concurrent edit that our write overwrote.
+func (ks *keyStore) checkNoLostEdit(ctx context.Context, readVersion, wroteVersion int64, body string) error {
+	for v := readVersion + 1; v < wroteVersion; v++ {
+		name := fmt.Sprintf("%s:%d", ks.parameter, v)
+		out, err := ks.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+		if err != nil {
+			return fmt.Errorf("servicetoken: check JWKS parameter %s for concurrent edits: %w", name, err)
+		}
+		if out.Parameter == nil || aws.ToString(out.Parameter.Value) != body {
+			return fmt.Errorf("servicetoken: JWKS parameter %s changed while %s edited it (version %d is another edit, now overwritten): run keytool ensure for every issuer to republish what it added",
+				ks.parameter, ks.issuer, v)
+		}
+	}
+	return nil
+}
+
+// hasErrorCode reports an AWS API error with one of codes. Matching the
+// code rather than the SDK's typed errors also catches emulators that send
+// the right code in a shape the SDK does not map.
+func hasErrorCode(err error, codes ...string) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && slices.Contains(codes, apiErr.ErrorCode())
+}
