@@ -12,6 +12,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/store"
@@ -66,7 +68,11 @@ func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 		t.Fatal(err)
 	}
 	name := fmt.Sprintf("test-%s-%d-%d", service, time.Now().UnixNano(), seq.Add(1))
-	if _, err := db.CreateTable(ctx, svc.Table.CreateTableInput(name)); err != nil {
+	// The name is unique to this test, so "already exists" can only mean the
+	// SDK retried a CreateTable whose first attempt the emulator did carry
+	// out (seen here when a connection drops mid-response).
+	var inUse *types.ResourceInUseException
+	if _, err := db.CreateTable(ctx, svc.Table.CreateTableInput(name)); err != nil && !errors.As(err, &inUse) {
 		t.Fatalf("create table %s: %v", name, err)
 	}
 	t.Cleanup(func() {

@@ -1,0 +1,266 @@
+// Package faults lets tests make a deployed function fail or slow down on
+// demand, to check that callers, breakers and the saga cope. It is off in
+// production: only a process started with SHOP_FAULTS=1 (which the local
+// deployer sets and Terraform never does) looks for a fault at all.
+//
+//	h = httpapi.Middleware(logger, faults.New(db, table, "users-get").Middleware(h))
+//
+// and, from a test:
+//
+//	faults.Set(ctx, db, usersTable, "users-get", faults.Fault{Mode: faults.ModeError, Status: 503})
+//
+// The switch is an item in the function's own service table (pk
+// FAULT#<function>, sk FAULT), so it needs no other AWS service and no
+// permission beyond the table the function already reads. A function reads
+// it at most once a second.
+package faults
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/store"
+)
+
+// EnvSwitch must be "1" for New to return a working Injector.
+const EnvSwitch = "SHOP_FAULTS"
+
+// Fault modes.
+const (
+	ModeError   = "error"   // answer with Status instead of running the function
+	ModeLatency = "latency" // wait Latency, then run the function
+)
+
+// DefaultStatus is an error fault's status when Fault.Status is 0.
+const DefaultStatus = http.StatusServiceUnavailable
+
+// cacheFor is how long a read of the switch is trusted: tests see a change
+// within a second, and a function under load reads it once a second at most.
+const cacheFor = time.Second
+
+// maxLatency keeps a latency fault within what any function may run (Lambda's
+// 15 minutes).
+const maxLatency = 15 * time.Minute
+
+// Fault is what a function should do instead of, or before, its work.
+type Fault struct {
+	Mode    string        // ModeError or ModeLatency
+	Status  int           // error mode: the status to answer (400-599; default 503)
+	Latency time.Duration // latency mode: how long to wait
+	Until   time.Time     // optional: the fault ends by itself then
+}
+
+// InjectedError is the failure an error fault causes.
+type InjectedError struct {
+	Status int
+}
+
+func (e *InjectedError) Error() string { return fmt.Sprintf("injected fault (status %d)", e.Status) }
+
+// Injector applies the fault switched on for one function. A disabled
+// Injector (SHOP_FAULTS unset, or nil) does nothing and costs nothing.
+type Injector struct {
+	db       store.DB
+	table    string
+	function string
+	now      func() time.Time // tests
+
+	// mu is held across the read, so concurrent requests wait for one read
+	// instead of each making its own.
+	mu        sync.Mutex
+	fault     *Fault // nil: none
+	fetchedAt time.Time
+}
+
+// New returns the Injector for function (its deployed name, as in SHOP_FUNCTION),
+// reading the switch from table (the function's own service table). Unless
+// SHOP_FAULTS is "1" it returns a disabled Injector that never touches db.
+func New(db store.DB, table, function string) *Injector {
+	if os.Getenv(EnvSwitch) != "1" {
+		return &Injector{}
+	}
+	return &Injector{db: db, table: table, function: function, now: time.Now}
+}
+
+func (i *Injector) enabled() bool { return i != nil && i.db != nil }
+
+// Middleware returns next itself when the Injector is disabled. Enabled, it
+// answers an error fault with a problem+json response of the fault's status
+// (detail "injected fault"), and delays a latency fault's requests before
+// passing them on. Put it inside httpapi.Middleware, so that the injected
+// failure is logged with the request's ids like any other.
+func (i *Injector) Middleware(next http.Handler) http.Handler {
+	if !i.enabled() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := i.Inject(r.Context()); err != nil {
+			status := DefaultStatus
+			var ie *InjectedError
+			if errors.As(err, &ie) {
+				status = ie.Status
+			}
+			httpapi.WriteError(w, r, &httpapi.Error{Status: status, Detail: "injected fault", Err: err})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Inject applies the current fault for code that is not an HTTP handler
+// (event consumers, saga steps): an error fault returns an *InjectedError,
+// a latency fault waits (or returns ctx's error if ctx ends first), and no
+// fault, or a disabled Injector, returns nil at once.
+func (i *Injector) Inject(ctx context.Context) error {
+	if !i.enabled() {
+		return nil
+	}
+	f := i.current(ctx)
+	if f == nil {
+		return nil
+	}
+	switch f.Mode {
+	case ModeError:
+		return &InjectedError{Status: f.Status}
+	case ModeLatency:
+		t := time.NewTimer(f.Latency)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("injected latency: %w", ctx.Err())
+		}
+	}
+	return nil
+}
+
+// current returns the fault in force now, reading the switch if the cached
+// copy is older than cacheFor. A switch that cannot be read means no fault:
+// a test aid must never be what breaks a function.
+func (i *Injector) current(ctx context.Context) *Fault {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	now := i.now()
+	if i.fetchedAt.IsZero() || now.Sub(i.fetchedAt) >= cacheFor {
+		f, err := get(ctx, i.db, i.table, i.function)
+		if err != nil {
+			log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "faults: cannot read the fault switch; injecting nothing",
+				slog.String("function", i.function), slog.String("error", err.Error()))
+		}
+		i.fault, i.fetchedAt = f, now
+	}
+	if i.fault == nil || (!i.fault.Until.IsZero() && !now.Before(i.fault.Until)) {
+		return nil
+	}
+	return i.fault
+}
+
+func key(function string) store.Item { return store.Key("FAULT#"+function, "FAULT") }
+
+// Item attributes.
+const (
+	attrMode      = "mode"
+	attrStatus    = "status"
+	attrLatencyMs = "latencyMs"
+	attrUntil     = "until" // epoch ms
+	attrTTL       = "ttl"   // epoch seconds: DynamoDB removes an expired switch eventually
+)
+
+func get(ctx context.Context, db store.DB, table, function string) (*Fault, error) {
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(table),
+		Key:       key(function),
+		// Strongly consistent: a test that has just called Set expects the
+		// next request after the cache expires to see it.
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get fault %s: %w", function, err)
+	}
+	if len(out.Item) == 0 {
+		return nil, nil
+	}
+	f := &Fault{}
+	if v, ok := out.Item[attrMode].(*types.AttributeValueMemberS); ok {
+		f.Mode = v.Value
+	}
+	f.Status = int(number(out.Item, attrStatus))
+	f.Latency = time.Duration(number(out.Item, attrLatencyMs)) * time.Millisecond
+	if ms := number(out.Item, attrUntil); ms > 0 {
+		f.Until = time.UnixMilli(ms)
+	}
+	// An item edited by hand may hold anything: keep the function's answers valid.
+	if f.Status < 400 || f.Status > 599 {
+		f.Status = DefaultStatus
+	}
+	if f.Mode != ModeError && f.Mode != ModeLatency {
+		return nil, fmt.Errorf("fault %s: unknown mode %q", function, f.Mode)
+	}
+	return f, nil
+}
+
+func number(item store.Item, name string) int64 {
+	v, ok := item[name].(*types.AttributeValueMemberN)
+	if !ok {
+		return 0
+	}
+	n, _ := strconv.ParseInt(v.Value, 10, 64) // not a number: treated as absent
+	return n
+}
+
+// Set switches fault f on for function, replacing any other. It takes effect
+// within a second in every instance of a function started with SHOP_FAULTS=1.
+func Set(ctx context.Context, db store.DB, table, function string, f Fault) error {
+	if function == "" {
+		return errors.New("faults: function name is required")
+	}
+	item := key(function)
+	item[attrMode] = store.S(f.Mode)
+	switch f.Mode {
+	case ModeError:
+		if f.Status == 0 {
+			f.Status = DefaultStatus
+		}
+		if f.Status < 400 || f.Status > 599 {
+			return fmt.Errorf("faults: status %d is not an error status (400-599)", f.Status)
+		}
+		item[attrStatus] = store.N(int64(f.Status))
+	case ModeLatency:
+		if f.Latency <= 0 || f.Latency > maxLatency {
+			return fmt.Errorf("faults: latency %v is outside (0, %v]", f.Latency, maxLatency)
+		}
+		item[attrLatencyMs] = store.N(f.Latency.Milliseconds())
+	default:
+		return fmt.Errorf("faults: mode %q is not %q or %q", f.Mode, ModeError, ModeLatency)
+	}
+	if !f.Until.IsZero() {
+		item[attrUntil] = store.N(f.Until.UnixMilli())
+		item[attrTTL] = store.N(f.Until.Add(time.Hour).Unix())
+	}
+	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+		return fmt.Errorf("faults: set %s: %w", function, err)
+	}
+	return nil
+}
+
+// Clear switches function's fault off (within a second, as Set).
+func Clear(ctx context.Context, db store.DB, table, function string) error {
+	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(function)}); err != nil {
+		return fmt.Errorf("faults: clear %s: %w", function, err)
+	}
+	return nil
+}
