@@ -8,8 +8,12 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/httpapi"
 )
+
+// ScopeRead lets a service read any user (orders checks its customers).
+const ScopeRead = "users:read"
 
 // RegisterRequest is the body of POST /v1/users.
 type RegisterRequest struct {
@@ -51,6 +55,11 @@ func Get(st *Store) http.Handler {
 		if err != nil {
 			return err
 		}
+		// A user reads only their own profile; services (orders validating a
+		// customer) need the users:read scope.
+		if err := auth.SelfOrScope(r.Context(), id, ScopeRead); err != nil {
+			return err
+		}
 		u, err := st.Get(r.Context(), id)
 		if err != nil {
 			return mapError(err)
@@ -67,6 +76,10 @@ func Update(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id, err := pathID(r)
 		if err != nil {
+			return err
+		}
+		// Only the user changes their own profile.
+		if err := auth.SelfOrScope(r.Context(), id, ""); err != nil {
 			return err
 		}
 		version, err := ifMatchVersion(r)

@@ -40,3 +40,19 @@ func TestVerifyPasswordRejectsMalformed(t *testing.T) {
 		}
 	}
 }
+
+// Unknown emails are checked against dummyHash so they cost what a wrong
+// password costs: its parameters must be the ones real hashes get.
+func TestDummyHashMatchesRealParameters(t *testing.T) {
+	real, err := hashPassword("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := func(h string) string { return strings.Join(strings.Split(h, "$")[:4], "$") }
+	if params(dummyHash) != params(real) {
+		t.Fatalf("dummy hash parameters %q differ from real ones %q", params(dummyHash), params(real))
+	}
+	if ok, err := verifyPassword("correct horse 1", dummyHash); err != nil || ok {
+		t.Fatalf("dummy hash verify = %v, %v", ok, err)
+	}
+}

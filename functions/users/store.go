@@ -18,8 +18,12 @@ import (
 
 // Item layout in the users table (see service.yaml):
 //
-//	USER#<id>     / PROFILE  the account
-//	EMAIL#<email> / EMAIL    uniqueness guard: exists iff an account owns the email
+//	USER#<id>     / PROFILE   the account's public data
+//	EMAIL#<email> / EMAIL     credentials: the owning user id and password hash;
+//	                          it exists iff an account owns the email, which
+//	                          makes it the uniqueness guard too, and login one read
+//	LOGIN#<email> / FAILURES  failed logins in the current window (any email,
+//	                          registered or not, so lockout reveals nothing)
 const (
 	skProfile = "PROFILE"
 	skEmail   = "EMAIL"
@@ -34,17 +38,16 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 
 // userItem is the stored form of a user.
 type userItem struct {
-	PK           string      `dynamodbav:"pk"`
-	SK           string      `dynamodbav:"sk"`
-	ID           string      `dynamodbav:"id"`
-	Email        string      `dynamodbav:"email"`
-	Name         string      `dynamodbav:"name"`
-	Phone        string      `dynamodbav:"phone,omitempty"`
-	Preferences  Preferences `dynamodbav:"preferences"`
-	PasswordHash string      `dynamodbav:"passwordHash"`
-	CreatedAt    time.Time   `dynamodbav:"createdAt"`
-	UpdatedAt    time.Time   `dynamodbav:"updatedAt"`
-	Version      int64       `dynamodbav:"version"`
+	PK          string      `dynamodbav:"pk"`
+	SK          string      `dynamodbav:"sk"`
+	ID          string      `dynamodbav:"id"`
+	Email       string      `dynamodbav:"email"`
+	Name        string      `dynamodbav:"name"`
+	Phone       string      `dynamodbav:"phone,omitempty"`
+	Preferences Preferences `dynamodbav:"preferences"`
+	CreatedAt   time.Time   `dynamodbav:"createdAt"`
+	UpdatedAt   time.Time   `dynamodbav:"updatedAt"`
+	Version     int64       `dynamodbav:"version"`
 }
 
 func (it userItem) user() User {
@@ -64,22 +67,23 @@ func NewStore(db store.DB, table string) *Store {
 	return &Store{db: db, table: table, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// Create stores a new user and claims its email in one transaction, so an
+// Create stores a new user and its credentials in one transaction, so an
 // email can never end up with two accounts, nor an account without its
-// guard. ErrEmailTaken if the email is claimed.
+// credentials. ErrEmailTaken if the email is claimed.
 func (s *Store) Create(ctx context.Context, u User, passwordHash string) (User, error) {
 	now := s.now()
 	u.Email = NormalizeEmail(u.Email)
 	u.CreatedAt, u.UpdatedAt, u.Version = now, now, 1
 	item, err := attributevalue.MarshalMap(userItem{
 		PK: "USER#" + u.ID, SK: skProfile, ID: u.ID, Email: u.Email, Name: u.Name, Phone: u.Phone,
-		Preferences: u.Preferences, PasswordHash: passwordHash, CreatedAt: now, UpdatedAt: now, Version: 1,
+		Preferences: u.Preferences, CreatedAt: now, UpdatedAt: now, Version: 1,
 	})
 	if err != nil {
 		return User{}, fmt.Errorf("marshal user: %w", err)
 	}
 	guard := emailKey(u.Email)
 	guard["userId"] = store.S(u.ID)
+	guard["passwordHash"] = store.S(passwordHash)
 	notExists := aws.String("attribute_not_exists(#pk)")
 	names := map[string]string{"#pk": store.PK}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{

@@ -5,7 +5,9 @@ import (
 	"context"
 
 	"github.com/shop-serverless/shop/functions/users"
+	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/config"
+	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/idempotency"
 	"github.com/shop-serverless/shop/shared/log"
@@ -24,5 +26,8 @@ func main() {
 	}
 	h := users.Register(users.NewStore(db, cfg.Table))
 	h = idempotency.New(db, cfg.Table, idempotency.Options{Scope: cfg.Function, Required: false}).Wrap(h)
+	// Faults sit outside auth so that a test can make the whole function fail
+	// (SHOP_FAULTS=1 only: a no-op everywhere else).
+	h = faults.New(db, cfg.Table, cfg.Function).Middleware(auth.Require(cfg.Auth, h))
 	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
 }
