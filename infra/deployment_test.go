@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -24,6 +26,16 @@ type deployment struct {
 	skippedLocals []string
 	services      map[string]*serviceDeployment // by module instance key
 	routes        map[string]*routeDeployment   // by http_api functions key
+
+	// Token keys, in the root module.
+	secrets        map[string]map[string]cty.Value // aws_secretsmanager_secret.signing, by issuer
+	recoveryWindow cty.Value                       // var.signing_secret_recovery_window_days
+	jwks           map[string]cty.Value            // aws_ssm_parameter.jwks
+	jwksIgnored    []string                        // its lifecycle ignore_changes
+
+	// The API's authorizer and the permission to invoke it, per instance.
+	authorizers           []map[string]cty.Value
+	authorizerPermissions []map[string]cty.Value
 }
 
 type serviceDeployment struct {
@@ -45,6 +57,10 @@ type functionDeployment struct {
 	rolePolicy   map[string]cty.Value // arguments of aws_iam_role_policy.this
 	statements   []map[string]cty.Value
 	hasPolicyDoc bool
+
+	// The role policy's preconditions; the message is the first failure's.
+	policyOK      bool
+	policyMessage string
 }
 
 func (f *functionDeployment) statementsWith(actionPrefix string) []map[string]cty.Value {
@@ -66,6 +82,28 @@ type routeDeployment struct {
 	preconditionMessage string
 }
 
+// preconditions evaluates a block's lifecycle preconditions: ok unless one
+// is false or unknown, with the first such one's error message.
+func preconditions(s scope, b *hclsyntax.Block) (ok bool, message string, err error) {
+	ok = true
+	for _, lc := range childBlocks(b, "lifecycle") {
+		conds, err := s.nested(lc, "precondition")
+		if err != nil {
+			return false, "", err
+		}
+		for _, c := range conds {
+			if c["condition"].IsKnown() && !c["condition"].IsNull() && c["condition"].True() {
+				continue
+			}
+			if ok {
+				message, _ = asString(c["error_message"])
+			}
+			ok = false
+		}
+	}
+	return ok, message, nil
+}
+
 // evaluate plays the part of `terraform plan` that matters here: the root
 // module at dir with its variable defaults (and overrides), then each module
 // instance with the arguments the root passes it.
@@ -85,11 +123,15 @@ func evaluate(dir string, overrides map[string]cty.Value) (*deployment, error) {
 	}
 	s.locals = locals
 	d := &deployment{
-		prefix:        vars["name_prefix"].AsString(),
-		skippedLocals: skipped,
-		services:      map[string]*serviceDeployment{},
+		prefix:         vars["name_prefix"].AsString(),
+		skippedLocals:  skipped,
+		services:       map[string]*serviceDeployment{},
+		recoveryWindow: vars["signing_secret_recovery_window_days"],
 	}
 	d.artifactsDir, _ = asString(locals["artifacts_dir"])
+	if s, err = evalKeys(root, s, d); err != nil {
+		return nil, err
+	}
 
 	call, mod, err := moduleCall(root, s, "service")
 	if err != nil {
@@ -99,33 +141,93 @@ func evaluate(dir string, overrides map[string]cty.Value) (*deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	outputs := map[string]cty.Value{}
-	for key, each := range instances {
-		args, err := moduleArgs(call, s.with("each", each))
-		if err != nil {
-			return nil, err
+	// The module's arguments refer to one of its own outputs (the platform
+	// table, for the breakers), which Terraform resolves output by output.
+	// Here: a first round with the module's outputs unknown, then a second
+	// with the outputs of the first.
+	self := cty.DynamicVal
+	for round := 0; round < 2; round++ {
+		outputs := map[string]cty.Value{}
+		sm := s.with("module", cty.ObjectVal(map[string]cty.Value{"service": self}))
+		for key, each := range instances {
+			args, err := moduleArgs(call, sm.with("each", each))
+			if err != nil {
+				return nil, err
+			}
+			sd, err := evalService(mod, args)
+			if err != nil {
+				return nil, fmt.Errorf("module.service[%q]: %w", key, err)
+			}
+			d.services[key] = sd
+			outputs[key] = sd.outputs
 		}
-		sd, err := evalService(mod, args)
-		if err != nil {
-			return nil, fmt.Errorf("module.service[%q]: %w", key, err)
-		}
-		d.services[key] = sd
-		outputs[key] = sd.outputs
+		self = objectOf(outputs)
 	}
 
 	call, mod, err = moduleCall(root, s, "http_api")
 	if err != nil {
 		return nil, err
 	}
-	withOutputs := s.with("module", cty.ObjectVal(map[string]cty.Value{"service": objectOf(outputs)}))
+	withOutputs := s.with("module", cty.ObjectVal(map[string]cty.Value{"service": self}))
 	args, err := moduleArgs(call, withOutputs)
 	if err != nil {
 		return nil, err
 	}
-	if d.routes, err = evalHTTPAPI(mod, args); err != nil {
+	if err := evalHTTPAPI(mod, args, d); err != nil {
 		return nil, fmt.Errorf("module.http_api: %w", err)
 	}
 	return d, nil
+}
+
+// evalKeys evaluates the signing secrets and the JWKS parameter of the root
+// module into d, and returns s with stand-ins for them.
+func evalKeys(root *tfModule, s scope, d *deployment) (scope, error) {
+	secretBlock, err := root.one("resource", "aws_secretsmanager_secret", "signing")
+	if err != nil {
+		return s, err
+	}
+	instances, err := s.forEach(secretBlock)
+	if err != nil {
+		return s, err
+	}
+	d.secrets = map[string]map[string]cty.Value{}
+	secrets := map[string]cty.Value{}
+	for key, each := range instances {
+		args, err := evalArgs(s.with("each", each), secretBlock, "name", "recovery_window_in_days")
+		if err != nil {
+			return s, fmt.Errorf("aws_secretsmanager_secret.signing[%q]: %w", key, err)
+		}
+		d.secrets[key] = args
+		name, _ := asString(args["name"])
+		secrets[key] = cty.ObjectVal(map[string]cty.Value{
+			"name": args["name"], "arn": cty.StringVal(fakeARN("secretsmanager", "secret:"+name)),
+		})
+	}
+
+	jwksBlock, err := root.one("resource", "aws_ssm_parameter", "jwks")
+	if err != nil {
+		return s, err
+	}
+	if d.jwks, err = evalArgs(s, jwksBlock, "name", "type", "value"); err != nil {
+		return s, fmt.Errorf("aws_ssm_parameter.jwks: %w", err)
+	}
+	for _, lc := range childBlocks(jwksBlock, "lifecycle") {
+		if a, ok := lc.Body.Attributes["ignore_changes"]; ok {
+			exprs, diags := hcl.ExprList(a.Expr)
+			if diags.HasErrors() {
+				return s, diags
+			}
+			for _, e := range exprs {
+				d.jwksIgnored = append(d.jwksIgnored, hcl.ExprAsKeyword(e))
+			}
+		}
+	}
+	name, _ := asString(d.jwks["name"])
+
+	s = s.with("aws_secretsmanager_secret", cty.ObjectVal(map[string]cty.Value{"signing": objectOf(secrets)}))
+	return s.with("aws_ssm_parameter", cty.ObjectVal(map[string]cty.Value{"jwks": cty.ObjectVal(map[string]cty.Value{
+		"name": d.jwks["name"], "arn": cty.StringVal(fakeARN("ssm", "parameter"+name)),
+	})})), nil
 }
 
 func pathValue(module, root string) cty.Value {
@@ -312,6 +414,9 @@ func evalService(mod *tfModule, args map[string]cty.Value) (*serviceDeployment, 
 			if fd.rolePolicy, err = evalArgs(se, rpBlock, "role", "policy"); err != nil {
 				return nil, err
 			}
+			if fd.policyOK, fd.policyMessage, err = preconditions(se, rpBlock); err != nil {
+				return nil, err
+			}
 		}
 		sd.functions[key] = fd
 		name, _ := asString(fd.args["function_name"])
@@ -333,14 +438,14 @@ func evalService(mod *tfModule, args map[string]cty.Value) (*serviceDeployment, 
 	return sd, nil
 }
 
-func evalHTTPAPI(mod *tfModule, args map[string]cty.Value) (map[string]*routeDeployment, error) {
+func evalHTTPAPI(mod *tfModule, args map[string]cty.Value, d *deployment) error {
 	vars, err := bindVariables(mod, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s := scope{path: pathValue(mod.dir, mod.dir), vars: vars}
 	if s.locals, _, err = evalLocals(mod, s); err != nil {
-		return nil, err
+		return err
 	}
 	s = s.with("aws_apigatewayv2_api", cty.ObjectVal(map[string]cty.Value{"this": cty.ObjectVal(map[string]cty.Value{
 		"id":            cty.StringVal("api-id"),
@@ -348,69 +453,95 @@ func evalHTTPAPI(mod *tfModule, args map[string]cty.Value) (map[string]*routeDep
 		"api_endpoint":  cty.StringVal("https://api-id.test"),
 	})}))
 
-	find := func(typ string) (*hclsyntax.Block, map[string]cty.Value, error) {
-		bs := mod.find("resource", typ)
-		if len(bs) != 1 {
-			return nil, nil, fmt.Errorf("want one %s, found %d", typ, len(bs))
-		}
-		inst, err := s.forEach(bs[0])
-		return bs[0], inst, err
-	}
-	integration, integrations, err := find("aws_apigatewayv2_integration")
-	if err != nil {
-		return nil, err
-	}
-	ids := map[string]cty.Value{}
-	for key := range integrations {
-		ids[key] = cty.ObjectVal(map[string]cty.Value{"id": cty.StringVal("integration-id:" + key)})
-	}
-	s = s.with("aws_apigatewayv2_integration", cty.ObjectVal(map[string]cty.Value{integration.Labels[1]: objectOf(ids)}))
-	route, routes, err := find("aws_apigatewayv2_route")
-	if err != nil {
-		return nil, err
-	}
-	permission, permissions, err := find("aws_lambda_permission")
-	if err != nil {
-		return nil, err
-	}
-
-	out := map[string]*routeDeployment{}
-	for key, each := range routes {
-		se := s.with("each", each)
-		rd := &routeDeployment{preconditionOK: true}
-		if rd.route, err = evalArgs(se, route, "route_key", "target", "authorization_type"); err != nil {
+	// The authorizer and its permission: count instances, 0 or 1.
+	counted := func(b *hclsyntax.Block, names ...string) ([]map[string]cty.Value, error) {
+		n, err := s.count(b)
+		if err != nil {
 			return nil, err
 		}
-		for _, lc := range childBlocks(route, "lifecycle") {
-			conds, err := se.nested(lc, "precondition")
+		var out []map[string]cty.Value
+		for i := range n {
+			args, err := evalArgs(s.with("count", cty.ObjectVal(map[string]cty.Value{"index": cty.NumberIntVal(int64(i))})), b, names...)
 			if err != nil {
 				return nil, err
 			}
-			for _, c := range conds {
-				if c["condition"].IsKnown() && !c["condition"].IsNull() && c["condition"].True() {
-					continue
-				}
-				rd.preconditionOK = false
-				if rd.preconditionMessage == "" {
-					rd.preconditionMessage, _ = asString(c["error_message"])
-				}
-			}
+			out = append(out, args)
+		}
+		return out, nil
+	}
+	authorizer, err := mod.one("resource", "aws_apigatewayv2_authorizer", "this")
+	if err != nil {
+		return err
+	}
+	if d.authorizers, err = counted(authorizer, "api_id", "name", "authorizer_type", "authorizer_uri",
+		"authorizer_payload_format_version", "enable_simple_responses", "identity_sources",
+		"authorizer_result_ttl_in_seconds"); err != nil {
+		return err
+	}
+	ids := make([]cty.Value, len(d.authorizers))
+	for i := range ids {
+		ids[i] = cty.ObjectVal(map[string]cty.Value{"id": cty.StringVal(fmt.Sprintf("authorizer-id-%d", i))})
+	}
+	s = s.with("aws_apigatewayv2_authorizer", cty.ObjectVal(map[string]cty.Value{"this": cty.TupleVal(ids)}))
+	authorizerPermission, err := mod.one("resource", "aws_lambda_permission", "authorizer")
+	if err != nil {
+		return err
+	}
+	if d.authorizerPermissions, err = counted(authorizerPermission, "function_name", "principal", "action", "source_arn"); err != nil {
+		return err
+	}
+
+	find := func(typ string) (*hclsyntax.Block, map[string]cty.Value, error) {
+		b, err := mod.one("resource", typ, "this")
+		if err != nil {
+			return nil, nil, err
+		}
+		inst, err := s.forEach(b)
+		return b, inst, err
+	}
+	integration, integrations, err := find("aws_apigatewayv2_integration")
+	if err != nil {
+		return err
+	}
+	byKey := map[string]cty.Value{}
+	for key := range integrations {
+		byKey[key] = cty.ObjectVal(map[string]cty.Value{"id": cty.StringVal("integration-id:" + key)})
+	}
+	s = s.with("aws_apigatewayv2_integration", cty.ObjectVal(map[string]cty.Value{"this": objectOf(byKey)}))
+	route, routes, err := find("aws_apigatewayv2_route")
+	if err != nil {
+		return err
+	}
+	permission, permissions, err := find("aws_lambda_permission")
+	if err != nil {
+		return err
+	}
+
+	d.routes = map[string]*routeDeployment{}
+	for key, each := range routes {
+		se := s.with("each", each)
+		rd := &routeDeployment{}
+		if rd.route, err = evalArgs(se, route, "route_key", "target", "authorization_type", "authorizer_id"); err != nil {
+			return err
+		}
+		if rd.preconditionOK, rd.preconditionMessage, err = preconditions(se, route); err != nil {
+			return err
 		}
 		if each, ok := integrations[key]; ok {
 			if rd.integration, err = evalArgs(s.with("each", each), integration,
 				"integration_type", "integration_uri", "payload_format_version"); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if each, ok := permissions[key]; ok {
 			if rd.permission, err = evalArgs(s.with("each", each), permission,
 				"function_name", "principal", "action", "source_arn"); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		out[key] = rd
+		d.routes[key] = rd
 	}
-	return out, nil
+	return nil
 }
 
 // ---------------------------------------------------------------------------
@@ -443,7 +574,7 @@ func compare(set *manifest.Set, d *deployment) []string {
 		problems = append(problems, diffNames("function of "+svc.Name, fnNames, sortedKeys(sd.functions))...)
 		for _, fn := range svc.Functions {
 			if fd := sd.functions[fn.Name]; fd != nil {
-				problems = append(problems, compareFunction(fn, p, fd, d.artifactsDir)...)
+				problems = append(problems, compareFunction(fn, p, fd, d.artifactsDir, set.Service(naming.PlatformService) != nil)...)
 			}
 		}
 		exported := keysOf(get(sd.outputs, "functions"))
@@ -468,6 +599,7 @@ func compare(set *manifest.Set, d *deployment) []string {
 			bad("route %s of function %s: in Terraform, not in the manifests", show(d.routes[name].route["route_key"]), name)
 		}
 	}
+	authorizer := set.Authorizer()
 	for _, fn := range set.Functions() {
 		rd := d.routes[fn.Name]
 		if fn.HTTP == nil || rd == nil {
@@ -486,16 +618,113 @@ func compare(set *manifest.Set, d *deployment) []string {
 			bad("%s: permission source_arn %s is not scoped to this API", where, show(rd.permission["source_arn"]))
 		}
 		switch {
-		case fn.HTTP.Auth == manifest.AuthNone && !rd.preconditionOK:
-			bad("%s: auth none, yet the route's precondition fails: %s", where, rd.preconditionMessage)
 		case fn.HTTP.Auth == manifest.AuthNone:
+			if !rd.preconditionOK {
+				bad("%s: auth none, yet the route's precondition fails: %s", where, rd.preconditionMessage)
+			}
 			expectString(bad, where, "authorization_type", rd.route["authorization_type"], "NONE")
-		case rd.preconditionOK && show(rd.route["authorization_type"]) == `"NONE"`:
-			bad("%s: manifest says auth %q but the route would be deployed open", where, fn.HTTP.Auth)
+			expectOptionalString(bad, where, "authorizer_id", rd.route["authorizer_id"], "")
+		case authorizer == nil:
+			// The manifest loader refuses this; Terraform must refuse it too.
+			if rd.preconditionOK {
+				bad("%s: manifest says auth %q and there is no authorizer, yet the route passes its preconditions: it would be deployed open", where, fn.HTTP.Auth)
+			}
+		default:
+			if !rd.preconditionOK {
+				bad("%s: the route's precondition fails: %s", where, rd.preconditionMessage)
+			}
+			expectString(bad, where, "authorization_type", rd.route["authorization_type"], "CUSTOM")
+			expectString(bad, where, "authorizer_id", rd.route["authorizer_id"], "authorizer-id-0")
+		}
+	}
+	problems = append(problems, compareAuthorizer(authorizer, p, d)...)
+	problems = append(problems, compareKeys(set, p, d)...)
+	return problems
+}
+
+// compareAuthorizer checks the API's Lambda authorizer against the function
+// of kind authorizer, or its absence when there is none.
+func compareAuthorizer(fn *manifest.Function, prefix string, d *deployment) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if fn == nil {
+		if len(d.authorizers) > 0 || len(d.authorizerPermissions) > 0 {
+			bad("authorizer: the manifests have no function of kind authorizer, Terraform has %d authorizers and %d permissions",
+				len(d.authorizers), len(d.authorizerPermissions))
+		}
+		return problems
+	}
+	where := "authorizer " + fn.Name
+	if len(d.authorizers) != 1 || len(d.authorizerPermissions) != 1 {
+		bad("%s: want one authorizer and one permission to invoke it, found %d and %d",
+			where, len(d.authorizers), len(d.authorizerPermissions))
+		return problems
+	}
+	name := manifest.FunctionName(prefix, fn)
+	a := d.authorizers[0]
+	expectString(bad, where, "api_id", a["api_id"], "api-id")
+	expectString(bad, where, "authorizer_type", a["authorizer_type"], "REQUEST")
+	expectString(bad, where, "authorizer_uri", a["authorizer_uri"], fakeARN("apigateway", "invoke:"+name))
+	expectString(bad, where, "authorizer_payload_format_version", a["authorizer_payload_format_version"], "2.0")
+	expectTrue(bad, where, "enable_simple_responses", a["enable_simple_responses"])
+	if got, ok := stringList(a["identity_sources"]); !ok || !slices.Equal(got, []string{"$request.header.Authorization"}) {
+		bad("%s: identity_sources is %s, want exactly the Authorization header", where, show(a["identity_sources"]))
+	}
+	// Cached per token: a cached allow can outlive the token by the TTL.
+	if ttl := a["authorizer_result_ttl_in_seconds"]; !ttl.IsKnown() || ttl.IsNull() || ttl.Type() != cty.Number ||
+		ttl.LessThan(cty.Zero).True() || ttl.GreaterThan(cty.NumberIntVal(60)).True() {
+		bad("%s: authorizer_result_ttl_in_seconds is %s, want 0-60", where, show(ttl))
+	}
+	perm := d.authorizerPermissions[0]
+	expectString(bad, where, "permission function_name", perm["function_name"], name)
+	expectString(bad, where, "permission principal", perm["principal"], "apigateway.amazonaws.com")
+	expectString(bad, where, "permission action", perm["action"], "lambda:InvokeFunction")
+	expectString(bad, where, "permission source_arn", perm["source_arn"], fakeARN("execute-api", "api-id")+"/authorizers/authorizer-id-0")
+	return problems
+}
+
+// compareKeys checks the token keys' containers: a signing secret for each
+// issuer (every service with a function that signs, and the operator) and
+// the one JWKS parameter, whose content Terraform leaves to keytool.
+func compareKeys(set *manifest.Set, prefix string, d *deployment) []string {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	issuers := []string{operatorIssuer}
+	for _, fn := range set.Functions() {
+		if fn.Permissions.SigningKey && !slices.Contains(issuers, fn.Service) {
+			issuers = append(issuers, fn.Service)
+		}
+	}
+	slices.Sort(issuers)
+	problems = append(problems, diffNames("signing secret of issuer", issuers, sortedKeys(d.secrets))...)
+	for _, issuer := range issuers {
+		if sec := d.secrets[issuer]; sec != nil {
+			where := "signing secret of " + manifest.Issuer(prefix, issuer)
+			expectString(bad, where, "name", sec["name"], manifest.SigningSecret(prefix, issuer))
+			if got := sec["recovery_window_in_days"]; !got.RawEquals(d.recoveryWindow) {
+				bad("%s: recovery_window_in_days is %s, want the variable's %s", where, show(got), show(d.recoveryWindow))
+			}
+		}
+	}
+
+	where := "JWKS parameter"
+	expectString(bad, where, "name", d.jwks["name"], manifest.JWKSParameter(prefix))
+	expectString(bad, where, "type", d.jwks["type"], "String")
+	expectString(bad, where, "value", d.jwks["value"], `{"keys":[]}`)
+	// keytool rewrites both; a diff in either makes the provider write back
+	// the value it last read, which can undo a key published meanwhile.
+	for _, attr := range []string{"value", "description"} {
+		if !slices.Contains(d.jwksIgnored, attr) {
+			bad("%s: lifecycle ignore_changes is %v; it must hold %s, which keytool writes", where, d.jwksIgnored, attr)
 		}
 	}
 	return problems
 }
+
+// operatorIssuer is the issuer of tokens for people and tools (`make
+// token`), which no manifest names.
+const operatorIssuer = "operator"
 
 func compareTable(svc *manifest.Service, prefix string, sd *serviceDeployment) []string {
 	var problems []string
@@ -569,7 +798,7 @@ func compareTable(svc *manifest.Service, prefix string, sd *serviceDeployment) [
 	return problems
 }
 
-func compareFunction(fn *manifest.Function, prefix string, fd *functionDeployment, artifactsDir string) []string {
+func compareFunction(fn *manifest.Function, prefix string, fd *functionDeployment, artifactsDir string, platformExists bool) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	where := "function " + fn.Name
@@ -598,44 +827,93 @@ func compareFunction(fn *manifest.Function, prefix string, fd *functionDeploymen
 	expectString(bad, where, "role policy role", fd.rolePolicy["role"], "role-id:"+fn.Name)
 	expectString(bad, where, "role policy document", fd.rolePolicy["policy"], "policy-json:"+fn.Name)
 
+	// The policy's statements, exactly: what every function gets, then one
+	// statement per permission the manifest asks for.
 	tableARN := fakeARN("dynamodb", "table/"+manifest.TableName(prefix, fn.Service))
-	logGroupARN := fakeARN("logs", "log-group:/aws/lambda/"+name)
-	var gotDynamo []string
+	want := []string{
+		statementKey([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{fakeARN("logs", "log-group:/aws/lambda/"+name) + ":*"}),
+		statementKey([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, []string{"*"}),
+	}
+	if len(fn.Permissions.DynamoDB) > 0 {
+		var actions []string
+		for _, a := range fn.Permissions.DynamoDB {
+			actions = append(actions, "dynamodb:"+a)
+		}
+		want = append(want, statementKey(actions, []string{tableARN, tableARN + "/index/*"}))
+	}
+	if fn.Permissions.SigningKey {
+		want = append(want, statementKey([]string{"secretsmanager:GetSecretValue"},
+			[]string{fakeARN("secretsmanager", "secret:"+manifest.SigningSecret(prefix, fn.Service))}))
+	}
+	if fn.Permissions.PublicKeys {
+		want = append(want, statementKey([]string{"ssm:GetParameter"},
+			[]string{fakeARN("ssm", "parameter"+manifest.JWKSParameter(prefix))}))
+	}
+	if fn.Permissions.Breakers {
+		want = append(want, statementKey([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+			[]string{fakeARN("dynamodb", "table/"+manifest.TableName(prefix, naming.PlatformService))},
+			"ForAllValues:StringLike dynamodb:LeadingKeys [BREAKER#*]"))
+	}
+
+	// Without a platform service the breakers have no table: the plan must
+	// stop (the manifest loader does not check this).
+	if fn.Permissions.Breakers && !platformExists {
+		if fd.policyOK {
+			bad("%s: asks for breakers, there is no %s service, yet the role policy passes its preconditions", where, naming.PlatformService)
+		}
+		return problems
+	}
+	if !fd.policyOK {
+		bad("%s: the role policy's precondition fails: %s", where, fd.policyMessage)
+	}
+
+	var got []string
 	for _, st := range fd.statements {
+		for _, arg := range sortedKeys(st) {
+			if !slices.Contains([]string{"sid", "actions", "resources", "condition"}, arg) {
+				bad("%s: statement %s sets %s; only sid, actions, resources and condition are expected", where, show(st["sid"]), arg)
+			}
+		}
 		actions, ok1 := stringList(st["actions"])
 		resources, ok2 := stringList(st["resources"])
 		if !ok1 || !ok2 {
 			bad("%s: statement %s has actions %s, resources %s", where, show(st["sid"]), show(st["actions"]), show(st["resources"]))
 			continue
 		}
-		for _, a := range actions {
-			service, _, _ := strings.Cut(a, ":")
-			var allowed []string
-			switch service {
-			case "logs":
-				allowed = []string{logGroupARN + ":*"}
-			case "xray":
-				allowed = []string{"*"}
-			case "dynamodb":
-				allowed = []string{tableARN, tableARN + "/index/*"}
-				gotDynamo = append(gotDynamo, strings.TrimPrefix(a, "dynamodb:"))
-			default:
-				bad("%s: grants %s, which no manifest can ask for", where, a)
-			}
-			for _, r := range resources {
-				if allowed != nil && !slices.Contains(allowed, r) {
-					bad("%s: grants %s on %s; only %v is allowed", where, a, r, allowed)
-				}
+		var conditions []string
+		if c, ok := st["condition"]; ok {
+			for it := c.ElementIterator(); it.Next(); {
+				_, cond := it.Element()
+				test, _ := asString(get(cond, "test"))
+				variable, _ := asString(get(cond, "variable"))
+				values, _ := stringList(get(cond, "values"))
+				slices.Sort(values)
+				conditions = append(conditions, fmt.Sprintf("%s %s %v", test, variable, values))
 			}
 		}
+		got = append(got, statementKey(actions, resources, conditions...))
 	}
-	slices.Sort(gotDynamo)
-	wantDynamo := slices.Clone(fn.Permissions.DynamoDB)
-	slices.Sort(wantDynamo)
-	if !slices.Equal(gotDynamo, wantDynamo) {
-		bad("%s: DynamoDB actions are %v, the manifest asks for %v", where, gotDynamo, wantDynamo)
+	for _, w := range want {
+		if i := slices.Index(got, w); i >= 0 {
+			got = slices.Delete(got, i, i+1)
+		} else {
+			bad("%s: policy lacks the statement %s", where, w)
+		}
+	}
+	for _, g := range got {
+		bad("%s: policy has the statement %s, which the manifest does not ask for", where, g)
 	}
 	return problems
+}
+
+// statementKey renders an IAM statement for comparison, order aside.
+func statementKey(actions, resources []string, conditions ...string) string {
+	actions, resources, conditions = slices.Sorted(slices.Values(actions)), slices.Sorted(slices.Values(resources)), slices.Sorted(slices.Values(conditions))
+	key := fmt.Sprintf("%v on %v", actions, resources)
+	if len(conditions) > 0 {
+		key += fmt.Sprintf(" if %v", conditions)
+	}
+	return key
 }
 
 func keyName(k *manifest.Key) string {

@@ -19,3 +19,13 @@ output "function_names" {
   description = "Physical Lambda function name per manifest function name."
   value       = merge([for svc in values(module.service) : { for name, fn in svc.functions : name => fn.function_name }]...)
 }
+
+output "signing_secrets" {
+  description = "Secrets Manager secret name per token issuer (service, or operator), for infra/keytool to fill."
+  value       = { for issuer, secret in aws_secretsmanager_secret.signing : issuer => secret.name }
+}
+
+output "jwks_parameter" {
+  description = "SSM parameter holding the public keys of every issuer, for infra/keytool to publish to."
+  value       = aws_ssm_parameter.jwks.name
+}

@@ -3,9 +3,10 @@
 // and is formatted; the root module's manifest-reading locals, evaluated for
 // real, yield exactly the services, tables, functions and routes that
 // shared/manifest loads, and those flow through the modules into the right
-// physical names, environment, IAM statements and API routes; and the
-// structure holds the rules a reviewer would otherwise have to re-check by
-// eye (runtime, tracing, least privilege, no hard-coded topology).
+// physical names, environment, IAM statements, API routes, Lambda authorizer
+// and token key containers; and the structure holds the rules a reviewer
+// would otherwise have to re-check by eye (runtime, tracing, least
+// privilege, no hard-coded topology, no key material in Terraform).
 package infra
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -26,6 +28,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -271,37 +274,241 @@ func TestCrossCheckCatchesANarrowedGlob(t *testing.T) {
 	assertMentions(t, compare(set, d), inventory...)
 }
 
-// A route the manifest protects must stop the plan, not deploy open.
-func TestProtectedRouteIsRefusedUntilTheAuthorizerExists(t *testing.T) {
+// Protected routes go through the authorizer and open ones do not, whatever
+// the manifests of the day say; and the comparison notices a protected
+// route deployed open.
+func TestProtectedRoutesGoThroughTheAuthorizer(t *testing.T) {
 	tmp := copyRepo(t)
-	path := filepath.Join(tmp, "functions", "users", "get", "function.yaml")
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, strings.Replace(string(src), "auth: none", "auth: user", 1))
+	setAuth(t, tmp, "users/get", "user")
+	setAuth(t, tmp, "inventory/get", "scope:inventory:read")
+	setAuth(t, tmp, "users/register", "none")
 	set := loadManifests(t, tmp)
-	if got := set.Service("users").Functions; !slices.ContainsFunc(got, func(f *manifest.Function) bool {
-		return f.Name == "users-get" && f.HTTP.Auth == manifest.AuthUser
-	}) {
-		t.Fatal("could not make users-get require auth: user")
+	if set.Authorizer() == nil {
+		t.Fatal("the manifests have no authorizer function")
 	}
 	d, err := evaluate(filepath.Join(tmp, "infra"), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if problems := compare(set, d); len(problems) > 0 {
+		t.Errorf("Terraform does not follow the manifests:\n%s", strings.Join(problems, "\n"))
+	}
+	for name, want := range map[string]string{"users-get": "CUSTOM", "inventory-get": "CUSTOM", "users-register": "NONE"} {
+		if got := show(d.routes[name].route["authorization_type"]); got != fmt.Sprintf("%q", want) {
+			t.Errorf("%s: authorization_type is %s, want %q", name, got, want)
+		}
+	}
+
+	// Terraform that leaves every route open must be caught.
+	apiTF := filepath.Join(tmp, "infra", "modules", "http_api", "main.tf")
+	src, err := os.ReadFile(apiTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	openRE := regexp.MustCompile(`(?m)^(\s*authorization_type\s*=).*$`)
+	if !openRE.Match(src) {
+		t.Fatal("modules/http_api/main.tf sets no authorization_type; update this test")
+	}
+	writeFile(t, apiTF, openRE.ReplaceAllString(string(src), `$1 "NONE"`))
+	open, err := evaluate(filepath.Join(tmp, "infra"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertMentions(t, compare(set, open), "route of users-get", "route of inventory-get")
+}
+
+// A route the manifest protects must stop the plan when there is no
+// authorizer to protect it, not deploy open.
+func TestProtectedRouteIsRefusedWithoutAnAuthorizer(t *testing.T) {
+	tmp := copyRepo(t)
+	set := loadManifests(t, tmp)
+	if authz := set.Authorizer(); authz != nil {
+		if err := os.RemoveAll(filepath.Join(tmp, filepath.FromSlash(authz.Dir))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setAuth(t, tmp, "users/get", "user")
+	setAuth(t, tmp, "users/register", "none")
+	if _, err := manifest.Load(tmp); err == nil || !strings.Contains(err.Error(), "authorizer") {
+		t.Errorf("manifest.Load err = %v, want a refusal naming the missing authorizer", err)
+	}
+
+	d, err := evaluate(filepath.Join(tmp, "infra"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.authorizers) != 0 || len(d.authorizerPermissions) != 0 {
+		t.Errorf("no authorizer function, yet %d authorizers and %d permissions", len(d.authorizers), len(d.authorizerPermissions))
 	}
 	r := d.routes["users-get"]
 	if r == nil {
 		t.Fatal("no route for users-get")
 	}
 	if r.preconditionOK {
-		t.Error(`a route with auth "user" passes its preconditions; it would be deployed open`)
+		t.Error(`a route with auth "user" and no authorizer passes its preconditions; it would be deployed open`)
 	}
 	if !strings.Contains(r.preconditionMessage, "authorizer") {
 		t.Errorf("precondition message does not explain the refusal: %q", r.preconditionMessage)
 	}
+	if r := d.routes["users-register"]; r == nil || !r.preconditionOK {
+		t.Error("an open route is refused as well")
+	}
+}
+
+// A function with signingKey may read its own service's signing secret and
+// no other; the service gets that secret; functions without get nothing.
+func TestSigningKeyGrantsReadOfItsOwnIssuerSecretOnly(t *testing.T) {
+	orig := loadManifests(t, repoRoot)
+	origDeployment, err := evaluate(infraDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range orig.Service("inventory").Functions {
+		if fn.Permissions.SigningKey {
+			t.Fatalf("%s already signs tokens; pick another service for this test", fn.Name)
+		}
+	}
+
+	tmp := copyRepo(t)
+	writeFile(t, filepath.Join(tmp, "functions", "inventory", "sign-probe", "function.yaml"), `
+name: inventory-sign-probe
+description: Exists only in this test.
+kind: step
+memory: 128
+timeout: 3
+permissions:
+  signingKey: true
+`)
+	grown := loadManifests(t, tmp)
+	d, err := evaluate(filepath.Join(tmp, "infra"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if problems := compare(grown, d); len(problems) > 0 {
+		t.Errorf("Terraform does not follow the grown manifests:\n%s", strings.Join(problems, "\n"))
+	}
+	secret := manifest.SigningSecret("shop", "inventory")
+	if got, _ := asString(d.secrets["inventory"]["name"]); got != secret {
+		t.Errorf("signing secret of inventory is %q, want %q", got, secret)
+	}
+	for name, fd := range d.services["inventory"].functions {
+		sts := fd.statementsWith("secretsmanager:")
+		if name != "inventory-sign-probe" {
+			if len(sts) != 0 {
+				t.Errorf("%s does not ask for signingKey, yet may read secrets: %v", name, sts)
+			}
+			continue
+		}
+		if len(sts) != 1 {
+			t.Fatalf("%s: want one Secrets Manager statement, found %d", name, len(sts))
+		}
+		actions, _ := stringList(sts[0]["actions"])
+		resources, _ := stringList(sts[0]["resources"])
+		if want := []string{fakeARN("secretsmanager", "secret:"+secret)}; !slices.Equal(actions, []string{"secretsmanager:GetSecretValue"}) || !slices.Equal(resources, want) {
+			t.Errorf("%s: grants %v on %v, want secretsmanager:GetSecretValue on %v", name, actions, resources, want)
+		}
+	}
+
+	// Each side of the drift must be named.
+	assertMentions(t, compare(grown, origDeployment), "inventory-sign-probe", "signing secret of issuer inventory")
+	assertMentions(t, compare(orig, d), "inventory-sign-probe", "signing secret of issuer inventory")
+}
+
+// A function with breakers may read and write BREAKER# items of the platform
+// table and nothing else there; without a platform service the plan stops.
+func TestBreakersReachOnlyBreakerItemsOfThePlatformTable(t *testing.T) {
+	tmp := copyRepo(t)
+	writeFile(t, filepath.Join(tmp, "functions", "users", "breaker-probe", "function.yaml"), `
+name: users-breaker-probe
+description: Exists only in this test.
+kind: event
+memory: 128
+timeout: 3
+permissions:
+  dynamodb: [GetItem]
+  breakers: true
+`)
+	set := loadManifests(t, tmp)
+	if set.Service(naming.PlatformService) == nil {
+		t.Fatalf("no %s service in the manifests", naming.PlatformService)
+	}
+	d, err := evaluate(filepath.Join(tmp, "infra"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if problems := compare(set, d); len(problems) > 0 {
-		t.Errorf("refusing the route is the expected behaviour, yet:\n%s", strings.Join(problems, "\n"))
+		t.Errorf("Terraform does not follow the manifests:\n%s", strings.Join(problems, "\n"))
+	}
+	fd := d.services["users"].functions["users-breaker-probe"]
+	if fd == nil {
+		t.Fatal("users-breaker-probe missing from the users module instance")
+	}
+	platformTable := fakeARN("dynamodb", "table/"+manifest.TableName("shop", naming.PlatformService))
+	var onPlatform int
+	for _, st := range fd.statementsWith("dynamodb:") {
+		resources, _ := stringList(st["resources"])
+		if !slices.Contains(resources, platformTable) {
+			continue
+		}
+		onPlatform++
+		if len(resources) != 1 {
+			t.Errorf("the breaker statement also covers %v", resources)
+		}
+		if got := show(st["condition"]); !strings.Contains(got, "ForAllValues:StringLike") || !strings.Contains(got, "dynamodb:LeadingKeys") || !strings.Contains(got, "BREAKER#*") {
+			t.Errorf("the breaker statement is not limited to BREAKER# items: condition %s", got)
+		}
+	}
+	if onPlatform != 1 {
+		t.Errorf("want one statement on the platform table, found %d", onPlatform)
+	}
+
+	// No platform service: no table for the breakers, and the plan must stop.
+	if err := os.RemoveAll(filepath.Join(tmp, "functions", naming.PlatformService)); err != nil {
+		t.Fatal(err)
+	}
+	d, err = evaluate(filepath.Join(tmp, "infra"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd = d.services["users"].functions["users-breaker-probe"]
+	if fd.policyOK {
+		t.Error("breakers without a platform service pass the role policy's preconditions")
+	}
+	if !strings.Contains(fd.policyMessage, "platform") {
+		t.Errorf("precondition message does not explain the refusal: %q", fd.policyMessage)
+	}
+	if other := d.services["users"].functions["users-register"]; other == nil || !other.policyOK {
+		t.Error("a function without breakers is refused as well")
+	}
+}
+
+// The functions added for the authorizer and the keys; the expectations were
+// read from `terraform console` (Terraform 1.11).
+func TestNewFunctionsMatchTerraform(t *testing.T) {
+	call := func(src string) (cty.Value, error) {
+		expr, diags := hclsyntax.ParseExpression([]byte(src), "test.tf", hcl.InitialPos)
+		if diags.HasErrors() {
+			return cty.NilVal, diags
+		}
+		v, diags := expr.Value(&hcl.EvalContext{Functions: tfFunctions})
+		if diags.HasErrors() {
+			return cty.NilVal, diags
+		}
+		return v, nil
+	}
+	for src, want := range map[string]cty.Value{
+		`one([])`:                   cty.NullVal(cty.DynamicPseudoType),
+		`one(["a"])`:                cty.StringVal("a"),
+		`try({ a = 1 }.b, null)`:    cty.NullVal(cty.DynamicPseudoType),
+		`jsonencode({ keys = [] })`: cty.StringVal(`{"keys":[]}`),
+	} {
+		got, err := call(src)
+		if err != nil || !got.RawEquals(want) {
+			t.Errorf("%s = %s, %v; want %s", src, show(got), err, show(want))
+		}
+	}
+	if _, err := call(`one(["a", "b"])`); err == nil || !strings.Contains(err.Error(), "either zero or one elements") {
+		t.Errorf(`one(["a", "b"]): err = %v, want Terraform's "either zero or one elements"`, err)
 	}
 }
 
@@ -354,6 +561,41 @@ func TestPolicyCheckCatchesForeignResources(t *testing.T) {
     }
   }
 }`,
+		"breakers without the condition": `data "aws_iam_policy_document" "this" {
+  statement {
+    actions   = ["dynamodb:GetItem"]
+    resources = [var.breaker_table_arn]
+  }
+}`,
+		"breakers on any key": `data "aws_iam_policy_document" "this" {
+  statement {
+    actions   = ["dynamodb:PutItem"]
+    resources = [var.breaker_table_arn]
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["*"]
+    }
+  }
+}`,
+		"every secret": `data "aws_iam_policy_document" "this" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = ["arn:aws:secretsmanager:*:*:secret:*"]
+  }
+}`,
+		"another issuer's secret": `data "aws_iam_policy_document" "this" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.other_secret_arn]
+  }
+}`,
+		"parameter and table together": `data "aws_iam_policy_document" "this" {
+  statement {
+    actions   = ["ssm:GetParameter", "dynamodb:GetItem"]
+    resources = [var.jwks_parameter_arn, aws_dynamodb_table.this.arn]
+  }
+}`,
 		"all actions": `data "aws_iam_policy_document" "this" {
   statement {
     actions   = ["dynamodb:*"]
@@ -383,9 +625,9 @@ func TestHTTPAPIHasOneIntegrationRouteAndPermissionPerFunction(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, typ := range []string{"aws_apigatewayv2_integration", "aws_apigatewayv2_route", "aws_lambda_permission"} {
-		bs := m.find("resource", typ)
+		bs := m.find("resource", typ, "this")
 		if len(bs) != 1 {
-			t.Errorf("modules/http_api: want one %s, found %d", typ, len(bs))
+			t.Errorf("modules/http_api: want one %s.this, found %d", typ, len(bs))
 			continue
 		}
 		if got := forEachTraversal(bs[0]); got != "var.functions" {
@@ -401,6 +643,94 @@ func TestHTTPAPIHasOneIntegrationRouteAndPermissionPerFunction(t *testing.T) {
 			t.Errorf("modules/http_api: aws_apigatewayv2_route.%s has no precondition guarding its auth", b.Labels[1])
 		}
 	}
+}
+
+// module.service's arguments read the platform table from one of its own
+// instances. Terraform accepts that only with a literal instance key, which
+// lets it follow the reference to that one output; a computed key makes it
+// depend on every output and the plan fails with "Cycle". The evaluator here
+// resolves either, so this is checked on the syntax tree.
+func TestServiceModuleSelfReferenceHasALiteralKey(t *testing.T) {
+	root, err := parseModule(infraDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call, err := root.one("module", "service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, a := range call.Body.Attributes {
+		for _, tr := range a.Expr.Variables() {
+			if traversalString(tr) == "module.service" {
+				t.Errorf("%s: module.service argument %s refers to module.service with a computed key; use a literal one", a.SrcRange, name)
+			}
+		}
+	}
+}
+
+// Terraform creates the key containers and never a key: a secret value or
+// version would put private keys into the state and roll them back on the
+// next apply, and a JWKS value it enforced would undo every rotation.
+func TestNoKeyMaterialInTerraform(t *testing.T) {
+	for _, m := range allModules(t) {
+		for _, p := range keyMaterialProblems(m) {
+			t.Error(p)
+		}
+	}
+}
+
+func TestKeyMaterialCheckCatchesSecretValues(t *testing.T) {
+	for name, snippet := range map[string]string{
+		"secret version": `resource "aws_secretsmanager_secret_version" "v" {
+  secret_id     = "x"
+  secret_string = "{}"
+}`,
+		"rotation by Terraform": `resource "aws_secretsmanager_secret_rotation" "r" {
+  secret_id = "x"
+}`,
+		"enforced JWKS": `resource "aws_ssm_parameter" "jwks" {
+  name  = "/p/jwks"
+  type  = "String"
+  value = "{}"
+}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if problems := keyMaterialProblems(moduleFromSource(t, snippet)); len(problems) == 0 {
+				t.Error("not reported")
+			}
+		})
+	}
+}
+
+// keyMaterialProblems: no resource writes a secret's value, and every SSM
+// parameter leaves its value to the tool that owns it.
+func keyMaterialProblems(m *tfModule) []string {
+	var problems []string
+	for _, b := range m.blocks {
+		if b.Type != "resource" || len(b.Labels) != 2 {
+			continue
+		}
+		typ := b.Labels[0]
+		if strings.HasPrefix(typ, "aws_secretsmanager_secret_") {
+			problems = append(problems, fmt.Sprintf("%s: %s.%s: Terraform must not write or rotate secret values", b.DefRange(), typ, b.Labels[1]))
+		}
+		if typ != "aws_ssm_parameter" {
+			continue
+		}
+		ignored := false
+		for _, lc := range childBlocks(b, "lifecycle") {
+			if a, ok := lc.Body.Attributes["ignore_changes"]; ok {
+				exprs, _ := hcl.ExprList(a.Expr)
+				for _, e := range exprs {
+					ignored = ignored || hcl.ExprAsKeyword(e) == "value"
+				}
+			}
+		}
+		if !ignored {
+			problems = append(problems, fmt.Sprintf("%s: aws_ssm_parameter.%s: lifecycle must ignore_changes = [value]; its content belongs to infra/keytool", b.DefRange(), b.Labels[1]))
+		}
+	}
+	return problems
 }
 
 // No physical name, route or path from the manifests may be written into
@@ -516,26 +846,49 @@ func policyProblems(m *tfModule) []string {
 			if _, ok := st.Attributes["not_actions"]; ok {
 				bad("%s uses not_actions", where)
 			}
-			if !slices.ContainsFunc(actions, func(a string) bool { return strings.Contains(a, "dynamodb:") }) {
+			var services []string
+			for _, a := range actions {
+				svc, _, _ := strings.Cut(a, ":")
+				if _, ok := resourceRefs[svc]; ok && !slices.Contains(services, svc) {
+					services = append(services, svc)
+				}
+			}
+			if len(services) == 0 {
+				continue // logs and X-Ray, checked by the comparison
+			}
+			if len(services) > 1 {
+				bad("%s mixes actions of %v; one service per statement", where, services)
 				continue
 			}
+			svc := services[0]
 			res := attrExpr(st, "resources")
 			if res == nil {
-				bad("%s: DynamoDB statement without resources", where)
+				bad("%s: %s statement without resources", where, svc)
 				continue
 			}
 			refs := res.Variables()
 			if len(refs) == 0 {
-				bad("%s: DynamoDB resources name no table", where)
+				bad("%s: %s resources name nothing this module was given", where, svc)
 			}
+			var names []string
 			for _, tr := range refs {
-				if got := traversalString(tr); got != "aws_dynamodb_table.this.arn" {
-					bad("%s: DynamoDB resources refer to %s, want only aws_dynamodb_table.this.arn", where, got)
+				got := traversalString(tr)
+				names = append(names, got)
+				if !slices.Contains(resourceRefs[svc], got) {
+					bad("%s: %s resources refer to %s, want only %v", where, svc, got, resourceRefs[svc])
 				}
 			}
 			for _, lit := range literalStrings(res) {
-				if lit != "/index/*" {
-					bad("%s: DynamoDB resources contain the literal %q", where, lit)
+				if svc != "dynamodb" || lit != "/index/*" {
+					bad("%s: %s resources contain the literal %q", where, svc, lit)
+				}
+			}
+			if slices.Contains(names, "var.breaker_table_arn") {
+				if len(slices.Compact(slices.Sorted(slices.Values(names)))) > 1 || len(literalStrings(res)) > 0 {
+					bad("%s: the platform table shares a statement with other resources", where)
+				}
+				if !breakerCondition(st) {
+					bad("%s: the platform table without the condition ForAllValues:StringLike dynamodb:LeadingKeys [\"BREAKER#*\"]", where)
 				}
 			}
 			hclsyntax.VisitAll(res, func(n hclsyntax.Node) hcl.Diagnostics {
@@ -543,13 +896,56 @@ func policyProblems(m *tfModule) []string {
 				case *hclsyntax.TupleConsExpr, *hclsyntax.ScopeTraversalExpr, *hclsyntax.TemplateExpr,
 					*hclsyntax.TemplateWrapExpr, *hclsyntax.LiteralValueExpr:
 				default:
-					bad("%s: DynamoDB resources use a %T; write plain references to the table", where, n)
+					bad("%s: %s resources use a %T; write plain references", where, svc, n)
 				}
 				return nil
 			})
 		}
 	}
 	return problems
+}
+
+// resourceRefs lists, by the service of a statement's actions, the only
+// references its resources may name: this module's table (and its indexes)
+// or, for the breakers, the platform table; this service's signing secret;
+// the published public keys. Logs and X-Ray are left to the comparison.
+var resourceRefs = map[string][]string{
+	"dynamodb":       {"aws_dynamodb_table.this.arn", "var.breaker_table_arn"},
+	"secretsmanager": {"var.signing_secret_arn"},
+	"ssm":            {"var.jwks_parameter_arn"},
+}
+
+// breakerCondition reports whether a statement holds exactly the literal
+// condition that limits it to circuit-breaker items.
+func breakerCondition(st *hclsyntax.Body) bool {
+	var conds []*hclsyntax.Block
+	for _, b := range st.Blocks {
+		if b.Type == "condition" {
+			conds = append(conds, b)
+		}
+	}
+	if len(conds) != 1 {
+		return false
+	}
+	want := map[string]cty.Value{
+		"test":     cty.StringVal("ForAllValues:StringLike"),
+		"variable": cty.StringVal("dynamodb:LeadingKeys"),
+		"values":   cty.TupleVal([]cty.Value{cty.StringVal("BREAKER#*")}),
+	}
+	if len(conds[0].Body.Attributes) != len(want) {
+		return false
+	}
+	for name, w := range want {
+		a, ok := conds[0].Body.Attributes[name]
+		if !ok {
+			return false
+		}
+		got, diags := a.Expr.Value(nil) // nil context: must be a literal
+		if diags.HasErrors() || !got.RawEquals(w) {
+			return false
+		}
+	}
+	return true
 }
 
 func attrExpr(body *hclsyntax.Body, name string) hclsyntax.Expression {
@@ -754,6 +1150,22 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// setAuth sets the auth level of the route in functions/<dir>/function.yaml
+// of a copied repository.
+func setAuth(t *testing.T, root, dir, auth string) {
+	t.Helper()
+	path := filepath.Join(root, "functions", filepath.FromSlash(dir), "function.yaml")
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^(\s+auth:).*$`)
+	if !re.Match(src) {
+		t.Fatalf("%s declares no auth", path)
+	}
+	writeFile(t, path, re.ReplaceAllString(string(src), "${1} "+auth))
 }
 
 // assertMentions fails unless every word appears in some problem.

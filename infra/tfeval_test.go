@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/ext/typeexpr"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -151,7 +152,9 @@ func (s scope) attr(b *hclsyntax.Block, name string) (cty.Value, error) {
 
 // nested returns the evaluated arguments of every nested block of a type:
 // the literal ones and each expansion of `dynamic "<typ>"` blocks, whose
-// iterator is the block type unless an `iterator` argument renames it.
+// iterator is the block type unless an `iterator` argument renames it. The
+// plain blocks inside each (a statement's condition) appear under their type
+// as a tuple of objects of their arguments.
 func (s scope) nested(b *hclsyntax.Block, typ string) ([]map[string]cty.Value, error) {
 	var out []map[string]cty.Value
 	evalBody := func(body *hclsyntax.Body, s scope) error {
@@ -162,6 +165,24 @@ func (s scope) nested(b *hclsyntax.Block, typ string) ([]map[string]cty.Value, e
 				return err
 			}
 			vals[name] = v
+		}
+		inner := map[string][]cty.Value{}
+		for _, c := range body.Blocks {
+			if c.Type == "dynamic" {
+				return fmt.Errorf("%s: a dynamic block inside %q is not implemented by this test", c.Range(), typ)
+			}
+			args := map[string]cty.Value{}
+			for name, a := range c.Body.Attributes {
+				v, err := s.eval(a.Expr)
+				if err != nil {
+					return err
+				}
+				args[name] = v
+			}
+			inner[c.Type] = append(inner[c.Type], objectOf(args))
+		}
+		for t, blocks := range inner {
+			vals[t] = cty.TupleVal(blocks)
 		}
 		out = append(out, vals)
 		return nil
@@ -195,6 +216,25 @@ func (s scope) nested(b *hclsyntax.Block, typ string) ([]map[string]cty.Value, e
 		}
 	}
 	return out, nil
+}
+
+// count evaluates a block's count; a block without one has one instance.
+func (s scope) count(b *hclsyntax.Block) (int, error) {
+	if _, ok := b.Body.Attributes["count"]; !ok {
+		return 1, nil
+	}
+	v, err := s.attr(b, "count")
+	if err != nil {
+		return 0, err
+	}
+	if !v.IsKnown() || v.IsNull() || v.Type() != cty.Number {
+		return 0, fmt.Errorf("%s: count is %s, want a known number", b.DefRange(), show(v))
+	}
+	n, acc := v.AsBigFloat().Int64()
+	if acc != 0 || n < 0 {
+		return 0, fmt.Errorf("%s: count is %s, want a whole number >= 0", b.DefRange(), show(v))
+	}
+	return int(n), nil
 }
 
 // forEach evaluates a block's for_each into its instances: key -> each.
@@ -358,11 +398,11 @@ func traversalString(tr hcl.Traversal) string {
 
 // --- the Terraform functions the evaluated expressions use ---------------
 //
-// fileset, file, yamldecode, dirname and basename mirror Terraform's
-// (lang/funcs) closely enough for manifests; the rest are the cty standard
-// library functions Terraform itself registers under these names. An
-// expression calling anything else fails with "Call to unknown function",
-// which is the cue to add it here.
+// fileset, file, yamldecode, dirname, basename and one mirror Terraform's
+// (lang/funcs) closely enough for manifests; try is HCL's, as in Terraform;
+// the rest are the cty standard library functions Terraform itself registers
+// under these names. An expression calling anything else fails with "Call
+// to unknown function", which is the cue to add it here.
 var tfFunctions = map[string]function.Function{
 	"basename":   pathFunc(filepath.Base),
 	"concat":     stdlib.ConcatFunc,
@@ -371,13 +411,58 @@ var tfFunctions = map[string]function.Function{
 	"file":       fileFunc,
 	"fileset":    filesetFunc,
 	"flatten":    stdlib.FlattenFunc,
+	"jsonencode": stdlib.JSONEncodeFunc,
 	"keys":       stdlib.KeysFunc,
 	"length":     stdlib.LengthFunc,
 	"merge":      stdlib.MergeFunc,
+	"one":        oneFunc,
 	"trimsuffix": stdlib.TrimSuffixFunc,
+	"try":        tryfunc.TryFunc,
 	"values":     stdlib.ValuesFunc,
 	"yamldecode": yamldecodeFunc,
 }
+
+// one(list): the only element, null when there is none, and an error when
+// there are more, with Terraform's message (the root relies on it to refuse
+// a second authorizer).
+var oneFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.DynamicPseudoType}},
+	Type: func(args []cty.Value) (cty.Type, error) {
+		switch ty := args[0].Type(); {
+		case ty.IsListType(), ty.IsSetType():
+			return ty.ElementType(), nil
+		case ty.IsTupleType():
+			switch elems := ty.TupleElementTypes(); len(elems) {
+			case 0:
+				return cty.DynamicPseudoType, nil
+			case 1:
+				return elems[0], nil
+			}
+		}
+		return cty.NilType, errOneElement
+	},
+	Impl: func(args []cty.Value, retType cty.Type) (cty.Value, error) {
+		v := args[0]
+		if !v.IsKnown() {
+			return cty.UnknownVal(retType), nil
+		}
+		if v.IsNull() {
+			return cty.NilVal, errors.New("argument must not be null")
+		}
+		switch v.LengthInt() {
+		case 0:
+			return cty.NullVal(retType), nil
+		case 1:
+			it := v.ElementIterator()
+			it.Next()
+			_, e := it.Element()
+			return e, nil
+		}
+		return cty.NilVal, errOneElement
+	},
+})
+
+var errOneElement = errors.New("must be a list, set, or tuple value with either zero or one elements")
 
 func pathFunc(f func(string) string) function.Function {
 	return function.New(&function.Spec{

@@ -69,6 +69,17 @@ variable "table_deletion_protection" {
   default     = true
 }
 
+variable "signing_secret_recovery_window_days" {
+  description = "Days a deleted token signing secret stays recoverable before Secrets Manager erases it; 0 erases at once (throwaway stacks, emulators)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.signing_secret_recovery_window_days == 0 || (var.signing_secret_recovery_window_days >= 7 && var.signing_secret_recovery_window_days <= 30)
+    error_message = "signing_secret_recovery_window_days must be 0 or 7-30, the values Secrets Manager accepts."
+  }
+}
+
 variable "endpoint_url" {
   description = "Base URL of an AWS emulator (LocalStack, MiniStack), e.g. http://localhost:4566. Null (the default) deploys to AWS."
   type        = string

@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 )
 
@@ -30,6 +32,8 @@ type clients struct {
 	iam    *iam.Client
 	lambda *lambda.Client
 	apigw  *apigatewayv2.Client
+	sm     *secretsmanager.Client
+	ssm    *ssm.Client
 }
 
 // deployer creates or updates the resources of one deployment prefix.
@@ -82,6 +86,8 @@ func newClients(ctx context.Context, endpoint string) (clients, error) {
 		iam:    iam.NewFromConfig(cfg),
 		lambda: lambda.NewFromConfig(cfg),
 		apigw:  apigatewayv2.NewFromConfig(cfg),
+		sm:     secretsmanager.NewFromConfig(cfg),
+		ssm:    ssm.NewFromConfig(cfg),
 	}, nil
 }
 

@@ -18,7 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 const (
@@ -38,11 +40,12 @@ type policyDocument struct {
 }
 
 type policyStatement struct {
-	Sid       string            `json:"Sid,omitempty"`
-	Effect    string            `json:"Effect"`
-	Principal map[string]string `json:"Principal,omitempty"`
-	Action    any               `json:"Action"`
-	Resource  any               `json:"Resource,omitempty"`
+	Sid       string                         `json:"Sid,omitempty"`
+	Effect    string                         `json:"Effect"`
+	Principal map[string]string              `json:"Principal,omitempty"`
+	Action    any                            `json:"Action"`
+	Resource  any                            `json:"Resource,omitempty"`
+	Condition map[string]map[string][]string `json:"Condition,omitempty"`
 }
 
 func trustPolicy() policyDocument {
@@ -54,8 +57,10 @@ func trustPolicy() policyDocument {
 }
 
 // functionPolicy is the least privilege of one function: write its own log
-// group, and the manifest's DynamoDB actions on its own service's table and
-// that table's indexes, nothing else.
+// group; the manifest's DynamoDB actions on its own service's table and that
+// table's indexes; and, when the manifest asks, read its own service's
+// signing secret, read the published public keys, and keep circuit-breaker
+// state in the platform table. Nothing else.
 func functionPolicy(region, account, prefix string, fn *manifest.Function) policyDocument {
 	logGroup := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, manifest.FunctionName(prefix, fn))
 	doc := policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
@@ -64,10 +69,11 @@ func functionPolicy(region, account, prefix string, fn *manifest.Function) polic
 		Action:   []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
 		Resource: []string{logGroup, logGroup + ":*"},
 	}}}
-	if len(fn.Permissions.DynamoDB) > 0 {
-		table := fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, account, manifest.TableName(prefix, fn.Service))
-		actions := make([]string, 0, len(fn.Permissions.DynamoDB))
-		for _, a := range fn.Permissions.DynamoDB {
+	perms := fn.Permissions
+	if len(perms.DynamoDB) > 0 {
+		table := tableARN(region, account, manifest.TableName(prefix, fn.Service))
+		actions := make([]string, 0, len(perms.DynamoDB))
+		for _, a := range perms.DynamoDB {
 			actions = append(actions, "dynamodb:"+a)
 		}
 		slices.Sort(actions)
@@ -78,7 +84,65 @@ func functionPolicy(region, account, prefix string, fn *manifest.Function) polic
 			Resource: []string{table, table + "/index/*"},
 		})
 	}
+	if perms.SigningKey {
+		// Secrets Manager appends "-" and six random characters to a
+		// secret's ARN; "-??????" matches exactly that suffix, where "*"
+		// would also match a secret named <prefix>/signing/<service>-other.
+		secret := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-??????", region, account, manifest.SigningSecret(prefix, fn.Service))
+		doc.Statement = append(doc.Statement, policyStatement{
+			Sid:      "ReadOwnSigningKeys",
+			Effect:   "Allow",
+			Action:   []string{"secretsmanager:GetSecretValue"},
+			Resource: []string{secret},
+		})
+	}
+	if perms.PublicKeys {
+		// The parameter name starts with "/", which the ARN's "parameter"
+		// already ends with: arn:...:parameter/<prefix>/jwks.
+		param := fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, account, manifest.JWKSParameter(prefix))
+		doc.Statement = append(doc.Statement, policyStatement{
+			Sid:      "ReadPublicKeys",
+			Effect:   "Allow",
+			Action:   []string{"ssm:GetParameter"},
+			Resource: []string{param},
+		})
+	}
+	if perms.Breakers {
+		// The platform table also holds other platform state; LeadingKeys
+		// confines the function to the breaker items' partition keys. The
+		// table alone (no index/*): breaker state is read and written by key.
+		doc.Statement = append(doc.Statement, policyStatement{
+			Sid:       "SharedBreakers",
+			Effect:    "Allow",
+			Action:    breakerActions,
+			Resource:  []string{tableARN(region, account, manifest.TableName(prefix, naming.PlatformService))},
+			Condition: map[string]map[string][]string{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {breakerKeyPattern}}},
+		})
+	}
 	return doc
+}
+
+// breakerActions are what a shared circuit breaker does with its item: read
+// the state, create it, and move it conditionally (closed -> open ->
+// half-open) so concurrent instances never overwrite each other.
+var breakerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+// breakerKeyPattern matches the partition keys of breaker items.
+const breakerKeyPattern = "BREAKER#*"
+
+func tableARN(region, account, table string) string {
+	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, account, table)
+}
+
+// functionEnvironment is manifest.Environment plus SHOP_FAULTS=1, the local
+// stack's switch for fault injection (shared/faults: tests make a function
+// fail or slow down on purpose to exercise retries, breakers and
+// compensations). Terraform never sets it, so no deployment to AWS even looks
+// for a fault.
+func functionEnvironment(prefix string, fn *manifest.Function) map[string]string {
+	env := manifest.Environment(prefix, fn)
+	env[faults.EnvSwitch] = "1"
+	return env
 }
 
 func mustJSON(v any) string {
@@ -293,7 +357,7 @@ func (d *deployer) ensureFunction(ctx context.Context, a *artifact, roleARN stri
 		Handler:  lambdaHandler,
 		MemoryMB: int32(fn.MemoryMB),
 		Timeout:  int32(fn.TimeoutSecs),
-		Env:      manifest.Environment(d.prefix, fn),
+		Env:      functionEnvironment(d.prefix, fn),
 	}
 
 	got, err := d.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -162,5 +163,79 @@ func TestLambdaArchitecture(t *testing.T) {
 	}
 	if _, err := lambdaArchitecture("386"); err == nil {
 		t.Error("lambdaArchitecture(386) accepted an architecture Lambda does not run")
+	}
+}
+
+func TestFunctionPolicyTokensAndBreakers(t *testing.T) {
+	fn := &manifest.Function{Name: "users-login", Service: "users", Permissions: manifest.Permissions{
+		SigningKey: true, PublicKeys: true, Breakers: true,
+	}}
+	doc := functionPolicy("us-east-1", "000000000000", "shop", fn)
+	bySid := map[string]policyStatement{}
+	for _, s := range doc.Statement {
+		bySid[s.Sid] = s
+	}
+	tests := []struct {
+		sid       string
+		actions   []string
+		resources []string
+	}{
+		{"ReadOwnSigningKeys", []string{"secretsmanager:GetSecretValue"}, []string{"arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/signing/users-??????"}},
+		{"ReadPublicKeys", []string{"ssm:GetParameter"}, []string{"arn:aws:ssm:us-east-1:000000000000:parameter/shop/jwks"}},
+		{"SharedBreakers", []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, []string{"arn:aws:dynamodb:us-east-1:000000000000:table/shop-platform"}},
+	}
+	for _, tt := range tests {
+		s, ok := bySid[tt.sid]
+		if !ok {
+			t.Errorf("no %s statement in %s", tt.sid, mustJSON(doc))
+			continue
+		}
+		if !slices.Equal(s.Action.([]string), tt.actions) || !slices.Equal(s.Resource.([]string), tt.resources) {
+			t.Errorf("%s: %v on %v, want %v on %v", tt.sid, s.Action, s.Resource, tt.actions, tt.resources)
+		}
+	}
+	cond := bySid["SharedBreakers"].Condition["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+	if !slices.Equal(cond, []string{"BREAKER#*"}) {
+		t.Errorf("breakers condition %v, want the BREAKER#* items only", bySid["SharedBreakers"].Condition)
+	}
+	for _, sid := range []string{"ReadOwnSigningKeys", "ReadPublicKeys"} {
+		if bySid[sid].Condition != nil {
+			t.Errorf("%s has a condition: %v", sid, bySid[sid].Condition)
+		}
+	}
+
+	// Each permission brings its own statement only.
+	none := functionPolicy("us-east-1", "000000000000", "shop", &manifest.Function{Name: "users-get", Service: "users"})
+	if len(none.Statement) != 1 || none.Statement[0].Sid != "OwnLogs" {
+		t.Errorf("a function without permissions got %s", mustJSON(none))
+	}
+	verify := functionPolicy("us-east-1", "000000000000", "shop", &manifest.Function{Name: "platform-authorizer", Service: "platform", Permissions: manifest.Permissions{PublicKeys: true}})
+	if len(verify.Statement) != 2 || verify.Statement[1].Sid != "ReadPublicKeys" {
+		t.Errorf("the authorizer (publicKeys only) got %s", mustJSON(verify))
+	}
+}
+
+func TestFunctionPolicyConditionSurvivesTheRoundTrip(t *testing.T) {
+	fn := &manifest.Function{Name: "orders-create", Service: "orders", Permissions: manifest.Permissions{Breakers: true}}
+	doc := mustJSON(functionPolicy("us-east-1", "000000000000", "shop", fn))
+	if !samePolicy(url.QueryEscape(doc), doc) {
+		t.Error("a policy with a condition does not compare equal to itself as IAM returns it")
+	}
+	if !strings.Contains(doc, `"Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["BREAKER#*"]}}`) {
+		t.Errorf("condition not in the document: %s", doc)
+	}
+}
+
+func TestFunctionEnvironmentSetsFaults(t *testing.T) {
+	fn := &manifest.Function{Name: "users-get", Service: "users", Environment: manifest.Env{"LOG_LEVEL": "debug"},
+		HTTP: &manifest.HTTPTrigger{Method: "GET", Path: "/v1/users/{id}", Auth: "user"}}
+	got := functionEnvironment("shop", fn)
+	want := manifest.Environment("shop", fn)
+	want["SHOP_FAULTS"] = "1"
+	if !maps.Equal(got, want) {
+		t.Errorf("functionEnvironment = %v, want manifest.Environment plus SHOP_FAULTS=1: %v", got, want)
+	}
+	if got["SHOP_AUTH"] != "user" || got["SHOP_PREFIX"] != "shop" {
+		t.Errorf("the manifest's wiring is missing: %v", got)
 	}
 }

@@ -21,11 +21,18 @@ const (
 )
 
 // ensureHTTPAPI makes the API <prefix>-http route every http function's
-// route key to an AWS_PROXY integration of that function, removes routes no
-// manifest declares any more, and serves it on an auto-deployed $default
-// stage. arns maps manifest names to function ARNs. Returns the API id.
+// route key to an AWS_PROXY integration of that function, behind the Lambda
+// authorizer unless the route's auth is none; removes routes (and
+// authorizers) no manifest declares any more; and serves it on an
+// auto-deployed $default stage. arns maps manifest names to function ARNs.
+// Returns the API id.
 func (d *deployer) ensureHTTPAPI(ctx context.Context, fns []*manifest.Function, arns map[string]string) (string, error) {
 	apiID, err := d.ensureAPI(ctx)
+	if err != nil {
+		return "", err
+	}
+	authFn := authorizerFunction(fns)
+	authorizerID, staleAuthorizers, err := d.ensureAuthorizer(ctx, apiID, authFn, arns)
 	if err != nil {
 		return "", err
 	}
@@ -33,21 +40,40 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, fns []*manifest.Function, 
 	if err != nil {
 		return "", err
 	}
-	if err := d.ensureRoutes(ctx, apiID, fns, integrations); err != nil {
+	if err := d.ensureRoutes(ctx, apiID, fns, integrations, authorizerID); err != nil {
 		return "", err
 	}
 	// Only now that no route points at them any more.
 	if err := d.deleteIntegrations(ctx, apiID, orphans); err != nil {
 		return "", err
 	}
+	if err := d.deleteAuthorizers(ctx, apiID, staleAuthorizers); err != nil {
+		return "", err
+	}
 	if err := d.ensureStage(ctx, apiID); err != nil {
 		return "", err
 	}
 	for _, fn := range fns {
-		if fn.HTTP != nil {
-			if err := d.ensureInvokePermission(ctx, apiID, fn, arns[fn.Name]); err != nil {
-				return "", err
-			}
+		if fn.HTTP == nil {
+			continue
+		}
+		// Any stage, any route: the function behind a route is invoked as
+		// arn:...:<apiId>/<stage>/<method>/<path>.
+		err := d.ensureInvokePermission(ctx, fn, arns[fn.Name], permissionStatementID(apiID), func(account string) string {
+			return executeAPIARN(d.region, account, apiID, "*/*")
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	if authFn != nil {
+		// Only this authorizer of this API: API Gateway invokes an
+		// authorizer function as arn:...:<apiId>/authorizers/<authorizerId>.
+		err := d.ensureInvokePermission(ctx, authFn, arns[authFn.Name], authorizerStatementID(apiID, authorizerID), func(account string) string {
+			return executeAPIARN(d.region, account, apiID, "authorizers/"+authorizerID)
+		})
+		if err != nil {
+			return "", err
 		}
 	}
 	return apiID, nil
@@ -210,27 +236,40 @@ func integrationLabel(in gtypes.Integration) string {
 
 // routeSpec is what one route must look like.
 type routeSpec struct {
-	key    string
-	target string
-	label  string // function name, for errors
+	key          string
+	target       string
+	authType     gtypes.AuthorizationType
+	authorizerID string // "" unless authType is CUSTOM
+	label        string // function name, for errors
 }
 
-// wantRoutes derives the route table from the manifests. Every auth other
-// than none is refused: it needs the Lambda authorizer a later change adds.
-func wantRoutes(prefix string, fns []*manifest.Function, integrations map[string]string) (map[string]routeSpec, error) {
+// wantRoutes derives the route table from the manifests. A route whose auth
+// is not none goes through the Lambda authorizer (CUSTOM): it authenticates
+// the caller, and the function checks the scope or ownership itself, so one
+// cached verdict per token is right for every route.
+func wantRoutes(prefix string, fns []*manifest.Function, integrations map[string]string, authorizerID string) (map[string]routeSpec, error) {
 	want := map[string]routeSpec{}
 	for _, fn := range fns {
 		if fn.HTTP == nil {
 			continue
 		}
-		if fn.HTTP.Auth != manifest.AuthNone {
-			return nil, fmt.Errorf("route %s (%s): auth %q: authorizer not implemented yet", fn.HTTP.RouteKey(), fn.Name, fn.HTTP.Auth)
-		}
 		id := integrations[fn.Name]
 		if id == "" {
 			return nil, fmt.Errorf("route %s (%s): no integration", fn.HTTP.RouteKey(), fn.Name)
 		}
-		want[fn.HTTP.RouteKey()] = routeSpec{key: fn.HTTP.RouteKey(), target: "integrations/" + id, label: manifest.FunctionName(prefix, fn)}
+		spec := routeSpec{
+			key:      fn.HTTP.RouteKey(),
+			target:   "integrations/" + id,
+			authType: gtypes.AuthorizationTypeNone,
+			label:    manifest.FunctionName(prefix, fn),
+		}
+		if fn.HTTP.Auth != manifest.AuthNone {
+			if authorizerID == "" {
+				return nil, fmt.Errorf("route %s (%s): auth %q needs the authorizer, and no function of kind authorizer is deployed", spec.key, fn.Name, fn.HTTP.Auth)
+			}
+			spec.authType, spec.authorizerID = gtypes.AuthorizationTypeCustom, authorizerID
+		}
+		want[spec.key] = spec
 	}
 	return want, nil
 }
@@ -242,14 +281,41 @@ func routeAction(r gtypes.Route, want map[string]routeSpec, kept map[string]bool
 	switch {
 	case !declared || kept[spec.key]:
 		return statusDeleted
-	case aws.ToString(r.Target) != spec.target || (r.AuthorizationType != "" && r.AuthorizationType != gtypes.AuthorizationTypeNone):
+	case aws.ToString(r.Target) != spec.target,
+		routeAuthType(r) != spec.authType,
+		aws.ToString(r.AuthorizerId) != spec.authorizerID:
 		return statusUpdated
 	}
 	return statusUnchanged
 }
 
-func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manifest.Function, integrations map[string]string) error {
-	want, err := wantRoutes(d.prefix, fns, integrations)
+// routeAuthType reads an emulator's missing authorization type as NONE,
+// which is what AWS reports for a route created without one.
+func routeAuthType(r gtypes.Route) gtypes.AuthorizationType {
+	if r.AuthorizationType == "" {
+		return gtypes.AuthorizationTypeNone
+	}
+	return r.AuthorizationType
+}
+
+// updateRouteInput brings route r to spec. A route going from CUSTOM to NONE
+// has its authorizer id cleared with an empty string (as Terraform does), so
+// the old authorizer is no longer attached and can be deleted.
+func updateRouteInput(apiID string, r gtypes.Route, spec routeSpec) *apigatewayv2.UpdateRouteInput {
+	in := &apigatewayv2.UpdateRouteInput{
+		ApiId:             aws.String(apiID),
+		RouteId:           r.RouteId,
+		Target:            aws.String(spec.target),
+		AuthorizationType: spec.authType,
+	}
+	if spec.authorizerID != "" || aws.ToString(r.AuthorizerId) != "" {
+		in.AuthorizerId = aws.String(spec.authorizerID)
+	}
+	return in
+}
+
+func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manifest.Function, integrations map[string]string, authorizerID string) error {
+	want, err := wantRoutes(d.prefix, fns, integrations, authorizerID)
 	if err != nil {
 		return err
 	}
@@ -287,13 +353,7 @@ func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manife
 			d.p.report("route", key, statusDeleted)
 		case statusUpdated:
 			spec := want[key]
-			_, err := d.apigw.UpdateRoute(ctx, &apigatewayv2.UpdateRouteInput{
-				ApiId:             &apiID,
-				RouteId:           &id,
-				Target:            &spec.target,
-				AuthorizationType: gtypes.AuthorizationTypeNone,
-			})
-			if err != nil {
+			if _, err := d.apigw.UpdateRoute(ctx, updateRouteInput(apiID, r, spec)); err != nil {
 				return fmt.Errorf("route %s (%s): update: %w", key, spec.label, err)
 			}
 			kept[key] = true
@@ -314,12 +374,16 @@ func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manife
 			continue
 		}
 		spec := want[k]
-		_, err := d.apigw.CreateRoute(ctx, &apigatewayv2.CreateRouteInput{
+		in := &apigatewayv2.CreateRouteInput{
 			ApiId:             &apiID,
 			RouteKey:          &spec.key,
 			Target:            &spec.target,
-			AuthorizationType: gtypes.AuthorizationTypeNone,
-		})
+			AuthorizationType: spec.authType,
+		}
+		if spec.authorizerID != "" {
+			in.AuthorizerId = &spec.authorizerID
+		}
+		_, err := d.apigw.CreateRoute(ctx, in)
 		if err != nil {
 			return fmt.Errorf("route %s (%s): create: %w", k, spec.label, err)
 		}
@@ -362,14 +426,26 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 	return nil
 }
 
-// permissionStatementID names the grant per API, so a recreated API gets a
-// grant of its own instead of colliding with the old one.
+// permissionStatementID names the routes' grant per API, so a recreated API
+// gets a grant of its own instead of colliding with the old one.
 func permissionStatementID(apiID string) string { return "apigateway-" + apiID }
 
-// ensureInvokePermission lets this API (any stage, any route) invoke fn.
-func (d *deployer) ensureInvokePermission(ctx context.Context, apiID string, fn *manifest.Function, fnARN string) error {
+// authorizerStatementID names the authorizer's grant per API and authorizer,
+// for the same reason: a recreated authorizer has another id and ARN.
+func authorizerStatementID(apiID, authorizerID string) string {
+	return "apigateway-" + apiID + "-authorizer-" + authorizerID
+}
+
+// executeAPIARN is the execute-api ARN of resource ("<stage>/<method>/<path>"
+// or "authorizers/<id>") of an API: the source API Gateway invokes as.
+func executeAPIARN(region, account, apiID, resource string) string {
+	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s", region, account, apiID, resource)
+}
+
+// ensureInvokePermission lets API Gateway invoke fn from the source ARN that
+// source builds from the function's account, under statement id sid.
+func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Function, fnARN, sid string, source func(account string) string) error {
 	name := manifest.FunctionName(d.prefix, fn)
-	sid := permissionStatementID(apiID)
 	has, err := d.hasPolicyStatement(ctx, name, sid)
 	if err != nil {
 		return err
@@ -387,7 +463,7 @@ func (d *deployer) ensureInvokePermission(ctx context.Context, apiID string, fn 
 		StatementId:  &sid,
 		Action:       aws.String("lambda:InvokeFunction"),
 		Principal:    aws.String("apigateway.amazonaws.com"),
-		SourceArn:    aws.String(fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/*/*", d.region, account, apiID)),
+		SourceArn:    aws.String(source(account)),
 	})
 	if hasErrorCode(err, "ResourceConflictException") {
 		d.p.report("permission", name, statusUnchanged) // granted already; GetPolicy did not show it

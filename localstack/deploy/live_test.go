@@ -2,17 +2,22 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/manifest"
 )
@@ -23,11 +28,14 @@ import (
 // piling up new ones, and exercise the "already exists" paths too.
 const testPrefix = "shoptest"
 
-// TestDeployTwiceChangesNothing deploys every manifest to a running emulator
-// twice and checks that the second run reports nothing but unchanged, that
-// the emulator holds exactly one API, one integration per function and one
-// route per route key, and that a request through the API reaches its
-// function.
+// TestLiveDeployTwiceChangesNothing deploys every manifest to a running
+// emulator twice and checks that the second run reports nothing but
+// unchanged; that the emulator holds exactly one API, one integration per
+// function, one route per route key and one authorizer, with the protected
+// routes (and only those) behind it; that every function has SHOP_FAULTS=1;
+// that every issuer's signing secret and the JWKS parameter exist; that a
+// protected route refuses requests without a valid token; and that a request
+// through the API reaches its function.
 //
 //	SHOP_DEPLOY_TEST_ENDPOINT=http://127.0.0.1:4566 go test ./localstack/deploy -run Live
 //
@@ -109,10 +117,13 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 		intByURI[uri] = append(intByURI[uri], aws.ToString(in.IntegrationId))
 	}
 	routesByKey := map[string][]string{}
+	routeOf := map[string]gtypes.Route{}
 	for _, r := range routes.Items {
 		key := aws.ToString(r.RouteKey)
 		routesByKey[key] = append(routesByKey[key], aws.ToString(r.Target))
+		routeOf[key] = r
 	}
+	authorizerID := checkAuthorizer(t, c, apiID, set)
 
 	httpFns := 0
 	for _, fn := range set.Functions() {
@@ -136,7 +147,18 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 		if targets := routesByKey[key]; len(targets) != 1 || targets[0] != "integrations/"+ids[0] {
 			t.Errorf("route %s: targets %v, want exactly [integrations/%s]", key, targets, ids[0])
 		}
+		r := routeOf[key]
+		wantType, wantAuthorizer := gtypes.AuthorizationTypeNone, ""
+		if fn.HTTP.Auth != manifest.AuthNone {
+			wantType, wantAuthorizer = gtypes.AuthorizationTypeCustom, authorizerID
+		}
+		if routeAuthType(r) != wantType || aws.ToString(r.AuthorizerId) != wantAuthorizer {
+			t.Errorf("route %s (auth %s): %s with authorizer %q, want %s with %q",
+				key, fn.HTTP.Auth, r.AuthorizationType, aws.ToString(r.AuthorizerId), wantType, wantAuthorizer)
+		}
 	}
+	checkFunctionsHaveFaults(t, c, set)
+	checkIssuers(t, c, set)
 	if len(integrations.Items) != httpFns {
 		t.Errorf("API has %d integrations, want one per http function (%d)", len(integrations.Items), httpFns)
 	}
@@ -145,7 +167,143 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	}
 
 	checkReachesFunction(t, baseURL, set)
+	checkProtectedRouteRefuses(t, baseURL, set)
 }
+
+// checkAuthorizer checks that the API has exactly one authorizer of the
+// deployer's name, configured as the deployer wants it, and returns its id
+// ("" when the manifests declare no authorizer function).
+func checkAuthorizer(t *testing.T, c clients, apiID string, set *manifest.Set) string {
+	t.Helper()
+	out, err := c.apigw.GetAuthorizers(t.Context(), &apigatewayv2.GetAuthorizersInput{ApiId: &apiID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := testPrefix + "-authorizer"
+	var found []gtypes.Authorizer
+	for _, a := range out.Items {
+		if aws.ToString(a.Name) == name {
+			found = append(found, a)
+		}
+	}
+	fn := set.Authorizer()
+	if fn == nil {
+		if len(found) != 0 {
+			t.Errorf("%d authorizers named %s, want none: no function of kind authorizer", len(found), name)
+		}
+		return ""
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d authorizers named %s, want exactly 1", len(found), name)
+	}
+	fnName := manifest.FunctionName(testPrefix, fn)
+	got, err := c.lambda.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: &fnName})
+	if err != nil {
+		t.Fatalf("authorizer function %s: %v", fnName, err)
+	}
+	want := wantAuthorizer(name, authorizerURI(c.region, aws.ToString(got.Configuration.FunctionArn)))
+	if diff := authorizerDiff(want, found[0]); len(diff) > 0 {
+		t.Errorf("authorizer %s differs in %v: %+v", name, diff, found[0])
+	}
+	return aws.ToString(found[0].AuthorizerId)
+}
+
+// checkFunctionsHaveFaults checks the local stack's fault-injection switch
+// is on for every function, next to the manifest's own wiring.
+func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
+	t.Helper()
+	for _, fn := range set.Functions() {
+		name := manifest.FunctionName(testPrefix, fn)
+		got, err := c.lambda.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: &name})
+		if err != nil {
+			t.Errorf("function %s: %v", name, err)
+			continue
+		}
+		var env map[string]string
+		if got.Environment != nil {
+			env = got.Environment.Variables
+		}
+		if env["SHOP_FAULTS"] != "1" || env["SHOP_PREFIX"] != testPrefix {
+			t.Errorf("function %s: SHOP_FAULTS=%q SHOP_PREFIX=%q, want 1 and %s", name, env["SHOP_FAULTS"], env["SHOP_PREFIX"], testPrefix)
+		}
+	}
+}
+
+// checkIssuers checks every issuer has its signing secret, and that the
+// public keys are published.
+func checkIssuers(t *testing.T, c clients, set *manifest.Set) {
+	t.Helper()
+	for _, svc := range issuers(set) {
+		secret := manifest.SigningSecret(testPrefix, svc)
+		if _, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &secret}); err != nil {
+			t.Errorf("issuer %s: secret %s: %v", manifest.Issuer(testPrefix, svc), secret, err)
+		}
+	}
+	param := manifest.JWKSParameter(testPrefix)
+	out, err := c.ssm.GetParameter(t.Context(), &ssm.GetParameterInput{Name: &param})
+	if err != nil {
+		t.Errorf("JWKS parameter %s: %v", param, err)
+		return
+	}
+	var jwks struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &jwks); err != nil || len(jwks.Keys) < len(issuers(set)) {
+		t.Errorf("JWKS parameter %s holds %d keys (%v), want at least one per issuer (%d)", param, len(jwks.Keys), err, len(issuers(set)))
+	}
+}
+
+// checkProtectedRouteRefuses sends requests to the first route behind the
+// authorizer: without an Authorization header API Gateway itself answers
+// 401; with a token no issuer signed, the authorizer denies (403).
+func checkProtectedRouteRefuses(t *testing.T, baseURL string, set *manifest.Set) {
+	t.Helper()
+	var target *manifest.Function
+	for _, fn := range set.Functions() {
+		if fn.HTTP != nil && fn.HTTP.Auth != manifest.AuthNone {
+			target = fn
+			break
+		}
+	}
+	if target == nil {
+		t.Log("no protected route declared; skipping the authorizer check")
+		return
+	}
+	url := baseURL + samplePath(target.HTTP.Path)
+	client := &http.Client{Timeout: 30 * time.Second}
+	for _, tc := range []struct {
+		authorization string
+		want          int
+	}{
+		{"", http.StatusUnauthorized},
+		{"Bearer not-a-token", http.StatusForbidden},
+	} {
+		req, err := http.NewRequestWithContext(t.Context(), target.HTTP.Method, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.authorization != "" {
+			req.Header.Set("Authorization", tc.authorization)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", target.HTTP.Method, url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("%s %s with Authorization %q: %d %s, want %d", target.HTTP.Method, target.HTTP.Path, tc.authorization, resp.StatusCode, body, tc.want)
+		}
+	}
+}
+
+// samplePath fills a route's {param} placeholders with a value, giving a
+// path the route matches.
+func samplePath(route string) string {
+	return pathParamRE.ReplaceAllString(route, "x1")
+}
+
+var pathParamRE = regexp.MustCompile(`\{[^}]+\}`)
 
 // checkReachesFunction sends POST /v1/users through the API and checks the
 // answer comes from the function, not from the gateway (404 for no route,

@@ -1,7 +1,8 @@
 // Command deploy builds every function declared under functions/ and deploys
-// the whole topology (tables, roles, functions, HTTP API) to a local AWS
-// emulator: MiniStack or LocalStack. It reads the same manifests as the
-// Terraform in infra/, so the local stack and AWS cannot drift apart.
+// the whole topology (tables, signing keys, roles, functions, HTTP API with
+// its Lambda authorizer) to a local AWS emulator: MiniStack or LocalStack.
+// It reads the same manifests as the Terraform in infra/, so the local stack
+// and AWS cannot drift apart.
 //
 //	go run ./localstack/deploy                                   # build + deploy to $AWS_ENDPOINT_URL
 //	go run ./localstack/deploy -build-only -goarch arm64 -out build/aws   # zips for Terraform
@@ -107,13 +108,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("load manifests: %w", err)
 	}
-	// Refuse what cannot be deployed before building or touching anything.
-	if !opts.buildOnly {
-		if err := checkDeployable(set); err != nil {
-			return err
-		}
-	}
-
 	p := newProgress(stdout)
 	if opts.timings {
 		p.timings = os.Stderr
@@ -144,6 +138,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	p.phase("tables", time.Since(start))
 
 	start = time.Now()
+	if err := d.ensureIssuers(ctx, set); err != nil {
+		return err
+	}
+	p.phase("issuers", time.Since(start))
+
+	start = time.Now()
 	arns, err := d.ensureFunctions(ctx, artifacts)
 	if err != nil {
 		return err
@@ -169,17 +169,4 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, url)
 	return nil
-}
-
-// checkDeployable rejects manifests this deployer cannot honour yet, naming
-// every offending function at once.
-func checkDeployable(set *manifest.Set) error {
-	var errs []error
-	for _, fn := range set.Functions() {
-		if fn.HTTP != nil && fn.HTTP.Auth != manifest.AuthNone {
-			errs = append(errs, fmt.Errorf("function %s: route %q has auth %q: authorizer not implemented yet (only auth: none deploys today)",
-				fn.Name, fn.HTTP.RouteKey(), fn.HTTP.Auth))
-		}
-	}
-	return errors.Join(errs...)
 }

@@ -40,6 +40,7 @@ resource "aws_apigatewayv2_stage" "default" {
       integrationLatency = "$context.integrationLatency"
       integrationError   = "$context.integrationErrorMessage"
       error              = "$context.error.message"
+      authorizerError    = "$context.authorizer.error"
       sourceIp           = "$context.identity.sourceIp"
       userAgent          = "$context.identity.userAgent"
     })
@@ -56,6 +57,39 @@ resource "aws_apigatewayv2_integration" "this" {
   payload_format_version = "2.0"
 }
 
+# The authorizer only authenticates: it verifies the bearer token (issuer,
+# audience, expiry, signature against the published keys) and hands the
+# principal and its scopes to the function, which enforces the route's own
+# level (SHOP_AUTH: user, scope:...). Its answer therefore depends on the
+# token alone, so caching it per Authorization header is right for every
+# route. A cached allow can outlive the token's expiry by up to the TTL,
+# hence the cap of 60 seconds.
+resource "aws_apigatewayv2_authorizer" "this" {
+  count = var.authorizer == null ? 0 : 1
+
+  api_id                            = aws_apigatewayv2_api.this.id
+  name                              = var.authorizer.function_name
+  authorizer_type                   = "REQUEST"
+  authorizer_uri                    = var.authorizer.invoke_arn
+  authorizer_payload_format_version = "2.0"
+  enable_simple_responses           = true
+  # With caching on, a request without the header is refused with 401
+  # before the authorizer runs.
+  identity_sources                 = ["$request.header.Authorization"]
+  authorizer_result_ttl_in_seconds = 60
+}
+
+resource "aws_lambda_permission" "authorizer" {
+  count = var.authorizer == null ? 0 : 1
+
+  statement_id  = "AllowHttpApiAuthorizerInvoke"
+  action        = "lambda:InvokeFunction"
+  function_name = var.authorizer.function_name
+  principal     = "apigateway.amazonaws.com"
+  # This authorizer of this API, and nothing else.
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
+}
+
 resource "aws_apigatewayv2_route" "this" {
   for_each = var.functions
 
@@ -63,15 +97,15 @@ resource "aws_apigatewayv2_route" "this" {
   route_key = each.value.route_key
   target    = "integrations/${aws_apigatewayv2_integration.this[each.key].id}"
 
-  # Only open routes can be deployed until the Lambda authorizer exists.
-  authorization_type = "NONE"
+  authorization_type = each.value.auth == "none" ? "NONE" : "CUSTOM"
+  authorizer_id      = each.value.auth == "none" ? null : one(aws_apigatewayv2_authorizer.this[*].id)
 
   lifecycle {
     # A manifest that asks for `user` or `scope:...` must not become an open
-    # route: stop the plan instead.
+    # route: without an authorizer, stop the plan instead.
     precondition {
-      condition     = each.value.auth == "none"
-      error_message = "Route \"${each.value.route_key}\" (${each.key}) declares auth \"${each.value.auth}\", but no Lambda authorizer is wired into infra/ yet; refusing to deploy it as an open route."
+      condition     = each.value.auth == "none" || var.authorizer != null
+      error_message = "Route \"${each.value.route_key}\" (${each.key}) declares auth \"${each.value.auth}\", but the manifests have no function of kind authorizer; refusing to deploy it as an open route."
     }
   }
 }

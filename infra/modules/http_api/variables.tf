@@ -11,6 +11,19 @@ variable "functions" {
     function_name = string
     invoke_arn    = string
   }))
+
+  validation {
+    condition     = alltrue([for fn in values(var.functions) : can(regex("^(none|user|scope:[a-z][a-z0-9]*:[a-z][a-z0-9-]*)$", fn.auth))])
+    error_message = "Every route's auth must be none, user or scope:<service>:<action>."
+  }
+}
+
+variable "authorizer" {
+  description = "The Lambda function of kind authorizer, which every route whose auth is not none goes through. Null when the manifests have none; a protected route then stops the plan."
+  type = object({
+    function_name = string
+    invoke_arn    = string
+  })
 }
 
 variable "log_retention_days" {

@@ -126,6 +126,45 @@ data "aws_iam_policy_document" "this" {
       resources = [aws_dynamodb_table.this.arn, "${aws_dynamodb_table.this.arn}/index/*"]
     }
   }
+
+  # permissions.signingKey: read this service's own signing keys, to issue
+  # tokens as <prefix>-<service>. Never another issuer's secret.
+  dynamic "statement" {
+    for_each = each.value.permissions.signingKey ? ["signingKey"] : []
+    content {
+      sid       = "ReadOwnSigningKeys"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [var.signing_secret_arn]
+    }
+  }
+
+  # permissions.publicKeys: read the published public keys, to verify tokens.
+  dynamic "statement" {
+    for_each = each.value.permissions.publicKeys ? ["publicKeys"] : []
+    content {
+      sid       = "ReadPublicKeys"
+      actions   = ["ssm:GetParameter"]
+      resources = [var.jwks_parameter_arn]
+    }
+  }
+
+  # permissions.breakers: read and write circuit-breaker state in the
+  # platform service's table, and only its BREAKER#<dependency> items: every
+  # key the request touches must match (ForAllValues), so no other item of
+  # that table can be read or overwritten through this grant.
+  dynamic "statement" {
+    for_each = each.value.permissions.breakers ? ["breakers"] : []
+    content {
+      sid       = "SharedBreakers"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      resources = [var.breaker_table_arn]
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "dynamodb:LeadingKeys"
+        values   = ["BREAKER#*"]
+      }
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -134,6 +173,19 @@ resource "aws_iam_role_policy" "this" {
   name   = "least-privilege"
   role   = aws_iam_role.this[each.key].id
   policy = data.aws_iam_policy_document.this[each.key].json
+
+  lifecycle {
+    # A statement whose resource is null would fail at apply, far from the
+    # cause; name the cause at plan time instead.
+    precondition {
+      condition     = !each.value.permissions.signingKey || var.signing_secret_arn != null
+      error_message = "Function ${each.key} asks for permissions.signingKey, but no signing secret was passed for service ${var.service}."
+    }
+    precondition {
+      condition     = !each.value.permissions.breakers || var.breaker_table_arn != null
+      error_message = "Function ${each.key} asks for permissions.breakers, but there is no platform service (functions/platform/service.yaml) whose table holds the breakers."
+    }
+  }
 }
 
 # Created here rather than by Lambda on first write, which would make it
@@ -166,13 +218,16 @@ resource "aws_lambda_function" "this" {
   timeout     = each.value.timeout
 
   # The platform's wiring goes last so a manifest cannot override it (the
-  # manifest loader rejects SHOP_* names as well).
+  # manifest loader rejects SHOP_* names as well). SHOP_AUTH, on http
+  # functions only, is the route's auth level: the API's authorizer only
+  # authenticates, and the function enforces the level itself.
   environment {
     variables = merge(each.value.environment, {
+      SHOP_PREFIX   = var.name_prefix
       SHOP_SERVICE  = var.service
       SHOP_FUNCTION = each.key
       SHOP_TABLE    = aws_dynamodb_table.this.name
-    })
+    }, each.value.http == null ? {} : { SHOP_AUTH = each.value.http.auth })
   }
 
   tracing_config {

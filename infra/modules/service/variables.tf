@@ -27,8 +27,8 @@ variable "table" {
 }
 
 # Each functions/<service>/<op>/function.yaml of this service, keyed by its
-# manifest name; attributes this module does not use (kind, http) are
-# dropped by the type conversion.
+# manifest name; attributes this module does not use (kind, the route's
+# method and path) are dropped by the type conversion.
 variable "functions" {
   description = "The service's functions, keyed by manifest name."
   type = map(object({
@@ -36,10 +36,32 @@ variable "functions" {
     memory      = number
     timeout     = number
     environment = optional(map(string), {})
+    http        = optional(object({ auth = string }))
     permissions = optional(object({
-      dynamodb = optional(list(string), [])
+      dynamodb   = optional(list(string), [])
+      signingKey = optional(bool, false)
+      publicKeys = optional(bool, false)
+      breakers   = optional(bool, false)
     }), {})
   }))
+}
+
+# The shared resources a manifest's permissions can reach, by ARN. Each is
+# granted only to the functions whose manifest asks for it.
+
+variable "signing_secret_arn" {
+  description = "Secrets Manager secret with this service's token signing keys (issuer <prefix>-<service>), for functions with permissions.signingKey. Null when no function of the service signs tokens."
+  type        = string
+}
+
+variable "jwks_parameter_arn" {
+  description = "SSM parameter with every issuer's public keys (/<prefix>/jwks), for functions with permissions.publicKeys."
+  type        = string
+}
+
+variable "breaker_table_arn" {
+  description = "The platform service's table, where functions with permissions.breakers share circuit-breaker state. Null when there is no platform service."
+  type        = string
 }
 
 variable "artifacts_dir" {
