@@ -121,3 +121,5 @@ func expect(t *testing.T, r response, status int) problem {
 	}
 	return p
 }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

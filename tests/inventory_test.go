@@ -22,10 +22,16 @@ type product struct {
 
 func uniqueSKU(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
 
+// writer is a token with the scope product and stock writes need.
+func writer(t *testing.T) string {
+	t.Helper()
+	return operatorToken(t, "inventory:write")
+}
+
 func createProduct(t *testing.T, sku string, stock int64, headers ...string) (product, response) {
 	t.Helper()
 	body := map[string]any{"sku": sku, "name": "Widget " + sku, "price": map[string]any{"amount": 1999, "currency": "EUR"}, "stock": stock}
-	r := call(t, "POST", "/v1/products", body, headers...)
+	r := call(t, "POST", "/v1/products", body, append(bearer(writer(t)), headers...)...)
 	var p product
 	if r.Status == http.StatusCreated {
 		r.json(t, &p)
@@ -58,7 +64,9 @@ func TestProductsCreateGet(t *testing.T) {
 		"negative stock":   {"sku": uniqueSKU("N"), "name": "x", "price": map[string]any{"amount": 1, "currency": "EUR"}, "stock": -1},
 		"bad sku":          {"sku": "has space", "name": "x", "price": map[string]any{"amount": 1, "currency": "EUR"}, "stock": 1},
 	} {
-		t.Run(name, func(t *testing.T) { expect(t, call(t, "POST", "/v1/products", body), http.StatusBadRequest) })
+		t.Run(name, func(t *testing.T) {
+			expect(t, call(t, "POST", "/v1/products", body, bearer(writer(t))...), http.StatusBadRequest)
+		})
 	}
 }
 
@@ -123,10 +131,12 @@ func TestStockAdjustments(t *testing.T) {
 	p, r := createProduct(t, uniqueSKU("STK"), 3)
 	expect(t, r, http.StatusCreated)
 	path := "/v1/products/" + p.ID + "/stock"
+	auth := bearer(writer(t))
+	with := func(h ...string) []string { return append(append([]string{}, auth...), h...) }
 
-	expect(t, call(t, "POST", path, map[string]any{"delta": -1}), http.StatusBadRequest) // no Idempotency-Key
+	expect(t, call(t, "POST", path, map[string]any{"delta": -1}, auth...), http.StatusBadRequest) // no Idempotency-Key
 
-	r = call(t, "POST", path, map[string]any{"delta": -2}, "Idempotency-Key", "take-2-"+p.ID)
+	r = call(t, "POST", path, map[string]any{"delta": -2}, with("Idempotency-Key", "take-2-"+p.ID)...)
 	expect(t, r, http.StatusOK)
 	var got product
 	r.json(t, &got)
@@ -135,22 +145,22 @@ func TestStockAdjustments(t *testing.T) {
 	}
 
 	// A retry with the same key replays, it does not take 2 more.
-	r2 := call(t, "POST", path, map[string]any{"delta": -2}, "Idempotency-Key", "take-2-"+p.ID)
+	r2 := call(t, "POST", path, map[string]any{"delta": -2}, with("Idempotency-Key", "take-2-"+p.ID)...)
 	expect(t, r2, http.StatusOK)
 	if r2.Header.Get("Idempotent-Replayed") != "true" || string(r2.Body) != string(r.Body) {
 		t.Fatalf("replay: header %q body %s, want the first response", r2.Header.Get("Idempotent-Replayed"), r2.Body)
 	}
 	// The same key with another body is refused.
-	expect(t, call(t, "POST", path, map[string]any{"delta": -1}, "Idempotency-Key", "take-2-"+p.ID), http.StatusUnprocessableEntity)
+	expect(t, call(t, "POST", path, map[string]any{"delta": -1}, with("Idempotency-Key", "take-2-"+p.ID)...), http.StatusUnprocessableEntity)
 
 	// Below zero is refused and changes nothing.
-	expect(t, call(t, "POST", path, map[string]any{"delta": -2}, "Idempotency-Key", "take-too-many-"+p.ID), http.StatusConflict)
+	expect(t, call(t, "POST", path, map[string]any{"delta": -2}, with("Idempotency-Key", "take-too-many-"+p.ID)...), http.StatusConflict)
 	call(t, "GET", "/v1/products/"+p.ID, nil).json(t, &got)
 	if got.Available != 1 {
 		t.Fatalf("available = %d after a refused take, want 1", got.Available)
 	}
-	expect(t, call(t, "POST", path, map[string]any{"delta": 0}, "Idempotency-Key", "zero-"+p.ID), http.StatusBadRequest)
-	expect(t, call(t, "POST", "/v1/products/0190c3c4-0000-7000-8000-000000000000/stock", map[string]any{"delta": 1}, "Idempotency-Key", "nope-"+p.ID), http.StatusNotFound)
+	expect(t, call(t, "POST", path, map[string]any{"delta": 0}, with("Idempotency-Key", "zero-"+p.ID)...), http.StatusBadRequest)
+	expect(t, call(t, "POST", "/v1/products/0190c3c4-0000-7000-8000-000000000000/stock", map[string]any{"delta": 1}, with("Idempotency-Key", "nope-"+p.ID)...), http.StatusNotFound)
 }
 
 func TestCreateProductIdempotentReplay(t *testing.T) {

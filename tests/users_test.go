@@ -45,6 +45,10 @@ func TestUsersRegisterGetUpdate(t *testing.T) {
 	if loc := r.Header.Get("Location"); loc != "/v1/users/"+u.ID {
 		t.Errorf("Location = %q", loc)
 	}
+	tok, lr := login(t, email, "correct horse 1")
+	expect(t, lr, http.StatusOK)
+	auth := bearer(tok)
+	with := func(h ...string) []string { return append(append([]string{}, auth...), h...) }
 
 	t.Run("duplicate email, any case, is 409", func(t *testing.T) {
 		_, r := register(t, strings.ToUpper(email))
@@ -52,7 +56,7 @@ func TestUsersRegisterGetUpdate(t *testing.T) {
 	})
 
 	t.Run("get", func(t *testing.T) {
-		r := call(t, "GET", "/v1/users/"+u.ID, nil)
+		r := call(t, "GET", "/v1/users/"+u.ID, nil, auth...)
 		expect(t, r, http.StatusOK)
 		var got user
 		r.json(t, &got)
@@ -65,16 +69,17 @@ func TestUsersRegisterGetUpdate(t *testing.T) {
 	})
 
 	t.Run("get unknown is 404", func(t *testing.T) {
-		expect(t, call(t, "GET", "/v1/users/0190c3c4-0000-7000-8000-000000000000", nil), http.StatusNotFound)
-		expect(t, call(t, "GET", "/v1/users/not-a-uuid", nil), http.StatusNotFound)
+		reader := bearer(operatorToken(t, "users:read"))
+		expect(t, call(t, "GET", "/v1/users/0190c3c4-0000-7000-8000-000000000000", nil, reader...), http.StatusNotFound)
+		expect(t, call(t, "GET", "/v1/users/not-a-uuid", nil, reader...), http.StatusNotFound)
 	})
 
 	patch := map[string]any{"name": "Ada Lovelace", "preferences": map[string]any{"locale": "en-GB", "marketingEmails": true}}
 	t.Run("update without If-Match is 428", func(t *testing.T) {
-		expect(t, call(t, "PATCH", "/v1/users/"+u.ID, patch), http.StatusPreconditionRequired)
+		expect(t, call(t, "PATCH", "/v1/users/"+u.ID, patch, auth...), http.StatusPreconditionRequired)
 	})
 	t.Run("update with the current version", func(t *testing.T) {
-		r := call(t, "PATCH", "/v1/users/"+u.ID, patch, "If-Match", `"1"`)
+		r := call(t, "PATCH", "/v1/users/"+u.ID, patch, with("If-Match", `"1"`)...)
 		expect(t, r, http.StatusOK)
 		var got user
 		r.json(t, &got)
@@ -83,15 +88,15 @@ func TestUsersRegisterGetUpdate(t *testing.T) {
 		}
 	})
 	t.Run("stale update is 412 and changes nothing", func(t *testing.T) {
-		expect(t, call(t, "PATCH", "/v1/users/"+u.ID, map[string]any{"name": "Mallory"}, "If-Match", `"1"`), http.StatusPreconditionFailed)
+		expect(t, call(t, "PATCH", "/v1/users/"+u.ID, map[string]any{"name": "Mallory"}, with("If-Match", `"1"`)...), http.StatusPreconditionFailed)
 		var got user
-		call(t, "GET", "/v1/users/"+u.ID, nil).json(t, &got)
+		call(t, "GET", "/v1/users/"+u.ID, nil, auth...).json(t, &got)
 		if got.Name != "Ada Lovelace" || got.Version != 2 {
 			t.Fatalf("after a refused update: %+v", got)
 		}
 	})
 	t.Run("invalid patch is 400 with the field", func(t *testing.T) {
-		p := expect(t, call(t, "PATCH", "/v1/users/"+u.ID, map[string]any{"phone": "12"}, "If-Match", `"2"`), http.StatusBadRequest)
+		p := expect(t, call(t, "PATCH", "/v1/users/"+u.ID, map[string]any{"phone": "12"}, with("If-Match", `"2"`)...), http.StatusBadRequest)
 		if len(p.Errors) != 1 || p.Errors[0].Field != "phone" {
 			t.Fatalf("errors = %+v", p.Errors)
 		}
@@ -125,7 +130,7 @@ func TestUsersBadInput(t *testing.T) {
 }
 
 func TestCorrelationIDEchoed(t *testing.T) {
-	r := call(t, "GET", "/v1/users/0190c3c4-0000-7000-8000-000000000000", nil, "X-Correlation-Id", "e2e-corr-42")
+	r := call(t, "GET", "/v1/products/0190c3c4-0000-7000-8000-000000000000", nil, "X-Correlation-Id", "e2e-corr-42")
 	p := expect(t, r, http.StatusNotFound)
 	if got := r.Header.Get("X-Correlation-Id"); got != "e2e-corr-42" {
 		t.Errorf("X-Correlation-Id = %q", got)
