@@ -10,9 +10,12 @@ STACK        := localstack/ministack.sh
 DEPLOY       := $(GO) run ./localstack/deploy -endpoint $(ENDPOINT)
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTEST       := $(GO) test -count=1 -timeout 10m
+KEYTOOL      := $(GO) run ./infra/keytool -endpoint $(ENDPOINT)
+ISSUERS      ?= users,operator
+SCOPES       ?=
 export GATEWAY_PORT
 
-.PHONY: help run stop deploy test test-unit build build-aws lint fmt bench
+.PHONY: help run stop deploy test test-unit build build-aws lint fmt bench token rotate-keys retire-key
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +45,15 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...
+
+token: ## print an operator token for the local stack: make -s token SCOPES='inventory:write'
+	@$(KEYTOOL) token -scopes '$(SCOPES)'
+
+rotate-keys: ## add a new active signing key for each issuer ($(ISSUERS)); old keys keep verifying
+	@$(KEYTOOL) rotate -services $(ISSUERS)
+
+retire-key: ## remove a retired key: make retire-key ISSUER=users KID=...
+	@$(KEYTOOL) retire -service $(ISSUER) -kid $(KID)
 
 build: ## build every function for this machine into build/local/<name>.zip
 	$(GO) run ./localstack/deploy -build-only -out build/local

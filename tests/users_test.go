@@ -116,7 +116,8 @@ func TestUsersBadInput(t *testing.T) {
 		{"invalid email", `{"email":"nope","password":"correct horse 1","name":"A"}`, "application/json", 400, "email"},
 		{"short password", `{"email":"x@example.com","password":"short","name":"A"}`, "application/json", 400, "password"},
 		{"wrong type", `{"email":"x@example.com","password":"correct horse 1","name":7}`, "application/json", 400, "name"},
-		{"not JSON content", `email=x`, "application/x-www-form-urlencoded", 415, ""},
+		{"not JSON content", `<user/>`, "application/xml", 415, ""},
+		{"a real form body", `email=x&password=y`, "application/x-www-form-urlencoded", 400, ""},
 		{"over 1 MiB", `{"name":"` + strings.Repeat("a", 1<<20) + `"}`, "application/json", 413, ""},
 	}
 	for _, tt := range tests {
@@ -127,6 +128,12 @@ func TestUsersBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The README's first command: curl -d sends application/x-www-form-urlencoded.
+func TestRegisterWithCurlDefaults(t *testing.T) {
+	body := `{"email":"` + uniqueEmail(t) + `","password":"correct horse 1","name":"A"}`
+	expect(t, call(t, "POST", "/v1/users", body, "Content-Type", "application/x-www-form-urlencoded"), http.StatusCreated)
 }
 
 func TestCorrelationIDEchoed(t *testing.T) {

@@ -24,7 +24,10 @@ const MaxBodyBytes = 1 << 20
 // checks it with Validate. Every failure the client can fix is an *Error:
 //
 //   - 415 if a Content-Type is given and is not application/json or
-//     application/*+json (no Content-Type at all is accepted: curl users forget it);
+//     application/*+json. No Content-Type at all is accepted, and so is
+//     application/x-www-form-urlencoded, which is what `curl -d '{...}'` sends
+//     when its user forgets -H: the body is still parsed strictly as JSON, so
+//     a real form body (a=1&b=2) gets a 400 that names the syntax error;
 //   - 413 if the body exceeds MaxBodyBytes;
 //   - 400 if the body is empty or null, is not valid JSON (the detail names the byte
 //     offset), has a field dst does not (DisallowUnknownFields: a typo must not be
@@ -58,7 +61,7 @@ func checkContentType(contentType string) error {
 		return nil
 	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err == nil && (mediaType == "application/json" ||
+	if err == nil && (mediaType == "application/json" || mediaType == "application/x-www-form-urlencoded" ||
 		strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")) {
 		return nil
 	}

@@ -22,7 +22,8 @@ func TestDecodeContentType(t *testing.T) {
 		{"application/merge-patch+json", 0},
 		{"application/cloudevents+json; charset=UTF-8", 0},
 		{"text/plain", http.StatusUnsupportedMediaType},
-		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded", 0}, // curl -d without -H: parsed as JSON all the same
+		{"multipart/form-data; boundary=x", http.StatusUnsupportedMediaType},
 		{"text/json+json", http.StatusUnsupportedMediaType},
 		{"application/jsonp", http.StatusUnsupportedMediaType},
 		{"application/json;;;=", http.StatusUnsupportedMediaType},

@@ -36,19 +36,52 @@ type SSMAPI interface {
 
 // signingKeys is the secret naming.SigningSecret(prefix, service):
 //
-//	{"active":"<kid>","keys":[{"kid":"...","seed":"<base64 32-byte seed>","created":"RFC3339"}]}
+//	{"active":"<kid>","keys":[{"kid":"...","seed":"<base64 32-byte seed>","created":"RFC3339","activeFrom":"RFC3339"}]}
 //
 // Old keys stay until retired, so the secret always lists every key whose
-// tokens may still be in flight.
+// tokens may still be in flight. "active" names the newest key; it signs
+// from its activeFrom on (see ActivationDelay), older keys until then.
 type signingKeys struct {
 	Active string       `json:"active"`
 	Keys   []signingKey `json:"keys"`
 }
 
 type signingKey struct {
-	KID     string    `json:"kid"`
-	Seed    string    `json:"seed"` // base64 std of the Ed25519 seed
-	Created time.Time `json:"created"`
+	KID        string    `json:"kid"`
+	Seed       string    `json:"seed"` // base64 std of the Ed25519 seed
+	Created    time.Time `json:"created"`
+	ActiveFrom time.Time `json:"activeFrom,omitzero"` // zero: from creation
+}
+
+// ActivationDelay is how long a rotated key is published before anyone
+// signs with it: longer than a verifier's key cache (DefaultKeyCacheTTL), so
+// every warm verifier already knows the key when its first token arrives.
+// Without it, a token signed right after a rotation could meet a verifier
+// that refreshed its keys moments before, is rate-limited from refreshing
+// again, and denies it (and API Gateway caches that deny for a minute).
+const ActivationDelay = DefaultKeyCacheTTL + time.Minute
+
+func (k signingKey) activeFrom() time.Time {
+	if k.ActiveFrom.IsZero() {
+		return k.Created
+	}
+	return k.ActiveFrom
+}
+
+// signing returns the key to sign with at now: the most recently activated
+// key whose activation has come.
+func (s *signingKeys) signing(now time.Time) (signingKey, bool) {
+	var best signingKey
+	found := false
+	for _, k := range s.Keys {
+		if k.activeFrom().After(now) {
+			continue
+		}
+		if !found || k.activeFrom().After(best.activeFrom()) {
+			best, found = k, true
+		}
+	}
+	return best, found
 }
 
 func (k signingKey) private() (ed25519.PrivateKey, error) {
@@ -132,6 +165,10 @@ func newKeyStore(sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) *keyStore
 // LoadSigner returns a Signer with the active key of service's issuer. It
 // needs only secretsmanager:GetSecretValue on that one secret.
 func LoadSigner(ctx context.Context, sm SecretsAPI, prefix, service string) (*Signer, error) {
+	return loadSigner(ctx, sm, prefix, service, time.Now())
+}
+
+func loadSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now time.Time) (*Signer, error) {
 	ks := newKeyStore(sm, nil, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
@@ -140,11 +177,15 @@ func LoadSigner(ctx context.Context, sm SecretsAPI, prefix, service string) (*Si
 	if !found {
 		return nil, fmt.Errorf("%w: secret %s of issuer %s", ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
-	priv, err := keys.Keys[keys.index(keys.Active)].private()
+	key, ok := keys.signing(now)
+	if !ok {
+		return nil, fmt.Errorf("%w: no key of %s is active yet", ErrNoSigningKeys, ks.issuer)
+	}
+	priv, err := key.private()
 	if err != nil {
 		return nil, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
 	}
-	return NewSigner(ks.issuer, keys.Active, priv), nil
+	return NewSigner(ks.issuer, key.KID, priv), nil
 }
 
 // EnsureIssuer makes sure service's issuer has signing keys and that they
@@ -207,11 +248,16 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, ser
 	return true, nil
 }
 
-// Rotate adds a new key to service's issuer and makes it the active one.
-// Old keys stay in the secret and in the JWKS, so tokens they signed keep
-// verifying until Retire. Signers pick the new key up when they next call
-// LoadSigner (a cold start); retire a key only after that.
+// Rotate adds a new key to service's issuer; it is published at once and
+// signs from ActivationDelay on. Old keys stay in the secret and in the
+// JWKS, so tokens they signed keep verifying until Retire. Signers pick the
+// new key up when they next call LoadSigner after its activation (a cold
+// start); retire a key only after that plus the longest token lifetime.
 func Rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) (newKID string, err error) {
+	return rotate(ctx, sm, ssmAPI, prefix, service, time.Now(), ActivationDelay)
+}
+
+func rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string, now time.Time, delay time.Duration) (newKID string, err error) {
 	ks := newKeyStore(sm, ssmAPI, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
@@ -220,10 +266,11 @@ func Rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service s
 	if !found {
 		return "", fmt.Errorf("%w: secret %s of issuer %s (run EnsureIssuer first)", ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
-	next, err := newSigningKey(ks.issuer, time.Now(), func(kid string) bool { return keys.index(kid) >= 0 })
+	next, err := newSigningKey(ks.issuer, now, func(kid string) bool { return keys.index(kid) >= 0 })
 	if err != nil {
 		return "", fmt.Errorf("servicetoken: new key for %s: %w", ks.issuer, err)
 	}
+	next.ActiveFrom = now.Add(delay)
 	keys.Keys = append(keys.Keys, next)
 	keys.Active = next.KID
 	// Publish first, for the same reason as in EnsureIssuer: no signer may
@@ -243,6 +290,10 @@ func Rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service s
 // edited first and the secret write failed, EnsureIssuer would publish
 // the key again.
 func Retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, kid string) error {
+	return retire(ctx, sm, ssmAPI, prefix, service, kid, time.Now())
+}
+
+func retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, kid string, now time.Time) error {
 	ks := newKeyStore(sm, ssmAPI, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
@@ -251,8 +302,8 @@ func Retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, 
 	if !found {
 		return fmt.Errorf("%w: secret %s of issuer %s", ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
-	if kid == keys.Active {
-		return fmt.Errorf("%w: %s signs %s's tokens today; rotate first", ErrActiveKey, kid, ks.issuer)
+	if signing, _ := keys.signing(now); kid == keys.Active || kid == signing.KID {
+		return fmt.Errorf("%w: %s signs %s's tokens now or soon; rotate first", ErrActiveKey, kid, ks.issuer)
 	}
 	i := keys.index(kid)
 	inSecret := i >= 0

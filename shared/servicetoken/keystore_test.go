@@ -80,7 +80,14 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
-	users2, err := LoadSigner(ctx, sm, prefix, "users")
+	// Published at once, but nobody signs with it before ActivationDelay.
+	if still, err := LoadSigner(ctx, sm, prefix, "users"); err != nil || still.KeyID() != users1.KeyID() {
+		t.Fatalf("right after Rotate the signer must keep the old key: %v, %v", still, err)
+	}
+	if err := Retire(ctx, sm, ssmAPI, prefix, "users", users1.KeyID()); !errors.Is(err, ErrActiveKey) {
+		t.Fatalf("retiring the key that still signs: %v, want ErrActiveKey", err)
+	}
+	users2, err := loadSigner(ctx, sm, prefix, "users", time.Now().Add(ActivationDelay+time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +116,8 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 	if err := Retire(ctx, sm, ssmAPI, prefix, "operator", users1.KeyID()); !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("Retire of another issuer's key = %v, want ErrKeyNotFound", err)
 	}
-	if err := Retire(ctx, sm, ssmAPI, prefix, "users", users1.KeyID()); err != nil {
+	// Once key 2 signs, key 1 may go.
+	if err := retire(ctx, sm, ssmAPI, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); err != nil {
 		t.Fatalf("Retire(key 1): %v", err)
 	}
 	if _, err := verify(tok1); !errors.Is(err, ErrUnknownKey) {
