@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
-	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/store"
 )
 
@@ -24,9 +23,9 @@ import (
 const (
 	MaxLoginFailures = 5
 	LoginWindow      = 15 * time.Minute
-	// UserTokenTTL is how long a login's token lives (the maximum the token
+	// UserTokenTTL is how long a login's token lives (the most the token
 	// library allows for user tokens).
-	UserTokenTTL = servicetoken.MaxUserTTL
+	UserTokenTTL = time.Hour
 )
 
 // dummyHash is verified when the email is unknown, so an unknown email costs
@@ -52,20 +51,20 @@ type LoginResponse struct {
 	UserID    string    `json:"userId"`
 }
 
-// Signer issues user tokens; it is loaded on first use (see Login).
-type Signer interface {
-	Issue(kind, subject string, audience []string, scopes []string, ttl time.Duration) (string, servicetoken.Claims, error)
-}
+// IssueUserToken signs a user token for subject valid for ttl and returns
+// it with its expiry. The login main adapts shared/servicetoken to it; the
+// users package does not import the token library, so the functions that
+// never sign (get, update, register) do not pay its start-up cost.
+type IssueUserToken func(ctx context.Context, subject string, ttl time.Duration) (token string, expires time.Time, err error)
 
 // Login handles POST /v1/auth/login. Unknown email and wrong password get
 // the same 401 body after the same hashing work; an email with
 // MaxLoginFailures failures inside LoginWindow gets 429 and Retry-After,
 // checked before any password is looked at.
 //
-// signer is called on each login and should cache: loading the signing key
-// from Secrets Manager at start would put a network call into every cold
-// start, including those that never log anyone in.
-func Login(st *Store, signer func(context.Context) (Signer, error), audience string) http.Handler {
+// issue should load its signing key on first use and keep it: loading it at
+// start would put a network call into every cold start.
+func Login(st *Store, issue IssueUserToken) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var req LoginRequest
 		if err := httpapi.Decode(r, &req); err != nil {
@@ -102,16 +101,12 @@ func Login(st *Store, signer func(context.Context) (Signer, error), audience str
 				return err
 			}
 		}
-		s, err := signer(ctx)
-		if err != nil {
-			return fmt.Errorf("load token signer: %w", err)
-		}
-		token, claims, err := s.Issue(servicetoken.KindUser, cred.UserID, []string{audience}, nil, UserTokenTTL)
+		token, expires, err := issue(ctx, cred.UserID, UserTokenTTL)
 		if err != nil {
 			return fmt.Errorf("issue token: %w", err)
 		}
 		w.Header().Set("Cache-Control", "no-store")
-		httpapi.WriteJSON(w, http.StatusOK, LoginResponse{Token: token, TokenType: "Bearer", ExpiresAt: claims.Expiry, UserID: cred.UserID})
+		httpapi.WriteJSON(w, http.StatusOK, LoginResponse{Token: token, TokenType: "Bearer", ExpiresAt: expires, UserID: cred.UserID})
 		return nil
 	})
 }

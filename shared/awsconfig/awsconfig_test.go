@@ -2,88 +2,124 @@ package awsconfig
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 )
 
-func TestFromEnv(t *testing.T) {
-	base := map[string]string{
-		"AWS_REGION":            "eu-west-1",
-		"AWS_ACCESS_KEY_ID":     "AKID",
-		"AWS_SECRET_ACCESS_KEY": "SECRET",
-		"AWS_SESSION_TOKEN":     "TOKEN",
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
 	}
-	with := func(k, v string) map[string]string {
-		m := map[string]string{}
-		for k, v := range base {
-			m[k] = v
-		}
-		m[k] = v
-		return m
-	}
+	return func(k string) string { return m[k] }
+}
+
+func TestFromEnvPicksTheSourceTheSDKWould(t *testing.T) {
 	tests := []struct {
-		name     string
-		env      map[string]string
-		ok       bool
-		endpoint string
+		name string
+		env  func(string) string
+		want aws.CredentialsProvider // the provider's type, or nil for an error
 	}{
-		{"lambda environment", base, true, ""},
-		{"emulator endpoint", with("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"), true, "http://127.0.0.1:4566"},
-		{"default region only", with("AWS_REGION", ""), false, ""},
-		{"no secret", with("AWS_SECRET_ACCESS_KEY", ""), false, ""},
-		{"profile wins", with("AWS_PROFILE", "dev"), false, ""},
-		{"fips", with("AWS_USE_FIPS_ENDPOINT", "true"), false, ""},
+		{"lambda", env("AWS_REGION", "eu-west-1", "AWS_ACCESS_KEY_ID", "a", "AWS_SECRET_ACCESS_KEY", "b", "AWS_SESSION_TOKEN", "c"), credentials.StaticCredentialsProvider{}},
+		{"static wins over web identity", env("AWS_REGION", "r", "AWS_ACCESS_KEY_ID", "a", "AWS_SECRET_ACCESS_KEY", "b", "AWS_WEB_IDENTITY_TOKEN_FILE", "/t", "AWS_ROLE_ARN", "arn"), credentials.StaticCredentialsProvider{}},
+		{"irsa", env("AWS_DEFAULT_REGION", "r", "AWS_WEB_IDENTITY_TOKEN_FILE", "/t", "AWS_ROLE_ARN", "arn:aws:iam::1:role/x"), &stscreds.WebIdentityRoleProvider{}},
+		{"pod identity", env("AWS_REGION", "r", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.23/v1/credentials"), &endpointcreds.Provider{}},
+		{"ecs", env("AWS_REGION", "r", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/x"), &endpointcreds.Provider{}},
+		{"instance metadata last", env("AWS_REGION", "r"), &ec2rolecreds.Provider{}},
+		{"no region", env("AWS_ACCESS_KEY_ID", "a", "AWS_SECRET_ACCESS_KEY", "b"), nil},
+		{"half a key pair", env("AWS_REGION", "r", "AWS_ACCESS_KEY_ID", "a"), nil},
+		{"a profile is refused, not ignored", env("AWS_REGION", "r", "AWS_PROFILE", "dev"), nil},
+		{"metadata disabled", env("AWS_REGION", "r", "AWS_EC2_METADATA_DISABLED", "true"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, ok := fromEnv(func(k string) string { return tt.env[k] })
-			if ok != tt.ok {
-				t.Fatalf("ok = %v, want %v", ok, tt.ok)
-			}
-			if !ok {
+			cfg, err := fromEnv(tt.env)
+			if tt.want == nil {
+				if err == nil {
+					t.Fatal("want an error")
+				}
 				return
 			}
-			if cfg.Region != "eu-west-1" {
-				t.Errorf("region = %q", cfg.Region)
-			}
-			got := ""
-			if cfg.BaseEndpoint != nil {
-				got = *cfg.BaseEndpoint
-			}
-			if got != tt.endpoint {
-				t.Errorf("endpoint = %q, want %q", got, tt.endpoint)
-			}
-			creds, err := cfg.Credentials.Retrieve(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if creds.AccessKeyID != "AKID" || creds.SecretAccessKey != "SECRET" || creds.SessionToken != "TOKEN" {
-				t.Errorf("credentials = %+v", creds)
+			if !cfg.Credentials.(*aws.CredentialsCache).IsCredentialsProvider(tt.want) {
+				t.Fatalf("credentials provider is not a %T", tt.want)
+			}
+			if cfg.Region == "" {
+				t.Fatal("no region")
 			}
 		})
 	}
 }
 
-func TestFromEnvFallsBackOnServiceEndpoint(t *testing.T) {
-	t.Setenv("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000")
-	env := map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"}
-	if _, ok := fromEnv(func(k string) string { return env[k] }); ok {
-		t.Fatal("a per-service endpoint must send Load to the default chain")
-	}
-}
-
-func TestLoadDefaultChainHonoursEndpoint(t *testing.T) {
-	// No static credentials: Load takes the SDK chain and still sees the endpoint.
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_REGION", "us-east-1")
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
-	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
-	cfg, err := Load(context.Background())
+func TestEndpointAndStaticCredentials(t *testing.T) {
+	cfg, err := fromEnv(env("AWS_REGION", "eu-west-1", "AWS_ACCESS_KEY_ID", "AKID", "AWS_SECRET_ACCESS_KEY", "SECRET",
+		"AWS_SESSION_TOKEN", "TOKEN", "AWS_ENDPOINT_URL", "http://127.0.0.1:4566"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.BaseEndpoint == nil || *cfg.BaseEndpoint != "http://127.0.0.1:4566" {
 		t.Fatalf("BaseEndpoint = %v", cfg.BaseEndpoint)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.AccessKeyID != "AKID" || creds.SecretAccessKey != "SECRET" || creds.SessionToken != "TOKEN" {
+		t.Fatalf("credentials = %+v", creds)
+	}
+}
+
+// The Pod Identity agent wants the token from the file on every refresh.
+func TestContainerCredentialsSendTheTokenFile(t *testing.T) {
+	var gotAuth string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"AccessKeyId":"A","SecretAccessKey":"S","Token":"T","Expiration":"2099-01-01T00:00:00Z"}`))
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("pod-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := fromEnv(env("AWS_REGION", "r", "AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.AccessKeyID != "A" || gotAuth != "pod-token" {
+		t.Fatalf("creds %+v, Authorization %q", creds, gotAuth)
+	}
+}
+
+func TestLoadNeedsNoSDKConfigPackage(t *testing.T) {
+	// The point of this package: its imports must not drag in the SDK's
+	// config loader (and with it SSO, SSO-OIDC and sign-in clients).
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, banned := range []string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sso", "github.com/aws/aws-sdk-go-v2/service/signin"} {
+		for _, dep := range strings.Fields(string(out)) {
+			if dep == banned {
+				t.Errorf("awsconfig depends on %s", banned)
+			}
+		}
 	}
 }

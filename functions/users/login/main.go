@@ -4,8 +4,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -39,7 +41,16 @@ func main() {
 	signer := lazySigner(func(ctx context.Context) (*servicetoken.Signer, error) {
 		return servicetoken.LoadSigner(ctx, secrets, cfg.Prefix, cfg.Service)
 	})
-	var h http.Handler = users.Login(users.NewStore(db, cfg.Table), signer, naming.Audience(cfg.Prefix))
+	audience := []string{naming.Audience(cfg.Prefix)}
+	issue := func(ctx context.Context, subject string, ttl time.Duration) (string, time.Time, error) {
+		s, err := signer(ctx)
+		if err != nil {
+			return "", time.Time{}, fmt.Errorf("load signing key: %w", err)
+		}
+		tok, claims, err := s.Issue(servicetoken.KindUser, subject, audience, nil, ttl)
+		return tok, claims.Expiry, err
+	}
+	var h http.Handler = users.Login(users.NewStore(db, cfg.Table), issue)
 	// Faults sit outside auth so that a test can make the whole function fail
 	// (SHOP_FAULTS=1 only: a no-op everywhere else).
 	h = faults.New(db, cfg.Table, cfg.Function).Middleware(auth.Require(cfg.Auth, h))
@@ -48,10 +59,10 @@ func main() {
 
 // lazySigner loads the signing key on first use and keeps it; a failed load
 // is retried by the next request instead of being cached.
-func lazySigner(load func(context.Context) (*servicetoken.Signer, error)) func(context.Context) (users.Signer, error) {
+func lazySigner(load func(context.Context) (*servicetoken.Signer, error)) func(context.Context) (*servicetoken.Signer, error) {
 	var mu sync.Mutex
 	var signer *servicetoken.Signer
-	return func(ctx context.Context) (users.Signer, error) {
+	return func(ctx context.Context) (*servicetoken.Signer, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if signer == nil {
