@@ -67,15 +67,7 @@ func (s *Store) Create(ctx context.Context, p Product) (Product, error) {
 	}
 	guard := store.Key("SKU#"+p.SKU, skSKU)
 	guard["productId"] = store.S(p.ID)
-	notExists := aws.String("attribute_not_exists(#pk)")
-	names := map[string]string{"#pk": store.PK}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: notExists, ExpressionAttributeNames: names}},
-			{Put: &types.Put{TableName: aws.String(s.table), Item: guard, ConditionExpression: notExists, ExpressionAttributeNames: names}},
-		},
-	})
-	if err := store.MapTxError(err, map[int]error{1: ErrSKUTaken}); err != nil {
+	if err := store.PutNewAll(ctx, s.db, s.table, []store.Item{item, guard}, map[int]error{1: ErrSKUTaken}); err != nil {
 		return Product{}, err
 	}
 	return p, nil

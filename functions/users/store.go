@@ -7,11 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -84,17 +81,9 @@ func (s *Store) Create(ctx context.Context, u User, passwordHash string) (User, 
 	guard := emailKey(u.Email)
 	guard["userId"] = store.S(u.ID)
 	guard["passwordHash"] = store.S(passwordHash)
-	notExists := aws.String("attribute_not_exists(#pk)")
-	names := map[string]string{"#pk": store.PK}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{TableName: aws.String(s.table), Item: item, ConditionExpression: notExists, ExpressionAttributeNames: names}},
-			{Put: &types.Put{TableName: aws.String(s.table), Item: guard, ConditionExpression: notExists, ExpressionAttributeNames: names}},
-		},
-	})
-	// Operation 0 can only fail on an id collision (a random UUID): report it
-	// as the internal error it would be.
-	if err := store.MapTxError(err, map[int]error{1: ErrEmailTaken}); err != nil {
+	// The first item can only collide on a random UUID: that stays the
+	// internal error it would be.
+	if err := store.PutNewAll(ctx, s.db, s.table, []store.Item{item, guard}, map[int]error{1: ErrEmailTaken}); err != nil {
 		return User{}, err
 	}
 	return u, nil

@@ -160,3 +160,21 @@ func MapTxError(err error, byIndex map[int]error) error {
 	}
 	return fmt.Errorf("transact write: %w", err)
 }
+
+// PutNewAll writes items in one transaction, each only if its key is still
+// free: all are written or none. The usual use is an entity plus the guard
+// items that make one of its attributes unique (an email, a SKU), so a value
+// can never end up with two owners. taken[i], when set, is returned if the
+// key of items[i] is already in use.
+func PutNewAll(ctx context.Context, db DB, table string, items []Item, taken map[int]error) error {
+	notExists := aws.String("attribute_not_exists(#pk)")
+	names := map[string]string{"#pk": PK}
+	ops := make([]types.TransactWriteItem, len(items))
+	for i, item := range items {
+		ops[i] = types.TransactWriteItem{Put: &types.Put{
+			TableName: aws.String(table), Item: item, ConditionExpression: notExists, ExpressionAttributeNames: names,
+		}}
+	}
+	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
+	return MapTxError(err, taken)
+}

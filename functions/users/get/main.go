@@ -1,31 +1,15 @@
-// Command users/get reads a user (GET /v1/users/{id}).
+// Command users/get reads a user (GET /v1/users/{id}); only the user themself or a service with users:read.
 package main
 
 import (
-	"context"
+	"net/http"
 
 	"github.com/shop-serverless/shop/functions/users"
-	"github.com/shop-serverless/shop/shared/auth"
-	"github.com/shop-serverless/shop/shared/config"
-	"github.com/shop-serverless/shop/shared/faults"
-	"github.com/shop-serverless/shop/shared/httpapi"
-	"github.com/shop-serverless/shop/shared/log"
-	"github.com/shop-serverless/shop/shared/runtime"
-	"github.com/shop-serverless/shop/shared/store"
+	"github.com/shop-serverless/shop/shared/httpfn"
 )
 
 func main() {
-	cfg, err := config.Load[config.Function]()
-	if err != nil {
-		runtime.Fatal("config", err)
-	}
-	db, err := store.NewDynamoDB(context.Background())
-	if err != nil {
-		runtime.Fatal("dynamodb client", err)
-	}
-	h := users.Get(users.NewStore(db, cfg.Table))
-	// Faults sit outside auth so that a test can make the whole function fail
-	// (SHOP_FAULTS=1 only: a no-op everywhere else).
-	h = faults.New(db, cfg.Table, cfg.Function).Middleware(auth.Require(cfg.Auth, h))
-	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
+	httpfn.Start(func(d httpfn.Deps) (http.Handler, error) {
+		return users.Get(users.NewStore(d.DB, d.Config.Table)), nil
+	})
 }

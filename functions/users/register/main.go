@@ -2,32 +2,16 @@
 package main
 
 import (
-	"context"
+	"net/http"
 
 	"github.com/shop-serverless/shop/functions/users"
-	"github.com/shop-serverless/shop/shared/auth"
-	"github.com/shop-serverless/shop/shared/config"
-	"github.com/shop-serverless/shop/shared/faults"
-	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/httpfn"
 	"github.com/shop-serverless/shop/shared/idempotency"
-	"github.com/shop-serverless/shop/shared/log"
-	"github.com/shop-serverless/shop/shared/runtime"
-	"github.com/shop-serverless/shop/shared/store"
 )
 
 func main() {
-	cfg, err := config.Load[config.Function]()
-	if err != nil {
-		runtime.Fatal("config", err)
-	}
-	db, err := store.NewDynamoDB(context.Background())
-	if err != nil {
-		runtime.Fatal("dynamodb client", err)
-	}
-	h := users.Register(users.NewStore(db, cfg.Table))
-	h = idempotency.New(db, cfg.Table, idempotency.Options{Scope: cfg.Function, Required: false}).Wrap(h)
-	// Faults sit outside auth so that a test can make the whole function fail
-	// (SHOP_FAULTS=1 only: a no-op everywhere else).
-	h = faults.New(db, cfg.Table, cfg.Function).Middleware(auth.Require(cfg.Auth, h))
-	runtime.StartHTTP(httpapi.Middleware(log.New(cfg.Function), h))
+	httpfn.Start(func(d httpfn.Deps) (http.Handler, error) {
+		h := users.Register(users.NewStore(d.DB, d.Config.Table))
+		return idempotency.New(d.DB, d.Config.Table, idempotency.Options{Scope: d.Config.Function, Required: false}).Wrap(h), nil
+	})
 }
