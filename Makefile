@@ -33,7 +33,7 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # make test owns the emulator only if it started it: `ensure` says which on
 # its last line, and the trap stops it on every exit path, failures included.
 test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-end
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.venv/*')); \
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@owner=$$($(STACK) ensure | tee /dev/stderr | tail -n 1); \
@@ -62,12 +62,12 @@ build-aws: ## build every function for AWS (linux/arm64) into build/aws/<name>.z
 	$(GO) run ./localstack/deploy -build-only -goarch arm64 -out build/aws
 
 lint: ## gofmt, go vet, staticcheck
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*')); test -z "$$out" || { echo "$$out"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 
 fmt: ## format the Go code
-	gofmt -w $$(git ls-files '*.go')
+	gofmt -w $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')
 
 bench: ## benchmarks (cold start, adapters, hashing)
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -20,6 +20,7 @@ import (
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 )
 
 func prefix() string {
@@ -48,7 +49,7 @@ func secrets(t *testing.T) *secretsmanager.Client {
 // the operator issuer.
 func operatorToken(t *testing.T, scopes ...string) string {
 	t.Helper()
-	signer, err := servicetoken.LoadSigner(context.Background(), secrets(t), prefix(), "operator")
+	signer, err := keystore.LoadSigner(context.Background(), secrets(t), prefix(), "operator")
 	if err != nil {
 		t.Fatalf("operator signer: %v", err)
 	}

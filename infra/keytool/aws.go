@@ -11,7 +11,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
+	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // emulatorRegion is where the local emulators put everything.
@@ -21,6 +24,7 @@ const emulatorRegion = "us-east-1"
 type awsKeys struct {
 	sm     *secretsmanager.Client
 	ssm    *ssm.Client
+	jwks   *ssmkeys.JWKSStore // over ssm
 	prefix string
 }
 
@@ -29,7 +33,13 @@ func connectAWS(ctx context.Context, endpoint, prefix string, getenv func(string
 	if err != nil {
 		return nil, err
 	}
-	return &awsKeys{sm: secretsmanager.NewFromConfig(cfg), ssm: ssm.NewFromConfig(cfg), prefix: prefix}, nil
+	ssmClient := ssm.NewFromConfig(cfg)
+	return &awsKeys{
+		sm:     secretsmanager.NewFromConfig(cfg),
+		ssm:    ssmClient,
+		jwks:   ssmkeys.NewJWKSStore(ssmClient, naming.JWKSParameter(prefix)),
+		prefix: prefix,
+	}, nil
 }
 
 // loadConfig aims at an emulator when endpoint is set: its region unless
@@ -61,17 +71,17 @@ func loadConfig(ctx context.Context, endpoint string, getenv func(string) string
 }
 
 func (k *awsKeys) EnsureIssuer(ctx context.Context, service string) (bool, error) {
-	return servicetoken.EnsureIssuer(ctx, k.sm, k.ssm, k.prefix, service)
+	return keystore.EnsureIssuer(ctx, k.sm, k.jwks, k.prefix, service)
 }
 
 func (k *awsKeys) Rotate(ctx context.Context, service string) (string, error) {
-	return servicetoken.Rotate(ctx, k.sm, k.ssm, k.prefix, service)
+	return keystore.Rotate(ctx, k.sm, k.jwks, k.prefix, service)
 }
 
 func (k *awsKeys) Retire(ctx context.Context, service, kid string) error {
-	return servicetoken.Retire(ctx, k.sm, k.ssm, k.prefix, service, kid)
+	return keystore.Retire(ctx, k.sm, k.jwks, k.prefix, service, kid)
 }
 
 func (k *awsKeys) LoadSigner(ctx context.Context, service string) (*servicetoken.Signer, error) {
-	return servicetoken.LoadSigner(ctx, k.sm, k.prefix, service)
+	return keystore.LoadSigner(ctx, k.sm, k.prefix, service)
 }

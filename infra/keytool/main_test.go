@@ -21,6 +21,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 func env(vars map[string]string) func(string) string {
@@ -269,7 +270,7 @@ func TestKeytoolOnEmulator(t *testing.T) {
 		t.Fatalf("second ensure: %q, want %q", out, want)
 	}
 	tok := strings.TrimSpace(cli("token", "-scopes", "inventory:write"))
-	src := servicetoken.NewSSMKeySource(clients.ssm, naming.JWKSParameter(prefix), time.Minute)
+	src := ssmkeys.NewSSMKeySource(clients.ssm, naming.JWKSParameter(prefix), time.Minute)
 	if _, err := servicetoken.NewVerifier(src, naming.Audience(prefix)).Verify(ctx, tok, "inventory:write"); err != nil {
 		t.Fatalf("token from keytool: %v", err)
 	}

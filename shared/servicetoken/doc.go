@@ -7,12 +7,18 @@
 //
 // Keys. Each issuer (naming.Issuer(prefix, service)) keeps its private keys
 // in the Secrets Manager secret naming.SigningSecret(prefix, service); only
-// the issuer's own functions may read it (LoadSigner). Every issuer's public
-// keys are published together as a JWK Set in the SSM parameter
-// naming.JWKSParameter(prefix), each key bound to its issuer by an "iss"
-// member, and verifiers read only that (NewSSMKeySource). EnsureIssuer,
-// Rotate and Retire are the operator actions that maintain both (see
-// infra/keytool).
+// the issuer's own functions may read it (keystore.LoadSigner). Every
+// issuer's public keys are published together as a JWK Set in the SSM
+// parameter naming.JWKSParameter(prefix), each key bound to its issuer by an
+// "iss" member, and verifiers read only that (ssmkeys.NewSSMKeySource).
+// keystore.EnsureIssuer, Rotate and Retire are the operator actions that
+// maintain both (see infra/keytool).
+//
+// This package imports no AWS service client: the Secrets Manager side is
+// the subpackage keystore, the SSM side ssmkeys. Go initialises every
+// package a binary links, and those clients cost milliseconds of cold
+// start each, so a verifier links only SSM's and a signer only Secrets
+// Manager's.
 //
 // Verification trusts nothing in the token to choose how it is verified:
 // the header must say alg EdDSA, the key comes from the key set by kid and

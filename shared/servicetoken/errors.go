@@ -26,14 +26,22 @@ var (
 	ErrLifetime    = fmt.Errorf("%w: lifetime too long", ErrInvalid)
 )
 
-// Errors of the key maintenance functions.
+// Errors of the key maintenance functions (package keystore and the JWKS
+// stores it edits through). They live here so that a caller can test for
+// them without importing the AWS service packages of either side.
 var (
-	// ErrNoSigningKeys: the issuer has no signing secret (run EnsureIssuer).
+	// ErrNoSigningKeys: the issuer has no signing secret (run
+	// keystore.EnsureIssuer).
 	ErrNoSigningKeys = errors.New("servicetoken: no signing keys")
-	// ErrActiveKey: Retire refuses the key that is signing today.
+	// ErrActiveKey: keystore.Retire refuses the key that is signing today.
 	ErrActiveKey = errors.New("servicetoken: key is active")
-	// ErrKeyNotFound: Retire found the kid neither in the secret nor in the JWKS.
+	// ErrKeyNotFound: keystore.Retire found the kid neither in the secret
+	// nor in the JWKS.
 	ErrKeyNotFound = errors.New("servicetoken: key not found")
+	// ErrConcurrentEdit: a JWKS store found, after writing, that another
+	// edit had been written between the version the edit read and its own,
+	// and was overwritten by it.
+	ErrConcurrentEdit = errors.New("servicetoken: JWKS edited concurrently")
 )
 
 // reject wraps a rejection reason with detail for the logs.

@@ -57,11 +57,11 @@ func FuzzVerify(f *testing.F) {
 // FuzzParseJWKS: arbitrary parameter values never panic, and every key
 // accepted is bound to an issuer.
 func FuzzParseJWKS(f *testing.F) {
-	doc := &jwksDoc{}
-	if _, err := doc.upsert(publicJWK(ordersIssuer, ordersKID, pub(testKey("orders")))); err != nil {
+	doc := &JWKSDocument{}
+	if _, err := doc.Upsert(ordersIssuer, ordersKID, pub(testKey("orders"))); err != nil {
 		f.Fatal(err)
 	}
-	good, err := doc.marshal()
+	good, err := doc.Marshal()
 	if err != nil {
 		f.Fatal(err)
 	}

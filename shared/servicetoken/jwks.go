@@ -110,23 +110,31 @@ func (k jwkEntry) publicKey(raw json.RawMessage) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(x), nil
 }
 
-// jwksDoc is the JWKS for a read-modify-write: entries stay raw, so keys
-// this package does not understand survive an edit with every member.
-type jwksDoc struct {
+// JWKSDocument is a JWK Set being edited: the read-modify-write of the
+// published set that key maintenance (keystore) does. Entries stay raw, so
+// keys this package does not understand survive an edit with every member.
+// The zero value is an empty set.
+type JWKSDocument struct {
 	entries []json.RawMessage
 }
 
-func parseJWKSDoc(data []byte) (*jwksDoc, error) {
+// ParseJWKSDocument reads a JWK Set for editing. Only the shape is checked
+// ("keys" is an array); Marshal refuses to write back a set that ParseJWKS
+// would refuse.
+func ParseJWKSDocument(data []byte) (*JWKSDocument, error) {
 	entries, err := jwksEntries(data)
 	if err != nil {
 		return nil, err
 	}
-	return &jwksDoc{entries: entries}, nil
+	return &JWKSDocument{entries: entries}, nil
 }
 
-// upsert publishes k, replacing an entry of the same kid and issuer whose
-// content differs (the secret is the source of truth). It reports a change.
-func (d *jwksDoc) upsert(k jwkEntry) (bool, error) {
+// Upsert publishes key as kid bound to issuer, replacing an entry of the
+// same kid and issuer whose content differs (the signing secret is the
+// source of truth). A kid published for another issuer is an error. It
+// reports a change.
+func (d *JWKSDocument) Upsert(issuer, kid string, key ed25519.PublicKey) (bool, error) {
+	k := publicJWK(issuer, kid, key)
 	enc, err := json.Marshal(k)
 	if err != nil {
 		return false, err
@@ -149,9 +157,9 @@ func (d *jwksDoc) upsert(k jwkEntry) (bool, error) {
 	return true, nil
 }
 
-// removeIssuerKeys drops the issuer's Ed25519 keys for which drop is true
+// RemoveIssuerKeys drops the issuer's Ed25519 keys for which drop is true
 // and returns their kids. Other issuers' keys are never touched.
-func (d *jwksDoc) removeIssuerKeys(issuer string, drop func(kid string) bool) []string {
+func (d *JWKSDocument) RemoveIssuerKeys(issuer string, drop func(kid string) bool) []string {
 	var removed []string
 	kept := d.entries[:0]
 	for _, raw := range d.entries {
@@ -166,8 +174,8 @@ func (d *jwksDoc) removeIssuerKeys(issuer string, drop func(kid string) bool) []
 	return removed
 }
 
-// marshal renders the set, refusing one that verifiers would refuse.
-func (d *jwksDoc) marshal() ([]byte, error) {
+// Marshal renders the set, refusing one that verifiers would refuse.
+func (d *JWKSDocument) Marshal() ([]byte, error) {
 	entries := d.entries
 	if entries == nil {
 		entries = []json.RawMessage{}

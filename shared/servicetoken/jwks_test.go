@@ -66,11 +66,11 @@ func TestParseJWKS(t *testing.T) {
 // Ed25519 key, and the issuer binding survives as a private member.
 func TestPublishedJWKSIsStandard(t *testing.T) {
 	key := pub(testKey("orders"))
-	doc := &jwksDoc{}
-	if _, err := doc.upsert(publicJWK(ordersIssuer, ordersKID, key)); err != nil {
+	doc := &JWKSDocument{}
+	if _, err := doc.Upsert(ordersIssuer, ordersKID, key); err != nil {
 		t.Fatal(err)
 	}
-	out, err := doc.marshal()
+	out, err := doc.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,28 +98,28 @@ func TestPublishedJWKSIsStandard(t *testing.T) {
 func TestJWKSDocEdits(t *testing.T) {
 	a, b := pub(testKey("a")), pub(testKey("b"))
 	foreign := `{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"rsa-1","x5t":"keep-me"}`
-	doc, err := parseJWKSDoc([]byte(`{"keys":[` + foreign + `]}`))
+	doc, err := ParseJWKSDocument([]byte(`{"keys":[` + foreign + `]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustUpsert := func(k jwkEntry, wantChange bool) {
+	mustUpsert := func(issuer, kid string, key ed25519.PublicKey, wantChange bool) {
 		t.Helper()
-		changed, err := doc.upsert(k)
+		changed, err := doc.Upsert(issuer, kid, key)
 		if err != nil || changed != wantChange {
-			t.Fatalf("upsert %s: changed=%v err=%v, want changed=%v", k.Kid, changed, err, wantChange)
+			t.Fatalf("upsert %s: changed=%v err=%v, want changed=%v", kid, changed, err, wantChange)
 		}
 	}
-	mustUpsert(publicJWK("iss-a", "a1", a), true)
-	mustUpsert(publicJWK("iss-a", "a1", a), false) // idempotent
-	mustUpsert(publicJWK("iss-b", "b1", b), true)
-	mustUpsert(publicJWK("iss-a", "a1", b), true) // the secret wins over a stale entry
-	if _, err := doc.upsert(publicJWK("iss-b", "a1", b)); err == nil {
+	mustUpsert("iss-a", "a1", a, true)
+	mustUpsert("iss-a", "a1", a, false) // idempotent
+	mustUpsert("iss-b", "b1", b, true)
+	mustUpsert("iss-a", "a1", b, true) // the secret wins over a stale entry
+	if _, err := doc.Upsert("iss-b", "a1", b); err == nil {
 		t.Fatal("upsert took over another issuer's kid")
 	}
-	if removed := doc.removeIssuerKeys("iss-a", func(string) bool { return true }); len(removed) != 1 || removed[0] != "a1" {
+	if removed := doc.RemoveIssuerKeys("iss-a", func(string) bool { return true }); len(removed) != 1 || removed[0] != "a1" {
 		t.Fatalf("removed %v, want [a1]", removed)
 	}
-	out, err := doc.marshal()
+	out, err := doc.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}

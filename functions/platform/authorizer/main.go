@@ -17,6 +17,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // keyCacheTTL bounds how long a retired key keeps verifying in a warm
@@ -32,7 +33,7 @@ func main() {
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	keys := servicetoken.NewSSMKeySource(ssm.NewFromConfig(aws), naming.JWKSParameter(cfg.Prefix), keyCacheTTL)
+	keys := ssmkeys.NewSSMKeySource(ssm.NewFromConfig(aws), naming.JWKSParameter(cfg.Prefix), keyCacheTTL)
 	verifier := servicetoken.NewVerifier(keys, naming.Audience(cfg.Prefix),
 		servicetoken.WithUserIssuer(naming.Issuer(cfg.Prefix, "users")))
 	// An authorizer exists only behind API Gateway, so this is Lambda-only:

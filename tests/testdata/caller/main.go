@@ -20,6 +20,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 	"github.com/shop-serverless/shop/shared/store"
 )
 
@@ -41,7 +42,7 @@ func main() {
 	b := breaker.New(settings, breaker.NewShared(db, naming.Table(prefix, naming.PlatformService)))
 	sm := secretsmanager.NewFromConfig(cfg)
 	tokens := servicetoken.NewTokenSource(func(ctx context.Context) (*servicetoken.Signer, error) {
-		return servicetoken.LoadSigner(ctx, sm, prefix, naming.OperatorIssuer)
+		return keystore.LoadSigner(ctx, sm, prefix, naming.OperatorIssuer)
 	}, "caller", naming.Audience(prefix), []string{"users:read"}, servicetoken.MaxServiceTTL)
 	users, err := client.New(client.Config{Name: "users", BaseURL: usersURL, Tokens: tokens, Breaker: b, MaxAttempts: 1})
 	if err != nil {

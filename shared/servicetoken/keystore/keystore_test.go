@@ -1,7 +1,9 @@
-package servicetoken
+package keystore
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,32 +13,39 @@ import (
 	"time"
 
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
+	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // testKeyLifecycle runs the operator's whole story against sm and ssm:
 // ensure, sign, rotate (old and new tokens both verify), retire (old
 // tokens stop verifying, new ones and other issuers' do not). The unit
 // test runs it on fakes, the integration test on the emulator.
-func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string) {
+//
+// What a warm verifier (one that cached the JWKS before the rotation) sees
+// is ssmkeys' TestWarmSourceFindsARotatedKey: it needs that source's clock.
+func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix string) {
 	t.Helper()
 	ctx := context.Background()
 	aud := naming.Audience(prefix)
 	usersIss := naming.Issuer(prefix, "users")
 	param := naming.JWKSParameter(prefix)
+	jwks := ssmkeys.NewJWKSStore(ssmAPI, param)
 	// A fresh SSMKeySource per check: what a cold verifier would see.
-	verify := func(tok string) (Claims, error) {
-		src := NewSSMKeySource(ssmAPI, param, time.Minute)
-		return NewVerifier(src, aud, WithUserIssuer(usersIss)).Verify(ctx, tok)
+	verify := func(tok string) (servicetoken.Claims, error) {
+		src := ssmkeys.NewSSMKeySource(ssmAPI, param, time.Minute)
+		return servicetoken.NewVerifier(src, aud, servicetoken.WithUserIssuer(usersIss)).Verify(ctx, tok)
 	}
 
 	for _, svc := range []string{"users", "operator"} {
-		created, err := EnsureIssuer(ctx, sm, ssmAPI, prefix, svc)
+		created, err := EnsureIssuer(ctx, sm, jwks, prefix, svc)
 		if err != nil || !created {
 			t.Fatalf("EnsureIssuer(%s) = %v, %v; want created", svc, created, err)
 		}
 	}
 	for _, svc := range []string{"users", "operator"} {
-		created, err := EnsureIssuer(ctx, sm, ssmAPI, prefix, svc)
+		created, err := EnsureIssuer(ctx, sm, jwks, prefix, svc)
 		if err != nil || created {
 			t.Fatalf("second EnsureIssuer(%s) = %v, %v; want unchanged", svc, created, err)
 		}
@@ -54,14 +63,14 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 	if err != nil {
 		t.Fatalf("LoadSigner(operator): %v", err)
 	}
-	opTok, _, err := operator.Issue(KindService, "operator", []string{aud}, []string{"inventory:write"}, time.Minute)
+	opTok, _, err := operator.Issue(servicetoken.KindService, "operator", []string{aud}, []string{"inventory:write"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c, err := verify(opTok); err != nil || !c.HasScope("inventory:write") {
 		t.Fatalf("operator token: %+v, %v", c, err)
 	}
-	tok1, _, err := users1.Issue(KindUser, "user-1", []string{aud}, nil, time.Minute)
+	tok1, _, err := users1.Issue(servicetoken.KindUser, "user-1", []string{aud}, nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +78,7 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 		t.Fatalf("user token, key 1: %v", err)
 	}
 
-	// A warm verifier that cached the JWKS before the rotation.
-	warmSrc := NewSSMKeySource(ssmAPI, param, time.Hour)
-	warm := NewVerifier(warmSrc, aud, WithUserIssuer(usersIss))
-	if _, err := warm.Verify(ctx, tok1); err != nil {
-		t.Fatal(err)
-	}
-
-	kid2, err := Rotate(ctx, sm, ssmAPI, prefix, "users")
+	kid2, err := Rotate(ctx, sm, jwks, prefix, "users")
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -84,8 +86,8 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 	if still, err := LoadSigner(ctx, sm, prefix, "users"); err != nil || still.KeyID() != users1.KeyID() {
 		t.Fatalf("right after Rotate the signer must keep the old key: %v, %v", still, err)
 	}
-	if err := Retire(ctx, sm, ssmAPI, prefix, "users", users1.KeyID()); !errors.Is(err, ErrActiveKey) {
-		t.Fatalf("retiring the key that still signs: %v, want ErrActiveKey", err)
+	if err := Retire(ctx, sm, jwks, prefix, "users", users1.KeyID()); !errors.Is(err, servicetoken.ErrActiveKey) {
+		t.Fatalf("retiring the key that still signs: %v, want servicetoken.ErrActiveKey", err)
 	}
 	users2, err := loadSigner(ctx, sm, prefix, "users", time.Now().Add(ActivationDelay+time.Second))
 	if err != nil {
@@ -94,7 +96,7 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 	if users2.KeyID() != kid2 || kid2 == users1.KeyID() || !kidRE.MatchString(kid2) {
 		t.Fatalf("after Rotate the signer uses %s, Rotate said %s, before %s", users2.KeyID(), kid2, users1.KeyID())
 	}
-	tok2, _, err := users2.Issue(KindUser, "user-1", []string{aud}, nil, time.Minute)
+	tok2, _, err := users2.Issue(servicetoken.KindUser, "user-1", []string{aud}, nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,57 +105,51 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI SSMAPI, prefix string)
 			t.Fatalf("after Rotate, token of %s: %v", name, err)
 		}
 	}
-	// The warm verifier's refresh interval has not passed: the fresh kid is
-	// found once it has (in production: at most minRefreshInterval later).
-	warmSrc.attempted = time.Time{}
-	if _, err := warm.Verify(ctx, tok2); err != nil {
-		t.Fatalf("warm verifier, new kid: %v", err)
-	}
 
-	if err := Retire(ctx, sm, ssmAPI, prefix, "users", kid2); !errors.Is(err, ErrActiveKey) {
-		t.Fatalf("Retire(active) = %v, want ErrActiveKey", err)
+	if err := Retire(ctx, sm, jwks, prefix, "users", kid2); !errors.Is(err, servicetoken.ErrActiveKey) {
+		t.Fatalf("Retire(active) = %v, want servicetoken.ErrActiveKey", err)
 	}
-	if err := Retire(ctx, sm, ssmAPI, prefix, "operator", users1.KeyID()); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("Retire of another issuer's key = %v, want ErrKeyNotFound", err)
+	if err := Retire(ctx, sm, jwks, prefix, "operator", users1.KeyID()); !errors.Is(err, servicetoken.ErrKeyNotFound) {
+		t.Fatalf("Retire of another issuer's key = %v, want servicetoken.ErrKeyNotFound", err)
 	}
 	// Once key 2 signs, key 1 may go.
-	if err := retire(ctx, sm, ssmAPI, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); err != nil {
+	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); err != nil {
 		t.Fatalf("Retire(key 1): %v", err)
 	}
-	if _, err := verify(tok1); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("after Retire, token of key 1: %v, want ErrUnknownKey", err)
+	if _, err := verify(tok1); !errors.Is(err, servicetoken.ErrUnknownKey) {
+		t.Fatalf("after Retire, token of key 1: %v, want servicetoken.ErrUnknownKey", err)
 	}
 	for name, tok := range map[string]string{"key 2": tok2, "operator": opTok} {
 		if _, err := verify(tok); err != nil {
 			t.Fatalf("after Retire, token of %s: %v", name, err)
 		}
 	}
-	if err := Retire(ctx, sm, ssmAPI, prefix, "users", users1.KeyID()); !errors.Is(err, ErrKeyNotFound) {
-		t.Fatalf("second Retire = %v, want ErrKeyNotFound", err)
+	if err := Retire(ctx, sm, jwks, prefix, "users", users1.KeyID()); !errors.Is(err, servicetoken.ErrKeyNotFound) {
+		t.Fatalf("second Retire = %v, want servicetoken.ErrKeyNotFound", err)
 	}
 	// Nothing left to repair.
-	if created, err := EnsureIssuer(ctx, sm, ssmAPI, prefix, "users"); err != nil || created {
+	if created, err := EnsureIssuer(ctx, sm, jwks, prefix, "users"); err != nil || created {
 		t.Fatalf("EnsureIssuer after the story = %v, %v", created, err)
 	}
 
-	if _, err := Rotate(ctx, sm, ssmAPI, prefix, "nobody"); !errors.Is(err, ErrNoSigningKeys) {
-		t.Fatalf("Rotate(no secret) = %v, want ErrNoSigningKeys", err)
+	if _, err := Rotate(ctx, sm, jwks, prefix, "nobody"); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
+		t.Fatalf("Rotate(no secret) = %v, want servicetoken.ErrNoSigningKeys", err)
 	}
-	if _, err := LoadSigner(ctx, sm, prefix, "nobody"); !errors.Is(err, ErrNoSigningKeys) {
-		t.Fatalf("LoadSigner(no secret) = %v, want ErrNoSigningKeys", err)
+	if _, err := LoadSigner(ctx, sm, prefix, "nobody"); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
+		t.Fatalf("LoadSigner(no secret) = %v, want servicetoken.ErrNoSigningKeys", err)
 	}
-	if err := Retire(ctx, sm, ssmAPI, prefix, "nobody", kid2); !errors.Is(err, ErrNoSigningKeys) {
-		t.Fatalf("Retire(no secret) = %v, want ErrNoSigningKeys", err)
+	if err := Retire(ctx, sm, jwks, prefix, "nobody", kid2); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
+		t.Fatalf("Retire(no secret) = %v, want servicetoken.ErrNoSigningKeys", err)
 	}
 }
 
 func TestKeyLifecycle(t *testing.T) {
-	testKeyLifecycle(t, newFakeSecrets(), newFakeSSM(), "shop")
+	testKeyLifecycle(t, awstest.NewSecrets(), awstest.NewSSM(), "shop")
 }
 
 func TestSecretFormat(t *testing.T) {
-	sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-	if _, err := EnsureIssuer(context.Background(), sm, ssmAPI, "shop", "users"); err != nil {
+	sm, ssmAPI, jwks := newFakes()
+	if _, err := EnsureIssuer(context.Background(), sm, jwks, "shop", "users"); err != nil {
 		t.Fatal(err)
 	}
 	var secret struct {
@@ -162,7 +158,7 @@ func TestSecretFormat(t *testing.T) {
 			KID, Seed, Created string
 		} `json:"keys"`
 	}
-	if err := json.Unmarshal([]byte(sm.value("shop/signing/users")), &secret); err != nil {
+	if err := json.Unmarshal([]byte(sm.Value("shop/signing/users")), &secret); err != nil {
 		t.Fatal(err)
 	}
 	if len(secret.Keys) != 1 || secret.Keys[0].KID != secret.Active {
@@ -174,14 +170,14 @@ func TestSecretFormat(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, secret.Keys[0].Created); err != nil {
 		t.Fatalf("created: %v", err)
 	}
-	var jwks struct {
+	var published struct {
 		Keys []map[string]string `json:"keys"`
 	}
-	if err := json.Unmarshal([]byte(ssmAPI.value("/shop/jwks")), &jwks); err != nil {
+	if err := json.Unmarshal([]byte(ssmAPI.Value("/shop/jwks")), &published); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": secret.Active, "alg": "EdDSA", "use": "sig", "iss": "shop-users"}
-	got := jwks.Keys[0]
+	got := published.Keys[0]
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("jwk %s = %q, want %q", k, got[k], v)
@@ -197,46 +193,46 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("secret without its public key", func(t *testing.T) {
-		sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil {
+		sm, ssmAPI, jwks := newFakes()
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
 			t.Fatal(err)
 		}
-		ssmAPI.set("/shop/jwks", `{"keys":[]}`)
-		if created, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil || created {
+		ssmAPI.Set("/shop/jwks", `{"keys":[]}`)
+		if created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil || created {
 			t.Fatalf("EnsureIssuer = %v, %v", created, err)
 		}
 		signer, err := LoadSigner(ctx, sm, "shop", "users")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.Contains(ssmAPI.value("/shop/jwks"), signer.KeyID()) {
+		if !strings.Contains(ssmAPI.Value("/shop/jwks"), signer.KeyID()) {
 			t.Fatal("the secret's key was not published again")
 		}
 	})
 
 	t.Run("published key the secret never got", func(t *testing.T) {
-		sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil {
+		sm, ssmAPI, jwks := newFakes()
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "orders"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders"); err != nil {
 			t.Fatal(err)
 		}
 		// A Rotate that published, then died before writing the secret.
-		doc, err := parseJWKSDoc([]byte(ssmAPI.value("/shop/jwks")))
+		doc, err := servicetoken.ParseJWKSDocument([]byte(ssmAPI.Value("/shop/jwks")))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := doc.upsert(publicJWK("shop-users", "shop-users-orphan", pub(testKey("orphan")))); err != nil {
+		if _, err := doc.Upsert("shop-users", "shop-users-orphan", pub(testKey("orphan"))); err != nil {
 			t.Fatal(err)
 		}
-		out, _ := doc.marshal()
-		ssmAPI.set("/shop/jwks", string(out))
+		out, _ := doc.Marshal()
+		ssmAPI.Set("/shop/jwks", string(out))
 
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
 			t.Fatal(err)
 		}
-		set, err := ParseJWKS([]byte(ssmAPI.value("/shop/jwks")))
+		set, err := servicetoken.ParseJWKS([]byte(ssmAPI.Value("/shop/jwks")))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -247,9 +243,9 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 
 	t.Run("secret created without a value", func(t *testing.T) {
 		// Terraform may create the secret resource and leave its value to us.
-		sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-		sm.secrets["shop/signing/users"] = nil
-		created, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users")
+		sm, _, jwks := newFakes()
+		sm.SetRaw("shop/signing/users", nil)
+		created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users")
 		if err != nil || !created {
 			t.Fatalf("EnsureIssuer = %v, %v; want created", created, err)
 		}
@@ -259,31 +255,31 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 	})
 
 	t.Run("create retried by the SDK", func(t *testing.T) {
-		sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-		sm.createRetried = true
-		created, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users")
+		sm, ssmAPI, jwks := newFakes()
+		sm.CreateRetried = true
+		created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users")
 		if err != nil || !created {
 			t.Fatalf("EnsureIssuer = %v, %v; want created", created, err)
 		}
 		signer, err := LoadSigner(ctx, sm, "shop", "users")
-		if err != nil || !strings.Contains(ssmAPI.value("/shop/jwks"), signer.KeyID()) {
+		if err != nil || !strings.Contains(ssmAPI.Value("/shop/jwks"), signer.KeyID()) {
 			t.Fatalf("signer %v, %v; want its key published", signer, err)
 		}
 	})
 
 	t.Run("unchanged runs write nothing", func(t *testing.T) {
-		sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil {
+		sm, ssmAPI, jwks := newFakes()
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
 			t.Fatal(err)
 		}
-		version := ssmAPI.params["/shop/jwks"].Version
+		version := ssmAPI.Version("/shop/jwks")
 		for range 3 {
-			if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil {
+			if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if v := ssmAPI.params["/shop/jwks"].Version; v != version || sm.puts != 0 {
-			t.Fatalf("JWKS version %d -> %d, %d secret writes; want no writes", version, v, sm.puts)
+		if v := ssmAPI.Version("/shop/jwks"); v != version || sm.Puts() != 0 {
+			t.Fatalf("JWKS version %d -> %d, %d secret writes; want no writes", version, v, sm.Puts())
 		}
 	})
 }
@@ -292,17 +288,17 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 // put in SSM) but is reported, so the operator re-runs ensure.
 func TestJWKSConcurrentEditIsReported(t *testing.T) {
 	ctx := context.Background()
-	sm, ssmAPI := newFakeSecrets(), newFakeSSM()
-	if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "users"); err != nil {
+	sm, ssmAPI, jwks := newFakes()
+	if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
 		t.Fatal(err)
 	}
 	// payments publishes its first key between orders' read and write.
-	ssmAPI.beforePut = func() {
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "payments"); err != nil {
+	ssmAPI.BeforePut = func() {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "payments"); err != nil {
 			t.Errorf("concurrent EnsureIssuer: %v", err)
 		}
 	}
-	_, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", "orders")
+	_, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders")
 	if err == nil || !strings.Contains(err.Error(), "changed while") {
 		t.Fatalf("err = %v, want a concurrent-edit report", err)
 	}
@@ -310,16 +306,16 @@ func TestJWKSConcurrentEditIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(ssmAPI.value("/shop/jwks"), payments.KeyID()) {
+	if strings.Contains(ssmAPI.Value("/shop/jwks"), payments.KeyID()) {
 		t.Fatal("payments' key survived: the scenario lost nothing")
 	}
 	// Re-running ensure is the documented fix.
 	for _, svc := range []string{"users", "orders", "payments"} {
-		if _, err := EnsureIssuer(ctx, sm, ssmAPI, "shop", svc); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", svc); err != nil {
 			t.Fatal(err)
 		}
 	}
-	set, err := ParseJWKS([]byte(ssmAPI.value("/shop/jwks")))
+	set, err := servicetoken.ParseJWKS([]byte(ssmAPI.Value("/shop/jwks")))
 	if err != nil || len(set) != 3 {
 		t.Fatalf("after re-running ensure: %v, %v; want 3 keys", set, err)
 	}
@@ -328,19 +324,19 @@ func TestJWKSConcurrentEditIsReported(t *testing.T) {
 // The SDK retries a put whose response was lost; the versions that makes
 // hold our own value and are no concurrent edit.
 func TestJWKSRetriedPutIsNotAConcurrentEdit(t *testing.T) {
-	ssmAPI := newFakeSSM()
-	ssmAPI.retries = 2
-	created, err := EnsureIssuer(context.Background(), newFakeSecrets(), ssmAPI, "shop", "users")
+	_, ssmAPI, jwks := newFakes()
+	ssmAPI.Retries = 2
+	created, err := EnsureIssuer(context.Background(), awstest.NewSecrets(), jwks, "shop", "users")
 	if err != nil || !created {
 		t.Fatalf("EnsureIssuer = %v, %v", created, err)
 	}
-	if v := ssmAPI.params["/shop/jwks"].Version; v != 3 {
+	if v := ssmAPI.Version("/shop/jwks"); v != 3 {
 		t.Fatalf("version %d, want 3: the retries did not happen", v)
 	}
 }
 
 func TestCorruptSecretIsRefusedWithoutLeakingIt(t *testing.T) {
-	sm, ssmAPI := newFakeSecrets(), newFakeSSM()
+	sm, _, jwks := newFakes()
 	seed := base64.StdEncoding.EncodeToString(make([]byte, 31))
 	for name, body := range map[string]string{
 		"not JSON":          `{"active":"k","keys":[{"kid":"k","seed":"SECRETSEED`,
@@ -349,11 +345,11 @@ func TestCorruptSecretIsRefusedWithoutLeakingIt(t *testing.T) {
 		"duplicate kid":     `{"active":"k","keys":[{"kid":"k","seed":"` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `"},{"kid":"k","seed":"` + base64.StdEncoding.EncodeToString(make([]byte, 32)) + `"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			sm.secrets["shop/signing/users"] = &body
+			sm.SetRaw("shop/signing/users", &body)
 			for op, err := range map[string]error{
 				"LoadSigner": func() error { _, err := LoadSigner(context.Background(), sm, "shop", "users"); return err }(),
-				"Ensure":     func() error { _, err := EnsureIssuer(context.Background(), sm, ssmAPI, "shop", "users"); return err }(),
-				"Rotate":     func() error { _, err := Rotate(context.Background(), sm, ssmAPI, "shop", "users"); return err }(),
+				"Ensure":     func() error { _, err := EnsureIssuer(context.Background(), sm, jwks, "shop", "users"); return err }(),
+				"Rotate":     func() error { _, err := Rotate(context.Background(), sm, jwks, "shop", "users"); return err }(),
 			} {
 				if err == nil || !strings.Contains(err.Error(), "shop/signing/users") {
 					t.Fatalf("%s: %v, want an error naming the secret", op, err)
@@ -365,3 +361,18 @@ func TestCorruptSecretIsRefusedWithoutLeakingIt(t *testing.T) {
 		})
 	}
 }
+
+// newFakes returns fakes of both services and the JWKS store over the fake
+// SSM's /shop/jwks (naming.JWKSParameter("shop")).
+func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
+	ssmAPI := awstest.NewSSM()
+	return awstest.NewSecrets(), ssmAPI, ssmkeys.NewJWKSStore(ssmAPI, naming.JWKSParameter("shop"))
+}
+
+// testKey derives a deterministic key from a label.
+func testKey(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte(label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }

@@ -1,45 +1,16 @@
-package servicetoken
+package ssmkeys
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 )
-
-const testParam = "/shop/jwks"
-
-// jwksOf renders a JWKS holding the given (issuer, kid, key) triples.
-func jwksOf(t testing.TB, keys ...any) string {
-	t.Helper()
-	doc := &jwksDoc{}
-	for i := 0; i+2 < len(keys); i += 3 {
-		if _, err := doc.upsert(publicJWK(keys[i].(string), keys[i+1].(string), pub(keys[i+2].(ed25519.PrivateKey)))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := doc.marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newSSMSource(api SSMAPI, ttl time.Duration, c *clock) *SSMKeySource {
 	s := NewSSMKeySource(api, testParam, ttl)
@@ -49,8 +20,8 @@ func newSSMSource(api SSMAPI, ttl time.Duration, c *clock) *SSMKeySource {
 
 func TestSSMKeySourceCaches(t *testing.T) {
 	f := newFixture()
-	api := newFakeSSM()
-	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	api := awstest.NewSSM()
+	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
 	c := &clock{t: t0}
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
@@ -64,21 +35,21 @@ func TestSSMKeySourceCaches(t *testing.T) {
 			t.Fatalf("key %+v", k)
 		}
 	}
-	if n := api.getCount(); n != 1 {
+	if n := api.GetCount(); n != 1 {
 		t.Fatalf("%d GetParameter calls within the TTL, want 1", n)
 	}
 	c.advance(time.Minute)
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := api.getCount(); n != 2 {
+	if n := api.GetCount(); n != 2 {
 		t.Fatalf("%d GetParameter calls after the TTL, want 2", n)
 	}
 }
 
 func TestSSMKeySourceDefaultTTL(t *testing.T) {
-	if src := NewSSMKeySource(newFakeSSM(), testParam, 0); src.ttl != DefaultKeyCacheTTL {
-		t.Fatalf("ttl %v, want %v", src.ttl, DefaultKeyCacheTTL)
+	if src := NewSSMKeySource(awstest.NewSSM(), testParam, 0); src.ttl != servicetoken.DefaultKeyCacheTTL {
+		t.Fatalf("ttl %v, want %v", src.ttl, servicetoken.DefaultKeyCacheTTL)
 	}
 }
 
@@ -86,30 +57,30 @@ func TestSSMKeySourceDefaultTTL(t *testing.T) {
 // the unknown kid makes the Verifier refresh.
 func TestSSMKeySourceRefreshesOnUnknownKID(t *testing.T) {
 	f := newFixture()
-	api := newFakeSSM()
-	api.set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey))
+	api := awstest.NewSSM()
+	api.Set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey))
 	c := &clock{t: t0}
 	src := newSSMSource(api, time.Hour, c)
-	v := NewVerifier(src, testAudience, WithClock(c.now))
+	v := servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.now))
 	ctx := context.Background()
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	c.advance(minRefreshInterval) // the last read is old enough to refresh
-	api.set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey, ordersIssuer, ordersKID, f.ordersKey))
-	tok, _ := issue(t, f.signer(ordersIssuer, c.now()), KindService, "orders", nil, time.Minute)
+	api.Set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey, ordersIssuer, ordersKID, f.ordersKey))
+	tok := serviceToken(f.ordersKey, ordersIssuer, ordersKID, c.now())
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("token of a newly published key: %v", err)
 	}
-	if n := api.getCount(); n != 2 {
+	if n := api.GetCount(); n != 2 {
 		t.Fatalf("%d GetParameter calls, want 2 (fill, refresh)", n)
 	}
 	// Known kids do not refresh.
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if n := api.getCount(); n != 2 {
+	if n := api.GetCount(); n != 2 {
 		t.Fatalf("%d GetParameter calls after a known kid, want 2", n)
 	}
 }
@@ -118,11 +89,11 @@ func TestSSMKeySourceRefreshesOnUnknownKID(t *testing.T) {
 // minRefreshInterval.
 func TestSSMKeySourceRateLimitsRefresh(t *testing.T) {
 	f := newFixture()
-	api := newFakeSSM()
-	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	api := awstest.NewSSM()
+	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
 	c := &clock{t: t0}
 	src := newSSMSource(api, time.Hour, c)
-	v := NewVerifier(src, testAudience, WithClock(c.now))
+	v := servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.now))
 	ctx := context.Background()
 
 	garbage := func(i int) string {
@@ -132,33 +103,33 @@ func TestSSMKeySourceRateLimitsRefresh(t *testing.T) {
 	for i := range 200 {
 		wg.Go(func() {
 			_, err := v.Verify(ctx, garbage(i))
-			if !errors.Is(err, ErrUnknownKey) {
+			if !errors.Is(err, servicetoken.ErrUnknownKey) {
 				t.Errorf("garbage kid: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	if n := api.getCount(); n != 1 {
+	if n := api.GetCount(); n != 1 {
 		t.Fatalf("%d GetParameter calls for 200 unknown kids at once, want 1 (the first fill)", n)
 	}
 	c.advance(minRefreshInterval - time.Second)
 	_, _ = v.Verify(ctx, garbage(1000))
-	if n := api.getCount(); n != 1 {
+	if n := api.GetCount(); n != 1 {
 		t.Fatalf("%d GetParameter calls inside the interval, want 1", n)
 	}
 	c.advance(time.Second)
 	for i := range 50 {
 		_, _ = v.Verify(ctx, garbage(2000+i))
 	}
-	if n := api.getCount(); n != 2 {
+	if n := api.GetCount(); n != 2 {
 		t.Fatalf("%d GetParameter calls once the interval passed, want 2", n)
 	}
 }
 
 func TestSSMKeySourceServesStaleKeysWhileSSMFails(t *testing.T) {
 	f := newFixture()
-	api := newFakeSSM()
-	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	api := awstest.NewSSM()
+	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
 	c := &clock{t: t0}
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
@@ -167,42 +138,42 @@ func TestSSMKeySourceServesStaleKeysWhileSSMFails(t *testing.T) {
 	}
 
 	boom := errors.New("throttled")
-	api.getErr = boom
+	api.GetErr = boom
 	c.advance(time.Minute + staleGrace - time.Second)
 	keys, err := src.PublicKeys(ctx)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("within the grace: %v, %v; want the stale keys", keys, err)
 	}
 	// A failing SSM is not retried on every call either.
-	before := api.getCount()
+	before := api.GetCount()
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if api.getCount() != before {
+	if api.GetCount() != before {
 		t.Fatal("a failing SSM was asked again inside the refresh interval")
 	}
 	c.advance(time.Second)
 	if _, err := src.PublicKeys(ctx); !errors.Is(err, boom) {
 		t.Fatalf("past the grace: %v, want %v", err, boom)
 	}
-	tok, _ := issue(t, f.signer(ordersIssuer, c.now()), KindService, "orders", nil, time.Minute)
-	_, err = NewVerifier(src, testAudience, WithClock(c.now)).Verify(ctx, tok)
-	if !errors.Is(err, boom) || errors.Is(err, ErrInvalid) {
-		t.Fatalf("Verify with no keys: %v, want the SSM error, not ErrInvalid", err)
+	tok := serviceToken(f.ordersKey, ordersIssuer, ordersKID, c.now())
+	_, err = servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.now)).Verify(ctx, tok)
+	if !errors.Is(err, boom) || errors.Is(err, servicetoken.ErrInvalid) {
+		t.Fatalf("Verify with no keys: %v, want the SSM error, not servicetoken.ErrInvalid", err)
 	}
 }
 
 func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
 	f := newFixture()
-	api := newFakeSSM()
-	api.set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	api := awstest.NewSSM()
+	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
 	c := &clock{t: t0}
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	api.set(testParam, `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA","kid":"k"}]}`)
+	api.Set(testParam, `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA","kid":"k"}]}`)
 	c.advance(time.Minute)
 	if keys, err := src.PublicKeys(ctx); err != nil || len(keys) != 1 {
 		t.Fatalf("%v, %v; want the previous keys", keys, err)
@@ -214,7 +185,7 @@ func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
 }
 
 func TestSSMKeySourceMissingParameter(t *testing.T) {
-	_, err := NewSSMKeySource(newFakeSSM(), testParam, time.Minute).PublicKeys(context.Background())
+	_, err := NewSSMKeySource(awstest.NewSSM(), testParam, time.Minute).PublicKeys(context.Background())
 	if err == nil || !hasErrorCode(err, "ParameterNotFound") {
 		t.Fatalf("err = %v, want ParameterNotFound", err)
 	}

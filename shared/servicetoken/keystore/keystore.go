@@ -1,4 +1,16 @@
-package servicetoken
+// Package keystore is the Secrets Manager side of shared/servicetoken: each
+// issuer's signing keys live in the secret naming.SigningSecret(prefix,
+// service). A function that signs loads its key with LoadSigner, which
+// needs only secretsmanager:GetSecretValue on that one secret:
+//
+//	signer, err := keystore.LoadSigner(ctx, secretsmanager.NewFromConfig(cfg), prefix, service)
+//
+// EnsureIssuer, Rotate and Retire are the operator actions (infra/keytool,
+// the local deployer) that maintain the secret and the published JWK Set
+// together. They edit the JWK Set through a JWKSStore (ssmkeys.NewJWKSStore
+// for the SSM parameter), so this package does not import the SSM client
+// and a function that only signs does not initialise it at cold start.
+package keystore
 
 import (
 	"context"
@@ -14,24 +26,35 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/aws/smithy-go"
 
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
 // SecretsAPI is the part of *secretsmanager.Client this package uses.
+// LoadSigner calls only GetSecretValue.
 type SecretsAPI interface {
 	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
 	PutSecretValue(ctx context.Context, in *secretsmanager.PutSecretValueInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.PutSecretValueOutput, error)
 	CreateSecret(ctx context.Context, in *secretsmanager.CreateSecretInput, optFns ...func(*secretsmanager.Options)) (*secretsmanager.CreateSecretOutput, error)
 }
 
-// SSMAPI is the part of *ssm.Client this package uses.
-type SSMAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+// JWKSStore holds the JWK Set that every issuer's public keys are
+// published in, as a text document with versions (ssmkeys.JWKSStore: the
+// SSM parameter naming.JWKSParameter(prefix)). The lifecycle functions
+// read it, edit it and write it back.
+type JWKSStore interface {
+	// Load returns the document and its version; found is false when there
+	// is none yet (version is then 0).
+	Load(ctx context.Context) (doc string, version int64, found bool, err error)
+	// Save writes doc over the version Load returned. When it can tell
+	// that another edit was written after readVersion and is now lost, it
+	// returns an error wrapping servicetoken.ErrConcurrentEdit (having
+	// written doc all the same).
+	Save(ctx context.Context, doc string, readVersion int64) error
+	// String names the store in error messages ("JWKS parameter /shop/jwks").
+	String() string
 }
 
 // signingKeys is the secret naming.SigningSecret(prefix, service):
@@ -54,12 +77,13 @@ type signingKey struct {
 }
 
 // ActivationDelay is how long a rotated key is published before anyone
-// signs with it: longer than a verifier's key cache (DefaultKeyCacheTTL), so
-// every warm verifier already knows the key when its first token arrives.
+// signs with it: longer than a verifier's key cache
+// (servicetoken.DefaultKeyCacheTTL), so every warm verifier already knows
+// the key when its first token arrives.
 // Without it, a token signed right after a rotation could meet a verifier
 // that refreshed its keys moments before, is rate-limited from refreshing
 // again, and denies it (and API Gateway caches that deny for a minute).
-const ActivationDelay = DefaultKeyCacheTTL + time.Minute
+const ActivationDelay = servicetoken.DefaultKeyCacheTTL + time.Minute
 
 func (k signingKey) activeFrom() time.Time {
 	if k.ActiveFrom.IsZero() {
@@ -113,17 +137,22 @@ func (s *signingKeys) validate() error {
 	return nil
 }
 
-// jwks renders every key's public half, bound to issuer.
-func (s *signingKeys) jwks(issuer string) ([]jwkEntry, error) {
-	out := make([]jwkEntry, 0, len(s.Keys))
+// publicKeys returns every key's public half by kid, in the secret's order.
+func (s *signingKeys) publicKeys() ([]kidKey, error) {
+	out := make([]kidKey, 0, len(s.Keys))
 	for _, k := range s.Keys {
 		priv, err := k.private()
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, publicJWK(issuer, k.KID, priv.Public().(ed25519.PublicKey)))
+		out = append(out, kidKey{kid: k.KID, key: priv.Public().(ed25519.PublicKey)})
 	}
 	return out, nil
+}
+
+type kidKey struct {
+	kid string
+	key ed25519.PublicKey
 }
 
 // newSigningKey makes a key whose kid is <issuer>-<UTC yyyymmddThhmmss>-<4 hex>,
@@ -144,58 +173,57 @@ func newSigningKey(issuer string, now time.Time, taken func(kid string) bool) (s
 	return signingKey{}, errors.New("no free kid after 8 tries")
 }
 
-// keyStore is one issuer's secret and the shared JWKS parameter.
+// keyStore is one issuer's secret and the shared JWKS.
 type keyStore struct {
-	sm        SecretsAPI
-	ssm       SSMAPI
-	issuer    string
-	secret    string
-	parameter string
+	sm     SecretsAPI
+	jwks   JWKSStore
+	issuer string
+	secret string
 }
 
-func newKeyStore(sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) *keyStore {
+func newKeyStore(sm SecretsAPI, jwks JWKSStore, prefix, service string) *keyStore {
 	return &keyStore{
-		sm: sm, ssm: ssmAPI,
-		issuer:    naming.Issuer(prefix, service),
-		secret:    naming.SigningSecret(prefix, service),
-		parameter: naming.JWKSParameter(prefix),
+		sm: sm, jwks: jwks,
+		issuer: naming.Issuer(prefix, service),
+		secret: naming.SigningSecret(prefix, service),
 	}
 }
 
 // LoadSigner returns a Signer with the active key of service's issuer. It
 // needs only secretsmanager:GetSecretValue on that one secret.
-func LoadSigner(ctx context.Context, sm SecretsAPI, prefix, service string) (*Signer, error) {
+func LoadSigner(ctx context.Context, sm SecretsAPI, prefix, service string) (*servicetoken.Signer, error) {
 	return loadSigner(ctx, sm, prefix, service, time.Now())
 }
 
-func loadSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now time.Time) (*Signer, error) {
+func loadSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now time.Time) (*servicetoken.Signer, error) {
 	ks := newKeyStore(sm, nil, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
-		return nil, fmt.Errorf("%w: secret %s of issuer %s", ErrNoSigningKeys, ks.secret, ks.issuer)
+		return nil, fmt.Errorf("%w: secret %s of issuer %s", servicetoken.ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
 	key, ok := keys.signing(now)
 	if !ok {
-		return nil, fmt.Errorf("%w: no key of %s is active yet", ErrNoSigningKeys, ks.issuer)
+		return nil, fmt.Errorf("%w: no key of %s is active yet", servicetoken.ErrNoSigningKeys, ks.issuer)
 	}
 	priv, err := key.private()
 	if err != nil {
 		return nil, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
 	}
-	return NewSigner(ks.issuer, key.KID, priv), nil
+	return servicetoken.NewSigner(ks.issuer, key.KID, priv), nil
 }
 
 // EnsureIssuer makes sure service's issuer has signing keys and that they
-// are published. Without a secret it makes a key, publishes its public half,
-// then creates the secret (created is true). With one it reconciles the
-// issuer's entries in the JWKS with the secret: every key published, no
-// other key of the issuer left. That repairs any half-done earlier run of
-// EnsureIssuer, Rotate or Retire. Running it again changes nothing.
-func EnsureIssuer(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) (created bool, err error) {
-	ks := newKeyStore(sm, ssmAPI, prefix, service)
+// are published in jwks (the store of naming.JWKSParameter(prefix)).
+// Without a secret it makes a key, publishes its public half, then creates
+// the secret (created is true). With one it reconciles the issuer's entries
+// in the JWKS with the secret: every key published, no other key of the
+// issuer left. That repairs any half-done earlier run of EnsureIssuer,
+// Rotate or Retire. Running it again changes nothing.
+func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string) (created bool, err error) {
+	ks := newKeyStore(sm, jwks, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return false, err
@@ -253,18 +281,18 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, ser
 // JWKS, so tokens they signed keep verifying until Retire. Signers pick the
 // new key up when they next call LoadSigner after its activation (a cold
 // start); retire a key only after that plus the longest token lifetime.
-func Rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string) (newKID string, err error) {
-	return rotate(ctx, sm, ssmAPI, prefix, service, time.Now(), ActivationDelay)
+func Rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string) (newKID string, err error) {
+	return rotate(ctx, sm, jwks, prefix, service, time.Now(), ActivationDelay)
 }
 
-func rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service string, now time.Time, delay time.Duration) (newKID string, err error) {
-	ks := newKeyStore(sm, ssmAPI, prefix, service)
+func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, now time.Time, delay time.Duration) (newKID string, err error) {
+	ks := newKeyStore(sm, jwks, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return "", err
 	}
 	if !found {
-		return "", fmt.Errorf("%w: secret %s of issuer %s (run EnsureIssuer first)", ErrNoSigningKeys, ks.secret, ks.issuer)
+		return "", fmt.Errorf("%w: secret %s of issuer %s (run EnsureIssuer first)", servicetoken.ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
 	next, err := newSigningKey(ks.issuer, now, func(kid string) bool { return keys.index(kid) >= 0 })
 	if err != nil {
@@ -286,24 +314,24 @@ func rotate(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service s
 
 // Retire removes a key that is no longer active from service's secret and
 // from the JWKS; tokens it signed stop verifying once verifiers' caches
-// expire (DefaultKeyCacheTTL). The secret is edited first: were the JWKS
+// expire (servicetoken.DefaultKeyCacheTTL). The secret is edited first: were the JWKS
 // edited first and the secret write failed, EnsureIssuer would publish
 // the key again.
-func Retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, kid string) error {
-	return retire(ctx, sm, ssmAPI, prefix, service, kid, time.Now())
+func Retire(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service, kid string) error {
+	return retire(ctx, sm, jwks, prefix, service, kid, time.Now())
 }
 
-func retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, kid string, now time.Time) error {
-	ks := newKeyStore(sm, ssmAPI, prefix, service)
+func retire(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service, kid string, now time.Time) error {
+	ks := newKeyStore(sm, jwks, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return err
 	}
 	if !found {
-		return fmt.Errorf("%w: secret %s of issuer %s", ErrNoSigningKeys, ks.secret, ks.issuer)
+		return fmt.Errorf("%w: secret %s of issuer %s", servicetoken.ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
 	if signing, _ := keys.signing(now); kid == keys.Active || kid == signing.KID {
-		return fmt.Errorf("%w: %s signs %s's tokens now or soon; rotate first", ErrActiveKey, kid, ks.issuer)
+		return fmt.Errorf("%w: %s signs %s's tokens now or soon; rotate first", servicetoken.ErrActiveKey, kid, ks.issuer)
 	}
 	i := keys.index(kid)
 	inSecret := i >= 0
@@ -318,7 +346,7 @@ func retire(ctx context.Context, sm SecretsAPI, ssmAPI SSMAPI, prefix, service, 
 		return err
 	}
 	if !inSecret && !removed {
-		return fmt.Errorf("%w: %s in secret %s or parameter %s", ErrKeyNotFound, kid, ks.secret, ks.parameter)
+		return fmt.Errorf("%w: %s in secret %s or %v", servicetoken.ErrKeyNotFound, kid, ks.secret, ks.jwks)
 	}
 	return nil
 }
@@ -374,21 +402,21 @@ func (ks *keyStore) writeSecret(ctx context.Context, keys *signingKeys) error {
 // exclusive it also removes the issuer's keys that the secret no longer
 // holds (what EnsureIssuer reconciles).
 func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bool) error {
-	entries, err := keys.jwks(ks.issuer)
+	pubs, err := keys.publicKeys()
 	if err != nil {
 		return fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
 	}
-	_, err = ks.editJWKS(ctx, func(doc *jwksDoc) (bool, error) {
+	_, err = ks.editJWKS(ctx, func(doc *servicetoken.JWKSDocument) (bool, error) {
 		changed := false
-		for _, e := range entries {
-			c, err := doc.upsert(e)
+		for _, p := range pubs {
+			c, err := doc.Upsert(ks.issuer, p.kid, p.key)
 			if err != nil {
 				return false, err
 			}
 			changed = changed || c
 		}
 		if exclusive {
-			stale := doc.removeIssuerKeys(ks.issuer, func(kid string) bool { return keys.index(kid) < 0 })
+			stale := doc.RemoveIssuerKeys(ks.issuer, func(kid string) bool { return keys.index(kid) < 0 })
 			changed = changed || len(stale) > 0
 		}
 		return changed, nil
@@ -399,84 +427,49 @@ func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bo
 // unpublish removes kid of this issuer from the JWKS and reports whether
 // it was there.
 func (ks *keyStore) unpublish(ctx context.Context, kid string) (bool, error) {
-	return ks.editJWKS(ctx, func(doc *jwksDoc) (bool, error) {
-		return len(doc.removeIssuerKeys(ks.issuer, func(k string) bool { return k == kid })) > 0, nil
+	return ks.editJWKS(ctx, func(doc *servicetoken.JWKSDocument) (bool, error) {
+		return len(doc.RemoveIssuerKeys(ks.issuer, func(k string) bool { return k == kid })) > 0, nil
 	})
 }
 
-// editJWKS applies edit to the JWKS parameter and writes it back if edit
-// reports a change.
+// editJWKS applies edit to the JWKS and writes it back if edit reports a
+// change.
 //
-// The parameter holds every issuer's keys and SSM has no conditional put,
-// so two edits at once can lose one (both read version n, both write).
-// The writer that comes second can tell (checkNoLostEdit) and fails
-// loudly; the lost key is restored by running EnsureIssuer for the
-// affected issuers (or Retire again). Operator actions only: serialise
-// them.
-func (ks *keyStore) editJWKS(ctx context.Context, edit func(*jwksDoc) (bool, error)) (bool, error) {
-	doc := &jwksDoc{}
-	var readVersion int64
-	out, err := ks.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(ks.parameter)})
-	switch {
-	case hasErrorCode(err, "ParameterNotFound"):
-	case err != nil:
-		return false, fmt.Errorf("servicetoken: read JWKS parameter %s: %w", ks.parameter, err)
-	case out.Parameter == nil:
-		return false, fmt.Errorf("servicetoken: read JWKS parameter %s: no value", ks.parameter)
-	default:
-		readVersion = out.Parameter.Version
-		if doc, err = parseJWKSDoc([]byte(aws.ToString(out.Parameter.Value))); err != nil {
-			return false, fmt.Errorf("servicetoken: JWKS parameter %s: %w", ks.parameter, err)
+// The JWKS holds every issuer's keys and its store has no conditional
+// write, so two edits at once can lose one (both read version n, both
+// write). The writer that comes second can tell (JWKSStore.Save reports
+// servicetoken.ErrConcurrentEdit) and fails loudly; the lost key is
+// restored by running EnsureIssuer for the affected issuers (or Retire
+// again). Operator actions only: serialise them.
+func (ks *keyStore) editJWKS(ctx context.Context, edit func(*servicetoken.JWKSDocument) (bool, error)) (bool, error) {
+	doc := &servicetoken.JWKSDocument{}
+	text, readVersion, found, err := ks.jwks.Load(ctx)
+	if err != nil {
+		return false, err
+	}
+	if found {
+		if doc, err = servicetoken.ParseJWKSDocument([]byte(text)); err != nil {
+			return false, fmt.Errorf("servicetoken: %v: %w", ks.jwks, err)
 		}
 	}
 	changed, err := edit(doc)
 	if err != nil {
-		return false, fmt.Errorf("servicetoken: JWKS parameter %s: %w", ks.parameter, err)
+		return false, fmt.Errorf("servicetoken: %v: %w", ks.jwks, err)
 	}
 	if !changed {
 		return false, nil
 	}
-	body, err := doc.marshal()
+	body, err := doc.Marshal()
 	if err != nil {
-		return false, fmt.Errorf("servicetoken: JWKS parameter %s: %w", ks.parameter, err)
+		return false, fmt.Errorf("servicetoken: %v: %w", ks.jwks, err)
 	}
-	put, err := ks.ssm.PutParameter(ctx, &ssm.PutParameterInput{
-		Name:        aws.String(ks.parameter),
-		Value:       aws.String(string(body)),
-		Type:        ssmtypes.ParameterTypeString,
-		Description: aws.String("Ed25519 public keys of every token issuer (JWK Set; managed by infra/keytool)"),
-		Overwrite:   aws.Bool(true),
-		// Standard parameters hold 4 KB, about 25 keys; past that SSM
-		// switches this one to the advanced tier instead of failing.
-		Tier: ssmtypes.ParameterTierIntelligentTiering,
-	})
-	if err != nil {
-		return false, fmt.Errorf("servicetoken: write JWKS parameter %s: %w", ks.parameter, err)
-	}
-	if err := ks.checkNoLostEdit(ctx, readVersion, put.Version, string(body)); err != nil {
-		return true, err
+	if err := ks.jwks.Save(ctx, string(body), readVersion); err != nil {
+		if errors.Is(err, servicetoken.ErrConcurrentEdit) {
+			err = fmt.Errorf("%w; this edit was for %s: run keytool ensure for every issuer to republish what it added", err, ks.issuer)
+		}
+		return false, err
 	}
 	return true, nil
-}
-
-// checkNoLostEdit looks at the versions between the one edited and the
-// one written. Each must hold what we wrote: the SDK retries a put whose
-// response it lost (MiniStack drops connections often enough for this to
-// happen in tests), and each retry is a version of its own. A version
-// with other content is a concurrent edit that our write overwrote.
-func (ks *keyStore) checkNoLostEdit(ctx context.Context, readVersion, wroteVersion int64, body string) error {
-	for v := readVersion + 1; v < wroteVersion; v++ {
-		name := fmt.Sprintf("%s:%d", ks.parameter, v)
-		out, err := ks.ssm.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
-		if err != nil {
-			return fmt.Errorf("servicetoken: check JWKS parameter %s for concurrent edits: %w", name, err)
-		}
-		if out.Parameter == nil || aws.ToString(out.Parameter.Value) != body {
-			return fmt.Errorf("servicetoken: JWKS parameter %s changed while %s edited it (version %d is another edit, now overwritten): run keytool ensure for every issuer to republish what it added",
-				ks.parameter, ks.issuer, v)
-		}
-	}
-	return nil
 }
 
 // hasErrorCode reports an AWS API error with one of codes. Matching the

@@ -1,0 +1,106 @@
+package ssmkeys
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shop-serverless/shop/shared/servicetoken"
+)
+
+// Fixtures: two issuers, each with a key (the same as servicetoken's tests).
+const (
+	testAudience = "shop-api"
+	usersIssuer  = "shop-users"
+	ordersIssuer = "shop-orders"
+	usersKID     = "shop-users-20260301T120000-aaaa"
+	ordersKID    = "shop-orders-20260301T120000-bbbb"
+	testParam    = "/shop/jwks"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// testKey derives a deterministic key from a label.
+func testKey(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte(label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+
+type fixture struct {
+	usersKey, ordersKey ed25519.PrivateKey
+}
+
+func newFixture() fixture {
+	return fixture{usersKey: testKey("users"), ordersKey: testKey("orders")}
+}
+
+// jwksOf renders a JWKS holding the given (issuer, kid, key) triples.
+func jwksOf(t testing.TB, keys ...any) string {
+	t.Helper()
+	doc := &servicetoken.JWKSDocument{}
+	for i := 0; i+2 < len(keys); i += 3 {
+		if _, err := doc.Upsert(keys[i].(string), keys[i+1].(string), pub(keys[i+2].(ed25519.PrivateKey))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := doc.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func seg(v any) string {
+	b, ok := v.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			panic(err)
+		}
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// signRaw builds a compact JWS over header and claims, signed with key.
+// A Signer reads the wall clock; this signs as of any time the tests'
+// clock says.
+func signRaw(key ed25519.PrivateKey, header, claims any) string {
+	input := seg(header) + "." + seg(claims)
+	return input + "." + seg(ed25519.Sign(key, []byte(input)))
+}
+
+func edHeader(kid string) map[string]any {
+	return map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}
+}
+
+// claimsAt is a valid service token's payload issued at iat.
+func claimsAt(iss string, iat time.Time, ttl time.Duration) map[string]any {
+	return map[string]any{
+		"iss": iss, "sub": "orders", "aud": []string{testAudience}, "jti": "jti-1", "kind": servicetoken.KindService,
+		"iat": iat.Unix(), "nbf": iat.Unix(), "exp": iat.Add(ttl).Unix(), "scope": "users:read",
+	}
+}
+
+// serviceToken is a token of kid's issuer signed with key at iat.
+func serviceToken(key ed25519.PrivateKey, issuer, kid string, iat time.Time) string {
+	return signRaw(key, edHeader(kid), claimsAt(issuer, iat, time.Minute))
+}
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

@@ -1,0 +1,103 @@
+package ssmkeys
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/shop-serverless/shop/shared/servicetoken"
+)
+
+const (
+	// minRefreshInterval rate-limits trips to SSM: a stream of tokens with
+	// made-up kids costs at most one GetParameter per interval per instance
+	// (SSM's default throughput is 40 requests a second per account).
+	minRefreshInterval = 10 * time.Second
+	// staleGrace is how long past its TTL a cached key set is still served
+	// while SSM fails (throttling, an outage, a corrupted parameter): an
+	// outage of SSM should not become an outage of every API.
+	staleGrace = 10 * time.Minute
+)
+
+// SSMKeySource reads the JWK Set published in an SSM parameter and caches
+// it. It is safe for concurrent use.
+type SSMKeySource struct {
+	api       SSMAPI
+	parameter string
+	ttl       time.Duration
+	now       func() time.Time
+
+	// mu is held across the GetParameter call, so concurrent requests that
+	// find the cache expired wait for one fetch instead of each making one.
+	mu        sync.Mutex
+	keys      servicetoken.KeySet
+	fetched   time.Time // last successful read
+	attempted time.Time // last read, successful or not
+}
+
+var _ servicetoken.Refresher = (*SSMKeySource)(nil)
+
+// NewSSMKeySource reads the JWKS from parameter (naming.JWKSParameter)
+// and caches it for ttl (servicetoken.DefaultKeyCacheTTL when ttl <= 0).
+func NewSSMKeySource(api SSMAPI, parameter string, ttl time.Duration) *SSMKeySource {
+	if ttl <= 0 {
+		ttl = servicetoken.DefaultKeyCacheTTL
+	}
+	return &SSMKeySource{api: api, parameter: parameter, ttl: ttl, now: time.Now}
+}
+
+// PublicKeys returns the cached key set, reading the parameter when the
+// cache is older than the TTL.
+func (s *SSMKeySource) PublicKeys(ctx context.Context) (servicetoken.KeySet, error) {
+	return s.get(ctx, false)
+}
+
+// Refresh re-reads the parameter, unless it was read in the last
+// minRefreshInterval: then it returns the cached set.
+func (s *SSMKeySource) Refresh(ctx context.Context) (servicetoken.KeySet, error) {
+	return s.get(ctx, true)
+}
+
+func (s *SSMKeySource) get(ctx context.Context, force bool) (servicetoken.KeySet, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	if s.keys != nil && now.Sub(s.fetched) < s.ttl && !force {
+		return s.keys, nil
+	}
+	usable := s.keys != nil && now.Sub(s.fetched) < s.ttl+staleGrace
+	if usable && now.Sub(s.attempted) < minRefreshInterval {
+		return s.keys, nil
+	}
+	// With nothing cached every call tries: there is nothing else to serve,
+	// and the SDK's own retries pace a failing SSM.
+	s.attempted = now
+	set, err := s.fetch(ctx)
+	if err != nil {
+		if usable {
+			return s.keys, nil
+		}
+		return nil, err
+	}
+	s.keys, s.fetched = set, now
+	return set, nil
+}
+
+func (s *SSMKeySource) fetch(ctx context.Context) (servicetoken.KeySet, error) {
+	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.parameter)})
+	if err != nil {
+		return nil, fmt.Errorf("servicetoken: read JWKS parameter %s: %w", s.parameter, err)
+	}
+	if out.Parameter == nil {
+		return nil, fmt.Errorf("servicetoken: read JWKS parameter %s: no value", s.parameter)
+	}
+	set, err := servicetoken.ParseJWKS([]byte(aws.ToString(out.Parameter.Value)))
+	if err != nil {
+		return nil, fmt.Errorf("servicetoken: JWKS parameter %s: %w", s.parameter, err)
+	}
+	return set, nil
+}
