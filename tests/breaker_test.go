@@ -17,7 +17,7 @@ import (
 	"github.com/shop-serverless/shop/shared/store"
 )
 
-const breakerOpenTimeout = 4 * time.Second
+const breakerOpenTimeout = 8 * time.Second
 
 // startCaller builds (once) and starts one instance of the caller fixture,
 // a stand-in for a service that reads users through shared/client with a
