@@ -24,9 +24,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go/logging"
 
+	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/manifest"
-	"github.com/shop-serverless/shop/shared/store"
 )
 
 var seq atomic.Int64
@@ -63,10 +64,20 @@ func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 	if svc == nil {
 		t.Fatalf("no service %q in the manifests", service)
 	}
-	db, err := store.NewDynamoDB(ctx)
+	cfg, err := awsconfig.Load(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Log every SDK retry into the test's output: the emulator has been seen
+	// (rarely, under load) to apply a write whose response the client then
+	// lost, so the retried conditional write conflicts with itself. When a
+	// test fails that way, this line says so and why.
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		o.ClientLogMode = aws.LogRetries
+		o.Logger = logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
+			t.Logf("aws sdk: "+format, v...)
+		})
+	})
 	name := fmt.Sprintf("test-%s-%d-%d", service, time.Now().UnixNano(), seq.Add(1))
 	// The name is unique to this test, so "already exists" can only mean the
 	// SDK retried a CreateTable whose first attempt the emulator did carry
