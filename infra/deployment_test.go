@@ -663,6 +663,8 @@ func compareAuthorizer(fn *manifest.Function, prefix string, d *deployment) []st
 	name := manifest.FunctionName(prefix, fn)
 	a := d.authorizers[0]
 	expectString(bad, where, "api_id", a["api_id"], "api-id")
+	// Named after the stack, not after the function behind it.
+	expectString(bad, where, "name", a["name"], authorizerName(prefix))
 	expectString(bad, where, "authorizer_type", a["authorizer_type"], "REQUEST")
 	expectString(bad, where, "authorizer_uri", a["authorizer_uri"], fakeARN("apigateway", "invoke:"+name))
 	expectString(bad, where, "authorizer_payload_format_version", a["authorizer_payload_format_version"], "2.0")
@@ -682,6 +684,11 @@ func compareAuthorizer(fn *manifest.Function, prefix string, d *deployment) []st
 	expectString(bad, where, "permission source_arn", perm["source_arn"], fakeARN("execute-api", "api-id")+"/authorizers/authorizer-id-0")
 	return problems
 }
+
+// authorizerName is the physical name of the API's Lambda authorizer, the
+// one the local deployer gives it (deployer.authorizerName in
+// localstack/deploy): a stack has one authorizer, whatever function backs it.
+func authorizerName(prefix string) string { return prefix + "-authorizer" }
 
 // compareKeys checks the token keys' containers: a signing secret for each
 // issuer (every service with a function that signs, and the operator) and

@@ -134,6 +134,9 @@ module "http_api" {
     function_name = module.service[local.functions[local.authorizer].service].functions[local.authorizer].function_name
     invoke_arn    = module.service[local.functions[local.authorizer].service].functions[local.authorizer].invoke_arn
   }
+  # The stack's one authorizer, named like the local deployer's
+  # (localstack/deploy): after the stack, not after its function.
+  authorizer_name        = "${var.name_prefix}-authorizer"
   log_retention_days     = var.log_retention_days
   throttling_burst_limit = var.api_throttling_burst_limit
   throttling_rate_limit  = var.api_throttling_rate_limit

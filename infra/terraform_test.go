@@ -124,15 +124,19 @@ func TestFormatCheckCatchesUnformattedHCL(t *testing.T) {
 func TestDeploymentMatchesManifests(t *testing.T) {
 	set := loadManifests(t, repoRoot)
 	// The default prefix, then another one: nothing may hard-code "shop".
-	for _, prefix := range []string{"", "acme-test"} {
-		t.Run("prefix="+prefix, func(t *testing.T) {
+	for _, tc := range []struct{ override, prefix string }{{"", "shop"}, {"acme-test", "acme-test"}} {
+		t.Run("prefix="+tc.prefix, func(t *testing.T) {
 			overrides := map[string]cty.Value{}
-			if prefix != "" {
-				overrides["name_prefix"] = cty.StringVal(prefix)
+			if tc.override != "" {
+				overrides["name_prefix"] = cty.StringVal(tc.override)
 			}
 			d, err := evaluate(infraDir, overrides)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// compare derives every expected name from d.prefix.
+			if d.prefix != tc.prefix {
+				t.Fatalf("name_prefix evaluates to %q, want %q", d.prefix, tc.prefix)
 			}
 			if len(d.skippedLocals) > 0 {
 				t.Logf("root locals not evaluated (they refer to resources or modules): %v", d.skippedLocals)
@@ -315,6 +319,45 @@ func TestProtectedRoutesGoThroughTheAuthorizer(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertMentions(t, compare(set, open), "route of users-get", "route of inventory-get")
+}
+
+// The API has one authorizer, named after the stack like the local
+// deployer's; the comparison must notice one named after its function.
+func TestAuthorizerIsNamedAfterTheStack(t *testing.T) {
+	set := loadManifests(t, repoRoot)
+	authz := set.Authorizer()
+	if authz == nil {
+		t.Fatal("the manifests have no authorizer function")
+	}
+	for _, prefix := range []string{"shop", "acme-test"} {
+		d, err := evaluate(infraDir, map[string]cty.Value{"name_prefix": cty.StringVal(prefix)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.authorizers) != 1 {
+			t.Fatalf("prefix %s: want one authorizer, found %d", prefix, len(d.authorizers))
+		}
+		if got, want := show(d.authorizers[0]["name"]), fmt.Sprintf("%q", prefix+"-authorizer"); got != want {
+			t.Errorf("prefix %s: authorizer name is %s, want %s", prefix, got, want)
+		}
+	}
+
+	tmp := copyRepo(t)
+	apiTF := filepath.Join(tmp, "infra", "modules", "http_api", "main.tf")
+	src, err := os.ReadFile(apiTF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nameRE := regexp.MustCompile(`(?m)^(\s*name\s*=\s*)var\.authorizer_name\s*$`)
+	if !nameRE.Match(src) {
+		t.Fatal("modules/http_api/main.tf does not name the authorizer var.authorizer_name; update this test")
+	}
+	writeFile(t, apiTF, nameRE.ReplaceAllString(string(src), "${1}var.authorizer.function_name"))
+	d, err := evaluate(filepath.Join(tmp, "infra"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertMentions(t, compare(set, d), "authorizer "+authz.Name+": name")
 }
 
 // A route the manifest protects must stop the plan when there is no

@@ -68,7 +68,7 @@ resource "aws_apigatewayv2_authorizer" "this" {
   count = var.authorizer == null ? 0 : 1
 
   api_id                            = aws_apigatewayv2_api.this.id
-  name                              = var.authorizer.function_name
+  name                              = var.authorizer_name
   authorizer_type                   = "REQUEST"
   authorizer_uri                    = var.authorizer.invoke_arn
   authorizer_payload_format_version = "2.0"

@@ -26,6 +26,11 @@ variable "authorizer" {
   })
 }
 
+variable "authorizer_name" {
+  description = "Name of the API's Lambda authorizer, whichever function backs it; unused when authorizer is null."
+  type        = string
+}
+
 variable "log_retention_days" {
   description = "Retention of the access log group."
   type        = number
