@@ -6,9 +6,14 @@
 // A function's main wires its dependencies and ends with one of these calls;
 // the handler shapes below are the only ones accepted:
 //
-//	runtime.StartHTTP(h)    // h http.Handler: an HTTP API route
-//	runtime.StartEvents(fn) // fn func(context.Context, cloudevents.Event) error: an event consumer
-//	runtime.StartStep(fn)   // fn func(context.Context, In) (Out, error): a saga step on JSON
+//	runtime.StartHTTP(h)   // h http.Handler: an HTTP API route
+//	runtime.StartStep(fn)  // fn func(context.Context, In) (Out, error): a saga step on JSON
+//	consumer.Start(fn)     // fn func(context.Context, cloudevents.Event) error: an event consumer
+//
+// The event consumer lives in the subpackage consumer so that functions of the
+// other two shapes do not link the CloudEvents SDK, whose package inits every
+// cold start would pay for; a test checks that this package never depends on
+// it.
 //
 // For example:
 //
@@ -36,16 +41,8 @@
 //
 // # Events
 //
-// On Lambda the function is the target of an SQS event source mapping with
-// ReportBatchItemFailures: each record is an EventBridge envelope whose detail
-// is a structured-mode CloudEvent. A record whose event cannot be decoded, or
-// whose handler returns an error, is reported as a batch item failure and comes
-// back after the visibility timeout (then to the DLQ); the others are deleted.
-// A direct EventBridge invocation or a bare structured CloudEvent (aws lambda
-// invoke) is accepted too, and the handler's error becomes the invocation
-// error. On Knative a CloudEvents HTTP receiver accepts binary and structured
-// mode: 204 on success, 400 for a request that is not a valid event (retrying
-// cannot fix it), 500 when the handler fails so that the broker retries.
+// See package consumer: SQS batches of CloudEvents with partial batch failures
+// on Lambda, a CloudEvents HTTP receiver on Knative.
 //
 // # Saga steps
 //
@@ -70,6 +67,10 @@
 // container gets SIGTERM; set it on plain Kubernetes so endpoints notice the
 // 503 first), then shuts down gracefully within SHUTDOWN_TIMEOUT (default 10s).
 // Both are Go durations. A second signal kills the process at once.
+//
+// ServeUntilSignal, OnLambda and WriteProblem are what the subpackages' entry
+// points share with this package's: the Knative server, the platform test,
+// and the problem body for errors an entry point answers itself.
 //
 // This package recovers no panics. On Lambda, aws-lambda-go reports the
 // invocation as failed and exits the process; on Knative, net/http logs the

@@ -11,23 +11,17 @@ import (
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/cloudevents/sdk-go/v2/event"
 )
-
-// EventHandler consumes one CloudEvent. event.Event is the type that
-// github.com/cloudevents/sdk-go/v2 exports as cloudevents.Event. Returning an
-// error asks for redelivery, so handlers must be idempotent on the event id.
-type EventHandler func(ctx context.Context, e event.Event) error
 
 // StartHTTP serves h on API Gateway (Lambda) or on $PORT (Knative). On Lambda
 // it never returns; on Knative it returns after a graceful shutdown, so that
 // deferred calls in main (flushing traces, metrics) still run.
 func StartHTTP(h http.Handler) {
-	if onLambda() {
+	if OnLambda() {
 		lambda.Start(HTTPAdapter(h))
 		return
 	}
-	serveUntilSignal(routed(h, os.Getenv("SHOP_ROUTE")))
+	ServeUntilSignal(routed(h, os.Getenv("SHOP_ROUTE")))
 }
 
 // routed mounts h at its route when one is given. On Lambda, API Gateway has
@@ -44,26 +38,16 @@ func routed(h http.Handler, route string) http.Handler {
 	return mux
 }
 
-// StartEvents consumes CloudEvents from SQS (Lambda) or from a Knative Trigger.
-// Lifecycle as StartHTTP.
-func StartEvents(h EventHandler) {
-	if onLambda() {
-		lambda.Start(lambdaEventHandler{handle: h}.invoke)
-		return
-	}
-	serveUntilSignal(cloudEventsHandler(h))
-}
-
 // StartStep runs a saga step as a Step Functions task (Lambda) or behind
 // POST on $PORT (Knative). Lifecycle as StartHTTP.
 func StartStep[In, Out any](fn func(context.Context, In) (Out, error)) {
-	if onLambda() {
+	if OnLambda() {
 		// Rejecting unknown fields keeps the Lambda contract identical to the
 		// Knative one, where the same decoder settings apply.
 		lambda.StartWithOptions(fn, lambda.WithDisallowUnknownFields(true))
 		return
 	}
-	serveUntilSignal(stepHandler(fn))
+	ServeUntilSignal(stepHandler(fn))
 }
 
 // Fatal reports a wiring error in main and exits with status 1. The line is
@@ -87,13 +71,17 @@ func writeFatal(w io.Writer, msg string, err error) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-func onLambda() bool {
+// OnLambda reports whether the process was started by the Lambda Runtime API
+// (AWS_LAMBDA_RUNTIME_API is set). Every Start function, here and in
+// subpackages such as consumer, picks its platform with it.
+func OnLambda() bool {
 	return os.Getenv("AWS_LAMBDA_RUNTIME_API") != ""
 }
 
-// serveUntilSignal is the Knative entry point: bind $PORT, serve until SIGTERM
-// (what Kubernetes sends) or SIGINT (Ctrl-C when run locally), drain, return.
-func serveUntilSignal(h http.Handler) {
+// ServeUntilSignal is the Knative entry point of every shape: bind $PORT
+// (default 8080), Serve h until SIGTERM (what Kubernetes sends) or SIGINT
+// (Ctrl-C when run locally), drain, return. A listen or serve error is Fatal.
+func ServeUntilSignal(h http.Handler) {
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +69,20 @@ func TestRoutedSetsPathValuesOnKnative(t *testing.T) {
 	plain := routed(http.NotFoundHandler(), "")
 	if _, isMux := plain.(*http.ServeMux); isMux {
 		t.Error("no route must leave the handler unwrapped")
+	}
+}
+
+func TestLinksNoCloudEvents(t *testing.T) {
+	// Every function links this package, so whatever it imports is initialised
+	// on every cold start; the CloudEvents SDK (with zap and json-iterator)
+	// belongs to event consumers only, in package consumer.
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/cloudevents/") {
+			t.Errorf("runtime depends on %s", dep)
+		}
 	}
 }

@@ -53,11 +53,6 @@ func (s *runningServer) wait(d time.Duration) (stopped bool, err error) {
 	}
 }
 
-func startServe(t *testing.T, h http.Handler) string {
-	t.Helper()
-	return runServe(t, h).base
-}
-
 // get fetches url on a fresh connection each time, as a prober or a new
 // client would, so a draining server's keep-alive state does not matter.
 func get(t *testing.T, url string) (int, string, error) {

@@ -13,6 +13,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 )
 
+// maxStepInputBytes bounds what one Knative step invocation may make us
+// buffer. Step Functions caps state payloads at 256 KiB, so nothing legitimate
+// comes close.
+const maxStepInputBytes = 1 << 20
+
 // stepError is the body of a failed step on Knative: the same fields, and the
 // same errorType, that a Lambda function error carries into Step Functions, so
 // an orchestrator's catch rules work on either runtime.
@@ -41,11 +46,11 @@ func stepHandler[In, Out any](fn func(context.Context, In) (Out, error)) http.Ha
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeProblem(w, r, http.StatusMethodNotAllowed, "a saga step is invoked with POST")
+			WriteProblem(w, r, http.StatusMethodNotAllowed, "a saga step is invoked with POST")
 			return
 		}
 		var in In
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEventBytes))
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxStepInputBytes))
 		dec.DisallowUnknownFields()
 		err := dec.Decode(&in)
 		if err == nil {

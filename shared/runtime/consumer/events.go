@@ -1,4 +1,4 @@
-package runtime
+package consumer
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/shop-serverless/shop/shared/runtime"
 )
 
 // maxEventBytes bounds what one Knative delivery may make us buffer. SQS,
@@ -23,7 +25,7 @@ const maxEventBytes = 1 << 20
 // order; each failed record is reported by message id so that only it is
 // redelivered. The Lambda error is always nil: failing the invocation would
 // redeliver the records that succeeded too.
-func SQSAdapter(h EventHandler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
+func SQSAdapter(h Handler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
 	return func(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
 		// An empty list rather than null: AWS accepts both, emulators may not.
 		resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
@@ -31,7 +33,7 @@ func SQSAdapter(h EventHandler) func(context.Context, events.SQSEvent) (events.S
 			if err := ctx.Err(); err != nil {
 				// Out of time: starting a record the deadline will cut short
 				// gains nothing; the rest come back after the visibility timeout.
-				slog.WarnContext(ctx, "runtime: deadline reached, returning unprocessed records",
+				slog.WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
 					"unprocessed", len(batch.Records)-i, "error", err)
 				for _, rest := range batch.Records[i:] {
 					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
@@ -39,7 +41,7 @@ func SQSAdapter(h EventHandler) func(context.Context, events.SQSEvent) (events.S
 				break
 			}
 			if err := handleRecord(ctx, h, msg.Body); err != nil {
-				slog.ErrorContext(ctx, "runtime: event failed, will be redelivered",
+				slog.ErrorContext(ctx, "consumer: event failed, will be redelivered",
 					"messageId", msg.MessageId, "error", err)
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 			}
@@ -48,7 +50,7 @@ func SQSAdapter(h EventHandler) func(context.Context, events.SQSEvent) (events.S
 	}
 }
 
-func handleRecord(ctx context.Context, h EventHandler, body string) error {
+func handleRecord(ctx context.Context, h Handler, body string) error {
 	e, err := decodeEvent([]byte(body))
 	if err != nil {
 		return err
@@ -71,7 +73,7 @@ type payloadShape struct {
 func decodeEvent(raw []byte) (event.Event, error) {
 	var shape payloadShape
 	if err := json.Unmarshal(raw, &shape); err != nil {
-		return event.Event{}, fmt.Errorf("runtime: event payload is not a JSON object: %w", err)
+		return event.Event{}, fmt.Errorf("consumer: event payload is not a JSON object: %w", err)
 	}
 	return shape.event(raw)
 }
@@ -83,41 +85,41 @@ func (s *payloadShape) event(raw []byte) (event.Event, error) {
 	switch {
 	case s.DetailType != nil:
 		if len(s.Detail) == 0 {
-			return event.Event{}, errors.New("runtime: EventBridge envelope has no detail")
+			return event.Event{}, errors.New("consumer: EventBridge envelope has no detail")
 		}
 		structured = s.Detail
 	case s.SpecVersion != nil:
 		structured = raw
 	default:
-		return event.Event{}, errors.New("runtime: payload is neither an EventBridge envelope nor a CloudEvent")
+		return event.Event{}, errors.New("consumer: payload is neither an EventBridge envelope nor a CloudEvent")
 	}
 	var e event.Event
 	if err := json.Unmarshal(structured, &e); err != nil {
-		return event.Event{}, fmt.Errorf("runtime: decoding CloudEvent: %w", err)
+		return event.Event{}, fmt.Errorf("consumer: decoding CloudEvent: %w", err)
 	}
 	if err := e.Validate(); err != nil {
-		return event.Event{}, fmt.Errorf("runtime: invalid CloudEvent %q: %w", e.ID(), err)
+		return event.Event{}, fmt.Errorf("consumer: invalid CloudEvent %q: %w", e.ID(), err)
 	}
 	return e, nil
 }
 
-// lambdaEventHandler is the Lambda entry point of StartEvents. It takes raw
-// JSON because the payload's type is only known after looking at it, and
-// returns JSON so that aws-lambda-go answers with the same application/json
-// response as for any typed handler.
+// lambdaEventHandler is the Lambda entry point of Start. It takes raw JSON
+// because the payload's type is only known after looking at it, and returns
+// JSON so that aws-lambda-go answers with the same application/json response
+// as for any typed handler.
 type lambdaEventHandler struct {
-	handle EventHandler
+	handle Handler
 }
 
 func (l lambdaEventHandler) invoke(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
 	var shape payloadShape
 	if err := json.Unmarshal(payload, &shape); err != nil {
-		return nil, fmt.Errorf("runtime: event payload is not a JSON object: %w", err)
+		return nil, fmt.Errorf("consumer: event payload is not a JSON object: %w", err)
 	}
 	if shape.Records != nil {
 		var batch events.SQSEvent
 		if err := json.Unmarshal(payload, &batch); err != nil {
-			return nil, fmt.Errorf("runtime: decoding SQS batch: %w", err)
+			return nil, fmt.Errorf("consumer: decoding SQS batch: %w", err)
 		}
 		resp, err := SQSAdapter(l.handle)(ctx, batch)
 		if err != nil {
@@ -137,13 +139,13 @@ func (l lambdaEventHandler) invoke(ctx context.Context, payload json.RawMessage)
 	return []byte("null"), nil
 }
 
-// cloudEventsHandler is the Knative entry point of StartEvents: one event per
+// cloudEventsHandler is the Knative entry point of Start: one event per
 // request, binary or structured mode, as a Trigger delivers them.
-func cloudEventsHandler(h EventHandler) http.Handler {
+func cloudEventsHandler(h Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			writeProblem(w, r, http.StatusMethodNotAllowed, "CloudEvents are delivered with POST")
+			runtime.WriteProblem(w, r, http.StatusMethodNotAllowed, "CloudEvents are delivered with POST")
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
@@ -158,14 +160,14 @@ func cloudEventsHandler(h EventHandler) http.Handler {
 			if errors.As(err, &tooLarge) {
 				status = http.StatusRequestEntityTooLarge
 			}
-			slog.WarnContext(r.Context(), "runtime: rejected CloudEvent delivery", "error", err)
-			writeProblem(w, r, status, "not a valid CloudEvent: "+err.Error())
+			slog.WarnContext(r.Context(), "consumer: rejected CloudEvent delivery", "error", err)
+			runtime.WriteProblem(w, r, status, "not a valid CloudEvent: "+err.Error())
 			return
 		}
 		if err := h(r.Context(), *e); err != nil {
-			slog.ErrorContext(r.Context(), "runtime: event failed, broker will redeliver",
+			slog.ErrorContext(r.Context(), "consumer: event failed, broker will redeliver",
 				"eventId", e.ID(), "eventType", e.Type(), "error", err)
-			writeProblem(w, r, http.StatusInternalServerError, "event handler failed")
+			runtime.WriteProblem(w, r, http.StatusInternalServerError, "event handler failed")
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)

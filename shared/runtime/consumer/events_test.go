@@ -1,4 +1,4 @@
-package runtime
+package consumer
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,10 +14,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/shop-serverless/shop/shared/runtime"
 )
 
 // structuredEvent is a structured-mode CloudEvent as producers put it in
@@ -330,7 +334,7 @@ func TestCloudEventsReceiver(t *testing.T) {
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
 			}
-			if rec.Code >= 400 && rec.Header().Get("Content-Type") != problemContentType {
+			if rec.Code >= 400 && rec.Header().Get("Content-Type") != "application/problem+json" {
 				t.Errorf("error response content type %q", rec.Header().Get("Content-Type"))
 			}
 			if got := h.seenIDs(); !reflect.DeepEqual(got, tt.wantSeen) {
@@ -353,6 +357,31 @@ func TestCloudEventsReceiverHandlerErrorIsNotEchoed(t *testing.T) {
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "secret") {
 		t.Errorf("status %d body %s", rec.Code, rec.Body)
 	}
+}
+
+// startServe runs runtime.Serve with h on 127.0.0.1 until the test ends and
+// returns its base URL.
+func startServe(t *testing.T, h http.Handler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- runtime.Serve(ctx, ln, h) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-served:
+			if err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("Serve did not return after cancel")
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
 
 func TestCloudEventsReceiverBehindServe(t *testing.T) {
