@@ -21,6 +21,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
 func prefix() string {
@@ -32,12 +33,7 @@ func prefix() string {
 
 func secrets(t *testing.T) *secretsmanager.Client {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
-			t.Fatal("AWS_ENDPOINT_URL is not set")
-		}
-		t.Skip("end-to-end: needs AWS_ENDPOINT_URL of the local stack (make test sets it)")
-	}
+	testenv.RequireEmulator(t)
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -4,17 +4,14 @@
 //
 //	db, table := storetest.Table(t, "users")
 //
-// Tests need AWS_ENDPOINT_URL pointing at the emulator (make test sets it).
-// Without it they skip, unless SHOP_REQUIRE_EMULATOR=1 (also set by make
-// test), where a missing emulator fails the test: a skipped integration test
-// must never pass for a green run.
+// Without an emulator the tests skip, or fail under make test: see
+// shared/testenv.
 package storetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -28,28 +25,14 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
 var seq atomic.Int64
 
-// RequireEmulator skips (or, under make test, fails) a test that has no emulator.
-func RequireEmulator(t testing.TB) {
-	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") != "" {
-		if os.Getenv("AWS_REGION") == "" {
-			t.Setenv("AWS_REGION", "us-east-1")
-		}
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-			t.Setenv("AWS_ACCESS_KEY_ID", "test")
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-		}
-		return
-	}
-	if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
-		t.Fatal("SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set")
-	}
-	t.Skip("integration test: set AWS_ENDPOINT_URL to a running emulator (make test does)")
-}
+// RequireEmulator is testenv.RequireEmulator, kept here for the packages
+// that already use storetest.
+func RequireEmulator(t testing.TB) { testenv.RequireEmulator(t) }
 
 // Table creates a fresh table shaped like functions/<service>/service.yaml.
 func Table(t testing.TB, service string) (*dynamodb.Client, string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -15,28 +14,11 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
-// RequireEmulator skips (or, under make test, fails) a test that has no
-// emulator; the pattern of shared/store/storetest, which these packages
-// cannot import without pulling DynamoDB into every token verifier's tests.
-func RequireEmulator(t testing.TB) {
-	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") != "" {
-		if os.Getenv("AWS_REGION") == "" {
-			t.Setenv("AWS_REGION", "us-east-1")
-		}
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-			t.Setenv("AWS_ACCESS_KEY_ID", "test")
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-		}
-		return
-	}
-	if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
-		t.Fatal("SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set")
-	}
-	t.Skip("integration test: set AWS_ENDPOINT_URL to a running emulator (make test does)")
-}
+// RequireEmulator is testenv.RequireEmulator.
+func RequireEmulator(t testing.TB) { testenv.RequireEmulator(t) }
 
 // EmulatorClients returns real clients and a prefix of its own, whose
 // secrets (of services) and JWKS parameter are deleted when the test ends.
