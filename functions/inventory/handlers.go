@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -59,7 +58,7 @@ func Create(st *Store) http.Handler {
 			return mapError(err)
 		}
 		w.Header().Set("Location", "/v1/products/"+p.ID)
-		writeProduct(w, http.StatusCreated, p)
+		httpapi.WriteVersioned(w, http.StatusCreated, p.Version, p)
 		return nil
 	})
 }
@@ -67,7 +66,7 @@ func Create(st *Store) http.Handler {
 // Get handles GET /v1/products/{id}.
 func Get(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r)
+		id, err := httpapi.PathID(r, "id", "product")
 		if err != nil {
 			return err
 		}
@@ -75,7 +74,7 @@ func Get(st *Store) http.Handler {
 		if err != nil {
 			return mapError(err)
 		}
-		writeProduct(w, http.StatusOK, p)
+		httpapi.WriteVersioned(w, http.StatusOK, p.Version, p)
 		return nil
 	})
 }
@@ -118,7 +117,7 @@ func List(st *Store) http.Handler {
 // Idempotency-Key (wired in its main).
 func AdjustStock(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r)
+		id, err := httpapi.PathID(r, "id", "product")
 		if err != nil {
 			return err
 		}
@@ -133,22 +132,9 @@ func AdjustStock(st *Store) http.Handler {
 		if err != nil {
 			return mapError(err)
 		}
-		writeProduct(w, http.StatusOK, p)
+		httpapi.WriteVersioned(w, http.StatusOK, p.Version, p)
 		return nil
 	})
-}
-
-func writeProduct(w http.ResponseWriter, status int, p Product) {
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(p.Version, 10)))
-	httpapi.WriteJSON(w, status, p)
-}
-
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	if err := uuid.Validate(id); err != nil || len(id) != 36 || strings.ToLower(id) != id {
-		return "", httpapi.Errorf(http.StatusNotFound, "product %q not found", id)
-	}
-	return id, nil
 }
 
 func mapError(err error) error {

@@ -3,8 +3,6 @@ package users
 import (
 	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -43,7 +41,7 @@ func Register(st *Store) http.Handler {
 			return mapError(err)
 		}
 		w.Header().Set("Location", "/v1/users/"+u.ID)
-		writeUser(w, http.StatusCreated, u)
+		httpapi.WriteVersioned(w, http.StatusCreated, u.Version, u)
 		return nil
 	})
 }
@@ -51,7 +49,7 @@ func Register(st *Store) http.Handler {
 // Get handles GET /v1/users/{id}.
 func Get(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r)
+		id, err := httpapi.PathID(r, "id", "user")
 		if err != nil {
 			return err
 		}
@@ -64,7 +62,7 @@ func Get(st *Store) http.Handler {
 		if err != nil {
 			return mapError(err)
 		}
-		writeUser(w, http.StatusOK, u)
+		httpapi.WriteVersioned(w, http.StatusOK, u.Version, u)
 		return nil
 	})
 }
@@ -74,7 +72,7 @@ func Get(st *Store) http.Handler {
 // cannot silently overwrite each other.
 func Update(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		id, err := pathID(r)
+		id, err := httpapi.PathID(r, "id", "user")
 		if err != nil {
 			return err
 		}
@@ -82,7 +80,7 @@ func Update(st *Store) http.Handler {
 		if err := auth.SelfOrScope(r.Context(), id, ""); err != nil {
 			return err
 		}
-		version, err := ifMatchVersion(r)
+		version, err := httpapi.IfMatchVersion(r)
 		if err != nil {
 			return err
 		}
@@ -97,36 +95,9 @@ func Update(st *Store) http.Handler {
 		if err != nil {
 			return mapError(err)
 		}
-		writeUser(w, http.StatusOK, u)
+		httpapi.WriteVersioned(w, http.StatusOK, u.Version, u)
 		return nil
 	})
-}
-
-func writeUser(w http.ResponseWriter, status int, u User) {
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(u.Version, 10)))
-	httpapi.WriteJSON(w, status, u)
-}
-
-func pathID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	if err := uuid.Validate(id); err != nil || len(id) != 36 || strings.ToLower(id) != id {
-		return "", httpapi.Errorf(http.StatusNotFound, "user %q not found", id)
-	}
-	return id, nil
-}
-
-// ifMatchVersion reads the version from If-Match, accepting the ETag we send
-// ("3") and a bare number (3).
-func ifMatchVersion(r *http.Request) (int64, error) {
-	raw := strings.TrimSpace(r.Header.Get("If-Match"))
-	if raw == "" {
-		return 0, httpapi.Errorf(http.StatusPreconditionRequired, "send If-Match with the version you read (the ETag of GET /v1/users/{id})")
-	}
-	v, err := strconv.ParseInt(strings.Trim(raw, `"`), 10, 64)
-	if err != nil || v < 1 {
-		return 0, httpapi.Errorf(http.StatusBadRequest, "If-Match must be a version number such as \"3\"")
-	}
-	return v, nil
 }
 
 func mapError(err error) error {

@@ -1,0 +1,43 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// PathID returns the path value name when it is a canonical (lower-case,
+// hyphenated) UUID, the form every resource id takes. Anything else cannot
+// name a resource, so it is the 404 the lookup would give, naming what.
+func PathID(r *http.Request, name, what string) (string, error) {
+	id := r.PathValue(name)
+	if err := uuid.Validate(id); err != nil || len(id) != 36 || strings.ToLower(id) != id {
+		return "", Errorf(http.StatusNotFound, "%s %q not found", what, id)
+	}
+	return id, nil
+}
+
+// WriteVersioned writes v as JSON with its version as a strong ETag ("3"),
+// which clients send back in If-Match (see IfMatchVersion).
+func WriteVersioned(w http.ResponseWriter, status int, version int64, v any) {
+	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
+	WriteJSON(w, status, v)
+}
+
+// IfMatchVersion reads the version a conditional update is based on from
+// If-Match, accepting the ETag WriteVersioned sends ("3") and a bare number
+// (3). Without the header: 428, so two editors cannot silently overwrite
+// each other; an unreadable one: 400.
+func IfMatchVersion(r *http.Request) (int64, error) {
+	raw := strings.TrimSpace(r.Header.Get("If-Match"))
+	if raw == "" {
+		return 0, Errorf(http.StatusPreconditionRequired, "send If-Match with the version you read (the ETag of the resource)")
+	}
+	v, err := strconv.ParseInt(strings.Trim(raw, `"`), 10, 64)
+	if err != nil || v < 1 {
+		return 0, Errorf(http.StatusBadRequest, "If-Match must be a version number such as \"3\"")
+	}
+	return v, nil
+}
