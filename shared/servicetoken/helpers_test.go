@@ -3,9 +3,8 @@ package servicetoken
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 	"testing"
 	"time"
 )
@@ -23,6 +22,13 @@ const (
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Forging helpers shared with the other token packages' tests.
+var (
+	seg      = tokentest.Seg
+	signRaw  = tokentest.SignRaw
+	edHeader = tokentest.EdHeader
+)
 
 // testKey derives a deterministic key from a label.
 func testKey(label string) ed25519.PrivateKey {
@@ -73,34 +79,6 @@ func issue(t testing.TB, s *Signer, kind, sub string, scopes []string, ttl time.
 		t.Fatalf("issue: %v", err)
 	}
 	return tok, c
-}
-
-func seg(v any) string {
-	var b []byte
-	switch v := v.(type) {
-	case string:
-		b = []byte(v)
-	case []byte:
-		b = v
-	default:
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			panic(err)
-		}
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// signRaw builds a compact JWS over any header and claims, signed with
-// Ed25519 whatever the header says: tests forge tokens the Signer would
-// never make.
-func signRaw(key ed25519.PrivateKey, header, claims any) string {
-	input := seg(header) + "." + seg(claims)
-	return input + "." + seg(ed25519.Sign(key, []byte(input)))
-}
-
-func edHeader(kid string) map[string]any {
-	return map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}
 }
 
 // claimsAt is a valid service token's payload issued at iat.

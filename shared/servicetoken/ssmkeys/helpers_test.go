@@ -3,8 +3,7 @@ package ssmkeys
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +22,13 @@ const (
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Forging helpers shared with the other token packages' tests.
+var (
+	seg      = tokentest.Seg
+	signRaw  = tokentest.SignRaw
+	edHeader = tokentest.EdHeader
+)
 
 // testKey derives a deterministic key from a label.
 func testKey(label string) ed25519.PrivateKey {
@@ -54,29 +60,6 @@ func jwksOf(t testing.TB, keys ...any) string {
 		t.Fatal(err)
 	}
 	return string(out)
-}
-
-func seg(v any) string {
-	b, ok := v.([]byte)
-	if !ok {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			panic(err)
-		}
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// signRaw builds a compact JWS over header and claims, signed with key.
-// A Signer reads the wall clock; this signs as of any time the tests'
-// clock says.
-func signRaw(key ed25519.PrivateKey, header, claims any) string {
-	input := seg(header) + "." + seg(claims)
-	return input + "." + seg(ed25519.Sign(key, []byte(input)))
-}
-
-func edHeader(kid string) map[string]any {
-	return map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}
 }
 
 // claimsAt is a valid service token's payload issued at iat.
