@@ -11,9 +11,10 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
-	"github.com/zclconf/go-cty/cty"
 )
 
 // fakeARN stands in for an ARN only AWS knows, named so that a check can tell
@@ -606,7 +607,7 @@ func compare(set *manifest.Set, d *deployment) []string {
 			continue
 		}
 		where := "route of " + fn.Name
-		name := manifest.FunctionName(p, fn)
+		name := naming.Function(p, fn.Name)
 		expectString(bad, where, "route_key", rd.route["route_key"], fn.HTTP.RouteKey())
 		expectString(bad, where, "target", rd.route["target"], "integrations/integration-id:"+fn.Name)
 		expectString(bad, where, "integration_type", rd.integration["integration_type"], "AWS_PROXY")
@@ -660,7 +661,7 @@ func compareAuthorizer(fn *manifest.Function, prefix string, d *deployment) []st
 			where, len(d.authorizers), len(d.authorizerPermissions))
 		return problems
 	}
-	name := manifest.FunctionName(prefix, fn)
+	name := naming.Function(prefix, fn.Name)
 	a := d.authorizers[0]
 	expectString(bad, where, "api_id", a["api_id"], "api-id")
 	// Named after the stack, not after the function behind it.
@@ -707,8 +708,8 @@ func compareKeys(set *manifest.Set, prefix string, d *deployment) []string {
 	problems = append(problems, diffNames("signing secret of issuer", issuers, sortedKeys(d.secrets))...)
 	for _, issuer := range issuers {
 		if sec := d.secrets[issuer]; sec != nil {
-			where := "signing secret of " + manifest.Issuer(prefix, issuer)
-			expectString(bad, where, "name", sec["name"], manifest.SigningSecret(prefix, issuer))
+			where := "signing secret of " + naming.Issuer(prefix, issuer)
+			expectString(bad, where, "name", sec["name"], naming.SigningSecret(prefix, issuer))
 			if got := sec["recovery_window_in_days"]; !got.RawEquals(d.recoveryWindow) {
 				bad("%s: recovery_window_in_days is %s, want the variable's %s", where, show(got), show(d.recoveryWindow))
 			}
@@ -716,7 +717,7 @@ func compareKeys(set *manifest.Set, prefix string, d *deployment) []string {
 	}
 
 	where := "JWKS parameter"
-	expectString(bad, where, "name", d.jwks["name"], manifest.JWKSParameter(prefix))
+	expectString(bad, where, "name", d.jwks["name"], naming.JWKSParameter(prefix))
 	expectString(bad, where, "type", d.jwks["type"], "String")
 	expectString(bad, where, "value", d.jwks["value"], `{"keys":[]}`)
 	// keytool rewrites both; a diff in either makes the provider write back
@@ -737,7 +738,7 @@ func compareTable(svc *manifest.Service, prefix string, sd *serviceDeployment) [
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	where, t := "table of "+svc.Name, svc.Table
-	expectString(bad, where, "name", sd.table["name"], manifest.TableName(prefix, svc.Name))
+	expectString(bad, where, "name", sd.table["name"], naming.Table(prefix, svc.Name))
 	expectString(bad, where, "billing_mode", sd.table["billing_mode"], "PAY_PER_REQUEST")
 	expectString(bad, where, "hash_key", sd.table["hash_key"], t.PartitionKey.Name)
 	expectOptionalString(bad, where, "range_key", sd.table["range_key"], keyName(t.SortKey))
@@ -809,7 +810,7 @@ func compareFunction(fn *manifest.Function, prefix string, fd *functionDeploymen
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	where := "function " + fn.Name
-	name := manifest.FunctionName(prefix, fn)
+	name := naming.Function(prefix, fn.Name)
 	expectString(bad, where, "function_name", fd.args["function_name"], name)
 	if len(name) > maxAWSLen || len(fd.roleName) > maxAWSLen {
 		bad("%s: function name %q or role name %q exceeds %d characters", where, name, fd.roleName, maxAWSLen)
@@ -836,7 +837,7 @@ func compareFunction(fn *manifest.Function, prefix string, fd *functionDeploymen
 
 	// The policy's statements, exactly: what every function gets, then one
 	// statement per permission the manifest asks for.
-	tableARN := fakeARN("dynamodb", "table/"+manifest.TableName(prefix, fn.Service))
+	tableARN := fakeARN("dynamodb", "table/"+naming.Table(prefix, fn.Service))
 	want := []string{
 		statementKey([]string{"logs:CreateLogStream", "logs:PutLogEvents"}, []string{fakeARN("logs", "log-group:/aws/lambda/"+name) + ":*"}),
 		statementKey([]string{"xray:PutTraceSegments", "xray:PutTelemetryRecords"}, []string{"*"}),
@@ -850,15 +851,15 @@ func compareFunction(fn *manifest.Function, prefix string, fd *functionDeploymen
 	}
 	if fn.Permissions.SigningKey {
 		want = append(want, statementKey([]string{"secretsmanager:GetSecretValue"},
-			[]string{fakeARN("secretsmanager", "secret:"+manifest.SigningSecret(prefix, fn.Service))}))
+			[]string{fakeARN("secretsmanager", "secret:"+naming.SigningSecret(prefix, fn.Service))}))
 	}
 	if fn.Permissions.PublicKeys {
 		want = append(want, statementKey([]string{"ssm:GetParameter"},
-			[]string{fakeARN("ssm", "parameter"+manifest.JWKSParameter(prefix))}))
+			[]string{fakeARN("ssm", "parameter"+naming.JWKSParameter(prefix))}))
 	}
 	if fn.Permissions.Breakers {
 		want = append(want, statementKey([]string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-			[]string{fakeARN("dynamodb", "table/"+manifest.TableName(prefix, naming.PlatformService))},
+			[]string{fakeARN("dynamodb", "table/"+naming.Table(prefix, naming.PlatformService))},
 			"ForAllValues:StringLike dynamodb:LeadingKeys [BREAKER#*]"))
 	}
 

@@ -27,9 +27,10 @@ import (
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
-	"github.com/zclconf/go-cty/cty"
 )
 
 const (
@@ -430,7 +431,7 @@ permissions:
 	if problems := compare(grown, d); len(problems) > 0 {
 		t.Errorf("Terraform does not follow the grown manifests:\n%s", strings.Join(problems, "\n"))
 	}
-	secret := manifest.SigningSecret("shop", "inventory")
+	secret := naming.SigningSecret("shop", "inventory")
 	if got, _ := asString(d.secrets["inventory"]["name"]); got != secret {
 		t.Errorf("signing secret of inventory is %q, want %q", got, secret)
 	}
@@ -486,7 +487,7 @@ permissions:
 	if fd == nil {
 		t.Fatal("users-breaker-probe missing from the users module instance")
 	}
-	platformTable := fakeARN("dynamodb", "table/"+manifest.TableName("shop", naming.PlatformService))
+	platformTable := fakeARN("dynamodb", "table/"+naming.Table("shop", naming.PlatformService))
 	var onPlatform int
 	for _, st := range fd.statementsWith("dynamodb:") {
 		resources, _ := stringList(st["resources"])
@@ -1022,13 +1023,13 @@ func literalStrings(expr hclsyntax.Expression) []string {
 func topologyLiterals(set *manifest.Set) []string {
 	var out []string
 	for _, svc := range set.Services {
-		out = append(out, manifest.TableName("shop", svc.Name))
+		out = append(out, naming.Table("shop", svc.Name))
 		for _, ix := range svc.Table.Indexes {
 			out = append(out, ix.Name)
 		}
 	}
 	for _, fn := range set.Functions() {
-		out = append(out, fn.Name, manifest.FunctionName("shop", fn))
+		out = append(out, fn.Name, naming.Function("shop", fn.Name))
 		if fn.HTTP != nil {
 			out = append(out, fn.HTTP.RouteKey(), fn.HTTP.Path)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/money"
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // List page sizes.
@@ -94,14 +95,14 @@ func List(st *Store) http.Handler {
 			n, err := strconv.Atoi(raw)
 			if err != nil || n < 1 || n > MaxLimit {
 				return &httpapi.Error{Status: http.StatusBadRequest, Detail: fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit),
-					Fields: []httpapi.FieldError{{Field: "limit", Message: fmt.Sprintf("must be 1..%d", MaxLimit)}}}
+					Fields: []problem.FieldError{{Field: "limit", Message: fmt.Sprintf("must be 1..%d", MaxLimit)}}}
 			}
 			limit = n
 		}
 		items, next, err := st.List(r.Context(), int32(limit), q.Get("cursor"))
 		if errors.Is(err, ErrBadCursor) {
 			return &httpapi.Error{Status: http.StatusBadRequest, Detail: "cursor is not one this API returned",
-				Fields: []httpapi.FieldError{{Field: "cursor", Message: "invalid"}}}
+				Fields: []problem.FieldError{{Field: "cursor", Message: "invalid"}}}
 		}
 		if err != nil {
 			return err

@@ -19,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/smithy-go"
 )
 
 // defaultRegion is where the emulators put everything unless told otherwise.
@@ -135,22 +134,6 @@ func apiBaseURL(endpoint, apiID string) (string, error) {
 	}
 	u, _ := url.Parse(endpoint)
 	return u.Scheme + "://" + u.Host + "/_aws/execute-api/" + apiID + "/$default", nil
-}
-
-// hasErrorCode reports whether err is an AWS API error with one of codes.
-// Matching the code string rather than the SDK's typed errors also catches
-// emulators that return the right code in a shape the SDK does not map.
-func hasErrorCode(err error, codes ...string) bool {
-	var apiErr smithy.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	for _, c := range codes {
-		if apiErr.ErrorCode() == c {
-			return true
-		}
-	}
-	return false
 }
 
 // poll calls check every interval until it reports done or fails, for at

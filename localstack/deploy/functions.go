@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
@@ -62,7 +63,7 @@ func trustPolicy() policyDocument {
 // signing secret, read the published public keys, and keep circuit-breaker
 // state in the platform table. Nothing else.
 func functionPolicy(region, account, prefix string, fn *manifest.Function) policyDocument {
-	logGroup := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, manifest.FunctionName(prefix, fn))
+	logGroup := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, naming.Function(prefix, fn.Name))
 	doc := policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
 		Sid:      "OwnLogs",
 		Effect:   "Allow",
@@ -71,7 +72,7 @@ func functionPolicy(region, account, prefix string, fn *manifest.Function) polic
 	}}}
 	perms := fn.Permissions
 	if len(perms.DynamoDB) > 0 {
-		table := tableARN(region, account, manifest.TableName(prefix, fn.Service))
+		table := tableARN(region, account, naming.Table(prefix, fn.Service))
 		actions := make([]string, 0, len(perms.DynamoDB))
 		for _, a := range perms.DynamoDB {
 			actions = append(actions, "dynamodb:"+a)
@@ -88,7 +89,7 @@ func functionPolicy(region, account, prefix string, fn *manifest.Function) polic
 		// Secrets Manager appends "-" and six random characters to a
 		// secret's ARN; "-??????" matches exactly that suffix, where "*"
 		// would also match a secret named <prefix>/signing/<service>-other.
-		secret := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-??????", region, account, manifest.SigningSecret(prefix, fn.Service))
+		secret := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-??????", region, account, naming.SigningSecret(prefix, fn.Service))
 		doc.Statement = append(doc.Statement, policyStatement{
 			Sid:      "ReadOwnSigningKeys",
 			Effect:   "Allow",
@@ -99,7 +100,7 @@ func functionPolicy(region, account, prefix string, fn *manifest.Function) polic
 	if perms.PublicKeys {
 		// The parameter name starts with "/", which the ARN's "parameter"
 		// already ends with: arn:...:parameter/<prefix>/jwks.
-		param := fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, account, manifest.JWKSParameter(prefix))
+		param := fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, account, naming.JWKSParameter(prefix))
 		doc.Statement = append(doc.Statement, policyStatement{
 			Sid:      "ReadPublicKeys",
 			Effect:   "Allow",
@@ -115,7 +116,7 @@ func functionPolicy(region, account, prefix string, fn *manifest.Function) polic
 			Sid:       "SharedBreakers",
 			Effect:    "Allow",
 			Action:    breakerActions,
-			Resource:  []string{tableARN(region, account, manifest.TableName(prefix, naming.PlatformService))},
+			Resource:  []string{tableARN(region, account, naming.Table(prefix, naming.PlatformService))},
 			Condition: map[string]map[string][]string{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {breakerKeyPattern}}},
 		})
 	}
@@ -176,13 +177,13 @@ func decodePolicy(doc string) string {
 // ensureRole makes the role <prefix>-<name> with the Lambda trust policy and
 // the function's inline policy, and returns its ARN.
 func (d *deployer) ensureRole(ctx context.Context, fn *manifest.Function) (string, error) {
-	name := manifest.FunctionName(d.prefix, fn)
+	name := naming.Function(d.prefix, fn.Name)
 	trust := mustJSON(trustPolicy())
 	status := statusUnchanged
 	var arn string
 	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
 	switch {
-	case hasErrorCode(err, "NoSuchEntity"):
+	case awserr.HasCode(err, "NoSuchEntity"):
 		out, err := d.iam.CreateRole(ctx, &iam.CreateRoleInput{
 			RoleName:                 &name,
 			AssumeRolePolicyDocument: &trust,
@@ -214,7 +215,7 @@ func (d *deployer) ensureRole(ctx context.Context, fn *manifest.Function) (strin
 	if status != statusCreated {
 		out, err := d.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: &name})
 		switch {
-		case hasErrorCode(err, "NoSuchEntity"):
+		case awserr.HasCode(err, "NoSuchEntity"):
 		case err != nil:
 			return "", fmt.Errorf("role %s: get inline policy: %w", name, err)
 		default:
@@ -346,7 +347,7 @@ func lambdaArchitecture(goarch string) (ltypes.Architecture, error) {
 // configuration only when a managed field differs. Returns the function ARN.
 func (d *deployer) ensureFunction(ctx context.Context, a *artifact, roleARN string) (string, error) {
 	fn := a.fn
-	name := manifest.FunctionName(d.prefix, fn)
+	name := naming.Function(d.prefix, fn.Name)
 	arch, err := lambdaArchitecture(d.goarch)
 	if err != nil {
 		return "", err
@@ -361,7 +362,7 @@ func (d *deployer) ensureFunction(ctx context.Context, a *artifact, roleARN stri
 	}
 
 	got, err := d.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
-	if hasErrorCode(err, "ResourceNotFoundException") {
+	if awserr.HasCode(err, "ResourceNotFoundException") {
 		arn, err := d.createFunction(ctx, name, a, want, arch)
 		if err != nil {
 			return "", err
@@ -433,7 +434,7 @@ func (d *deployer) createFunction(ctx context.Context, name string, a *artifact,
 	var arn string
 	err := poll(ctx, "function "+name+": create", roleWait, time.Second, func(ctx context.Context) (bool, error) {
 		out, err := d.lambda.CreateFunction(ctx, in)
-		if hasErrorCode(err, "InvalidParameterValueException") && strings.Contains(err.Error(), "cannot be assumed") {
+		if awserr.HasCode(err, "InvalidParameterValueException") && strings.Contains(err.Error(), "cannot be assumed") {
 			return false, nil // the new role has not propagated yet
 		}
 		if err != nil {

@@ -12,7 +12,9 @@ import (
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 const (
@@ -151,7 +153,7 @@ func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*
 		if arn == "" {
 			return nil, nil, fmt.Errorf("integration %s: no function ARN", fn.Name)
 		}
-		label := manifest.FunctionName(d.prefix, fn)
+		label := naming.Function(d.prefix, fn.Name)
 		if in, ok := byURI[arn]; ok {
 			id := aws.ToString(in.IntegrationId)
 			status := statusUnchanged
@@ -261,7 +263,7 @@ func wantRoutes(prefix string, fns []*manifest.Function, integrations map[string
 			key:      fn.HTTP.RouteKey(),
 			target:   "integrations/" + id,
 			authType: gtypes.AuthorizationTypeNone,
-			label:    manifest.FunctionName(prefix, fn),
+			label:    naming.Function(prefix, fn.Name),
 		}
 		if fn.HTTP.Auth != manifest.AuthNone {
 			if authorizerID == "" {
@@ -398,7 +400,7 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 	label := d.apiName() + " " + defaultStage
 	got, err := d.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: aws.String(defaultStage)})
 	switch {
-	case hasErrorCode(err, "NotFoundException"):
+	case awserr.HasCode(err, "NotFoundException"):
 		_, err := d.apigw.CreateStage(ctx, &apigatewayv2.CreateStageInput{
 			ApiId:      &apiID,
 			StageName:  aws.String(defaultStage),
@@ -445,7 +447,7 @@ func executeAPIARN(region, account, apiID, resource string) string {
 // ensureInvokePermission lets API Gateway invoke fn from the source ARN that
 // source builds from the function's account, under statement id sid.
 func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Function, fnARN, sid string, source func(account string) string) error {
-	name := manifest.FunctionName(d.prefix, fn)
+	name := naming.Function(d.prefix, fn.Name)
 	has, err := d.hasPolicyStatement(ctx, name, sid)
 	if err != nil {
 		return err
@@ -465,7 +467,7 @@ func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Func
 		Principal:    aws.String("apigateway.amazonaws.com"),
 		SourceArn:    aws.String(source(account)),
 	})
-	if hasErrorCode(err, "ResourceConflictException") {
+	if awserr.HasCode(err, "ResourceConflictException") {
 		d.p.report("permission", name, statusUnchanged) // granted already; GetPolicy did not show it
 		return nil
 	}
@@ -479,7 +481,7 @@ func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Func
 // hasPolicyStatement reports whether fn's resource policy has statement sid.
 func (d *deployer) hasPolicyStatement(ctx context.Context, fn, sid string) (bool, error) {
 	out, err := d.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &fn})
-	if hasErrorCode(err, "ResourceNotFoundException") {
+	if awserr.HasCode(err, "ResourceNotFoundException") {
 		return false, nil
 	}
 	if err != nil {

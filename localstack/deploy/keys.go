@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
@@ -33,9 +34,9 @@ func issuers(set *manifest.Set) []string {
 // tokens then finds its keys on its first invocation. One at a time, since
 // every issuer adds its key to the same JWKS parameter.
 func (d *deployer) ensureIssuers(ctx context.Context, set *manifest.Set) error {
-	jwks := ssmkeys.NewJWKSStore(d.ssm, manifest.JWKSParameter(d.prefix))
+	jwks := ssmkeys.NewJWKSStore(d.ssm, naming.JWKSParameter(d.prefix))
 	for _, svc := range issuers(set) {
-		name := manifest.Issuer(d.prefix, svc)
+		name := naming.Issuer(d.prefix, svc)
 		created, err := keystore.EnsureIssuer(ctx, d.sm, jwks, d.prefix, svc)
 		if err != nil {
 			return fmt.Errorf("issuer %s: %w", name, err)

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 // testPrefix keeps the test's resources apart from a developer's `make run`
@@ -131,7 +132,7 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 			continue
 		}
 		httpFns++
-		name := manifest.FunctionName(testPrefix, fn)
+		name := naming.Function(testPrefix, fn.Name)
 		got, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
 		if err != nil {
 			t.Errorf("function %s: %v", name, err)
@@ -196,7 +197,7 @@ func checkAuthorizer(t *testing.T, c clients, apiID string, set *manifest.Set) s
 	if len(found) != 1 {
 		t.Fatalf("%d authorizers named %s, want exactly 1", len(found), name)
 	}
-	fnName := manifest.FunctionName(testPrefix, fn)
+	fnName := naming.Function(testPrefix, fn.Name)
 	got, err := c.lambda.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: &fnName})
 	if err != nil {
 		t.Fatalf("authorizer function %s: %v", fnName, err)
@@ -213,7 +214,7 @@ func checkAuthorizer(t *testing.T, c clients, apiID string, set *manifest.Set) s
 func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
 	t.Helper()
 	for _, fn := range set.Functions() {
-		name := manifest.FunctionName(testPrefix, fn)
+		name := naming.Function(testPrefix, fn.Name)
 		got, err := c.lambda.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: &name})
 		if err != nil {
 			t.Errorf("function %s: %v", name, err)
@@ -234,12 +235,12 @@ func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
 func checkIssuers(t *testing.T, c clients, set *manifest.Set) {
 	t.Helper()
 	for _, svc := range issuers(set) {
-		secret := manifest.SigningSecret(testPrefix, svc)
+		secret := naming.SigningSecret(testPrefix, svc)
 		if _, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &secret}); err != nil {
-			t.Errorf("issuer %s: secret %s: %v", manifest.Issuer(testPrefix, svc), secret, err)
+			t.Errorf("issuer %s: secret %s: %v", naming.Issuer(testPrefix, svc), secret, err)
 		}
 	}
-	param := manifest.JWKSParameter(testPrefix)
+	param := naming.JWKSParameter(testPrefix)
 	out, err := c.ssm.GetParameter(t.Context(), &ssm.GetParameterInput{Name: &param})
 	if err != nil {
 		t.Errorf("JWKS parameter %s: %v", param, err)
@@ -327,7 +328,7 @@ func checkReachesFunction(t *testing.T, baseURL string, set *manifest.Set) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	fromFunction := resp.StatusCode == http.StatusNotImplemented && strings.Contains(string(body), manifest.FunctionName(testPrefix, target)) ||
+	fromFunction := resp.StatusCode == http.StatusNotImplemented && strings.Contains(string(body), naming.Function(testPrefix, target.Name)) ||
 		resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusNotFound ||
 		resp.StatusCode < 300
 	if !fromFunction {

@@ -9,7 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 const tableWait = 2 * time.Minute
@@ -19,10 +21,10 @@ const tableWait = 2 * time.Minute
 // schemas cannot change in place: a mismatch is an error, since the code
 // would then read a table shaped differently from what it was written for.
 func (d *deployer) ensureTable(ctx context.Context, svc *manifest.Service) error {
-	name := manifest.TableName(d.prefix, svc.Name)
+	name := naming.Table(d.prefix, svc.Name)
 	t := svc.Table
 	out, err := d.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
-	if hasErrorCode(err, "ResourceNotFoundException") {
+	if awserr.HasCode(err, "ResourceNotFoundException") {
 		if err := d.createTable(ctx, name, t); err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ type Shared struct {
 }
 
 // NewShared returns shared state kept in table (the platform table:
-// manifest.TableName(prefix, manifest.PlatformService)).
+// naming.Table(prefix, naming.PlatformService)).
 func NewShared(db store.DB, table string) *Shared {
 	return &Shared{db: db, table: table}
 }

@@ -36,13 +36,11 @@ import (
 	"github.com/shop-serverless/shop/shared/breaker"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
-// Header names the client sets.
-const (
-	HeaderIdempotencyKey = "Idempotency-Key"
-	HeaderTraceID        = "X-Amzn-Trace-Id"
-)
+// HeaderTraceID carries the X-Ray trace header to the dependency.
+const HeaderTraceID = "X-Amzn-Trace-Id"
 
 // Defaults for zero Config fields.
 const (
@@ -174,19 +172,6 @@ var (
 	ErrUnavailable = errors.New("dependency unavailable")
 )
 
-// Problem is an RFC 9457 problem body as the shop's services send it
-// (httpapi's problem+json responses).
-type Problem struct {
-	Type          string               `json:"type"`
-	Title         string               `json:"title"`
-	Status        int                  `json:"status"`
-	Detail        string               `json:"detail,omitempty"`
-	Instance      string               `json:"instance,omitempty"`
-	RequestID     string               `json:"requestId,omitempty"`
-	CorrelationID string               `json:"correlationId,omitempty"`
-	Errors        []httpapi.FieldError `json:"errors,omitempty"`
-}
-
 // StatusError is an answer with an error status (>= 400).
 type StatusError struct {
 	Name   string // the dependency
@@ -194,7 +179,7 @@ type StatusError struct {
 	Path   string // the URL path, never the query (it may hold secrets)
 	Status int
 	// Problem is the decoded problem+json body, or nil when there was none.
-	Problem *Problem
+	Problem *problem.Details
 	// RetryAfter is the dependency's Retry-After, 0 when absent.
 	RetryAfter time.Duration
 }
@@ -248,7 +233,7 @@ func (c *Client) PostJSON(ctx context.Context, path, idempotencyKey string, in, 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if idempotencyKey != "" {
-		req.Header.Set(HeaderIdempotencyKey, idempotencyKey)
+		req.Header.Set(httpapi.HeaderIdempotencyKey, idempotencyKey)
 	}
 	return c.doJSON(ctx, req, out)
 }
@@ -349,7 +334,7 @@ func retryable(req *http.Request) bool {
 	case req.Method == http.MethodGet, req.Method == http.MethodHead, req.Method == http.MethodOptions:
 		return true
 	}
-	return req.Header.Get(HeaderIdempotencyKey) != ""
+	return req.Header.Get(httpapi.HeaderIdempotencyKey) != ""
 }
 
 // attempts sends req until it gets an answer worth returning, runs out of
@@ -491,8 +476,8 @@ func (c *Client) statusError(req *http.Request, resp *http.Response) *StatusErro
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"))}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes)) // a broken error body still leaves the status
 	if mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err == nil &&
-		(mt == "application/problem+json" || mt == "application/json") {
-		var p Problem
+		(mt == problem.ContentType || mt == "application/json") {
+		var p problem.Details
 		if json.Unmarshal(body, &p) == nil && (p.Title != "" || p.Status != 0 || p.Detail != "" || p.Type != "") {
 			se.Problem = &p
 		}

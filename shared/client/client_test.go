@@ -16,6 +16,7 @@ import (
 	"github.com/shop-serverless/shop/shared/breaker"
 	"github.com/shop-serverless/shop/shared/client"
 	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // server is an httptest server (on 127.0.0.1) answering with the handler
@@ -312,7 +313,7 @@ func TestHTTPErrorNeverRepeatsTheDependency(t *testing.T) {
 		retryAfter string
 	}{
 		{err, 503, "1"},
-		{&client.StatusError{Name: "users", Status: 400, Problem: &client.Problem{Detail: "password=hunter2"}}, 502, ""},
+		{&client.StatusError{Name: "users", Status: 400, Problem: &problem.Details{Detail: "password=hunter2"}}, 502, ""},
 		{errors.New("token source: password=hunter2"), 500, ""},
 		{&breaker.OpenError{Name: "provider", RetryAfter: 2300 * time.Millisecond}, 503, "3"}, // a breaker used without a client
 	}

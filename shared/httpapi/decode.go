@@ -13,6 +13,8 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // MaxBodyBytes bounds what Decode reads. Requests to this API are small JSON
@@ -131,7 +133,7 @@ func decodeError(err error, size int) error {
 		}
 		return &Error{Status: http.StatusBadRequest, Err: err,
 			Detail: "request body has a field of the wrong type",
-			Fields: []FieldError{{Field: typeErr.Field, Message: "must be " + want}}}
+			Fields: []problem.FieldError{{Field: typeErr.Field, Message: "must be " + want}}}
 	case errors.As(err, &invalidUnmar):
 		return fmt.Errorf("httpapi: Decode: %w", err)
 	}
@@ -142,7 +144,7 @@ func decodeError(err error, size int) error {
 		}
 		return &Error{Status: http.StatusBadRequest, Err: err,
 			Detail: "request body has an unknown field",
-			Fields: []FieldError{{Field: name, Message: "unknown field"}}}
+			Fields: []problem.FieldError{{Field: name, Message: "unknown field"}}}
 	}
 	// What is left comes from a type's own UnmarshalJSON or UnmarshalText (a UUID, a
 	// time): the client's input is at fault, but the text is not ours to vouch for.

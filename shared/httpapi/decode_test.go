@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 const validOrder = `{"name":"Ada","price":{"amount":1234,"currency":"EUR"}}`
@@ -93,7 +95,7 @@ func TestDecodeErrors(t *testing.T) {
 		name       string
 		body       string
 		wantDetail string // substring
-		wantFields []FieldError
+		wantFields []problem.FieldError
 	}{
 		{name: "empty", body: "", wantDetail: "request body is empty"},
 		{name: "whitespace", body: " \r\n\t ", wantDetail: "request body is empty"},
@@ -103,31 +105,31 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "not JSON at all", body: `name=Ada`, wantDetail: "at byte offset 2"},
 		{
 			name: "unknown field", body: `{"name":"Ada","price":{"amount":1,"currency":"EUR"},"nmae":"x"}`,
-			wantDetail: "unknown field", wantFields: []FieldError{{"nmae", "unknown field"}},
+			wantDetail: "unknown field", wantFields: []problem.FieldError{{Field: "nmae", Message: "unknown field"}},
 		},
 		{
 			name: "nested unknown field", body: `{"name":"Ada","price":{"amount":1,"currency":"EUR","cents":1}}`,
-			wantDetail: "unknown field", wantFields: []FieldError{{"cents", "unknown field"}},
+			wantDetail: "unknown field", wantFields: []problem.FieldError{{Field: "cents", Message: "unknown field"}},
 		},
 		{
 			name: "wrong type", body: `{"name":"Ada","price":{"amount":"12.34","currency":"EUR"}}`,
-			wantDetail: "wrong type", wantFields: []FieldError{{"price.amount", "must be an integer, not a string"}},
+			wantDetail: "wrong type", wantFields: []problem.FieldError{{Field: "price.amount", Message: "must be an integer, not a string"}},
 		},
 		{
 			name: "fraction for an integer", body: `{"name":"Ada","price":{"amount":12.34,"currency":"EUR"}}`,
-			wantFields: []FieldError{{"price.amount", "must be an integer from -9223372036854775808 to 9223372036854775807"}},
+			wantFields: []problem.FieldError{{Field: "price.amount", Message: "must be an integer from -9223372036854775808 to 9223372036854775807"}},
 		},
 		{
 			name: "integer out of range", body: `{"name":"Ada","price":{"amount":1,"currency":"EUR"},"items":[{"sku":"a","quantity":3000000000}]}`,
-			wantFields: []FieldError{{"items.quantity", "must be an integer from -2147483648 to 2147483647"}},
+			wantFields: []problem.FieldError{{Field: "items.quantity", Message: "must be an integer from -2147483648 to 2147483647"}},
 		},
 		{
 			name: "string field given a number", body: `{"name":42}`,
-			wantFields: []FieldError{{"name", "must be a string, not a number"}},
+			wantFields: []problem.FieldError{{Field: "name", Message: "must be a string, not a number"}},
 		},
 		{
 			name: "object field given an array", body: `{"name":"Ada","price":[]}`,
-			wantFields: []FieldError{{"price", "must be an object, not an array"}},
+			wantFields: []problem.FieldError{{Field: "price", Message: "must be an object, not an array"}},
 		},
 		{name: "array body", body: `[1,2]`, wantDetail: "request body must be an object, not an array"},
 		{name: "trailing object", body: validOrder + ` {"name":"Bob"}`, wantDetail: fmt.Sprintf("unexpected data at byte offset %d", len(validOrder)+1)},
@@ -178,41 +180,41 @@ func TestDecodeValidates(t *testing.T) {
 	tests := []struct {
 		name       string
 		body       string
-		wantFields []FieldError
+		wantFields []problem.FieldError
 	}{
 		{
 			name: "dotted json names",
 			body: `{"name":"","price":{"amount":-1,"currency":""},"items":[{"sku":"a","quantity":1,"price":{"amount":1,"currency":"EUR"}},{"sku":"","quantity":0,"price":{"amount":1,"currency":"EUR"}}]}`,
-			wantFields: []FieldError{
-				{"name", "is required"},
-				{"price.amount", "must be at least 0"},
-				{"price.currency", "is required"},
-				{"items[1].sku", "is required"},
-				{"items[1].quantity", "must be at least 1"},
+			wantFields: []problem.FieldError{
+				{Field: "name", Message: "is required"},
+				{Field: "price.amount", Message: "must be at least 0"},
+				{Field: "price.currency", Message: "is required"},
+				{Field: "items[1].sku", Message: "is required"},
+				{Field: "items[1].quantity", Message: "must be at least 1"},
 			},
 		},
 		{
 			name:       "nested Validate method",
 			body:       `{"name":"Ada","price":{"amount":1,"currency":"eur"}}`,
-			wantFields: []FieldError{{"price", "currency codes are upper-case"}},
+			wantFields: []problem.FieldError{{Field: "price", Message: "currency codes are upper-case"}},
 		},
 		{
 			name: "Validate methods in pointers and slices",
 			body: `{"name":"Ada","price":{"amount":1,"currency":"EUR"},"discount":{"amount":1,"currency":"usd"},"items":[{"sku":"a","quantity":1,"price":{"amount":1,"currency":"gbp"}}]}`,
-			wantFields: []FieldError{
-				{"discount", "currency codes are upper-case"},
-				{"items[0].price", "currency codes are upper-case"},
+			wantFields: []problem.FieldError{
+				{Field: "discount", Message: "currency codes are upper-case"},
+				{Field: "items[0].price", Message: "currency codes are upper-case"},
 			},
 		},
 		{
 			name:       "Validate method skipped when its fields failed",
 			body:       `{"name":"Ada","price":{"amount":-5,"currency":"eur"}}`,
-			wantFields: []FieldError{{"price.amount", "must be at least 0"}},
+			wantFields: []problem.FieldError{{Field: "price.amount", Message: "must be at least 0"}},
 		},
 		{
 			name:       "tag messages",
 			body:       `{"name":"Adaaaaaaaaaaaaaaaaaaaaaaa","email":"not-an-email","price":{"amount":1,"currency":"EUR"}}`,
-			wantFields: []FieldError{{"name", "must be at most 20 characters long"}, {"email", "must be a valid email address"}},
+			wantFields: []problem.FieldError{{Field: "name", Message: "must be at most 20 characters long"}, {Field: "email", Message: "must be a valid email address"}},
 		},
 	}
 	for _, tt := range tests {
@@ -229,7 +231,7 @@ func TestDecodeValidates(t *testing.T) {
 	t.Run("the request's own Validate method", func(t *testing.T) {
 		var dst orderWithRule
 		e := asHTTPError(t, Decode(newRequest(t, "", `{"min":5,"max":1}`), &dst), http.StatusBadRequest)
-		assertFields(t, e.Fields, []FieldError{{"", "min must not exceed max"}})
+		assertFields(t, e.Fields, []problem.FieldError{{Field: "", Message: "min must not exceed max"}})
 		if err := Decode(newRequest(t, "", `{"min":1,"max":5}`), &dst); err != nil {
 			t.Errorf("valid request: %v", err)
 		}

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // amount stands in for money.Money (which httpapi must not import): tags for its
@@ -75,7 +77,7 @@ func asHTTPError(t *testing.T, err error, status int) *Error {
 	return e
 }
 
-func assertFields(t *testing.T, got, want []FieldError) {
+func assertFields(t *testing.T, got, want []problem.FieldError) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("fields = %+v, want %+v", got, want)
@@ -88,12 +90,12 @@ func assertFields(t *testing.T, got, want []FieldError) {
 }
 
 // problemBody decodes a problem response, checking its content type.
-func problemBody(t *testing.T, rec *httptest.ResponseRecorder) problem {
+func problemBody(t *testing.T, rec *httptest.ResponseRecorder) problem.Details {
 	t.Helper()
 	if ct := rec.Header().Get("Content-Type"); ct != "application/problem+json" {
 		t.Fatalf("Content-Type = %q, want application/problem+json", ct)
 	}
-	var p problem
+	var p problem.Details
 	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
 		t.Fatalf("problem body %q: %v", rec.Body, err)
 	}

@@ -35,26 +35,20 @@ import (
 	"strings"
 
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/problem"
 )
-
-// FieldError names one invalid field by its JSON path ("price.amount",
-// "items[2].quantity"); the empty path stands for the request body as a whole.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
 
 // Error is an error with an HTTP status: what a handler returns when the client, not
 // the server, should hear about it. Everything but Err is sent to the client, so
 // Detail and Fields must be safe to show; Err is only logged.
 type Error struct {
-	Status int          // 4xx or 5xx; anything else is sent as 500
-	Type   string       // problem type URI; empty means "about:blank"
-	Title  string       // empty means http.StatusText(Status)
-	Detail string       // safe, human-readable
-	Fields []FieldError // per-field problems, for validation errors
-	Header http.Header  // extra response headers (Retry-After, Allow...), may be nil
-	Err    error        // the cause: logged, never sent
+	Status int                  // 4xx or 5xx; anything else is sent as 500
+	Type   string               // problem type URI; empty means "about:blank"
+	Title  string               // empty means http.StatusText(Status)
+	Detail string               // safe, human-readable
+	Fields []problem.FieldError // per-field problems, for validation errors
+	Header http.Header          // extra response headers (Retry-After, Allow...), may be nil
+	Err    error                // the cause: logged, never sent
 }
 
 // Errorf returns an *Error whose Detail is the formatted message. The message goes
@@ -202,20 +196,8 @@ func logFailure(r *http.Request, e *Error, err error) {
 	loggerOf(r).LogAttrs(contextOf(r), level, "request failed", attrs...)
 }
 
-// problem is the RFC 9457 body, extended with the ids a caller quotes to support.
-type problem struct {
-	Type          string       `json:"type"`
-	Title         string       `json:"title"`
-	Status        int          `json:"status"`
-	Detail        string       `json:"detail,omitempty"`
-	Instance      string       `json:"instance,omitempty"`
-	RequestID     string       `json:"requestId,omitempty"`
-	CorrelationID string       `json:"correlationId,omitempty"`
-	Errors        []FieldError `json:"errors,omitempty"`
-}
-
 func writeProblem(w http.ResponseWriter, r *http.Request, e *Error) {
-	p := problem{
+	p := problem.Details{
 		Type:   e.Type,
 		Title:  e.title(),
 		Status: e.status(),
@@ -230,12 +212,6 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *Error) {
 		p.RequestID = RequestID(r.Context())
 		p.CorrelationID = CorrelationID(r.Context())
 	}
-	body, err := json.Marshal(p)
-	if err != nil { // only strings and ints: cannot happen, but never send nothing
-		body = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
-		p.Status = http.StatusInternalServerError
-	}
-
 	h := w.Header()
 	for k, vs := range e.Header {
 		h.Del(k)
@@ -243,11 +219,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, e *Error) {
 			h.Add(k, v)
 		}
 	}
-	h.Del("Content-Length") // a handler may have set it for the body it meant to send
-	h.Set("Content-Type", "application/problem+json")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(p.Status)
-	_, _ = w.Write(append(body, '\n'))
+	p.Write(w)
 }
 
 func contextOf(r *http.Request) context.Context {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 const secret = "dial tcp 10.0.3.7:5432: password authentication failed for user shop"
@@ -64,7 +65,7 @@ func TestWriteError(t *testing.T) {
 		wantType   string
 		wantTitle  string
 		wantDetail string
-		wantFields []FieldError
+		wantFields []problem.FieldError
 		wantHeader http.Header
 		wantLevel  string
 	}{
@@ -76,9 +77,9 @@ func TestWriteError(t *testing.T) {
 		},
 		{
 			name:       "wrapped *Error",
-			err:        fmt.Errorf("creating order: %w", &Error{Status: 400, Detail: "bad", Fields: []FieldError{{"name", "is required"}}}),
+			err:        fmt.Errorf("creating order: %w", &Error{Status: 400, Detail: "bad", Fields: []problem.FieldError{{Field: "name", Message: "is required"}}}),
 			wantStatus: 400, wantType: "about:blank", wantTitle: "Bad Request", wantDetail: "bad",
-			wantFields: []FieldError{{"name", "is required"}}, wantLevel: "INFO",
+			wantFields: []problem.FieldError{{Field: "name", Message: "is required"}}, wantLevel: "INFO",
 		},
 		{
 			name:       "MaxBytesError",
@@ -114,7 +115,7 @@ func TestWriteError(t *testing.T) {
 				t.Errorf("response leaks the internal error: %s", rec.Body)
 			}
 			p := problemBody(t, rec)
-			want := problem{Type: tt.wantType, Title: tt.wantTitle, Status: tt.wantStatus, Detail: tt.wantDetail,
+			want := problem.Details{Type: tt.wantType, Title: tt.wantTitle, Status: tt.wantStatus, Detail: tt.wantDetail,
 				Instance: "/orders/o-1", RequestID: "req-1", CorrelationID: "corr-1"}
 			gotFields := p.Errors
 			p.Errors = nil

@@ -12,10 +12,13 @@ import (
 	"github.com/shop-serverless/shop/shared/log"
 )
 
-// Header names for the ids, shared with the service client that propagates them.
+// Header names the edge reads and the service client sends.
 const (
 	HeaderRequestID     = "X-Request-Id"
 	HeaderCorrelationID = "X-Correlation-Id"
+	// HeaderIdempotencyKey makes an unsafe request safe to retry (IETF
+	// draft-ietf-httpapi-idempotency-key-header; see shared/idempotency).
+	HeaderIdempotencyKey = "Idempotency-Key"
 )
 
 type contextKey int

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // validatorInstance is built on first use, not at package init: building it walks
@@ -77,14 +79,14 @@ func Validate(v any) error {
 // tagErrors runs the validator on the first struct level: the validator descends
 // into nested structs itself, but not into a top-level slice or map, so those are
 // walked here.
-func tagErrors(v reflect.Value, path string) []FieldError {
+func tagErrors(v reflect.Value, path string) []problem.FieldError {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			return nil
 		}
 		v = v.Elem()
 	}
-	var fields []FieldError
+	var fields []problem.FieldError
 	switch v.Kind() {
 	case reflect.Struct:
 		if !v.CanInterface() {
@@ -101,7 +103,7 @@ func tagErrors(v reflect.Value, path string) []FieldError {
 			if typeName != "" {
 				ns = strings.TrimPrefix(ns, typeName+".")
 			}
-			fields = append(fields, FieldError{Field: joinPath(path, ns), Message: tagMessage(fe)})
+			fields = append(fields, problem.FieldError{Field: joinPath(path, ns), Message: tagMessage(fe)})
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
@@ -137,7 +139,7 @@ const maxDepth = 64
 
 type methodWalker struct {
 	failed  []string // paths that already have a problem
-	fields  []FieldError
+	fields  []problem.FieldError
 	visited map[visit]bool
 }
 
@@ -223,7 +225,7 @@ func (w *methodWalker) check(v reflect.Value, path string) {
 }
 
 func (w *methodWalker) report(path, message string) {
-	w.fields = append(w.fields, FieldError{Field: path, Message: message})
+	w.fields = append(w.fields, problem.FieldError{Field: path, Message: message})
 	w.failed = append(w.failed, path)
 }
 

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 type tagged struct {
@@ -31,20 +33,20 @@ func TestValidateMessages(t *testing.T) {
 	v := tagged{Name: "a", Code: "ab", Tags: []string{"x", "y"}, Level: "mid", Count: 0, Ratio: 1.5,
 		Currency: "XYZ", ID: "nope", When: time.Now().Add(-time.Hour), Custom: "hi!"}
 	e := asHTTPError(t, Validate(&v), http.StatusBadRequest)
-	assertFields(t, e.Fields, []FieldError{
-		{"name", "must be at least 2 characters long"},
-		{"code", "must be exactly 3 characters long"},
-		{"tags", "must contain at most 1 item"},
-		{"level", "must be one of: low, high"},
-		{"count", "must be greater than 0"},
-		{"ratio", "must be at most 1"},
-		{"currency", "must be an ISO 4217 currency code"},
-		{"id", "must be a valid UUID"},
-		{"when", "must be in the future"},
-		{"labels", "must contain at least 1 item"},
-		{"custom", "must satisfy excludesall=!"},
-		{"GoName", "is required"},
-		{"inner", "is required"},
+	assertFields(t, e.Fields, []problem.FieldError{
+		{Field: "name", Message: "must be at least 2 characters long"},
+		{Field: "code", Message: "must be exactly 3 characters long"},
+		{Field: "tags", Message: "must contain at most 1 item"},
+		{Field: "level", Message: "must be one of: low, high"},
+		{Field: "count", Message: "must be greater than 0"},
+		{Field: "ratio", Message: "must be at most 1"},
+		{Field: "currency", Message: "must be an ISO 4217 currency code"},
+		{Field: "id", Message: "must be a valid UUID"},
+		{Field: "when", Message: "must be in the future"},
+		{Field: "labels", Message: "must contain at least 1 item"},
+		{Field: "custom", Message: "must satisfy excludesall=!"},
+		{Field: "GoName", Message: "is required"},
+		{Field: "inner", Message: "is required"},
 	})
 }
 
@@ -56,7 +58,7 @@ type selfValidating struct {
 
 func (s selfValidating) Validate() error {
 	if s.From > s.To {
-		return &Error{Status: http.StatusBadRequest, Fields: []FieldError{{Field: "to", Message: "must not be before from"}}}
+		return &Error{Status: http.StatusBadRequest, Fields: []problem.FieldError{{Field: "to", Message: "must not be before from"}}}
 	}
 	return nil
 }
@@ -76,7 +78,7 @@ func TestValidate(t *testing.T) {
 	tests := []struct {
 		name       string
 		v          any
-		wantFields []FieldError // nil: valid
+		wantFields []problem.FieldError // nil: valid
 	}{
 		{name: "nil", v: nil},
 		{name: "nil pointer", v: (*orderRequest)(nil)},
@@ -86,24 +88,24 @@ func TestValidate(t *testing.T) {
 		{
 			name:       "top-level slice",
 			v:          []amount{{1, "EUR"}, {-1, "EUR"}, {1, "eur"}},
-			wantFields: []FieldError{{"[1].amount", "must be at least 0"}, {"[2]", "currency codes are upper-case"}},
+			wantFields: []problem.FieldError{{Field: "[1].amount", Message: "must be at least 0"}, {Field: "[2]", Message: "currency codes are upper-case"}},
 		},
 		{
 			name:       "map values in key order",
 			v:          map[string]amount{"b": {1, "usd"}, "a": {1, ""}},
-			wantFields: []FieldError{{"[a].currency", "is required"}, {"[b]", "currency codes are upper-case"}},
+			wantFields: []problem.FieldError{{Field: "[a].currency", Message: "is required"}, {Field: "[b]", Message: "currency codes are upper-case"}},
 		},
 		{
 			name: "Validate returning field errors",
 			v: struct {
 				Range selfValidating `json:"range"`
 			}{selfValidating{From: 2, To: 1}},
-			wantFields: []FieldError{{"range.to", "must not be before from"}},
+			wantFields: []problem.FieldError{{Field: "range.to", Message: "must not be before from"}},
 		},
 		{
 			name:       "unexported and json:\"-\" fields are not walked",
 			v:          &withHidden{hidden: amount{1, "eur"}, Shown: amount{1, "gbp"}, Skip: amount{1, "usd"}},
-			wantFields: []FieldError{{"shown", "currency codes are upper-case"}},
+			wantFields: []problem.FieldError{{Field: "shown", Message: "currency codes are upper-case"}},
 		},
 	}
 	for _, tt := range tests {

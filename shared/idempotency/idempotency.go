@@ -41,11 +41,9 @@ import (
 	"github.com/shop-serverless/shop/shared/store"
 )
 
-// Header names (IETF draft-ietf-httpapi-idempotency-key-header).
-const (
-	HeaderKey      = "Idempotency-Key"
-	HeaderReplayed = "Idempotent-Replayed"
-)
+// HeaderReplayed marks a replayed answer (the key's header is
+// httpapi.HeaderIdempotencyKey).
+const HeaderReplayed = "Idempotent-Replayed"
 
 const (
 	statusInProgress = "INPROGRESS"
@@ -56,7 +54,7 @@ const (
 // replayedHeaders are the response headers worth storing and replaying.
 var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
-// Options configure a Store.
+// Options configure a Middleware.
 type Options struct {
 	// Scope namespaces keys, normally the function name, so one key used on
 	// two operations cannot collide.
@@ -75,16 +73,16 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store keeps idempotency records in a DynamoDB table with pk/sk keys and a
-// ttl attribute.
-type Store struct {
+// Middleware guards a handler with the Idempotency-Key header, keeping its
+// records in a DynamoDB table with pk/sk keys and a ttl attribute.
+type Middleware struct {
 	db    store.DB
 	table string
 	opts  Options
 }
 
-// New returns a Store writing to table.
-func New(db store.DB, table string, opts Options) *Store {
+// New returns a Middleware writing its records to table.
+func New(db store.DB, table string, opts Options) *Middleware {
 	if opts.TTL == 0 {
 		opts.TTL = 24 * time.Hour
 	}
@@ -94,7 +92,7 @@ func New(db store.DB, table string, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{db: db, table: table, opts: opts}
+	return &Middleware{db: db, table: table, opts: opts}
 }
 
 // record is the stored item.
@@ -116,18 +114,18 @@ type storedResp struct {
 }
 
 // Wrap returns next guarded by the Idempotency-Key header.
-func (s *Store) Wrap(next http.Handler) http.Handler {
+func (s *Middleware) Wrap(next http.Handler) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get(HeaderKey)
+		key := r.Header.Get(httpapi.HeaderIdempotencyKey)
 		if key == "" {
 			if s.opts.Required {
-				return httpapi.Errorf(http.StatusBadRequest, "the %s header is required for this operation", HeaderKey)
+				return httpapi.Errorf(http.StatusBadRequest, "the %s header is required for this operation", httpapi.HeaderIdempotencyKey)
 			}
 			next.ServeHTTP(w, r)
 			return nil
 		}
 		if len(key) > maxKeyLen || !printable(key) {
-			return httpapi.Errorf(http.StatusBadRequest, "the %s header must be 1 to %d printable ASCII characters", HeaderKey, maxKeyLen)
+			return httpapi.Errorf(http.StatusBadRequest, "the %s header must be 1 to %d printable ASCII characters", httpapi.HeaderIdempotencyKey, maxKeyLen)
 		}
 
 		// Read the body once to fingerprint the request; the handler reads
@@ -147,7 +145,7 @@ func (s *Store) Wrap(next http.Handler) http.Handler {
 	})
 }
 
-func (s *Store) serve(w http.ResponseWriter, r *http.Request, key, hash string, next http.Handler) error {
+func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, key, hash string, next http.Handler) error {
 	ctx := r.Context()
 	pk := "IDEMPOTENCY#" + s.opts.Scope + "#" + key
 	lock := newLock()
@@ -196,7 +194,7 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request, key, hash string, 
 // lands first and creates INPROGRESS; B's Put fails its condition, and
 // DynamoDB hands B the record A wrote (ReturnValuesOnConditionCheckFailure),
 // so B answers 409 without a second read. There is no read-then-write window.
-func (s *Store) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
+func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
 	now := s.opts.Now()
 	lockExpiry := now.Add(s.opts.LockTimeout)
 	if deadline, ok := ctx.Deadline(); ok {
@@ -240,9 +238,9 @@ func (s *Store) acquire(ctx context.Context, pk, hash, lock string) (*record, er
 func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {
 	switch {
 	case rec.Hash != hash:
-		return httpapi.Errorf(http.StatusUnprocessableEntity, "this %s was already used with a different request", HeaderKey)
+		return httpapi.Errorf(http.StatusUnprocessableEntity, "this %s was already used with a different request", httpapi.HeaderIdempotencyKey)
 	case rec.Status != statusCompleted || rec.Response == nil:
-		e := httpapi.Errorf(http.StatusConflict, "a request with this %s is still in progress; retry later", HeaderKey)
+		e := httpapi.Errorf(http.StatusConflict, "a request with this %s is still in progress; retry later", httpapi.HeaderIdempotencyKey)
 		e.Header = http.Header{"Retry-After": []string{"1"}}
 		return e
 	}
@@ -257,7 +255,7 @@ func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {
 
 // complete stores the response, but only while we still hold the lock: if
 // our lock timed out and another invocation took the key over, its record wins.
-func (s *Store) complete(ctx context.Context, pk, lock string, rec *recorder) error {
+func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorder) error {
 	header := map[string]string{}
 	for _, h := range replayedHeaders {
 		if v := rec.Header().Get(h); v != "" {
@@ -288,7 +286,7 @@ func (s *Store) complete(ctx context.Context, pk, lock string, rec *recorder) er
 	return err
 }
 
-func (s *Store) release(ctx context.Context, pk, lock string) {
+func (s *Middleware) release(ctx context.Context, pk, lock string) {
 	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       store.Key(pk, "IDEMPOTENCY"),

@@ -44,7 +44,7 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"run":%d,"echo":%q}`, n, body)
 }
 
-func newStore(t *testing.T, opts idempotency.Options) *idempotency.Store {
+func newMiddleware(t *testing.T, opts idempotency.Options) *idempotency.Middleware {
 	t.Helper()
 	db, table := storetest.Table(t, "inventory")
 	if opts.Scope == "" {
@@ -57,7 +57,7 @@ func do(t *testing.T, h http.Handler, key, body string) *httptest.ResponseRecord
 	t.Helper()
 	req := httptest.NewRequest("POST", "/things", strings.NewReader(body))
 	if key != "" {
-		req.Header.Set(idempotency.HeaderKey, key)
+		req.Header.Set(httpapi.HeaderIdempotencyKey, key)
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -75,7 +75,7 @@ func problemStatus(t *testing.T, rec *httptest.ResponseRecorder) int {
 
 func TestReplayAndMismatch(t *testing.T) {
 	c := &counter{}
-	h := newStore(t, idempotency.Options{}).Wrap(c)
+	h := newMiddleware(t, idempotency.Options{}).Wrap(c)
 
 	first := do(t, h, "k1", `{"a":1}`)
 	if first.Code != http.StatusCreated || first.Header().Get(idempotency.HeaderReplayed) != "" {
@@ -104,14 +104,14 @@ func TestReplayAndMismatch(t *testing.T) {
 
 func TestKeyRules(t *testing.T) {
 	c := &counter{}
-	optional := newStore(t, idempotency.Options{}).Wrap(c)
+	optional := newMiddleware(t, idempotency.Options{}).Wrap(c)
 	if rec := do(t, optional, "", `{}`); rec.Code != http.StatusCreated {
 		t.Fatalf("optional key absent: %d", rec.Code)
 	}
 	if rec := do(t, optional, "", `{}`); rec.Code != http.StatusCreated || c.runs.Load() != 2 {
 		t.Fatalf("without a key every request runs: %d, runs %d", rec.Code, c.runs.Load())
 	}
-	required := newStore(t, idempotency.Options{Required: true}).Wrap(c)
+	required := newMiddleware(t, idempotency.Options{Required: true}).Wrap(c)
 	if rec := do(t, required, "", `{}`); rec.Code != http.StatusBadRequest {
 		t.Fatalf("required key absent: %d", rec.Code)
 	}
@@ -128,7 +128,7 @@ func TestKeyRules(t *testing.T) {
 
 func TestServerErrorReleasesKey(t *testing.T) {
 	c := &counter{status: http.StatusServiceUnavailable}
-	h := newStore(t, idempotency.Options{}).Wrap(c)
+	h := newMiddleware(t, idempotency.Options{}).Wrap(c)
 	if rec := do(t, h, "k", `{}`); rec.Code != http.StatusServiceUnavailable {
 		t.Fatalf("first: %d", rec.Code)
 	}
@@ -142,7 +142,7 @@ func TestServerErrorReleasesKey(t *testing.T) {
 }
 
 func TestPanicReleasesKey(t *testing.T) {
-	st := newStore(t, idempotency.Options{})
+	st := newMiddleware(t, idempotency.Options{})
 	panicking := st.Wrap(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	func() {
 		defer func() { _ = recover() }()
@@ -156,7 +156,7 @@ func TestPanicReleasesKey(t *testing.T) {
 
 func TestConcurrentSameKeyRunsOnce(t *testing.T) {
 	c := &counter{started: make(chan struct{}), block: make(chan struct{})}
-	h := newStore(t, idempotency.Options{}).Wrap(c)
+	h := newMiddleware(t, idempotency.Options{}).Wrap(c)
 	var first *httptest.ResponseRecorder
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -181,7 +181,7 @@ func TestExpiredLockAndRecordAreTakenOver(t *testing.T) {
 	now := time.Now()
 	clock := func() time.Time { return now }
 	c := &counter{}
-	st := newStore(t, idempotency.Options{TTL: time.Hour, LockTimeout: time.Second, Now: clock})
+	st := newMiddleware(t, idempotency.Options{TTL: time.Hour, LockTimeout: time.Second, Now: clock})
 	h := st.Wrap(c)
 	if rec := do(t, h, "k", `{}`); rec.Code != http.StatusCreated {
 		t.Fatal(rec.Code)
@@ -198,7 +198,7 @@ func TestExpiredLockAndRecordAreTakenOver(t *testing.T) {
 	defer cancel()
 	go func() {
 		req := httptest.NewRequest("POST", "/things", strings.NewReader(`{}`)).WithContext(ctx)
-		req.Header.Set(idempotency.HeaderKey, "stuck")
+		req.Header.Set(httpapi.HeaderIdempotencyKey, "stuck")
 		st.Wrap(blocker).ServeHTTP(httptest.NewRecorder(), req)
 	}()
 	<-blocker.started
@@ -218,7 +218,7 @@ func TestExpiredLockAndRecordAreTakenOver(t *testing.T) {
 
 func TestOversizedBodyPassesThroughToHandler(t *testing.T) {
 	var got int
-	h := newStore(t, idempotency.Options{Required: true}).Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := newMiddleware(t, idempotency.Options{Required: true}).Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		got = len(b)
 		w.WriteHeader(http.StatusRequestEntityTooLarge)

@@ -203,12 +203,6 @@ func (s *Set) Service(name string) *Service {
 	return nil
 }
 
-// TableName is the physical table name of a service under a deployment prefix.
-func TableName(prefix, service string) string { return naming.Table(prefix, service) }
-
-// FunctionName is the physical function name under a deployment prefix.
-func FunctionName(prefix string, fn *Function) string { return naming.Function(prefix, fn.Name) }
-
 // Environment returns the variables every deployment sets for fn: the
 // manifest's own plus the wiring the platform provides.
 func Environment(prefix string, fn *Function) map[string]string {
@@ -219,7 +213,7 @@ func Environment(prefix string, fn *Function) map[string]string {
 	env["SHOP_PREFIX"] = prefix
 	env["SHOP_SERVICE"] = fn.Service
 	env["SHOP_FUNCTION"] = fn.Name
-	env["SHOP_TABLE"] = TableName(prefix, fn.Service)
+	env["SHOP_TABLE"] = naming.Table(prefix, fn.Service)
 	if fn.HTTP != nil {
 		// The function enforces the route's authorization itself (scopes,
 		// ownership); API Gateway's authorizer only authenticates, so that its
@@ -238,24 +232,6 @@ func (s *Set) Authorizer() *Function {
 	}
 	return nil
 }
-
-// PlatformService owns shared platform state (circuit breakers).
-const PlatformService = naming.PlatformService
-
-// Token names, from shared/naming (kept there, dependency-free, for the
-// functions' sake).
-
-// Issuer is the token issuer name of a service (or of "operator").
-func Issuer(prefix, service string) string { return naming.Issuer(prefix, service) }
-
-// SigningSecret is the Secrets Manager secret holding an issuer's private keys.
-func SigningSecret(prefix, service string) string { return naming.SigningSecret(prefix, service) }
-
-// JWKSParameter is the SSM parameter holding every issuer's public keys.
-func JWKSParameter(prefix string) string { return naming.JWKSParameter(prefix) }
-
-// Audience is the audience of tokens presented to the API.
-func Audience(prefix string) string { return naming.Audience(prefix) }
 
 // Load reads every manifest below root/functions.
 func Load(root string) (*Set, error) {
@@ -310,10 +286,10 @@ func Load(root string) (*Set, error) {
 			protected = fn.Dir
 		}
 	}
-	if set.Service(PlatformService) == nil {
+	if set.Service(naming.PlatformService) == nil {
 		for _, fn := range set.Functions() {
 			if fn.Permissions.Breakers {
-				errs = append(errs, fmt.Errorf("%s/function.yaml: permissions.breakers needs the %s service, which keeps breaker state", fn.Dir, PlatformService))
+				errs = append(errs, fmt.Errorf("%s/function.yaml: permissions.breakers needs the %s service, which keeps breaker state", fn.Dir, naming.PlatformService))
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 const goodService = `service: shop
@@ -68,7 +70,7 @@ func TestLoadValid(t *testing.T) {
 	if env["SHOP_TABLE"] != "acme-shop" || env["SHOP_FUNCTION"] != "shop-get-thing" || env["SHOP_SERVICE"] != "shop" || env["MODE"] != "fast" {
 		t.Fatalf("Environment = %v", env)
 	}
-	if FunctionName("acme", f) != "acme-shop-get-thing" || TableName("acme", "shop") != "acme-shop" {
+	if naming.Function("acme", f.Name) != "acme-shop-get-thing" || naming.Table("acme", "shop") != "acme-shop" {
 		t.Fatal("physical names")
 	}
 }

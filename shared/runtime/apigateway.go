@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 type apiGatewayContextKey struct{}
@@ -292,9 +294,11 @@ func isTextual(contentType string) bool {
 }
 
 func problemResponse(status int, detail, requestID string) events.APIGatewayV2HTTPResponse {
+	p := problem.New(status, detail)
+	p.RequestID = requestID
 	return events.APIGatewayV2HTTPResponse{
 		StatusCode: status,
-		Headers:    map[string]string{"Content-Type": problemContentType},
-		Body:       string(problemBody(status, detail, requestID)),
+		Headers:    map[string]string{"Content-Type": problem.ContentType},
+		Body:       string(p.Marshal()),
 	}
 }

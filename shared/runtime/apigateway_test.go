@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // seenRequest is what a handler observed of the *http.Request the adapter built.
@@ -364,7 +366,7 @@ func TestHTTPAdapterRejectsMalformedRequests(t *testing.T) {
 			if resp.StatusCode != http.StatusBadRequest || resp.Headers["Content-Type"] != "application/problem+json" {
 				t.Fatalf("status %d content type %q", resp.StatusCode, resp.Headers["Content-Type"])
 			}
-			var p problem
+			var p problem.Details
 			if err := json.Unmarshal([]byte(resp.Body), &p); err != nil {
 				t.Fatalf("problem body %q: %v", resp.Body, err)
 			}

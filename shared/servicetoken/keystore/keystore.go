@@ -26,8 +26,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/smithy-go"
 
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
@@ -255,7 +255,7 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	if err == nil {
 		return true, nil
 	}
-	if !hasErrorCode(err, "ResourceExistsException") {
+	if !awserr.HasCode(err, "ResourceExistsException") {
 		return false, fmt.Errorf("servicetoken: create secret %s: %w", ks.secret, err)
 	}
 	// The secret exists but had no value: created without one (Terraform
@@ -355,7 +355,7 @@ func retire(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service,
 // its value does not exist.
 func (ks *keyStore) readSecret(ctx context.Context) (*signingKeys, bool, error) {
 	out, err := ks.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(ks.secret)})
-	if hasErrorCode(err, "ResourceNotFoundException") {
+	if awserr.HasCode(err, "ResourceNotFoundException") {
 		return nil, false, nil
 	}
 	if err != nil {
@@ -470,12 +470,4 @@ func (ks *keyStore) editJWKS(ctx context.Context, edit func(*servicetoken.JWKSDo
 		return false, err
 	}
 	return true, nil
-}
-
-// hasErrorCode reports an AWS API error with one of codes. Matching the
-// code rather than the SDK's typed errors also catches emulators that send
-// the right code in a shape the SDK does not map.
-func hasErrorCode(err error, codes ...string) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && slices.Contains(codes, apiErr.ErrorCode())
 }

@@ -13,11 +13,8 @@ package ssmkeys
 
 import (
 	"context"
-	"errors"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/smithy-go"
 )
 
 // SSMAPI is the part of *ssm.Client this package uses. NewSSMKeySource
@@ -25,12 +22,4 @@ import (
 type SSMAPI interface {
 	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
 	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
-}
-
-// hasErrorCode reports an AWS API error with one of codes. Matching the
-// code rather than the SDK's typed errors also catches emulators that send
-// the right code in a shape the SDK does not map.
-func hasErrorCode(err error, codes ...string) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && slices.Contains(codes, apiErr.ErrorCode())
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
@@ -35,7 +36,7 @@ func (s *JWKSStore) String() string { return "JWKS parameter " + s.parameter }
 func (s *JWKSStore) Load(ctx context.Context) (doc string, version int64, found bool, err error) {
 	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.parameter)})
 	switch {
-	case hasErrorCode(err, "ParameterNotFound"):
+	case awserr.HasCode(err, "ParameterNotFound"):
 		return "", 0, false, nil
 	case err != nil:
 		return "", 0, false, fmt.Errorf("servicetoken: read JWKS parameter %s: %w", s.parameter, err)

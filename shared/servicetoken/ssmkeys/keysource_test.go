@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 )
@@ -186,7 +187,7 @@ func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
 
 func TestSSMKeySourceMissingParameter(t *testing.T) {
 	_, err := NewSSMKeySource(awstest.NewSSM(), testParam, time.Minute).PublicKeys(context.Background())
-	if err == nil || !hasErrorCode(err, "ParameterNotFound") {
+	if err == nil || !awserr.HasCode(err, "ParameterNotFound") {
 		t.Fatalf("err = %v, want ParameterNotFound", err)
 	}
 }

@@ -30,14 +30,10 @@ import (
 
 var seq atomic.Int64
 
-// RequireEmulator is testenv.RequireEmulator, kept here for the packages
-// that already use storetest.
-func RequireEmulator(t testing.TB) { testenv.RequireEmulator(t) }
-
 // Table creates a fresh table shaped like functions/<service>/service.yaml.
 func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 	t.Helper()
-	RequireEmulator(t)
+	testenv.RequireEmulator(t)
 	ctx := context.Background()
 	set, err := manifest.Load(repoRoot(t))
 	if err != nil {

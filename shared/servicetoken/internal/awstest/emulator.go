@@ -2,7 +2,6 @@ package awstest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -10,21 +9,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	"github.com/aws/smithy-go"
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/testenv"
 )
-
-// RequireEmulator is testenv.RequireEmulator.
-func RequireEmulator(t testing.TB) { testenv.RequireEmulator(t) }
 
 // EmulatorClients returns real clients and a prefix of its own, whose
 // secrets (of services) and JWKS parameter are deleted when the test ends.
 func EmulatorClients(t *testing.T, services ...string) (*secretsmanager.Client, *ssm.Client, string) {
 	t.Helper()
-	RequireEmulator(t)
+	testenv.RequireEmulator(t)
 	cfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -35,20 +31,14 @@ func EmulatorClients(t *testing.T, services ...string) (*secretsmanager.Client, 
 		ctx := context.Background()
 		for _, svc := range services {
 			name := naming.SigningSecret(prefix, svc)
-			if _, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil && !HasErrorCode(err, "ResourceNotFoundException") {
+			if _, err := sm.DeleteSecret(ctx, &secretsmanager.DeleteSecretInput{SecretId: aws.String(name), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
 				t.Logf("delete secret %s: %v", name, err)
 			}
 		}
 		param := naming.JWKSParameter(prefix)
-		if _, err := ssmAPI.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(param)}); err != nil && !HasErrorCode(err, "ParameterNotFound") {
+		if _, err := ssmAPI.DeleteParameter(ctx, &ssm.DeleteParameterInput{Name: aws.String(param)}); err != nil && !awserr.HasCode(err, "ParameterNotFound") {
 			t.Logf("delete parameter %s: %v", param, err)
 		}
 	})
 	return sm, ssmAPI, prefix
-}
-
-// HasErrorCode reports an AWS API error with code.
-func HasErrorCode(err error, code string) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && apiErr.ErrorCode() == code
 }
