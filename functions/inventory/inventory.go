@@ -1,21 +1,15 @@
 // Package inventory is the inventory service: the product catalog with
 // prices, and stock (available and reserved). Each operation is one function
-// under functions/inventory/<op>; this package holds their domain types,
-// store and handlers.
+// under functions/inventory/<op> whose handler is in this package, one file
+// per operation (create.go, get.go, list.go, adjust_stock.go); the DynamoDB
+// code is in store.go and the domain errors, with their HTTP statuses and
+// Step Functions names, in errors.go.
 package inventory
 
 import (
-	"errors"
 	"time"
 
 	"github.com/shop-serverless/shop/shared/money"
-)
-
-// Domain errors; handlers map them to HTTP statuses.
-var (
-	ErrNotFound          = errors.New("product not found")
-	ErrSKUTaken          = errors.New("sku already exists")
-	ErrInsufficientStock = errors.New("insufficient stock")
 )
 
 // Product is a catalog entry with its stock.

@@ -29,9 +29,6 @@ const (
 // listCursorAttrs are the attributes of a gsi1 LastEvaluatedKey.
 var listCursorAttrs = []string{store.PK, store.SK, "gsi1pk", "gsi1sk"}
 
-// ErrBadCursor is returned for a list cursor this service did not issue.
-var ErrBadCursor = errors.New("invalid cursor")
-
 func productKey(id string) store.Item { return store.Key("PRODUCT#"+id, skProduct) }
 
 type productItem struct {
@@ -126,7 +123,8 @@ func (s *Store) List(ctx context.Context, limit int32, cursor string) ([]Product
 
 // AdjustStock adds delta (which may be negative) to the available stock in
 // one conditional update: available never drops below zero, whatever runs
-// concurrently. ErrNotFound or ErrInsufficientStock otherwise.
+// concurrently, nor rises above MaxStock. ErrNotFound, ErrInsufficientStock
+// or ErrStockLimit otherwise.
 func (s *Store) AdjustStock(ctx context.Context, id string, delta int64) (Product, error) {
 	upd := expression.Add(expression.Name("available"), expression.Value(delta)).
 		Set(expression.Name("updatedAt"), expression.Value(s.now().Format(time.RFC3339Nano)))
@@ -138,6 +136,8 @@ func (s *Store) AdjustStock(ctx context.Context, id string, delta int64) (Produc
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return Product{}, ErrNotFound
+	case errors.Is(err, store.ErrConditionFailed) && delta > 0:
+		return Product{}, ErrStockLimit
 	case errors.Is(err, store.ErrConditionFailed):
 		return Product{}, ErrInsufficientStock
 	case err != nil:

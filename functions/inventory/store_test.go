@@ -123,7 +123,7 @@ func TestStoreAdjustStockNeverNegative(t *testing.T) {
 	if got.Version != 11 {
 		t.Fatalf("version = %d, want 11 (1 + 10 writes)", got.Version)
 	}
-	if _, err := st.AdjustStock(ctx, p.ID, MaxStock+1); !errors.Is(err, ErrInsufficientStock) {
+	if _, err := st.AdjustStock(ctx, p.ID, MaxStock+1); !errors.Is(err, ErrStockLimit) {
 		t.Fatalf("past MaxStock: err = %v", err)
 	}
 	if _, err := st.AdjustStock(ctx, uuid.NewString(), 1); !errors.Is(err, ErrNotFound) {

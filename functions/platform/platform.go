@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/shop-serverless/shop/shared/auth"
+	"github.com/shop-serverless/shop/shared/principal"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
@@ -46,15 +46,8 @@ func Authorizer(v TokenVerifier, logger *slog.Logger) func(context.Context, even
 			return deny, err
 		}
 		logger.InfoContext(ctx, "allow", "principal", claims.Subject, "kind", claims.Kind, "jti", claims.ID, "routeKey", req.RouteKey)
-		return events.APIGatewayV2CustomAuthorizerSimpleResponse{
-			IsAuthorized: true,
-			Context: map[string]any{
-				auth.ContextPrincipal: claims.Subject,
-				auth.ContextKind:      claims.Kind,
-				auth.ContextScopes:    strings.Join(claims.Scopes, " "),
-				auth.ContextIssuer:    claims.Issuer,
-			},
-		}, nil
+		p := principal.Principal{Subject: claims.Subject, Kind: claims.Kind, Issuer: claims.Issuer, Scopes: claims.Scopes}
+		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: p.AuthorizerContext()}, nil
 	}
 }
 
@@ -70,10 +63,5 @@ func bearer(req events.APIGatewayV2CustomAuthorizerV2Request) (string, bool) {
 	if h == "" && len(req.IdentitySource) > 0 {
 		h = req.IdentitySource[0]
 	}
-	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", false
-	}
-	return token, true
+	return servicetoken.FromBearer(h)
 }

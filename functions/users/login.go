@@ -9,13 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
 	"github.com/shop-serverless/shop/shared/httpapi"
-	"github.com/shop-serverless/shop/shared/store"
 )
 
 // Login lockout: after MaxLoginFailures failed attempts within LoginWindow
@@ -33,9 +27,6 @@ const (
 // apart. It is the hash of a random string nobody knows (same parameters as
 // real hashes; computing it at start would add 30 ms to every cold start).
 const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$vhZ7+bhHKAOv+Othfwh3dQ$J+rjR55DR3foS9qxjsyTcoykX2luNdvylzJE3Ixn1YU"
-
-// ErrLocked is returned while an email is locked out.
-var ErrLocked = errors.New("too many failed logins")
 
 // LoginRequest is the body of POST /v1/auth/login.
 type LoginRequest struct {
@@ -117,111 +108,4 @@ func lockedError(retry time.Duration) *httpapi.Error {
 	e.Header = http.Header{"Retry-After": []string{strconv.Itoa(secs)}}
 	e.Err = ErrLocked
 	return e
-}
-
-// loginCredentials is what a login reads: the credentials (if the email is
-// registered) and the failure counter, in one BatchGetItem.
-type loginCredentials struct {
-	UserID       string `dynamodbav:"userId"`
-	PasswordHash string `dynamodbav:"passwordHash"`
-	known        bool
-	failures     int64
-	windowStart  time.Time
-}
-
-func (c loginCredentials) retryAfter(now time.Time) time.Duration {
-	return max(c.windowStart.Add(LoginWindow).Sub(now), time.Second)
-}
-
-func loginKey(email string) store.Item { return store.Key("LOGIN#"+email, "FAILURES") }
-
-type failureItem struct {
-	Failures    int64 `dynamodbav:"failures"`
-	WindowStart int64 `dynamodbav:"windowStart"` // epoch ms
-}
-
-func (s *Store) loginState(ctx context.Context, email string, now time.Time) (loginCredentials, error) {
-	out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-		RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: []store.Item{emailKey(email), loginKey(email)}, ConsistentRead: aws.Bool(true)},
-		},
-	})
-	if err != nil {
-		return loginCredentials{}, fmt.Errorf("read login state: %w", err)
-	}
-	if len(out.UnprocessedKeys) > 0 {
-		// Two small items: only throttling leaves keys unprocessed. Let the
-		// client retry rather than guess.
-		return loginCredentials{}, errors.New("read login state: throttled")
-	}
-	var cred loginCredentials
-	for _, item := range out.Responses[s.table] {
-		switch item[store.SK].(*types.AttributeValueMemberS).Value {
-		case skEmail:
-			if err := attributevalue.UnmarshalMap(item, &cred); err != nil {
-				return loginCredentials{}, fmt.Errorf("unmarshal credentials: %w", err)
-			}
-			cred.known = true
-		case "FAILURES":
-			var f failureItem
-			if err := attributevalue.UnmarshalMap(item, &f); err != nil {
-				return loginCredentials{}, fmt.Errorf("unmarshal login failures: %w", err)
-			}
-			if start := time.UnixMilli(f.WindowStart); now.Sub(start) < LoginWindow {
-				cred.failures, cred.windowStart = f.Failures, start
-			}
-		}
-	}
-	if cred.failures >= MaxLoginFailures {
-		return cred, ErrLocked
-	}
-	return cred, nil
-}
-
-// recordLoginFailure counts a failure in the current window, or starts a new
-// window. Two writes at most, no read, and no lost count:
-//
-//  1. ADD failures 1 if a window started within LoginWindow exists;
-//  2. else start a window (failures = 1) if none exists or it expired;
-//  3. if 2 fails, a concurrent request just started the window: go to 1.
-func (s *Store) recordLoginFailure(ctx context.Context, email string, now time.Time) error {
-	cutoff := store.N(now.Add(-LoginWindow).UnixMilli())
-	for range 3 {
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.table),
-			Key:                       loginKey(email),
-			UpdateExpression:          aws.String("ADD failures :one"),
-			ConditionExpression:       aws.String("windowStart >= :cutoff"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": store.N(1), ":cutoff": cutoff},
-		})
-		if err == nil || !store.IsConditionFailed(err) {
-			return wrap(err, "count login failure")
-		}
-		item := loginKey(email)
-		item["failures"] = store.N(1)
-		item["windowStart"] = store.N(now.UnixMilli())
-		item["ttl"] = store.N(now.Add(LoginWindow).Add(time.Hour).Unix())
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR windowStart < :cutoff"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":cutoff": cutoff},
-		})
-		if err == nil || !store.IsConditionFailed(err) {
-			return wrap(err, "start login failure window")
-		}
-	}
-	return errors.New("count login failure: too much contention")
-}
-
-func (s *Store) clearLoginFailures(ctx context.Context, email string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: loginKey(email)})
-	return wrap(err, "clear login failures")
-}
-
-func wrap(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }

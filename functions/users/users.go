@@ -1,19 +1,15 @@
 // Package users is the users service: accounts with a unique email, profiles
-// and preferences. Each operation is one function under functions/users/<op>;
-// this package holds their shared domain types, store and handlers.
+// and preferences. Each operation is one function under functions/users/<op>
+// whose handler is in this package, one file per operation (register.go,
+// get.go, update.go, login.go); the DynamoDB code is in store.go and the
+// domain errors, with their HTTP statuses and Step Functions names, in
+// errors.go.
 package users
 
-import (
-	"errors"
-	"time"
-)
+import "time"
 
-// Domain errors; handlers map them to HTTP statuses.
-var (
-	ErrNotFound        = errors.New("user not found")
-	ErrEmailTaken      = errors.New("email already registered")
-	ErrVersionMismatch = errors.New("user was changed by someone else")
-)
+// ScopeRead lets a service read any user (orders checks its customers).
+const ScopeRead = "users:read"
 
 // User is the public view of an account. The password hash is kept by the
 // store and never leaves it.

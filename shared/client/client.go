@@ -6,7 +6,7 @@
 // the caller's own response without leaking the dependency's words.
 //
 //	users, err := client.New(client.Config{Name: "users", BaseURL: usersURL, Tokens: tokens, Breaker: b})
-//	err = users.GetJSON(ctx, "/users/"+id, &user) // errors.Is(err, client.ErrNotFound), client.ErrUnavailable...
+//	err = users.GetJSON(ctx, "/v1/users/"+id, &user) // errors.Is(err, client.ErrNotFound), client.ErrUnavailable...
 //
 // Only requests that are safe to repeat are retried: GET, HEAD and OPTIONS,
 // and any request carrying an Idempotency-Key (PostJSON with a key), whose

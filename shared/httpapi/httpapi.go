@@ -3,25 +3,25 @@
 // never carry internal details, and gives each request a request id, a correlation
 // id and a logger that carries both.
 //
-//	mux.Handle("POST /orders", httpapi.Middleware(logger, httpapi.HandlerFunc(h.create)))
+//	h := httpapi.Middleware(logger, inventory.Get(st)) // shared/httpfn does this wiring
 //
 // A handler returns an error instead of writing one. Domain errors become an *Error
-// at the edge, where the status code belongs:
+// at the edge, where the status code belongs: each service maps its own in one table
+// (shared/errmap, in its errors.go):
 //
-//	func (h *Handler) create(w http.ResponseWriter, r *http.Request) error {
-//		var req createOrderRequest
-//		if err := httpapi.Decode(r, &req); err != nil {
-//			return err // already a 4xx *Error
-//		}
-//		order, err := h.orders.Create(r.Context(), req)
-//		if errors.Is(err, orders.ErrOutOfStock) {
-//			return &httpapi.Error{Status: http.StatusConflict, Detail: "not enough stock", Err: err}
-//		}
-//		if err != nil {
-//			return err // any other error: 500, logged, never shown
-//		}
-//		httpapi.WriteJSON(w, http.StatusAccepted, order)
-//		return nil
+//	func Get(st *Store) http.Handler {
+//		return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+//			id, err := httpapi.PathID(r, "id", "product") // a 404 *Error for a malformed id
+//			if err != nil {
+//				return err
+//			}
+//			p, err := st.Get(r.Context(), id)
+//			if err != nil {
+//				return errs.HTTP(err) // ErrNotFound -> 404; anything else: 500, logged, never shown
+//			}
+//			httpapi.WriteVersioned(w, http.StatusOK, p.Version, p)
+//			return nil
+//		})
 //	}
 package httpapi
 

@@ -13,7 +13,8 @@
 //
 //	httpapi.Middleware  request and correlation ids, access log, panics -> 500 problem
 //	faults              the test-only fault switch (a no-op unless SHOP_FAULTS=1)
-//	auth.Require        the route's declared auth (SHOP_AUTH) from the authorizer's context
+//	auth.Require        the caller's bearer token, verified here, and the route's
+//	                    declared auth (SHOP_AUTH)
 //
 // on Lambda or Knative (shared/runtime). Any wiring error ends the process at
 // once with one JSON line: a function that cannot be wired must not serve.
@@ -25,6 +26,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/awsconfig"
@@ -32,14 +34,18 @@ import (
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // Deps is what build gets to make the handler from.
 type Deps struct {
-	Config config.Function
-	AWS    aws.Config       // for clients of other AWS services
-	DB     *dynamodb.Client // the service's table is Config.Table
+	Config   config.Function
+	AWS      aws.Config       // for clients of other AWS services
+	DB       *dynamodb.Client // the service's table is Config.Table
+	Verifier auth.Verifier    // checks callers' tokens; reads the keys on first use
 }
 
 // Start wires and serves the function; it does not return on Lambda.
@@ -48,11 +54,12 @@ func Start(build func(Deps) (http.Handler, error)) {
 	if err != nil {
 		runtime.Fatal("config", err)
 	}
+	log.Init(cfg.Function)
 	awsCfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg)}
+	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Verifier: newVerifier(awsCfg, cfg.Prefix)}
 	h, err := build(d)
 	if err != nil {
 		runtime.Fatal("wiring", err)
@@ -62,7 +69,14 @@ func Start(build func(Deps) (http.Handler, error)) {
 
 // Wrap applies the standard middleware to h (Start uses it; tests may too).
 func Wrap(d Deps, h http.Handler) http.Handler {
-	h = auth.Require(d.Config.Auth, h)
+	h = auth.Require(d.Config.Auth, d.Verifier, h)
 	h = faults.New(d.DB, d.Config.Table, d.Config.Function).Middleware(h)
 	return httpapi.Middleware(log.New(d.Config.Function), h)
+}
+
+// newVerifier verifies the tokens presented to this deployment's API with
+// the published keys, which it reads on the first request that needs them.
+func newVerifier(cfg aws.Config, prefix string) *servicetoken.Verifier {
+	keys := ssmkeys.NewSSMKeySource(ssm.NewFromConfig(cfg), naming.JWKSParameter(prefix), 0)
+	return servicetoken.NewVerifier(keys, naming.Audience(prefix), servicetoken.WithUserIssuer(naming.Issuer(prefix, "users")))
 }

@@ -53,6 +53,17 @@ func parseLevel(name string) (level slog.Level, known bool) {
 	}
 }
 
+// Init returns New(function) and makes it slog's default logger, so that
+// code logging through slog's package functions (the runtime adapters, the
+// event consumer, libraries) writes the same JSON lines, with the
+// function's name, as the request loggers do. A function's wiring calls it
+// once, first thing.
+func Init(function string) *slog.Logger {
+	logger := New(function)
+	slog.SetDefault(logger)
+	return logger
+}
+
 type contextKey struct{}
 
 // WithContext returns a copy of ctx carrying l, for FromContext further down.

@@ -215,10 +215,14 @@ func Environment(prefix string, fn *Function) map[string]string {
 	env["SHOP_FUNCTION"] = fn.Name
 	env["SHOP_TABLE"] = naming.Table(prefix, fn.Service)
 	if fn.HTTP != nil {
-		// The function enforces the route's authorization itself (scopes,
-		// ownership); API Gateway's authorizer only authenticates, so that its
-		// per-token cache is right for every route.
+		// The function verifies the caller and enforces the route's
+		// authorization itself (scopes, ownership); API Gateway's authorizer
+		// only authenticates, so that its per-token cache is right for every
+		// route.
 		env["SHOP_AUTH"] = fn.HTTP.Auth
+		// On Knative nothing routes in front of the container: the runtime
+		// mounts the handler on this route, so path values work there too.
+		env["SHOP_ROUTE"] = fn.HTTP.RouteKey()
 	}
 	return env
 }
@@ -384,6 +388,9 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 			bad("http: missing for kind http")
 		} else {
 			checkHTTP(fn.HTTP, bad)
+		}
+		if fn.HTTP != nil && fn.HTTP.Auth != AuthNone && !fn.Permissions.PublicKeys {
+			bad("permissions.publicKeys: the route's auth is %q, and the function verifies its caller's token itself: it must be allowed to read the public keys", fn.HTTP.Auth)
 		}
 		if fn.TimeoutSecs > maxHTTPTimeoutSecs {
 			bad("timeout: %d s exceeds API Gateway's %d s integration limit", fn.TimeoutSecs, maxHTTPTimeoutSecs)

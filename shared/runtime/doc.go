@@ -6,23 +6,34 @@
 // A function's main wires its dependencies and ends with one of these calls;
 // the handler shapes below are the only ones accepted:
 //
-//	runtime.StartHTTP(h)   // h http.Handler: an HTTP API route
-//	runtime.StartStep(fn)  // fn func(context.Context, In) (Out, error): a saga step on JSON
-//	consumer.Start(fn)     // fn func(context.Context, cloudevents.Event) error: an event consumer
+//	runtime.StartHTTP(h)             // h http.Handler: an HTTP API route
+//	runtime.StartStep(fn, check)     // fn func(context.Context, In) (Out, error): a saga step on JSON
+//	consumer.Start(fn, check)        // fn func(context.Context, cloudevents.Event) error: an event consumer
+//
+// check (a CallerCheck, normally auth.ServiceCaller) authenticates the
+// caller of a step or an event delivered over HTTP; on Lambda, IAM decides
+// who may invoke. HTTP functions authenticate their callers in the handler
+// chain (shared/auth), which shared/httpfn wires.
 //
 // The event consumer lives in the subpackage consumer so that functions of the
 // other two shapes do not link the CloudEvents SDK, whose package inits every
 // cold start would pay for; a test checks that this package never depends on
 // it.
 //
-// For example:
+// For example (an HTTP function's main is shorter still: see shared/httpfn):
 //
 //	func main() {
-//		store, err := inventory.NewStore(context.Background(), os.Getenv("TABLE"))
+//		cfg, err := config.Load[config.Function]()
 //		if err != nil {
-//			runtime.Fatal("inventory: opening the store", err)
+//			runtime.Fatal("config", err)
 //		}
-//		runtime.StartStep(inventory.Reserve(store))
+//		log.Init(cfg.Function)
+//		aws, err := awsconfig.Load(context.Background())
+//		if err != nil {
+//			runtime.Fatal("aws config", err)
+//		}
+//		st := inventory.NewStore(dynamodb.NewFromConfig(aws), cfg.Table)
+//		runtime.StartStep(inventory.Reserve(st), auth.ServiceCaller(verifier, "inventory:reserve"))
 //	}
 //
 // # HTTP
@@ -47,13 +58,14 @@
 // # Saga steps
 //
 // On Lambda the step is started with lambda.Start, so a returned error is
-// reported with errorType set to its Go type name, which is what a Step
-// Functions Catch matches. The name is the type of the returned value itself:
-// an error wrapped with fmt.Errorf("...: %w") is a "wrapError", so a step
-// returns its domain error type unwrapped. On Knative the step answers POST
-// with the JSON Out (200), or {"errorType":..., "errorMessage":...} named
-// exactly as on Lambda: 400 for input it cannot decode, 500 for an error the
-// step returned. On both,
+// reported with errorType set to a name a Step Functions Retry or Catch
+// matches: a domain error's stable name (an ErrorType() string method
+// anywhere in the chain, as shared/errmap gives every service's sentinel
+// errors), otherwise the Go type name of the returned value itself (an error
+// wrapped with fmt.Errorf("...: %w") is then a "wrapError"). On Knative the
+// step answers POST from an authenticated caller with the JSON Out (200), or
+// {"errorType":..., "errorMessage":...} named exactly as on Lambda: 400 for
+// input it cannot decode, 500 for an error the step returned. On both,
 // fields of the input that In does not declare are rejected, so a state
 // machine that passes the wrong payload fails at once instead of silently
 // dropping data.

@@ -14,7 +14,7 @@ import (
 func TestStartStepOnLambdaNamesErrorsLikeOverHTTP(t *testing.T) {
 	for _, tc := range stepErrorCases {
 		t.Run(tc.sku, func(t *testing.T) {
-			res := lambdatest.Invoke(t, func() { StartStep(reserveStep) }, []byte(`{"orderId":"o-1","sku":"`+tc.sku+`"}`))
+			res := lambdatest.Invoke(t, func() { StartStep(reserveStep, nil) }, []byte(`{"orderId":"o-1","sku":"`+tc.sku+`"}`))
 			if res.Outcome != "error" {
 				t.Fatalf("outcome %s: %s", res.Outcome, res.Body)
 			}
@@ -41,7 +41,7 @@ func TestStartStepOnLambda(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := lambdatest.Invoke(t, func() { StartStep(reserveStep) }, []byte(tt.payload))
+			res := lambdatest.Invoke(t, func() { StartStep(reserveStep, nil) }, []byte(tt.payload))
 			if res.Outcome != tt.wantOutcome {
 				t.Fatalf("outcome %s, want %s: %s", res.Outcome, tt.wantOutcome, res.Body)
 			}

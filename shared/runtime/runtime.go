@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -39,15 +40,65 @@ func routed(h http.Handler, route string) http.Handler {
 }
 
 // StartStep runs a saga step as a Step Functions task (Lambda) or behind
-// POST on $PORT (Knative). Lifecycle as StartHTTP.
-func StartStep[In, Out any](fn func(context.Context, In) (Out, error)) {
+// POST on $PORT (Knative), where check authenticates every caller (see
+// CallerCheck). Lifecycle as StartHTTP.
+func StartStep[In, Out any](fn func(context.Context, In) (Out, error), check CallerCheck) {
+	fn = typedErrors(fn)
 	if OnLambda() {
 		// Rejecting unknown fields keeps the Lambda contract identical to the
 		// Knative one, where the same decoder settings apply.
 		lambda.StartWithOptions(fn, lambda.WithDisallowUnknownFields(true))
 		return
 	}
-	ServeUntilSignal(stepHandler(fn))
+	ServeUntilSignal(Guard(check, stepHandler(fn)))
+}
+
+// CallerCheck authenticates the caller of a step or an event delivered over
+// HTTP (Knative), where nothing in front of the container does: it returns
+// 0 to admit the request, or the status to refuse it with (401, 403, 503)
+// and a detail safe to show. auth.ServiceCaller is the shop's. On Lambda no
+// check runs: who may invoke a function is IAM's decision.
+type CallerCheck func(r *http.Request) (status int, detail string)
+
+// Guard serves h to the requests check admits and refuses the others with
+// a problem body. A nil check refuses every request: an endpoint someone
+// forgot to protect must not be open.
+func Guard(check CallerCheck, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, detail := http.StatusInternalServerError, "this endpoint has no caller check configured"
+		if check != nil {
+			status, detail = check(r)
+		}
+		if status != 0 {
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="shop"`)
+			}
+			WriteProblem(w, r, status, detail)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ClientIP is the address of the client that sent r. On Lambda it is API
+// Gateway's sourceIp (the adapter puts it in RemoteAddr), which a client
+// cannot forge. On Knative the peer is the cluster's ingress, which appends
+// the address it saw to X-Forwarded-For: the last entry is the one no client
+// can forge (earlier ones are whatever the client sent), so it wins over the
+// peer address.
+func ClientIP(r *http.Request) string {
+	if !OnLambda() {
+		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+			hops := strings.Split(xff[len(xff)-1], ",")
+			if last := strings.TrimSpace(hops[len(hops)-1]); last != "" {
+				return last
+			}
+		}
+	}
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // Fatal reports a wiring error in main and exits with status 1. The line is

@@ -86,3 +86,68 @@ func TestLinksNoCloudEvents(t *testing.T) {
 		}
 	}
 }
+
+func TestGuard(t *testing.T) {
+	served := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	refuse := func(status int) CallerCheck {
+		return func(*http.Request) (int, string) { return status, "no" }
+	}
+	for _, tt := range []struct {
+		name   string
+		check  CallerCheck
+		status int
+	}{
+		{"admitted", refuse(0), http.StatusNoContent},
+		{"unauthenticated", refuse(http.StatusUnauthorized), http.StatusUnauthorized},
+		{"forbidden", refuse(http.StatusForbidden), http.StatusForbidden},
+		{"no check configured fails closed", nil, http.StatusInternalServerError},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			Guard(tt.check, served).ServeHTTP(rec, httptest.NewRequest("POST", "/", nil))
+			if rec.Code != tt.status {
+				t.Fatalf("status %d, want %d", rec.Code, tt.status)
+			}
+			if tt.status >= 400 && rec.Header().Get("Content-Type") != "application/problem+json" {
+				t.Fatalf("refusal is not a problem body: %v", rec.Header())
+			}
+			if tt.status == http.StatusUnauthorized && rec.Header().Get("WWW-Authenticate") == "" {
+				t.Fatal("401 without a challenge")
+			}
+		})
+	}
+}
+
+func TestClientIP(t *testing.T) {
+	req := func(remote string, xff ...string) *http.Request {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		for _, v := range xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		return r
+	}
+	t.Run("knative", func(t *testing.T) {
+		t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
+		for _, tt := range []struct {
+			r    *http.Request
+			want string
+		}{
+			{req("10.0.0.7:51234"), "10.0.0.7"},
+			{req("10.0.0.7:51234", "203.0.113.9"), "203.0.113.9"},
+			// The client's own entries come first; the ingress appends what it saw.
+			{req("10.0.0.7:51234", "198.51.100.66, 203.0.113.9"), "203.0.113.9"},
+			{req("10.0.0.7:51234", "198.51.100.66", "203.0.113.9"), "203.0.113.9"},
+		} {
+			if got := ClientIP(tt.r); got != tt.want {
+				t.Errorf("ClientIP(%s, %v) = %s, want %s", tt.r.RemoteAddr, tt.r.Header["X-Forwarded-For"], got, tt.want)
+			}
+		}
+	})
+	t.Run("lambda ignores X-Forwarded-For", func(t *testing.T) {
+		t.Setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+		if got := ClientIP(req("203.0.113.9", "198.51.100.66")); got != "203.0.113.9" {
+			t.Errorf("ClientIP = %s, want API Gateway's sourceIp", got)
+		}
+	})
+}

@@ -26,6 +26,23 @@ type stepError struct {
 	ErrorMessage string `json:"errorMessage"`
 }
 
+// typedErrors makes the errors of fn that carry a stable type name (an
+// ErrorType() string method, as every service's domain errors have: see
+// shared/errmap) reach Step Functions under that name, wherever they sit in
+// the chain. Every other error keeps aws-lambda-go's naming: the Go type of
+// the returned value. A Catch can then tell ErrInsufficientStock from
+// ErrNotFound although both are values of one Go type.
+func typedErrors[In, Out any](fn func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
+	return func(ctx context.Context, in In) (Out, error) {
+		out, err := fn(ctx, in)
+		var typed interface{ ErrorType() string }
+		if err != nil && errors.As(err, &typed) {
+			return out, messages.InvokeResponse_Error{Type: typed.ErrorType(), Message: err.Error()}
+		}
+		return out, err
+	}
+}
+
 // newStepError names err exactly as aws-lambda-go does when it reports a
 // function error: the type of the returned value, without package and pointer.
 func newStepError(err error) stepError {

@@ -44,6 +44,8 @@ func reserveStep(_ context.Context, in reserveInput) (reserveOutput, error) {
 		return reserveOutput{}, errors.New("store unavailable")
 	case "wrapped":
 		return reserveOutput{}, fmt.Errorf("reserving: %w", &OutOfStockError{SKU: in.SKU})
+	case "typed":
+		return reserveOutput{}, fmt.Errorf("reserving: %w", typedError{name: "InsufficientStock", msg: "insufficient stock"})
 	}
 	return reserveOutput{ReservationID: "r-" + in.OrderID, Note: "<kept as is>"}, nil
 }
@@ -57,12 +59,21 @@ var stepErrorCases = []struct {
 	{"declined", "PaymentDeclined", "payment declined: insufficient funds"},
 	{"plain", "errorString", "store unavailable"},
 	{"wrapped", "wrapError", "reserving: out of stock: wrapped"},
+	// A domain error with a stable name keeps it, wrapped or not: a
+	// Catch can tell two sentinel values of one Go type apart.
+	{"typed", "InsufficientStock", "reserving: insufficient stock"},
 }
+
+// typedError is what shared/errmap makes of a service's sentinel errors.
+type typedError struct{ name, msg string }
+
+func (e typedError) Error() string     { return e.msg }
+func (e typedError) ErrorType() string { return e.name }
 
 func postStep(t *testing.T, method, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	stepHandler(reserveStep).ServeHTTP(rec, httptest.NewRequest(method, "/", strings.NewReader(body)))
+	stepHandler(typedErrors(reserveStep)).ServeHTTP(rec, httptest.NewRequest(method, "/", strings.NewReader(body)))
 	return rec
 }
 

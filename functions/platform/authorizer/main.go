@@ -38,5 +38,5 @@ func main() {
 		servicetoken.WithUserIssuer(naming.Issuer(cfg.Prefix, "users")))
 	// An authorizer exists only behind API Gateway, so this is Lambda-only:
 	// the request shape is API Gateway's, not one of the runtime's handler shapes.
-	lambda.Start(platform.Authorizer(verifier, log.New(cfg.Function)))
+	lambda.Start(platform.Authorizer(verifier, log.Init(cfg.Function)))
 }

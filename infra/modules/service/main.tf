@@ -198,6 +198,17 @@ resource "aws_cloudwatch_log_group" "this" {
   tags              = local.tags
 }
 
+locals {
+  # The wiring only http functions get: SHOP_AUTH and SHOP_ROUTE (see the
+  # function's environment below).
+  http_wiring = {
+    for name, fn in var.functions : name => fn.http == null ? {} : {
+      SHOP_AUTH  = fn.http.auth
+      SHOP_ROUTE = "${fn.http.method} ${fn.http.path}"
+    }
+  }
+}
+
 resource "aws_lambda_function" "this" {
   for_each = var.functions
 
@@ -220,14 +231,16 @@ resource "aws_lambda_function" "this" {
   # The platform's wiring goes last so a manifest cannot override it (the
   # manifest loader rejects SHOP_* names as well). SHOP_AUTH, on http
   # functions only, is the route's auth level: the API's authorizer only
-  # authenticates, and the function enforces the level itself.
+  # authenticates, and the function verifies the token and enforces the
+  # level itself. SHOP_ROUTE is the route the handler is mounted on where
+  # nothing routes in front of it (Knative).
   environment {
     variables = merge(each.value.environment, {
       SHOP_PREFIX   = var.name_prefix
       SHOP_SERVICE  = var.service
       SHOP_FUNCTION = each.key
       SHOP_TABLE    = aws_dynamodb_table.this.name
-    }, each.value.http == null ? {} : { SHOP_AUTH = each.value.http.auth })
+    }, local.http_wiring[each.key])
   }
 
   tracing_config {

@@ -27,8 +27,8 @@ variable "table" {
 }
 
 # Each functions/<service>/<op>/function.yaml of this service, keyed by its
-# manifest name; attributes this module does not use (kind, the route's
-# method and path) are dropped by the type conversion.
+# manifest name; attributes this module does not use (kind) are dropped by
+# the type conversion.
 variable "functions" {
   description = "The service's functions, keyed by manifest name."
   type = map(object({
@@ -36,7 +36,7 @@ variable "functions" {
     memory      = number
     timeout     = number
     environment = optional(map(string), {})
-    http        = optional(object({ auth = string }))
+    http        = optional(object({ method = string, path = string, auth = string }))
     permissions = optional(object({
       dynamodb   = optional(list(string), [])
       signingKey = optional(bool, false)

@@ -14,13 +14,14 @@ import (
 // error asks for redelivery, so handlers must be idempotent on the event id.
 type Handler func(ctx context.Context, e event.Event) error
 
-// Start consumes CloudEvents from SQS (Lambda) or from a Knative Trigger. On
-// Lambda it never returns; on Knative it returns after a graceful shutdown, as
+// Start consumes CloudEvents from SQS (Lambda) or from a Knative Trigger,
+// where check authenticates every delivery (runtime.CallerCheck). On Lambda
+// it never returns; on Knative it returns after a graceful shutdown, as
 // runtime.StartHTTP does.
-func Start(h Handler) {
+func Start(h Handler, check runtime.CallerCheck) {
 	if runtime.OnLambda() {
 		lambda.Start(lambdaEventHandler{handle: h}.invoke)
 		return
 	}
-	runtime.ServeUntilSignal(cloudEventsHandler(h))
+	runtime.ServeUntilSignal(runtime.Guard(check, cloudEventsHandler(h)))
 }

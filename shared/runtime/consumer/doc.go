@@ -6,17 +6,14 @@
 //
 // A consumer's main wires its dependencies and ends with:
 //
-//	consumer.Start(fn) // fn func(context.Context, cloudevents.Event) error
+//	consumer.Start(fn, check) // fn func(context.Context, cloudevents.Event) error
 //
-// For example:
+// check authenticates a delivery over HTTP (Knative): normally
+// auth.ServiceCaller(verifier, scope), so only a sender holding a service
+// token with scope gets an event in. For example:
 //
-//	func main() {
-//		store, err := orders.NewStore(context.Background(), os.Getenv("TABLE"))
-//		if err != nil {
-//			runtime.Fatal("orders: opening the store", err)
-//		}
-//		consumer.Start(orders.OnPaymentCharged(store))
-//	}
+//	st := notifications.NewStore(dynamodb.NewFromConfig(aws), cfg.Table)
+//	consumer.Start(notifications.OnOrderConfirmed(st), auth.ServiceCaller(verifier, "notifications:deliver"))
 //
 // # Lambda
 //
@@ -31,7 +28,8 @@
 //
 // # Knative
 //
-// A CloudEvents HTTP receiver accepts binary and structured mode: 204 on
+// A CloudEvents HTTP receiver accepts, from a caller check admits (401 or
+// 403 otherwise), binary and structured mode: 204 on
 // success, 400 for a request that is not a valid event (retrying cannot fix
 // it), 500 when the handler fails so that the broker retries. It is served
 // by runtime.Serve, with the same probes and shutdown as every other shape.

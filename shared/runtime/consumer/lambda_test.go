@@ -26,7 +26,7 @@ func TestStartOnLambda(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &recordingHandler{failIDs: map[string]bool{"e2": true}}
-			res := lambdatest.Invoke(t, func() { Start(h.handle) }, []byte(tt.payload))
+			res := lambdatest.Invoke(t, func() { Start(h.handle, nil) }, []byte(tt.payload))
 			if res.Outcome != tt.wantOutcome || string(res.Body) != tt.wantBody {
 				t.Errorf("%s %s, want %s %s", res.Outcome, res.Body, tt.wantOutcome, tt.wantBody)
 			}

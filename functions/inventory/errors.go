@@ -1,0 +1,28 @@
+package inventory
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/shop-serverless/shop/shared/errmap"
+)
+
+// Domain errors. Handlers answer them through errs, with the status and
+// detail below; the saga's reserve step will report them to Step Functions
+// by name (a Catch on "InsufficientStock" compensates, "ProductNotFound"
+// does not retry).
+var (
+	ErrNotFound          = errmap.New("ProductNotFound", "product not found")
+	ErrSKUTaken          = errmap.New("SKUTaken", "sku already exists")
+	ErrInsufficientStock = errmap.New("InsufficientStock", "insufficient stock")
+	ErrStockLimit        = errmap.New("StockLimitExceeded", "stock would exceed the limit")
+	ErrBadCursor         = errmap.New("InvalidCursor", "invalid list cursor")
+)
+
+var errs = errmap.Table{
+	{Err: ErrNotFound, Status: http.StatusNotFound, Detail: "product not found"},
+	{Err: ErrSKUTaken, Status: http.StatusConflict, Detail: "a product with this sku exists already"},
+	{Err: ErrInsufficientStock, Status: http.StatusConflict, Detail: "not enough stock: available stock cannot go below zero"},
+	{Err: ErrStockLimit, Status: http.StatusConflict, Detail: fmt.Sprintf("stock would exceed %d", MaxStock)},
+	{Err: ErrBadCursor, Status: http.StatusBadRequest, Detail: "cursor is not one this API returned", Field: "cursor"},
+}
