@@ -117,7 +117,9 @@ func TestUsersBadInput(t *testing.T) {
 		{"short password", `{"email":"x@example.com","password":"short","name":"A"}`, "application/json", 400, "password"},
 		{"wrong type", `{"email":"x@example.com","password":"correct horse 1","name":7}`, "application/json", 400, "name"},
 		{"not JSON content", `<user/>`, "application/xml", 415, ""},
-		{"a real form body", `email=x&password=y`, "application/x-www-form-urlencoded", 400, ""},
+		{"a real form body", `email=x&password=y`, "application/x-www-form-urlencoded", 415, ""},
+		{"JSON sent as a form (curl -d without -H)", `{"email":"x@example.com","password":"correct horse 1","name":"A"}`, "application/x-www-form-urlencoded", 415, ""},
+		{"JSON sent as text/plain (a cross-site simple request)", `{"email":"x@example.com","password":"correct horse 1","name":"A"}`, "text/plain", 415, ""},
 		{"over 1 MiB", `{"name":"` + strings.Repeat("a", 1<<20) + `"}`, "application/json", 413, ""},
 	}
 	for _, tt := range tests {
@@ -130,10 +132,10 @@ func TestUsersBadInput(t *testing.T) {
 	}
 }
 
-// The README's first command: curl -d sends application/x-www-form-urlencoded.
-func TestRegisterWithCurlDefaults(t *testing.T) {
+// The README's first command, as written there (curl --json).
+func TestRegisterWithTheREADMEsCurl(t *testing.T) {
 	body := `{"email":"` + uniqueEmail(t) + `","password":"correct horse 1","name":"A"}`
-	expect(t, call(t, "POST", "/v1/users", body, "Content-Type", "application/x-www-form-urlencoded"), http.StatusCreated)
+	expect(t, call(t, "POST", "/v1/users", body, "Content-Type", "application/json", "Accept", "application/json"), http.StatusCreated)
 }
 
 func TestCorrelationIDEchoed(t *testing.T) {

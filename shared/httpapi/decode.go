@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/shop-serverless/shop/shared/problem"
 )
@@ -25,16 +26,16 @@ const MaxBodyBytes = 1 << 20
 // Decode reads r's body as one JSON value into dst (a non-nil pointer) and then
 // checks it with Validate. Every failure the client can fix is an *Error:
 //
-//   - 415 if a Content-Type is given and is not application/json or
-//     application/*+json. No Content-Type at all is accepted, and so is
-//     application/x-www-form-urlencoded, which is what `curl -d '{...}'` sends
-//     when its user forgets -H: the body is still parsed strictly as JSON, so
-//     a real form body (a=1&b=2) gets a 400 that names the syntax error;
+//   - 415 unless the Content-Type is application/json or application/*+json
+//     (a missing one included): a body is parsed only as what it says it is,
+//     so a form post (curl -d without -H) or a text/plain "simple request"
+//     from another site's page is refused before any of it is read;
 //   - 413 if the body exceeds MaxBodyBytes;
 //   - 400 if the body is empty or null, is not valid JSON (the detail names the byte
 //     offset), has a field dst does not (DisallowUnknownFields: a typo must not be
-//     silently ignored), has a value of the wrong type (the field is named by its
-//     JSON path), or has anything but whitespace after the value;
+//     silently ignored; the name is echoed clipped to maxEchoedName bytes), has a
+//     value of the wrong type (the field is named by its JSON path), or has
+//     anything but whitespace after the value;
 //   - 400 with Fields from Validate.
 //
 // Only a programming error, such as dst not being a pointer, is a plain error (a
@@ -59,16 +60,14 @@ func Decode(r *http.Request, dst any) error {
 }
 
 func checkContentType(contentType string) error {
-	if contentType == "" {
-		return nil
-	}
 	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err == nil && (mediaType == "application/json" || mediaType == "application/x-www-form-urlencoded" ||
+	if err == nil && (mediaType == "application/json" ||
 		strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")) {
 		return nil
 	}
 	// The header is not echoed: the detail is enough for the caller to act on.
 	return &Error{Status: http.StatusUnsupportedMediaType,
+		Header: http.Header{"Accept-Post": []string{"application/json"}},
 		Detail: "Content-Type must be application/json", Err: fmt.Errorf("unsupported Content-Type %q", contentType)}
 }
 
@@ -142,6 +141,7 @@ func decodeError(err error, size int) error {
 		if unquoted, uerr := strconv.Unquote(name); uerr == nil {
 			name = unquoted
 		}
+		name = clip(name)
 		return &Error{Status: http.StatusBadRequest, Err: err,
 			Detail: "request body has an unknown field",
 			Fields: []problem.FieldError{{Field: name, Message: "unknown field"}}}
@@ -206,6 +206,22 @@ func describeType(t reflect.Type, got string) string {
 		return want + ", not a number"
 	}
 	return want
+}
+
+// maxEchoedName bounds a client-chosen name echoed back in a problem body: a
+// 1 MiB field name must not come back as a 1 MiB error, nor fill the logs.
+const maxEchoedName = 64
+
+// clip shortens s to maxEchoedName bytes, on a rune boundary, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxEchoedName {
+		return s
+	}
+	cut := maxEchoedName
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // skipJSONSpace counts the leading JSON whitespace bytes; bytes.TrimSpace would

@@ -17,14 +17,15 @@ func TestDecodeContentType(t *testing.T) {
 		contentType string
 		wantStatus  int // 0: accepted
 	}{
-		{"", 0},
+		{"", http.StatusUnsupportedMediaType},
 		{"application/json", 0},
 		{"application/json; charset=utf-8", 0},
 		{"Application/JSON", 0},
 		{"application/merge-patch+json", 0},
 		{"application/cloudevents+json; charset=UTF-8", 0},
 		{"text/plain", http.StatusUnsupportedMediaType},
-		{"application/x-www-form-urlencoded", 0}, // curl -d without -H: parsed as JSON all the same
+		{"application/x-www-form-urlencoded", http.StatusUnsupportedMediaType}, // curl -d without -H
+		{"text/plain; charset=utf-8", http.StatusUnsupportedMediaType},         // a cross-site "simple request"
 		{"multipart/form-data; boundary=x", http.StatusUnsupportedMediaType},
 		{"text/json+json", http.StatusUnsupportedMediaType},
 		{"application/jsonp", http.StatusUnsupportedMediaType},
@@ -108,6 +109,10 @@ func TestDecodeErrors(t *testing.T) {
 			wantDetail: "unknown field", wantFields: []problem.FieldError{{Field: "nmae", Message: "unknown field"}},
 		},
 		{
+			name: "unknown field with a huge name", body: `{"` + strings.Repeat("é", 100) + `":1}`,
+			wantDetail: "unknown field", wantFields: []problem.FieldError{{Field: strings.Repeat("é", 32) + "…", Message: "unknown field"}},
+		},
+		{
 			name: "nested unknown field", body: `{"name":"Ada","price":{"amount":1,"currency":"EUR","cents":1}}`,
 			wantDetail: "unknown field", wantFields: []problem.FieldError{{Field: "cents", Message: "unknown field"}},
 		},
@@ -150,7 +155,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 
 	t.Run("unreadable body", func(t *testing.T) {
-		r := newRequest(t, "", "")
+		r := newRequest(t, "application/json", "")
 		r.Body = http.NoBody
 		asHTTPError(t, Decode(r, &orderRequest{}), http.StatusBadRequest)
 		r.Body = struct {
@@ -164,7 +169,7 @@ func TestDecodeErrors(t *testing.T) {
 	})
 
 	t.Run("dst not a pointer is a server error", func(t *testing.T) {
-		err := Decode(newRequest(t, "", validOrder), orderRequest{})
+		err := Decode(newRequest(t, "application/json", validOrder), orderRequest{})
 		var e *Error
 		if err == nil || errors.As(err, &e) {
 			t.Fatalf("error = %v, want a plain (500) error", err)
@@ -230,9 +235,9 @@ func TestDecodeValidates(t *testing.T) {
 
 	t.Run("the request's own Validate method", func(t *testing.T) {
 		var dst orderWithRule
-		e := asHTTPError(t, Decode(newRequest(t, "", `{"min":5,"max":1}`), &dst), http.StatusBadRequest)
+		e := asHTTPError(t, Decode(newRequest(t, "application/json", `{"min":5,"max":1}`), &dst), http.StatusBadRequest)
 		assertFields(t, e.Fields, []problem.FieldError{{Field: "", Message: "min must not exceed max"}})
-		if err := Decode(newRequest(t, "", `{"min":1,"max":5}`), &dst); err != nil {
+		if err := Decode(newRequest(t, "application/json", `{"min":1,"max":5}`), &dst); err != nil {
 			t.Errorf("valid request: %v", err)
 		}
 	})
