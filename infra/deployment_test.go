@@ -615,9 +615,7 @@ func compare(set *manifest.Set, d *deployment) []string {
 		expectString(bad, where, "integration_uri", rd.integration["integration_uri"], fakeARN("apigateway", "invoke:"+name))
 		expectString(bad, where, "permission function_name", rd.permission["function_name"], name)
 		expectString(bad, where, "permission principal", rd.permission["principal"], "apigateway.amazonaws.com")
-		if arn, _ := asString(rd.permission["source_arn"]); !strings.HasPrefix(arn, fakeARN("execute-api", "api-id")+"/") {
-			bad("%s: permission source_arn %s is not scoped to this API", where, show(rd.permission["source_arn"]))
-		}
+		expectString(bad, where, "permission source_arn", rd.permission["source_arn"], fakeARN("execute-api", "api-id")+"/*/"+fn.HTTP.InvokeResource())
 		switch {
 		case fn.HTTP.Auth == manifest.AuthNone:
 			if !rd.preconditionOK {

@@ -416,11 +416,30 @@ var tfFunctions = map[string]function.Function{
 	"length":     stdlib.LengthFunc,
 	"merge":      stdlib.MergeFunc,
 	"one":        oneFunc,
+	"replace":    replaceFunc,
 	"trimsuffix": stdlib.TrimSuffixFunc,
 	"try":        tryfunc.TryFunc,
 	"values":     stdlib.ValuesFunc,
 	"yamldecode": yamldecodeFunc,
 }
+
+// replace(string, substr, replacement) is Terraform's: a substr wrapped in
+// slashes is a regular expression (RE2, as Go's), anything else is literal.
+var replaceFunc = function.New(&function.Spec{
+	Params: []function.Parameter{
+		{Name: "str", Type: cty.String},
+		{Name: "substr", Type: cty.String},
+		{Name: "replace", Type: cty.String},
+	},
+	Type: function.StaticReturnType(cty.String),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		substr := args[1].AsString()
+		if len(substr) > 1 && strings.HasPrefix(substr, "/") && strings.HasSuffix(substr, "/") {
+			return stdlib.RegexReplace(args[0], cty.StringVal(substr[1:len(substr)-1]), args[2])
+		}
+		return stdlib.Replace(args[0], args[1], args[2])
+	},
+})
 
 // one(list): the only element, null when there is none, and an error when
 // there are more, with Terraform's message (the root relies on it to refuse

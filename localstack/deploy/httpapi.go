@@ -59,10 +59,10 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, fns []*manifest.Function, 
 		if fn.HTTP == nil {
 			continue
 		}
-		// Any stage, any route: the function behind a route is invoked as
-		// arn:...:<apiId>/<stage>/<method>/<path>.
+		// This function's own route, on any stage: API Gateway invokes it as
+		// arn:...:<apiId>/<stage>/<METHOD>/<path, each parameter a *>.
 		err := d.ensureInvokePermission(ctx, fn, arns[fn.Name], permissionStatementID(apiID), func(account string) string {
-			return executeAPIARN(d.region, account, apiID, "*/*")
+			return executeAPIARN(d.region, account, apiID, "*/"+fn.HTTP.InvokeResource())
 		})
 		if err != nil {
 			return "", err
@@ -428,7 +428,7 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 	return nil
 }
 
-// permissionStatementID names the routes' grant per API, so a recreated API
+// permissionStatementID names a route's grant per API, so a recreated API
 // gets a grant of its own instead of colliding with the old one.
 func permissionStatementID(apiID string) string { return "apigateway-" + apiID }
 
@@ -444,59 +444,82 @@ func executeAPIARN(region, account, apiID, resource string) string {
 	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s", region, account, apiID, resource)
 }
 
-// ensureInvokePermission lets API Gateway invoke fn from the source ARN that
-// source builds from the function's account, under statement id sid.
+// apiGatewayStatementPrefix starts the id of every grant the deployer
+// gives API Gateway; a grant with it that is not the one wanted now (an old
+// API's, a route's before it moved) is removed.
+const apiGatewayStatementPrefix = "apigateway-"
+
+// ensureInvokePermission lets API Gateway invoke fn from exactly the source
+// ARN that source builds from the function's account, under statement id
+// sid, and removes every other API Gateway grant of fn.
 func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Function, fnARN, sid string, source func(account string) string) error {
 	name := naming.Function(d.prefix, fn.Name)
-	has, err := d.hasPolicyStatement(ctx, name, sid)
-	if err != nil {
-		return err
-	}
-	if has {
-		d.p.report("permission", name, statusUnchanged)
-		return nil
-	}
 	account, err := arnAccount(fnARN)
 	if err != nil {
 		return fmt.Errorf("permission %s: %w", name, err)
+	}
+	want := source(account)
+	grants, err := d.apiGatewayGrants(ctx, name)
+	if err != nil {
+		return err
+	}
+	status := statusCreated
+	for gotSID, gotSource := range grants {
+		if gotSID == sid && gotSource == want {
+			status = statusUnchanged
+			continue
+		}
+		if _, err := d.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: &name, StatementId: aws.String(gotSID)}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
+			return fmt.Errorf("permission %s: remove %s: %w", name, gotSID, err)
+		}
+		if gotSID == sid {
+			status = statusUpdated
+		}
+	}
+	if status == statusUnchanged {
+		d.p.report("permission", name, status)
+		return nil
 	}
 	_, err = d.lambda.AddPermission(ctx, &lambda.AddPermissionInput{
 		FunctionName: &name,
 		StatementId:  &sid,
 		Action:       aws.String("lambda:InvokeFunction"),
 		Principal:    aws.String("apigateway.amazonaws.com"),
-		SourceArn:    aws.String(source(account)),
+		SourceArn:    aws.String(want),
 	})
-	if awserr.HasCode(err, "ResourceConflictException") {
-		d.p.report("permission", name, statusUnchanged) // granted already; GetPolicy did not show it
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("permission %s: add %s: %w", name, sid, err)
 	}
-	d.p.report("permission", name, statusCreated)
+	d.p.report("permission", name, status)
 	return nil
 }
 
-// hasPolicyStatement reports whether fn's resource policy has statement sid.
-func (d *deployer) hasPolicyStatement(ctx context.Context, fn, sid string) (bool, error) {
+// apiGatewayGrants returns fn's resource-policy statements that the
+// deployer gave API Gateway: statement id -> source ARN.
+func (d *deployer) apiGatewayGrants(ctx context.Context, fn string) (map[string]string, error) {
 	out, err := d.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &fn})
 	if awserr.HasCode(err, "ResourceNotFoundException") {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("permission %s: get policy: %w", fn, err)
+		return nil, fmt.Errorf("permission %s: get policy: %w", fn, err)
 	}
 	var policy struct {
-		Statement []struct{ Sid string }
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &policy); err != nil {
-		return false, nil // unreadable: AddPermission decides (conflict means present)
-	}
-	for _, s := range policy.Statement {
-		if s.Sid == sid {
-			return true, nil
+		Statement []struct {
+			Sid       string
+			Condition struct {
+				ArnLike map[string]string
+			}
 		}
 	}
-	return false, nil
+	if err := json.Unmarshal([]byte(aws.ToString(out.Policy)), &policy); err != nil {
+		return nil, fmt.Errorf("permission %s: policy is not JSON: %w", fn, err)
+	}
+	grants := map[string]string{}
+	for _, st := range policy.Statement {
+		if strings.HasPrefix(st.Sid, apiGatewayStatementPrefix) {
+			grants[st.Sid] = st.Condition.ArnLike["AWS:SourceArn"]
+		}
+	}
+	return grants, nil
 }

@@ -159,6 +159,7 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 		}
 	}
 	checkFunctionsHaveFaults(t, c, set)
+	checkRoutePermissions(t, c, apiID, set)
 	checkIssuers(t, c, set)
 	if len(integrations.Items) != httpFns {
 		t.Errorf("API has %d integrations, want one per http function (%d)", len(integrations.Items), httpFns)
@@ -226,6 +227,28 @@ func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
 		}
 		if env["SHOP_FAULTS"] != "1" || env["SHOP_PREFIX"] != testPrefix {
 			t.Errorf("function %s: SHOP_FAULTS=%q SHOP_PREFIX=%q, want 1 and %s", name, env["SHOP_FAULTS"], env["SHOP_PREFIX"], testPrefix)
+		}
+	}
+}
+
+// checkRoutePermissions checks that API Gateway may invoke each http
+// function for its own route only, and through no other grant.
+func checkRoutePermissions(t *testing.T, c clients, apiID string, set *manifest.Set) {
+	t.Helper()
+	d := &deployer{clients: c, prefix: testPrefix}
+	for _, fn := range set.Functions() {
+		if fn.HTTP == nil {
+			continue
+		}
+		name := naming.Function(testPrefix, fn.Name)
+		grants, err := d.apiGatewayGrants(t.Context(), name)
+		if err != nil {
+			t.Errorf("function %s: %v", name, err)
+			continue
+		}
+		source := grants[permissionStatementID(apiID)]
+		if len(grants) != 1 || !strings.HasSuffix(source, ":"+apiID+"/*/"+fn.HTTP.InvokeResource()) {
+			t.Errorf("function %s: API Gateway grants %v, want one for %s/*/%s", name, grants, apiID, fn.HTTP.InvokeResource())
 		}
 	}
 }

@@ -159,6 +159,15 @@ type HTTPTrigger struct {
 // RouteKey is the API Gateway route key, "METHOD /path".
 func (h HTTPTrigger) RouteKey() string { return h.Method + " " + h.Path }
 
+// InvokeResource is the route as it appears in the execute-api ARN API
+// Gateway invokes the function as: "GET/v1/users/*" for GET
+// /v1/users/{id}. A Lambda permission for
+// <api>/<any stage>/InvokeResource() lets API Gateway invoke the function for
+// this route and no other.
+func (h HTTPTrigger) InvokeResource() string {
+	return h.Method + pathParamRE.ReplaceAllString(h.Path, "*")
+}
+
 // Scope is the scope an auth level of "scope:<name>" requires, or "".
 func (h HTTPTrigger) Scope() string { return strings.TrimPrefix(h.Auth, authScope) }
 
@@ -483,11 +492,12 @@ func rel(root, path string) string {
 }
 
 var (
-	identRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
-	opRE    = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	envRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-	pathRE  = regexp.MustCompile(`^(/([a-z0-9][a-z0-9-]*|\{[a-zA-Z][a-zA-Z0-9]*\}))+$`)
-	scopeRE = regexp.MustCompile(`^[a-z][a-z0-9]*:[a-z][a-z0-9-]*$`)
+	identRE     = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	opRE        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	envRE       = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	pathRE      = regexp.MustCompile(`^(/([a-z0-9][a-z0-9-]*|\{[a-zA-Z][a-zA-Z0-9]*\}))+$`)
+	pathParamRE = regexp.MustCompile(`\{[^}]*\}`)
+	scopeRE     = regexp.MustCompile(`^[a-z][a-z0-9]*:[a-z][a-z0-9-]*$`)
 
 	httpMethods     = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	streamViews     = []string{"NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"}

@@ -148,3 +148,16 @@ func TestRepositoryManifestsLoad(t *testing.T) {
 		t.Fatal("users and inventory services missing")
 	}
 }
+
+func TestInvokeResource(t *testing.T) {
+	for route, want := range map[HTTPTrigger]string{
+		{Method: "GET", Path: "/v1/users/{id}"}:           "GET/v1/users/*",
+		{Method: "POST", Path: "/v1/products/{id}/stock"}: "POST/v1/products/*/stock",
+		{Method: "POST", Path: "/v1/users"}:               "POST/v1/users",
+		{Method: "PUT", Path: "/v1/a/{x}/b/{y}"}:          "PUT/v1/a/*/b/*",
+	} {
+		if got := route.InvokeResource(); got != want {
+			t.Errorf("%s: InvokeResource = %q, want %q", route.RouteKey(), got, want)
+		}
+	}
+}

@@ -117,6 +117,8 @@ resource "aws_lambda_permission" "this" {
   action        = "lambda:InvokeFunction"
   function_name = each.value.function_name
   principal     = "apigateway.amazonaws.com"
-  # Any stage and route of this API, and no other API.
-  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/*"
+  # This function's own route, on any stage of this API, and nothing else:
+  # route "GET /a/{b}/c" is invoked as <api>/<stage>/GET/a/*/c (the local
+  # deployer derives the same from manifest.HTTPTrigger.InvokeResource).
+  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/${replace(replace(each.value.route_key, " ", ""), "/\\{[^}]*\\}/", "*")}"
 }
