@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
@@ -29,14 +30,19 @@ const (
 	roleWait = 30 * time.Second
 )
 
-// functionEnvironment is manifest.Environment plus SHOP_FAULTS=1, the local
-// stack's switch for fault injection (shared/faults: tests make a function
-// fail or slow down on purpose to exercise retries, breakers and
-// compensations). Terraform never sets it, so no deployment to AWS even looks
-// for a fault.
+// functionEnvironment is manifest.Environment plus the local stack's two
+// test switches, which Terraform never sets, so no deployment to AWS even
+// looks at them:
+//   - SHOP_FAULTS=1, fault injection (shared/faults: tests make a function
+//     fail or slow down on purpose to exercise retries, breakers and
+//     compensations);
+//   - SHOP_RECORD_AWS_CALLS=1, a log line per AWS call (shared/awscalls),
+//     which the end-to-end run checks against the function's policy, since
+//     the emulator does not enforce IAM.
 func functionEnvironment(prefix string, fn *manifest.Function) map[string]string {
 	env := manifest.Environment(prefix, fn)
 	env[faults.EnvSwitch] = "1"
+	env[awscalls.EnvSwitch] = "1"
 	return env
 }
 

@@ -85,14 +85,15 @@ func TestLambdaArchitecture(t *testing.T) {
 	}
 }
 
-func TestFunctionEnvironmentSetsFaults(t *testing.T) {
+func TestFunctionEnvironmentSetsTheTestSwitches(t *testing.T) {
 	fn := &manifest.Function{Name: "users-get", Service: "users", Environment: manifest.Env{"LOG_LEVEL": "debug"},
 		HTTP: &manifest.HTTPTrigger{Method: "GET", Path: "/v1/users/{id}", Auth: "user"}}
 	got := functionEnvironment("shop", fn)
 	want := manifest.Environment("shop", fn)
 	want["SHOP_FAULTS"] = "1"
+	want["SHOP_RECORD_AWS_CALLS"] = "1"
 	if !maps.Equal(got, want) {
-		t.Errorf("functionEnvironment = %v, want manifest.Environment plus SHOP_FAULTS=1: %v", got, want)
+		t.Errorf("functionEnvironment = %v, want manifest.Environment plus SHOP_FAULTS=1 and SHOP_RECORD_AWS_CALLS=1: %v", got, want)
 	}
 	if got["SHOP_AUTH"] != "user" || got["SHOP_PREFIX"] != "shop" {
 		t.Errorf("the manifest's wiring is missing: %v", got)
