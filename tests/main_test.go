@@ -27,11 +27,12 @@ const checkTimeout = time.Minute
 
 // TestMain runs the end-to-end tests, then proves least privilege over the
 // AWS calls they made the deployed functions do: every call each function
-// recorded during the run must be allowed by the policy its role has on the
-// stack, which the emulator itself never checks (DESIGN.md §7c). It prints a
-// report, with the grants no call used; with SHOP_PRIVILEGE_REPORT set it
-// also writes it to that file (make test prints it from there, since go test
-// shows a passing package's output only with -v).
+// recorded during the run (and before it, since the function was deployed:
+// a warm instance caches what it loaded once) must be allowed by the policy
+// its role has on the stack, which the emulator itself never checks
+// (DESIGN.md §7c). It prints a report, with the grants no call used; with
+// SHOP_PRIVILEGE_REPORT set it also writes it to that file (make test prints
+// it from there, since go test shows a passing package's output only with -v).
 func TestMain(m *testing.M) {
 	start := time.Now()
 	code := m.Run()

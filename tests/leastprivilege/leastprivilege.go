@@ -250,7 +250,7 @@ func (r Report) Write(w io.Writer) {
 	if r.Failed() {
 		verdict = fmt.Sprintf("%d kinds of call NOT ALLOWED", len(r.Denied))
 	}
-	fmt.Fprintf(w, "least privilege: %d functions, %d AWS calls checked against their roles' policies: %s\n", r.Functions, r.Checked, verdict)
+	fmt.Fprintf(w, "least privilege: %d functions, %d AWS calls (since each was deployed) checked against their roles' policies: %s\n", r.Functions, r.Checked, verdict)
 	for _, reason := range slices.Sorted(maps.Keys(r.LocalOnly)) {
 		fmt.Fprintf(w, "  not checked: %d calls of local test machinery (%s), which never run on AWS\n", r.LocalOnly[reason], reason)
 	}
@@ -267,7 +267,7 @@ func (r Report) Write(w io.Writer) {
 		tw.Flush()
 	}
 	if len(r.Unused) > 0 {
-		fmt.Fprintln(w, "\ngranted, but no call of this run used it:")
+		fmt.Fprintln(w, "\ngranted, but no recorded call used it (a path no test takes, or a grant to drop):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "  FUNCTION\tACTION\tRESOURCE\tSTATEMENT")
 		for _, u := range r.Unused {

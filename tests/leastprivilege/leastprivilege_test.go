@@ -203,7 +203,7 @@ func TestReportPrintsVerdictDenialsAndUnusedGrants(t *testing.T) {
 	var out bytes.Buffer
 	Check(t.Context(), []Function{fn}, fakeResolver{}).Write(&out)
 	for _, want := range []string{
-		"least privilege: 1 functions, 1 AWS calls checked against their roles' policies: 1 kinds of call NOT ALLOWED",
+		"least privilege: 1 functions, 1 AWS calls (since each was deployed) checked against their roles' policies: 1 kinds of call NOT ALLOWED",
 		"not checked: 1 calls of local test machinery (faults)",
 		"shop-users-login  dynamodb:PutItem  arn:aws:dynamodb:us-east-1:000000000000:table/shop-users  1      PutItem    no statement allows it",
 		"shop-users-login  dynamodb:GetItem               table/shop-users, table/shop-users/index/*",

@@ -35,6 +35,9 @@ type Stack struct {
 	pkNames map[string]string // table -> partition key attribute
 }
 
+// lambdaTimeLayout is how Lambda writes a function's LastModified.
+const lambdaTimeLayout = "2006-01-02T15:04:05.000-0700"
+
 // NewStack reads the stack cfg points at.
 func NewStack(cfg aws.Config) *Stack {
 	return &Stack{
@@ -48,8 +51,11 @@ func NewStack(cfg aws.Config) *Stack {
 	}
 }
 
-// Functions reads each named function with the calls it recorded since then,
-// several at a time.
+// Functions reads each named function with the calls it recorded since it
+// was last deployed, or since then if that is earlier, several at a time.
+// Not only since then: a warm instance makes some calls once and caches the
+// answer (a signing key, the public keys), perhaps during an earlier run
+// against the same deployment, and what it did then needs a grant as much.
 func (s *Stack) Functions(ctx context.Context, names []string, since time.Time) []Function {
 	fns := make([]Function, len(names))
 	var wg sync.WaitGroup
@@ -75,6 +81,9 @@ func (s *Stack) function(ctx context.Context, name string, since time.Time) Func
 	if fn.Policies, err = s.rolePolicies(ctx, aws.ToString(cfg.Role)); err != nil {
 		fn.Err = err
 		return fn
+	}
+	if deployed, err := time.Parse(lambdaTimeLayout, aws.ToString(cfg.LastModified)); err == nil && deployed.Before(since) {
+		since = deployed
 	}
 	if fn.Calls, err = s.recordedCalls(ctx, "/aws/lambda/"+name, since); err != nil {
 		fn.Err = err
