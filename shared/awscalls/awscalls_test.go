@@ -90,27 +90,33 @@ func TestRecorderPassesTheSDKsRequestsIntactAndRecordsEachAttempt(t *testing.T) 
 		ConditionExpression: aws.String("attribute_not_exists(pk)"),
 	}
 
-	plain := &fakeAWS{}
-	plainSrv := httptest.NewServer(plain)
-	defer plainSrv.Close()
-	if _, err := dynamodb.NewFromConfig(sdkConfig(plainSrv, nil)).PutItem(t.Context(), put); err != nil {
-		t.Fatal(err)
-	}
-
 	recorded := &fakeAWS{statuses: []int{http.StatusInternalServerError}}
 	srv := httptest.NewServer(recorded)
 	defer srv.Close()
 	var out bytes.Buffer
-	if _, err := dynamodb.NewFromConfig(sdkConfig(srv, New(nil, &out))).PutItem(t.Context(), put); err != nil {
+	rec := New(nil, &out)
+	// sdkSent keeps each attempt's body as the SDK hands it over, before the
+	// recorder sees it.
+	var sdkSent [][]byte
+	tap := doFunc(func(r *http.Request) (*http.Response, error) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		sdkSent = append(sdkSent, b)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		return rec.Do(r)
+	})
+	if _, err := dynamodb.NewFromConfig(sdkConfig(srv, tap)).PutItem(t.Context(), put); err != nil {
 		t.Fatal(err)
 	}
 
-	if len(recorded.bodies) != 2 {
-		t.Fatalf("%d requests, want a failed one and its retry", len(recorded.bodies))
+	if len(recorded.bodies) != 2 || len(sdkSent) != 2 {
+		t.Fatalf("the server got %d requests, the SDK sent %d; want a failed one and its retry", len(recorded.bodies), len(sdkSent))
 	}
-	for i, b := range recorded.bodies {
-		if !bytes.Equal(b, plain.bodies[0]) {
-			t.Errorf("attempt %d: the server got\n%s\nwithout a recorder it gets\n%s", i+1, b, plain.bodies[0])
+	for i := range sdkSent {
+		if !bytes.Equal(recorded.bodies[i], sdkSent[i]) {
+			t.Errorf("attempt %d: the server got\n%s\nthe SDK sent\n%s", i+1, recorded.bodies[i], sdkSent[i])
 		}
 	}
 	calls := parseLines(t, out.String())
@@ -218,7 +224,7 @@ func TestLocalOnlyCallsSayWhy(t *testing.T) {
 
 // roundTrip sends req through a recorder to a next client that reads the
 // body the way a transport would, and returns what it read and the line.
-func roundTrip(t *testing.T, req *http.Request) (sent []byte, readErr error, c Call) {
+func roundTrip(t *testing.T, req *http.Request) (sent []byte, c Call, readErr error) {
 	t.Helper()
 	var out bytes.Buffer
 	next := doFunc(func(r *http.Request) (*http.Response, error) {
@@ -235,7 +241,7 @@ func roundTrip(t *testing.T, req *http.Request) (sent []byte, readErr error, c C
 	if !ok {
 		t.Fatalf("no call recorded: %q", &out)
 	}
-	return sent, readErr, c
+	return sent, c, readErr
 }
 
 type doFunc func(*http.Request) (*http.Response, error)
@@ -276,7 +282,7 @@ func TestRecorderLeavesWhatItCannotReadAlone(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			body := &closeRecorder{Reader: tt.req.Body}
 			tt.req.Body = body
-			sent, _, c := roundTrip(t, tt.req)
+			sent, c, _ := roundTrip(t, tt.req)
 			if !bytes.Equal(sent, tt.want) {
 				t.Errorf("sent %d bytes, want the %d the caller gave", len(sent), len(tt.want))
 			}
@@ -295,7 +301,7 @@ func TestRecorderLeavesWhatItCannotReadAlone(t *testing.T) {
 func TestRecorderPassesABodysReadErrorOn(t *testing.T) {
 	boom := errors.New("disk on fire")
 	body := io.MultiReader(strings.NewReader(`{"Table`), errReader{boom})
-	sent, readErr, c := roundTrip(t, newRequest("DynamoDB_20120810.GetItem", "dynamodb", body, 40))
+	sent, c, readErr := roundTrip(t, newRequest("DynamoDB_20120810.GetItem", "dynamodb", body, 40))
 	if string(sent) != `{"Table` || !errors.Is(readErr, boom) {
 		t.Errorf("transport read %q, %v; want the same bytes and error as the caller's body", sent, readErr)
 	}
@@ -356,7 +362,7 @@ func FuzzRecorderNeverAltersTheRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, service, target string, body []byte) {
 		req := newRequest("", service, bytes.NewReader(body), int64(len(body)))
 		req.Header["X-Amz-Target"] = []string{target} // as is: no canonicalisation, no validation
-		sent, readErr, c := roundTrip(t, req)
+		sent, c, readErr := roundTrip(t, req)
 		if readErr != nil || !bytes.Equal(sent, body) {
 			t.Fatalf("transport read %q (%v), caller sent %q", sent, readErr, body)
 		}

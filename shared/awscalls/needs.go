@@ -205,7 +205,7 @@ func dynamoDBItems(operation string, body []byte) ([]Need, error) {
 	case "Query":
 		k := op.keyEqualities()
 		if len(k) == 0 {
-			return []Need{n}, errors.New("Query: no equality on a key attribute in its key condition")
+			return []Need{n}, errors.New("no equality on a key attribute in the query's key condition")
 		}
 		n.Keys = []map[string]string{k}
 	}
