@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // itemKeyAttributes are the attributes of a written item (PutItem, a Put in
@@ -216,13 +217,17 @@ func dynamoDBItems(operation string, body []byte) ([]Need, error) {
 // expression, where name may be a #placeholder. A key condition allows "="
 // only for equality, so ">=" and "<=" never match: the character before "="
 // must be a space or part of the name.
-var equality = regexp.MustCompile(`(#?[A-Za-z0-9_.-]+)\s*=\s*(:[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)\s*=\s*(#?[A-Za-z0-9_.-]+)`)
+// Compiled on first use, not at init: every function links this package,
+// and its cold start should not pay for a recorder that is off.
+var equality = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(#?[A-Za-z0-9_.-]+)\s*=\s*(:[A-Za-z0-9_]+)|(:[A-Za-z0-9_]+)\s*=\s*(#?[A-Za-z0-9_.-]+)`)
+})
 
 // keyEqualities are the attributes a Query's key condition fixes: always the
 // partition key, and the sort key when it is compared with "=".
 func (o tableOp) keyEqualities() map[string]string {
 	k := map[string]string{}
-	for _, m := range equality.FindAllStringSubmatch(o.KeyConditionExpression, -1) {
+	for _, m := range equality().FindAllStringSubmatch(o.KeyConditionExpression, -1) {
 		name, value := m[1], m[2]
 		if name == "" {
 			name, value = m[4], m[3]
