@@ -12,6 +12,7 @@ STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTEST       := $(GO) test -count=1 -timeout 10m
 KEYTOOL      := $(GO) run ./infra/keytool -endpoint $(ENDPOINT)
 ISSUERS      ?= users,operator
+PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
 SCOPES       ?=
 export GATEWAY_PORT
 
@@ -32,6 +33,10 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 
 # make test owns the emulator only if it started it: `ensure` says which on
 # its last line, and the trap stops it on every exit path, failures included.
+# The end-to-end package ends by checking every AWS call the functions made
+# against their roles' policies (tests/main_test.go); go test hides a passing
+# package's output, so the report goes to a file, printed at the end (and a
+# missing report means the check never ran, which fails the run).
 # Test binaries are compiled in parallel first, then run one package at a
 # time: MiniStack under several packages' load now and then loses a response
 # it has applied, and the SDK's retry of a conditional write then conflicts
@@ -44,9 +49,12 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
 	  $(DEPLOY); \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT); \
+	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT); \
+	  rm -f $(PRIVILEGE_REPORT); \
 	  $(GO) test -count=1 -run '^$$' ./... > /dev/null; \
-	  $(GOTEST) -p 1 ./...
+	  $(GOTEST) -p 1 ./...; \
+	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
+	  echo; cat $(PRIVILEGE_REPORT)
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...

@@ -29,6 +29,8 @@ import (
 	"github.com/hashicorp/hcl/v2/hclwrite"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
 )
@@ -802,10 +804,13 @@ func TestLiteralCheckCatchesHardCodedTopology(t *testing.T) {
 	assertMentions(t, problems, "snippet.tf", fn.HTTP.RouteKey())
 }
 
-// The fault-injection switch of the tests must never reach AWS; not even its
-// name belongs anywhere under infra/ (this file spells it in two halves).
-func TestNoFaultInjectionSwitchInInfra(t *testing.T) {
-	needle := "SHOP_" + "FAULTS"
+// The local stack's test switches (fault injection, recording of AWS calls)
+// must never reach AWS; not even their names belong anywhere under infra/
+// (this file takes them from the Go constants, so it does not spell them).
+// The environment comparison with manifest.Environment already keeps them
+// out of the functions Terraform declares; this keeps them out of the rest.
+func TestNoLocalTestSwitchInInfra(t *testing.T) {
+	needles := []string{faults.EnvSwitch, awscalls.EnvSwitch}
 	err := filepath.WalkDir(infraDir, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -820,8 +825,10 @@ func TestNoFaultInjectionSwitchInInfra(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if bytes.Contains(src, []byte(needle)) {
-			t.Errorf("%s mentions %s", path, needle)
+		for _, needle := range needles {
+			if bytes.Contains(src, []byte(needle)) {
+				t.Errorf("%s mentions %s", path, needle)
+			}
 		}
 		return nil
 	})

@@ -172,6 +172,25 @@ func TestLoginFailuresAndLockout(t *testing.T) {
 	}
 }
 
+// Only failures in a row lock an account: a successful login forgets the
+// ones before it (without that, the second round's second failure would
+// already be refused with 429).
+func TestSuccessfulLoginClearsFailures(t *testing.T) {
+	email := uniqueEmail(t)
+	_, r := register(t, email)
+	expect(t, r, http.StatusCreated)
+	for round := 1; round <= 2; round++ {
+		for i := 1; i <= 4; i++ { // one short of the five that lock
+			_, r := login(t, email, "not the password")
+			if r.Status != http.StatusUnauthorized {
+				t.Fatalf("round %d, failure %d: status %d, want 401; body %s", round, i, r.Status, r.Body)
+			}
+		}
+		_, r := login(t, email, "correct horse 1")
+		expect(t, r, http.StatusOK)
+	}
+}
+
 func TestProtectedRoutesRefuseBadTokens(t *testing.T) {
 	kid, key := operatorKey(t)
 	now := time.Now()

@@ -21,9 +21,11 @@ import (
 func apiURL(t *testing.T) string {
 	t.Helper()
 	if u := os.Getenv("SHOP_API_URL"); u != "" {
+		stackUsed.Store(true)
 		return strings.TrimRight(u, "/")
 	}
 	if b, err := os.ReadFile(filepath.Join("..", ".local", "api-url")); err == nil {
+		stackUsed.Store(true)
 		return strings.TrimRight(strings.TrimSpace(string(b)), "/")
 	}
 	if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {

@@ -103,6 +103,20 @@ func TestUsersRegisterGetUpdate(t *testing.T) {
 	})
 }
 
+// A client that retries a registration with its Idempotency-Key gets the
+// first answer again, not a 409 for the email it has itself just taken.
+func TestRegisterIdempotentReplay(t *testing.T) {
+	email := uniqueEmail(t)
+	body := map[string]string{"email": email, "password": "correct horse 1", "name": "Ada"}
+	first := call(t, "POST", "/v1/users", body, "Idempotency-Key", "register-"+email)
+	expect(t, first, http.StatusCreated)
+	again := call(t, "POST", "/v1/users", body, "Idempotency-Key", "register-"+email)
+	expect(t, again, http.StatusCreated)
+	if string(again.Body) != string(first.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay differs: %s vs %s (replayed=%q)", first.Body, again.Body, again.Header.Get("Idempotent-Replayed"))
+	}
+}
+
 func TestUsersBadInput(t *testing.T) {
 	tests := []struct {
 		name   string

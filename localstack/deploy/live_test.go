@@ -33,10 +33,10 @@ const testPrefix = "shoptest"
 // emulator twice and checks that the second run reports nothing but
 // unchanged; that the emulator holds exactly one API, one integration per
 // function, one route per route key and one authorizer, with the protected
-// routes (and only those) behind it; that every function has SHOP_FAULTS=1;
-// that every issuer's signing secret and the JWKS parameter exist; that a
-// protected route refuses requests without a valid token; and that a request
-// through the API reaches its function.
+// routes (and only those) behind it; that every function has SHOP_FAULTS=1
+// and SHOP_RECORD_AWS_CALLS=1; that every issuer's signing secret and the
+// JWKS parameter exist; that a protected route refuses requests without a
+// valid token; and that a request through the API reaches its function.
 //
 //	SHOP_DEPLOY_TEST_ENDPOINT=http://127.0.0.1:4566 go test ./localstack/deploy -run Live
 //
@@ -210,8 +210,9 @@ func checkAuthorizer(t *testing.T, c clients, apiID string, set *manifest.Set) s
 	return aws.ToString(found[0].AuthorizerId)
 }
 
-// checkFunctionsHaveFaults checks the local stack's fault-injection switch
-// is on for every function, next to the manifest's own wiring.
+// checkFunctionsHaveFaults checks the local stack's test switches (fault
+// injection, recording of AWS calls) are on for every function, next to the
+// manifest's own wiring.
 func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
 	t.Helper()
 	for _, fn := range set.Functions() {
@@ -225,8 +226,9 @@ func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
 		if got.Environment != nil {
 			env = got.Environment.Variables
 		}
-		if env["SHOP_FAULTS"] != "1" || env["SHOP_PREFIX"] != testPrefix {
-			t.Errorf("function %s: SHOP_FAULTS=%q SHOP_PREFIX=%q, want 1 and %s", name, env["SHOP_FAULTS"], env["SHOP_PREFIX"], testPrefix)
+		if env["SHOP_FAULTS"] != "1" || env["SHOP_RECORD_AWS_CALLS"] != "1" || env["SHOP_PREFIX"] != testPrefix {
+			t.Errorf("function %s: SHOP_FAULTS=%q SHOP_RECORD_AWS_CALLS=%q SHOP_PREFIX=%q, want 1, 1 and %s",
+				name, env["SHOP_FAULTS"], env["SHOP_RECORD_AWS_CALLS"], env["SHOP_PREFIX"], testPrefix)
 		}
 	}
 }

@@ -22,6 +22,10 @@
 // AWS from a laptop, export credentials into the environment
 // (`aws configure export-credentials --format env`). AWS_ENDPOINT_URL is
 // honoured (the emulator); per-service AWS_ENDPOINT_URL_<SERVICE> is not.
+//
+// With SHOP_RECORD_AWS_CALLS=1 (awscalls.EnvSwitch; the local deployer sets
+// it, Terraform never does) every request sent with the config is recorded
+// on stdout, one JSON line per call.
 package awsconfig
 
 import (
@@ -37,6 +41,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/shop-serverless/shop/shared/awscalls"
 )
 
 // ecsCredentialsHost is where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is
@@ -65,6 +71,12 @@ func fromEnv(getenv func(string) string) (aws.Config, error) {
 		return aws.Config{}, err
 	}
 	cfg.Credentials = aws.NewCredentialsCache(provider)
+	if getenv(awscalls.EnvSwitch) == "1" {
+		// Only the local deployer sets the switch: the emulator does not
+		// enforce IAM, so the end-to-end run checks the recorded calls
+		// against each function's policy instead (see shared/awscalls).
+		cfg.HTTPClient = awscalls.New(nil, os.Stdout)
+	}
 	return cfg, nil
 }
 

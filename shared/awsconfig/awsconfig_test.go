@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+
+	"github.com/shop-serverless/shop/shared/awscalls"
 )
 
 func env(kv ...string) func(string) string {
@@ -79,6 +81,22 @@ func TestEndpointAndStaticCredentials(t *testing.T) {
 	}
 	if creds.AccessKeyID != "AKID" || creds.SecretAccessKey != "SECRET" || creds.SessionToken != "TOKEN" {
 		t.Fatalf("credentials = %+v", creds)
+	}
+}
+
+// Recording is off unless the local deployer's switch is on.
+func TestRecorderOnlyWithTheSwitch(t *testing.T) {
+	for _, tt := range []struct {
+		value  string
+		record bool
+	}{{"", false}, {"0", false}, {"true", false}, {"1", true}} {
+		cfg, err := fromEnv(env("AWS_REGION", "r", "AWS_ACCESS_KEY_ID", "a", "AWS_SECRET_ACCESS_KEY", "b", awscalls.EnvSwitch, tt.value))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := cfg.HTTPClient.(*awscalls.Recorder); ok != tt.record || !tt.record && cfg.HTTPClient != nil {
+			t.Errorf("%s=%q: HTTPClient %T, want a recorder: %v", awscalls.EnvSwitch, tt.value, cfg.HTTPClient, tt.record)
+		}
 	}
 }
 

@@ -1,19 +1,25 @@
 package faults
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/store"
 	"github.com/shop-serverless/shop/shared/store/storetest"
 )
@@ -308,5 +314,31 @@ func TestAgainstTheEmulator(t *testing.T) {
 	}
 	if err := Clear(ctx, db, table, "users-get"); err != nil {
 		t.Errorf("Clear of an absent switch: %v", err)
+	}
+}
+
+type answerEmpty struct{}
+
+func (answerEmpty) Do(r *http.Request) (*http.Response, error) {
+	return &http.Response{StatusCode: 200, Header: http.Header{}, Body: io.NopCloser(strings.NewReader(`{}`))}, nil
+}
+
+// The switch exists only on the local stack: its read is recorded as local
+// test machinery, which the end-to-end least-privilege check leaves out.
+func TestReadingTheSwitchIsRecordedAsLocalOnly(t *testing.T) {
+	var out bytes.Buffer
+	db := dynamodb.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+		BaseEndpoint: aws.String("http://127.0.0.1:1"),
+		HTTPClient:   awscalls.New(answerEmpty{}, &out),
+	})
+	i, _ := enabled(t, db, "shop-users")
+	if err := i.Inject(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	c, ok := awscalls.ParseLine(strings.TrimSpace(out.String()))
+	if !ok || c.Operation != "GetItem" || c.LocalOnly != "faults" {
+		t.Errorf("recorded %q, want a GetItem marked local-only (faults)", &out)
 	}
 }

@@ -429,7 +429,9 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 		}
 	}
 	for _, a := range fn.Permissions.DynamoDB {
-		if !slices.Contains(dynamoDBActions, a) {
+		if items, ok := transactions[a]; ok {
+			bad("permissions.dynamodb: %s is not an IAM action: a transaction needs the actions of its items (%s)", a, items)
+		} else if !slices.Contains(dynamoDBActions, a) {
 			bad("permissions.dynamodb: %q is not one of %v", a, dynamoDBActions)
 		}
 	}
@@ -504,6 +506,13 @@ var (
 	dynamoDBActions = []string{
 		"GetItem", "BatchGetItem", "Query", "Scan",
 		"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
-		"TransactWriteItems", "TransactGetItems", "ConditionCheckItem",
+		"ConditionCheckItem",
+	}
+	// transactions are API operations IAM does not know as actions: it
+	// authorises each item of a transaction by the item's own action on the
+	// item's table, so granting the operation's name grants nothing.
+	transactions = map[string]string{
+		"TransactWriteItems": "PutItem, UpdateItem, DeleteItem, ConditionCheckItem",
+		"TransactGetItems":   "GetItem",
 	}
 )

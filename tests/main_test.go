@@ -1,0 +1,93 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/tests/leastprivilege"
+)
+
+// stackUsed is set once a test has found the deployed stack's API: only a
+// run that drove the stack caused calls worth checking (go test -run '^$',
+// which make test uses to compile, drives nothing).
+var stackUsed atomic.Bool
+
+// checkTimeout bounds the least-privilege check: it reads a few dozen small
+// things from the local emulator.
+const checkTimeout = time.Minute
+
+// TestMain runs the end-to-end tests, then proves least privilege over the
+// AWS calls they made the deployed functions do: every call each function
+// recorded during the run (and before it, since the function was deployed:
+// a warm instance caches what it loaded once) must be allowed by the policy
+// its role has on the stack, which the emulator itself never checks
+// (DESIGN.md §7c). It prints a report, with the grants no call used; with
+// SHOP_PRIVILEGE_REPORT set it also writes it to that file (make test prints
+// it from there, since go test shows a passing package's output only with -v).
+func TestMain(m *testing.M) {
+	start := time.Now()
+	code := m.Run()
+	if stackUsed.Load() && !checkLeastPrivilege(start) && code == 0 {
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// checkLeastPrivilege reports whether every call recorded since start was
+// allowed, printing why not.
+func checkLeastPrivilege(start time.Time) bool {
+	began := time.Now()
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
+			fmt.Println("least privilege: SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set: nothing proves the functions' policies")
+			return false
+		}
+		fmt.Println("least privilege: not checked: set AWS_ENDPOINT_URL to the local emulator (make test does)")
+		return true
+	}
+	// The emulator's region and credentials, as testenv.RequireEmulator sets them.
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"} {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+	defer cancel()
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		fmt.Println("least privilege:", err)
+		return false
+	}
+	set, err := manifest.Load(filepath.Join(".."))
+	if err != nil {
+		fmt.Println("least privilege:", err)
+		return false
+	}
+	var names []string
+	for _, fn := range set.Functions() {
+		names = append(names, naming.Function(prefix(), fn.Name))
+	}
+	stack := leastprivilege.NewStack(cfg)
+	report := leastprivilege.Check(ctx, stack.Functions(ctx, names, start), stack)
+
+	var out bytes.Buffer
+	report.Write(&out)
+	fmt.Fprintf(&out, "(checked in %v)\n", time.Since(began).Round(10*time.Millisecond))
+	fmt.Print(out.String())
+	if path := os.Getenv("SHOP_PRIVILEGE_REPORT"); path != "" {
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			fmt.Println("least privilege: write report:", err)
+			return false
+		}
+	}
+	return !report.Failed()
+}
