@@ -24,6 +24,10 @@ var (
 	ErrIssuer      = fmt.Errorf("%w: wrong issuer", ErrInvalid)
 	ErrScope       = fmt.Errorf("%w: missing scope", ErrInvalid)
 	ErrLifetime    = fmt.Errorf("%w: lifetime too long", ErrInvalid)
+	// ErrPolicy: the token is not one its issuer may mint (kind, subject
+	// or scope outside the Policy published with its key, a key with no
+	// policy, or a user token with scopes).
+	ErrPolicy = fmt.Errorf("%w: outside the issuer's policy", ErrInvalid)
 )
 
 // Errors of the key maintenance functions (package keystore and the JWKS
