@@ -70,12 +70,12 @@ func loadConfig(ctx context.Context, endpoint string, getenv func(string) string
 	return cfg, nil
 }
 
-func (k *awsKeys) EnsureIssuer(ctx context.Context, service string) (bool, error) {
-	return keystore.EnsureIssuer(ctx, k.sm, k.jwks, k.prefix, service)
+func (k *awsKeys) EnsureIssuer(ctx context.Context, service string, policy servicetoken.Policy) (bool, error) {
+	return keystore.EnsureIssuer(ctx, k.sm, k.jwks, k.prefix, service, policy)
 }
 
-func (k *awsKeys) Rotate(ctx context.Context, service string) (string, error) {
-	return keystore.Rotate(ctx, k.sm, k.jwks, k.prefix, service)
+func (k *awsKeys) Rotate(ctx context.Context, service string, policy servicetoken.Policy) (string, error) {
+	return keystore.Rotate(ctx, k.sm, k.jwks, k.prefix, service, policy)
 }
 
 func (k *awsKeys) Retire(ctx context.Context, service, kid string) error {

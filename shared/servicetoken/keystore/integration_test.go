@@ -40,7 +40,7 @@ func TestEnsureIssuerOnEmulatorFillsAnEmptySecret(t *testing.T) {
 	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(naming.SigningSecret(prefix, "users"))}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := EnsureIssuer(ctx, sm, ssmkeys.NewJWKSStore(ssmAPI, naming.JWKSParameter(prefix)), prefix, "users")
+	created, err := EnsureIssuer(ctx, sm, ssmkeys.NewJWKSStore(ssmAPI, naming.JWKSParameter(prefix)), prefix, "users", policyOf("users"))
 	if err != nil || !created {
 		t.Fatalf("EnsureIssuer = %v, %v; want created", created, err)
 	}
@@ -48,11 +48,12 @@ func TestEnsureIssuerOnEmulatorFillsAnEmptySecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := signer.Issue(servicetoken.KindService, "users", []string{naming.Audience(prefix)}, nil, time.Minute)
+	tok, _, err := signer.Issue(servicetoken.KindUser, "user-1", []string{naming.Audience(prefix)}, nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := servicetoken.NewVerifier(ssmkeys.NewSSMKeySource(ssmAPI, naming.JWKSParameter(prefix), 0), naming.Audience(prefix))
+	v := servicetoken.NewVerifier(ssmkeys.NewSSMKeySource(ssmAPI, naming.JWKSParameter(prefix), 0), naming.Audience(prefix),
+		servicetoken.WithUserIssuer(naming.Issuer(prefix, "users")))
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}

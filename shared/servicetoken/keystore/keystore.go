@@ -216,20 +216,25 @@ func loadSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now 
 }
 
 // EnsureIssuer makes sure service's issuer has signing keys and that they
-// are published in jwks (the store of naming.JWKSParameter(prefix)).
-// Without a secret it makes a key, publishes its public half, then creates
-// the secret (created is true). With one it reconciles the issuer's entries
-// in the JWKS with the secret: every key published, no other key of the
-// issuer left. That repairs any half-done earlier run of EnsureIssuer,
-// Rotate or Retire. Running it again changes nothing.
-func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string) (created bool, err error) {
+// are published in jwks (the store of naming.JWKSParameter(prefix)), each
+// with policy: what the issuer may mint, as the deployment model says
+// (manifest.Set.Issuers). Without a secret it makes a key, publishes its
+// public half, then creates the secret (created is true). With one it
+// reconciles the issuer's entries in the JWKS with the secret and policy:
+// every key published with this policy, no other key of the issuer left.
+// That repairs any half-done earlier run of EnsureIssuer, Rotate or Retire
+// and applies a changed policy. Running it again changes nothing.
+func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, policy servicetoken.Policy) (created bool, err error) {
 	ks := newKeyStore(sm, jwks, prefix, service)
+	if err := ks.checkPolicy(policy); err != nil {
+		return false, err
+	}
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return false, err
 	}
 	if found {
-		return false, ks.publish(ctx, keys, true)
+		return false, ks.publish(ctx, keys, policy, true)
 	}
 	first, err := newSigningKey(ks.issuer, time.Now(), func(string) bool { return false })
 	if err != nil {
@@ -240,7 +245,7 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	// the secret exists, and by then verifiers know it. A failure between
 	// the two leaves an unused public key, which the next run removes: with
 	// no secret, no other key of this issuer can be signing.
-	if err := ks.publish(ctx, keys, true); err != nil {
+	if err := ks.publish(ctx, keys, policy, true); err != nil {
 		return false, err
 	}
 	body, err := json.Marshal(keys)
@@ -268,7 +273,7 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	if found {
 		// Our own create, if the SDK retried it after losing the response.
 		created = existing.Active == first.KID
-		return created, ks.publish(ctx, existing, true)
+		return created, ks.publish(ctx, existing, policy, true)
 	}
 	if err := ks.writeSecret(ctx, keys); err != nil {
 		return false, err
@@ -276,17 +281,21 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	return true, nil
 }
 
-// Rotate adds a new key to service's issuer; it is published at once and
-// signs from ActivationDelay on. Old keys stay in the secret and in the
-// JWKS, so tokens they signed keep verifying until Retire. Signers pick the
-// new key up when they next call LoadSigner after its activation (a cold
-// start); retire a key only after that plus the longest token lifetime.
-func Rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string) (newKID string, err error) {
-	return rotate(ctx, sm, jwks, prefix, service, time.Now(), ActivationDelay)
+// Rotate adds a new key to service's issuer; it is published at once, with
+// policy as every key of the issuer is, and signs from ActivationDelay on.
+// Old keys stay in the secret and in the JWKS, so tokens they signed keep
+// verifying until Retire. Signers pick the new key up when they next call
+// LoadSigner after its activation (a cold start); retire a key only after
+// that plus the longest token lifetime.
+func Rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, policy servicetoken.Policy) (newKID string, err error) {
+	return rotate(ctx, sm, jwks, prefix, service, policy, time.Now(), ActivationDelay)
 }
 
-func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, now time.Time, delay time.Duration) (newKID string, err error) {
+func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, policy servicetoken.Policy, now time.Time, delay time.Duration) (newKID string, err error) {
 	ks := newKeyStore(sm, jwks, prefix, service)
+	if err := ks.checkPolicy(policy); err != nil {
+		return "", err
+	}
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return "", err
@@ -303,7 +312,7 @@ func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service 
 	keys.Active = next.KID
 	// Publish first, for the same reason as in EnsureIssuer: no signer may
 	// use a key that verifiers cannot find yet.
-	if err := ks.publish(ctx, keys, false); err != nil {
+	if err := ks.publish(ctx, keys, policy, false); err != nil {
 		return "", err
 	}
 	if err := ks.writeSecret(ctx, keys); err != nil {
@@ -398,10 +407,19 @@ func (ks *keyStore) writeSecret(ctx context.Context, keys *signingKeys) error {
 	return nil
 }
 
-// publish puts every key of keys into the JWKS bound to the issuer; with
-// exclusive it also removes the issuer's keys that the secret no longer
-// holds (what EnsureIssuer reconciles).
-func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bool) error {
+// checkPolicy refuses, before anything is written, a policy no key may be
+// published with.
+func (ks *keyStore) checkPolicy(p servicetoken.Policy) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("servicetoken: issuer %s: %w", ks.issuer, err)
+	}
+	return nil
+}
+
+// publish puts every key of keys into the JWKS bound to the issuer, with
+// policy; with exclusive it also removes the issuer's keys that the secret
+// no longer holds (what EnsureIssuer reconciles).
+func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, policy servicetoken.Policy, exclusive bool) error {
 	pubs, err := keys.publicKeys()
 	if err != nil {
 		return fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
@@ -409,7 +427,7 @@ func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bo
 	_, err = ks.editJWKS(ctx, func(doc *servicetoken.JWKSDocument) (bool, error) {
 		changed := false
 		for _, p := range pubs {
-			c, err := doc.Upsert(ks.issuer, p.kid, p.key)
+			c, err := doc.Upsert(ks.issuer, p.kid, p.key, policy)
 			if err != nil {
 				return false, err
 			}

@@ -111,7 +111,7 @@ func TestWarmSourceFindsARotatedKey(t *testing.T) {
 	sm, api := awstest.NewSecrets(), awstest.NewSSM()
 	jwks := NewJWKSStore(api, naming.JWKSParameter("shop"))
 	aud, usersIss := naming.Audience("shop"), naming.Issuer("shop", "users")
-	if _, err := keystore.EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+	if _, err := keystore.EnsureIssuer(ctx, sm, jwks, "shop", "users", issuerPolicy("users")); err != nil {
 		t.Fatal(err)
 	}
 	users1, err := keystore.LoadSigner(ctx, sm, "shop", "users")
@@ -130,7 +130,7 @@ func TestWarmSourceFindsARotatedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	kid2, err := keystore.Rotate(ctx, sm, jwks, "shop", "users")
+	kid2, err := keystore.Rotate(ctx, sm, jwks, "shop", "users", issuerPolicy("users"))
 	if err != nil {
 		t.Fatal(err)
 	}
