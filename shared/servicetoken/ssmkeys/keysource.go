@@ -21,6 +21,12 @@ const (
 	// while SSM fails (throttling, an outage, a corrupted parameter): an
 	// outage of SSM should not become an outage of every API.
 	staleGrace = 10 * time.Minute
+	// With nothing to serve, a failed read is retried after minBackoff,
+	// doubling up to maxBackoff: during an SSM outage a stream of requests
+	// must not become a stream of GetParameter calls (which would also
+	// eat the account's shared SSM throughput and prolong throttling).
+	minBackoff = time.Second
+	maxBackoff = 30 * time.Second
 )
 
 // SSMKeySource reads the JWK Set published in an SSM parameter and caches
@@ -37,6 +43,11 @@ type SSMKeySource struct {
 	keys      servicetoken.KeySet
 	fetched   time.Time // last successful read
 	attempted time.Time // last read, successful or not
+	// After a failed read with nothing usable cached: no read before
+	// retryAt; lastErr answers meanwhile.
+	backoff time.Duration
+	retryAt time.Time
+	lastErr error
 }
 
 var _ servicetoken.Refresher = (*SSMKeySource)(nil)
@@ -73,17 +84,24 @@ func (s *SSMKeySource) get(ctx context.Context, force bool) (servicetoken.KeySet
 	if usable && now.Sub(s.attempted) < minRefreshInterval {
 		return s.keys, nil
 	}
-	// With nothing cached every call tries: there is nothing else to serve,
-	// and the SDK's own retries pace a failing SSM.
+	if !usable && now.Before(s.retryAt) {
+		return nil, fmt.Errorf("%w (next read of %s at %s)", s.lastErr, s.parameter, s.retryAt.Format(time.RFC3339))
+	}
 	s.attempted = now
 	set, err := s.fetch(ctx)
 	if err != nil {
 		if usable {
 			return s.keys, nil
 		}
+		// A caller that gave up (its context ended) says nothing about SSM.
+		if ctx.Err() == nil {
+			s.backoff = min(max(2*s.backoff, minBackoff), maxBackoff)
+			s.retryAt, s.lastErr = now.Add(s.backoff), err
+		}
 		return nil, err
 	}
 	s.keys, s.fetched = set, now
+	s.backoff, s.retryAt, s.lastErr = 0, time.Time{}, nil
 	return set, nil
 }
 
