@@ -143,7 +143,7 @@ func TestLoadRejects(t *testing.T) {
 			[]string{"functions/shop/service.yaml", "no function of service shop has permissions.signingKey"}},
 		{"two services mint user tokens", map[string]string{
 			"shop/service.yaml": goodService + "tokens: {kinds: [user]}\n", "shop/a/function.yaml": signingFn("a"),
-			"auth/service.yaml": strings.Replace(goodService, "service: shop", "service: auth", 1) + "tokens: {kinds: [user, service]}\n",
+			"auth/service.yaml":    strings.Replace(goodService, "service: shop", "service: auth", 1) + "tokens: {kinds: [user, service]}\n",
 			"auth/b/function.yaml": strings.Replace(signingFn("b"), "name: shop-b", "name: auth-b", 1) + "\n",
 		}, []string{"more than one service declares tokens of kind user", "functions/auth/service.yaml", "functions/shop/service.yaml"}},
 	}
