@@ -57,7 +57,7 @@ token: ## print an operator token for the local stack: make -s token SCOPES='inv
 rotate-keys: ## add a new active signing key for every issuer of the manifests (or ISSUERS=users,operator); old keys keep verifying
 	@$(KEYTOOL) rotate $(if $(ISSUERS),-services $(ISSUERS))
 
-retire-key: ## remove a retired key: make retire-key ISSUER=users KID=...
+retire-key: ## remove an old key once nothing can use it (refused with the time it may go): make retire-key ISSUER=users KID=...
 	@$(KEYTOOL) retire -service $(ISSUER) -kid $(KID)
 
 build: ## build every function for this machine into build/local/<name>.zip

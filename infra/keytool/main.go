@@ -107,7 +107,8 @@ commands:
   ensure [-services users,operator]  create each issuer's keys if missing; publish every key
                                      with what the issuer may mint (idempotent)
   rotate [-services users,operator]  give each issuer a new active key and print its kid
-  retire -service users -kid KID     remove a key that can no longer be in use
+  retire -service users -kid KID     remove a key that can no longer be in use (refused, with the
+                                     time it becomes retirable, until then)
   token  -scopes 'a:b c:d' [-ttl 5m] print a service token of the operator issuer
 
 Without -services, ensure and rotate act on every issuer the manifests declare.

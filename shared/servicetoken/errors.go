@@ -39,6 +39,10 @@ var (
 	ErrNoSigningKeys = errors.New("servicetoken: no signing keys")
 	// ErrActiveKey: keystore.Retire refuses the key that is signing today.
 	ErrActiveKey = errors.New("servicetoken: key is active")
+	// ErrKeyInUse: keystore.Retire refuses a key that a signer may still
+	// sign with, or whose tokens may still be alive; the error says when
+	// it becomes retirable.
+	ErrKeyInUse = errors.New("servicetoken: key may still be in use")
 	// ErrKeyNotFound: keystore.Retire found the kid neither in the secret
 	// nor in the JWKS.
 	ErrKeyNotFound = errors.New("servicetoken: key not found")

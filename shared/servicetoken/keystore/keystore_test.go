@@ -121,8 +121,13 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix
 	if err := Retire(ctx, sm, jwks, prefix, "operator", users1.KeyID()); !errors.Is(err, servicetoken.ErrKeyNotFound) {
 		t.Fatalf("Retire of another issuer's key = %v, want servicetoken.ErrKeyNotFound", err)
 	}
-	// Once key 2 signs, key 1 may go.
-	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); err != nil {
+	// Once key 2 signs, key 1 may still be in use: by a warm SignerSource
+	// until it reloads, and by the tokens it signed until they expire.
+	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); !errors.Is(err, servicetoken.ErrKeyInUse) {
+		t.Fatalf("Retire(key 1) once key 2 signs: %v, want servicetoken.ErrKeyInUse", err)
+	}
+	// After that, key 1 may go.
+	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+SignerReloadInterval+servicetoken.MaxUserTTL+time.Second)); err != nil {
 		t.Fatalf("Retire(key 1): %v", err)
 	}
 	if _, err := verify(tok1); !errors.Is(err, servicetoken.ErrUnknownKey) {
