@@ -13,8 +13,8 @@ import (
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
-	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // emulatorRegion is where the local emulators put everything.
@@ -24,7 +24,7 @@ const emulatorRegion = "us-east-1"
 type awsKeys struct {
 	sm     *secretsmanager.Client
 	ssm    *ssm.Client
-	jwks   *ssmkeys.JWKSStore // over ssm
+	jwks   *jwksstore.Store // over ssm
 	prefix string
 }
 
@@ -37,7 +37,7 @@ func connectAWS(ctx context.Context, endpoint, prefix string, getenv func(string
 	return &awsKeys{
 		sm:     secretsmanager.NewFromConfig(cfg),
 		ssm:    ssmClient,
-		jwks:   ssmkeys.NewJWKSStore(ssmClient, naming.JWKSParameter(prefix)),
+		jwks:   jwksstore.New(ssmClient, naming.JWKSParameter(prefix)),
 		prefix: prefix,
 	}, nil
 }

@@ -321,7 +321,11 @@ func TestKeytoolOnEmulator(t *testing.T) {
 		t.Fatalf("second ensure: %q, want %q", out, want)
 	}
 	tok := strings.TrimSpace(cli("token", "-scopes", "inventory:write"))
-	src := ssmkeys.NewSSMKeySource(clients.ssm, naming.JWKSParameter(prefix), time.Minute)
+	cfg, err := loadConfig(ctx, endpoint, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := ssmkeys.NewSSMKeySource(cfg, naming.JWKSParameter(prefix), time.Minute)
 	if _, err := servicetoken.NewVerifier(src, naming.Audience(prefix)).Verify(ctx, tok, "inventory:write"); err != nil {
 		t.Fatalf("token from keytool: %v", err)
 	}

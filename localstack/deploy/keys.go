@@ -6,8 +6,8 @@ import (
 
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
-	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // issuers lists, sorted, the services whose issuer this deployment keeps:
@@ -27,7 +27,7 @@ func issuers(set *manifest.Set) []string {
 // relies on it. One at a time, since every issuer edits the same JWKS
 // parameter.
 func (d *deployer) ensureIssuers(ctx context.Context, set *manifest.Set) error {
-	jwks := ssmkeys.NewJWKSStore(d.ssm, naming.JWKSParameter(d.prefix))
+	jwks := jwksstore.New(d.ssm, naming.JWKSParameter(d.prefix))
 	for _, iss := range set.Issuers() {
 		name := naming.Issuer(d.prefix, iss.Service)
 		created, err := keystore.EnsureIssuer(ctx, d.sm, jwks, d.prefix, iss.Service, iss.Policy)

@@ -18,11 +18,13 @@
 // keystore.EnsureIssuer, Rotate and Retire are the operator actions that
 // maintain both (see infra/keytool).
 //
-// This package imports no AWS service client: the Secrets Manager side is
-// the subpackage keystore, the SSM side ssmkeys. Go initialises every
-// package a binary links, and those clients cost milliseconds of cold
-// start each, so a verifier links only SSM's and a signer only Secrets
-// Manager's.
+// This package imports no AWS service client. Signers read their keys with
+// keystore (Secrets Manager's client); verifiers read the JWKS with ssmkeys,
+// which makes its one signed GetParameter call without the SDK's SSM
+// client; operators edit the JWKS with jwksstore (the SSM client). Go
+// initialises every package a binary links, and the SSM client alone costs
+// about 1 ms of every cold start, so a verifier links neither client and a
+// signer only Secrets Manager's.
 //
 // Verification trusts nothing in the token to choose how it is verified:
 // the header must say alg EdDSA, the key comes from the key set by kid and

@@ -9,9 +9,9 @@
 //
 // EnsureIssuer, Rotate and Retire are the operator actions (infra/keytool,
 // the local deployer) that maintain the secret and the published JWK Set
-// together. They edit the JWK Set through a JWKSStore (ssmkeys.NewJWKSStore
-// for the SSM parameter), so this package does not import the SSM client
-// and a function that only signs does not initialise it at cold start.
+// together. They edit the JWK Set through a JWKSStore (jwksstore.New for
+// the SSM parameter), so this package does not import the SSM client and a
+// function that only signs does not initialise it at cold start.
 package keystore
 
 import (
@@ -43,7 +43,7 @@ type SecretsAPI interface {
 }
 
 // JWKSStore holds the JWK Set that every issuer's public keys are
-// published in, as a text document with versions (ssmkeys.JWKSStore: the
+// published in, as a text document with versions (jwksstore.Store: the
 // SSM parameter naming.JWKSParameter(prefix)). The lifecycle functions
 // read it, edit it and write it back.
 type JWKSStore interface {

@@ -16,6 +16,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
@@ -26,16 +27,18 @@ import (
 //
 // What a warm verifier (one that cached the JWKS before the rotation) sees
 // is ssmkeys' TestWarmSourceFindsARotatedKey: it needs that source's clock.
-func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix string) {
+// Verifiers read the JWKS through reader, key maintenance edits it
+// through ssmAPI.
+func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI jwksstore.SSMAPI, reader ssmkeys.ParameterReader, prefix string) {
 	t.Helper()
 	ctx := context.Background()
 	aud := naming.Audience(prefix)
 	usersIss := naming.Issuer(prefix, "users")
 	param := naming.JWKSParameter(prefix)
-	jwks := ssmkeys.NewJWKSStore(ssmAPI, param)
+	jwks := jwksstore.New(ssmAPI, param)
 	// A fresh SSMKeySource per check: what a cold verifier would see.
 	verify := func(tok string) (servicetoken.Claims, error) {
-		src := ssmkeys.NewSSMKeySource(ssmAPI, param, time.Minute)
+		src := ssmkeys.NewKeySource(reader, param, time.Minute)
 		return servicetoken.NewVerifier(src, aud, servicetoken.WithUserIssuer(usersIss)).Verify(ctx, tok)
 	}
 
@@ -158,7 +161,8 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix
 }
 
 func TestKeyLifecycle(t *testing.T) {
-	testKeyLifecycle(t, awstest.NewSecrets(), awstest.NewSSM(), "shop")
+	ssmAPI := awstest.NewSSM()
+	testKeyLifecycle(t, awstest.NewSecrets(), ssmAPI, ssmAPI, "shop")
 }
 
 func TestSecretFormat(t *testing.T) {
@@ -487,7 +491,7 @@ func policyOf(svc string) servicetoken.Policy {
 // SSM's /shop/jwks (naming.JWKSParameter("shop")).
 func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
 	ssmAPI := awstest.NewSSM()
-	return awstest.NewSecrets(), ssmAPI, ssmkeys.NewJWKSStore(ssmAPI, naming.JWKSParameter("shop"))
+	return awstest.NewSecrets(), ssmAPI, jwksstore.New(ssmAPI, naming.JWKSParameter("shop"))
 }
 
 // testKey derives a deterministic key from a label.

@@ -86,7 +86,7 @@ func (w *signerWorld) verifies() error {
 		w.t.Fatal(err)
 	}
 	// The Signer dates its tokens by the real clock: so does the verifier.
-	keys := ssmkeys.NewSSMKeySource(w.ssm, naming.JWKSParameter("shop"), time.Minute)
+	keys := ssmkeys.NewKeySource(w.ssm, naming.JWKSParameter("shop"), time.Minute)
 	_, err = servicetoken.NewVerifier(keys, naming.Audience("shop"), servicetoken.WithUserIssuer("shop-users")).Verify(ctx, tok)
 	return err
 }

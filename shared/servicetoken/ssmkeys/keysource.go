@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
@@ -32,7 +31,7 @@ const (
 // SSMKeySource reads the JWK Set published in an SSM parameter and caches
 // it. It is safe for concurrent use.
 type SSMKeySource struct {
-	api       SSMAPI
+	api       ParameterReader
 	parameter string
 	ttl       time.Duration
 	now       func() time.Time
@@ -53,8 +52,15 @@ type SSMKeySource struct {
 var _ servicetoken.Refresher = (*SSMKeySource)(nil)
 
 // NewSSMKeySource reads the JWKS from parameter (naming.JWKSParameter)
-// and caches it for ttl (servicetoken.DefaultKeyCacheTTL when ttl <= 0).
-func NewSSMKeySource(api SSMAPI, parameter string, ttl time.Duration) *SSMKeySource {
+// with cfg (shared/awsconfig.Load) and caches it for ttl
+// (servicetoken.DefaultKeyCacheTTL when ttl <= 0). It needs
+// ssm:GetParameter on the parameter.
+func NewSSMKeySource(cfg aws.Config, parameter string, ttl time.Duration) *SSMKeySource {
+	return NewKeySource(NewReader(cfg), parameter, ttl)
+}
+
+// NewKeySource is NewSSMKeySource reading through api.
+func NewKeySource(api ParameterReader, parameter string, ttl time.Duration) *SSMKeySource {
 	if ttl <= 0 {
 		ttl = servicetoken.DefaultKeyCacheTTL
 	}
@@ -106,14 +112,11 @@ func (s *SSMKeySource) get(ctx context.Context, force bool) (servicetoken.KeySet
 }
 
 func (s *SSMKeySource) fetch(ctx context.Context) (servicetoken.KeySet, error) {
-	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.parameter)})
+	value, err := s.api.ReadParameter(ctx, s.parameter)
 	if err != nil {
 		return nil, fmt.Errorf("servicetoken: read JWKS parameter %s: %w", s.parameter, err)
 	}
-	if out.Parameter == nil {
-		return nil, fmt.Errorf("servicetoken: read JWKS parameter %s: no value", s.parameter)
-	}
-	set, err := servicetoken.ParseJWKS([]byte(aws.ToString(out.Parameter.Value)))
+	set, err := servicetoken.ParseJWKS([]byte(value))
 	if err != nil {
 		return nil, fmt.Errorf("servicetoken: JWKS parameter %s: %w", s.parameter, err)
 	}

@@ -13,8 +13,8 @@ import (
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 )
 
-func newSSMSource(api SSMAPI, ttl time.Duration, c *clock) *SSMKeySource {
-	s := NewSSMKeySource(api, testParam, ttl)
+func newSSMSource(api ParameterReader, ttl time.Duration, c *clock) *SSMKeySource {
+	s := NewKeySource(api, testParam, ttl)
 	s.now = c.now
 	return s
 }
@@ -49,7 +49,7 @@ func TestSSMKeySourceCaches(t *testing.T) {
 }
 
 func TestSSMKeySourceDefaultTTL(t *testing.T) {
-	if src := NewSSMKeySource(awstest.NewSSM(), testParam, 0); src.ttl != servicetoken.DefaultKeyCacheTTL {
+	if src := NewKeySource(awstest.NewSSM(), testParam, 0); src.ttl != servicetoken.DefaultKeyCacheTTL {
 		t.Fatalf("ttl %v, want %v", src.ttl, servicetoken.DefaultKeyCacheTTL)
 	}
 }
@@ -186,7 +186,7 @@ func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
 }
 
 func TestSSMKeySourceMissingParameter(t *testing.T) {
-	_, err := NewSSMKeySource(awstest.NewSSM(), testParam, time.Minute).PublicKeys(context.Background())
+	_, err := NewKeySource(awstest.NewSSM(), testParam, time.Minute).PublicKeys(context.Background())
 	if err == nil || !awserr.HasCode(err, "ParameterNotFound") {
 		t.Fatalf("err = %v, want ParameterNotFound", err)
 	}

@@ -59,6 +59,16 @@ func (f *SSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...fu
 	return &ssm.GetParameterOutput{Parameter: &cp}, nil
 }
 
+// ReadParameter is GetParameter as ssmkeys.ParameterReader: the verifier
+// side's one call.
+func (f *SSM) ReadParameter(ctx context.Context, name string) (string, error) {
+	out, err := f.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}
+
 // PutParameter writes a new version.
 func (f *SSM) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
 	if f.BeforePut != nil {
