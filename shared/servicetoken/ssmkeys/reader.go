@@ -252,6 +252,9 @@ func decodeError(resp *http.Response, data []byte) *APIError {
 	if code == "" {
 		code = http.StatusText(resp.StatusCode)
 	}
+	if code == "" {
+		code = fmt.Sprintf("HTTP%d", resp.StatusCode) // a status Go has no name for
+	}
 	msg := body.Message
 	if msg == "" {
 		msg = body.MessageU

@@ -1,6 +1,7 @@
 package ssmkeys
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -270,4 +271,52 @@ func TestLinksNoServiceClient(t *testing.T) {
 			t.Errorf("ssmkeys depends on %s", dep)
 		}
 	}
+}
+
+// cannedClient answers every call with one response, without a network.
+type cannedClient struct {
+	status    int
+	errorType string
+	body      []byte
+}
+
+func (c cannedClient) Do(r *http.Request) (*http.Response, error) {
+	h := http.Header{}
+	if c.errorType != "" {
+		h.Set("X-Amzn-ErrorType", c.errorType)
+	}
+	return &http.Response{StatusCode: c.status, Header: h, Body: io.NopCloser(bytes.NewReader(c.body)), Request: r}, nil
+}
+
+// FuzzReaderAnswer: no answer of SSM (or of whatever stands at its
+// endpoint) panics the reader; a 200 gives a value or an error, any other
+// status an *APIError with a clean code.
+func FuzzReaderAnswer(f *testing.F) {
+	f.Add(200, "", []byte(found))
+	f.Add(200, "", []byte(`{"Parameter":null}`))
+	f.Add(400, "ParameterNotFound", []byte(`{"__type":"ParameterNotFound","message":"x"}`))
+	f.Add(400, "", []byte(`{"__type":"com.amazonaws.ssm#ThrottlingException:http://x","Message":"slow"}`))
+	f.Add(503, "", []byte(`<html>`))
+	f.Add(400, "a:b#c", []byte(`{"__type":7}`))
+	f.Fuzz(func(t *testing.T, status int, errorType string, body []byte) {
+		status = 200 + (status%400+400)%400 // 200..599
+		r := NewReader(aws.Config{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String("http://127.0.0.1:1"),
+			Credentials:  credentials.NewStaticCredentialsProvider("a", "b", ""),
+			HTTPClient:   cannedClient{status: status, errorType: errorType, body: body},
+		})
+		r.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+		_, err := r.ReadParameter(context.Background(), "/p")
+		if status == http.StatusOK {
+			return
+		}
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
+			t.Fatalf("HTTP %d answered %v, want an *APIError", status, err)
+		}
+		if apiErr.Code == "" || strings.ContainsAny(apiErr.Code, ":#") {
+			t.Fatalf("code %q from header %q, body %q", apiErr.Code, errorType, body)
+		}
+	})
 }
