@@ -26,7 +26,6 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // Forging helpers shared with the other token packages' tests.
 var (
-	seg      = tokentest.Seg
 	signRaw  = tokentest.SignRaw
 	edHeader = tokentest.EdHeader
 )
