@@ -11,7 +11,7 @@ DEPLOY       := $(GO) run ./localstack/deploy -endpoint $(ENDPOINT)
 STATICCHECK  := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOTEST       := $(GO) test -count=1 -timeout 10m
 KEYTOOL      := $(GO) run ./infra/keytool -endpoint $(ENDPOINT)
-ISSUERS      ?= users,operator
+ISSUERS      ?=
 PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
 SCOPES       ?=
 export GATEWAY_PORT
@@ -62,10 +62,10 @@ test-unit: ## tests that need no emulator (integration and end-to-end tests skip
 token: ## print an operator token for the local stack: make -s token SCOPES='inventory:write'
 	@$(KEYTOOL) token -scopes '$(SCOPES)'
 
-rotate-keys: ## add a new active signing key for each issuer ($(ISSUERS)); old keys keep verifying
-	@$(KEYTOOL) rotate -services $(ISSUERS)
+rotate-keys: ## add a new active signing key for every issuer of the manifests (or ISSUERS=users,operator); old keys keep verifying
+	@$(KEYTOOL) rotate $(if $(ISSUERS),-services $(ISSUERS))
 
-retire-key: ## remove a retired key: make retire-key ISSUER=users KID=...
+retire-key: ## remove an old key once nothing can use it (refused with the time it may go): make retire-key ISSUER=users KID=...
 	@$(KEYTOOL) retire -service $(ISSUER) -kid $(KID)
 
 build: ## build every function for this machine into build/local/<name>.zip

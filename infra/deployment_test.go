@@ -690,19 +690,18 @@ func compareAuthorizer(fn *manifest.Function, prefix string, d *deployment) []st
 func authorizerName(prefix string) string { return prefix + "-authorizer" }
 
 // compareKeys checks the token keys' containers: a signing secret for each
-// issuer (every service with a function that signs, and the operator) and
-// the one JWKS parameter, whose content Terraform leaves to keytool.
+// issuer of the model (manifest.Set.Issuers: every service that declares
+// tokens, and the operator; main.tf derives them from permissions.signingKey,
+// which manifest.Load holds to the same set) and the one JWKS parameter,
+// whose content Terraform leaves to keytool.
 func compareKeys(set *manifest.Set, prefix string, d *deployment) []string {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	issuers := []string{operatorIssuer}
-	for _, fn := range set.Functions() {
-		if fn.Permissions.SigningKey && !slices.Contains(issuers, fn.Service) {
-			issuers = append(issuers, fn.Service)
-		}
+	var issuers []string
+	for _, iss := range set.Issuers() {
+		issuers = append(issuers, iss.Service)
 	}
-	slices.Sort(issuers)
 	problems = append(problems, diffNames("signing secret of issuer", issuers, sortedKeys(d.secrets))...)
 	for _, issuer := range issuers {
 		if sec := d.secrets[issuer]; sec != nil {
@@ -727,10 +726,6 @@ func compareKeys(set *manifest.Set, prefix string, d *deployment) []string {
 	}
 	return problems
 }
-
-// operatorIssuer is the issuer of tokens for people and tools (`make
-// token`), which no manifest names.
-const operatorIssuer = "operator"
 
 func compareTable(svc *manifest.Service, prefix string, sd *serviceDeployment) []string {
 	var problems []string

@@ -416,6 +416,13 @@ func TestSigningKeyGrantsReadOfItsOwnIssuerSecretOnly(t *testing.T) {
 	}
 
 	tmp := copyRepo(t)
+	// A service that signs declares what its issuer may mint (manifest.Tokens).
+	svcFile := filepath.Join(tmp, "functions", "inventory", "service.yaml")
+	svcYAML, err := os.ReadFile(svcFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, svcFile, string(svcYAML)+"tokens: {kinds: [service], scopes: [users:read]}\n")
 	writeFile(t, filepath.Join(tmp, "functions", "inventory", "sign-probe", "function.yaml"), `
 name: inventory-sign-probe
 description: Exists only in this test.

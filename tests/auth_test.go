@@ -60,7 +60,13 @@ func operatorToken(t *testing.T, scopes ...string) string {
 // library itself would refuse to make (expired, wrong audience).
 func operatorKey(t *testing.T) (kid string, key ed25519.PrivateKey) {
 	t.Helper()
-	out, err := secrets(t).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(naming.SigningSecret(prefix(), "operator"))})
+	return activeKey(t, "operator")
+}
+
+// activeKey reads the active private key of service's issuer.
+func activeKey(t *testing.T, service string) (kid string, key ed25519.PrivateKey) {
+	t.Helper()
+	out, err := secrets(t).GetSecretValue(context.Background(), &secretsmanager.GetSecretValueInput{SecretId: aws.String(naming.SigningSecret(prefix(), service))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +85,7 @@ func operatorKey(t *testing.T) (kid string, key ed25519.PrivateKey) {
 			return k.KID, ed25519.NewKeyFromSeed(k.Seed)
 		}
 	}
-	t.Fatal("no active operator key")
+	t.Fatalf("no active key of %s", service)
 	return "", nil
 }
 
@@ -212,6 +218,20 @@ func TestProtectedRoutesRefuseBadTokens(t *testing.T) {
 		"expired":             signEd(key, map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}, claims(now.Add(-10*time.Minute), now.Add(-6*time.Minute), aud)),
 		"wrong audience":      signEd(key, map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}, claims(now, now.Add(time.Minute), "someone-else")),
 	}
+	// Genuine signatures of login's key on what its issuer may not mint
+	// (issue 6): the policy published with the key is what refuses them.
+	usersKID, usersKey := activeKey(t, "users")
+	usersHeader := map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": usersKID}
+	asUsers := func(kv ...any) map[string]any {
+		c := claims(now, now.Add(time.Minute), aud)
+		c["iss"] = naming.Issuer(prefix(), "users")
+		for i := 0; i+1 < len(kv); i += 2 {
+			c[kv[i].(string)] = kv[i+1]
+		}
+		return c
+	}
+	tokens["service token from login's key"] = signEd(usersKey, usersHeader, asUsers("sub", "orders"))
+	tokens["user token with a scope from login's key"] = signEd(usersKey, usersHeader, asUsers("kind", "user", "sub", "user-1"))
 	for name, tok := range tokens {
 		t.Run(name, func(t *testing.T) {
 			r := call(t, "POST", "/v1/products", body, bearer(tok)...)

@@ -13,8 +13,8 @@ import (
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
-	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 // emulatorRegion is where the local emulators put everything.
@@ -24,7 +24,7 @@ const emulatorRegion = "us-east-1"
 type awsKeys struct {
 	sm     *secretsmanager.Client
 	ssm    *ssm.Client
-	jwks   *ssmkeys.JWKSStore // over ssm
+	jwks   *jwksstore.Store // over ssm
 	prefix string
 }
 
@@ -37,7 +37,7 @@ func connectAWS(ctx context.Context, endpoint, prefix string, getenv func(string
 	return &awsKeys{
 		sm:     secretsmanager.NewFromConfig(cfg),
 		ssm:    ssmClient,
-		jwks:   ssmkeys.NewJWKSStore(ssmClient, naming.JWKSParameter(prefix)),
+		jwks:   jwksstore.New(ssmClient, naming.JWKSParameter(prefix)),
 		prefix: prefix,
 	}, nil
 }
@@ -70,12 +70,12 @@ func loadConfig(ctx context.Context, endpoint string, getenv func(string) string
 	return cfg, nil
 }
 
-func (k *awsKeys) EnsureIssuer(ctx context.Context, service string) (bool, error) {
-	return keystore.EnsureIssuer(ctx, k.sm, k.jwks, k.prefix, service)
+func (k *awsKeys) EnsureIssuer(ctx context.Context, service string, policy servicetoken.Policy) (bool, error) {
+	return keystore.EnsureIssuer(ctx, k.sm, k.jwks, k.prefix, service, policy)
 }
 
-func (k *awsKeys) Rotate(ctx context.Context, service string) (string, error) {
-	return keystore.Rotate(ctx, k.sm, k.jwks, k.prefix, service)
+func (k *awsKeys) Rotate(ctx context.Context, service string, policy servicetoken.Policy) (string, error) {
+	return keystore.Rotate(ctx, k.sm, k.jwks, k.prefix, service, policy)
 }
 
 func (k *awsKeys) Retire(ctx context.Context, service, kid string) error {

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
@@ -37,19 +38,23 @@ func TestParseArgs(t *testing.T) {
 		want   command
 	}{
 		{"ensure", []string{"ensure", "-services", "users,operator"}, noEnv,
-			command{name: "ensure", prefix: "shop", services: []string{"users", "operator"}}},
+			command{name: "ensure", prefix: "shop", manifests: ".", services: []string{"users", "operator"}}},
+		{"ensure every issuer", []string{"ensure"}, noEnv,
+			command{name: "ensure", prefix: "shop", manifests: "."}},
 		{"prefix before the command", []string{"-prefix", "dev", "rotate", "-services", "users"}, noEnv,
-			command{name: "rotate", prefix: "dev", services: []string{"users"}}},
+			command{name: "rotate", prefix: "dev", manifests: ".", services: []string{"users"}}},
 		{"prefix after the command", []string{"rotate", "-services", " users , ,orders", "-prefix", "dev"}, noEnv,
-			command{name: "rotate", prefix: "dev", services: []string{"users", "orders"}}},
+			command{name: "rotate", prefix: "dev", manifests: ".", services: []string{"users", "orders"}}},
+		{"manifests elsewhere", []string{"-manifests", "/src/shop", "rotate"}, noEnv,
+			command{name: "rotate", prefix: "shop", manifests: "/src/shop"}},
 		{"endpoint from the environment", []string{"retire", "-service", "users", "-kid", "k1"}, env(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}),
-			command{name: "retire", prefix: "shop", endpoint: "http://127.0.0.1:4566", service: "users", kid: "k1"}},
+			command{name: "retire", prefix: "shop", manifests: ".", endpoint: "http://127.0.0.1:4566", service: "users", kid: "k1"}},
 		{"endpoint flag wins", []string{"-endpoint", "http://127.0.0.1:4591", "ensure", "-services", "users"}, env(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}),
-			command{name: "ensure", prefix: "shop", endpoint: "http://127.0.0.1:4591", services: []string{"users"}}},
+			command{name: "ensure", prefix: "shop", manifests: ".", endpoint: "http://127.0.0.1:4591", services: []string{"users"}}},
 		{"token defaults", []string{"token", "-scopes", "inventory:write"}, noEnv,
-			command{name: "token", prefix: "shop", scopes: []string{"inventory:write"}, subject: "operator", ttl: 5 * time.Minute, kind: "service"}},
-		{"token, every flag", []string{"token", "-scopes", "a:b, c:d e:f", "-sub", "smoke-test", "-ttl", "30s", "-kind", "service"}, noEnv,
-			command{name: "token", prefix: "shop", scopes: []string{"a:b", "c:d", "e:f"}, subject: "smoke-test", ttl: 30 * time.Second, kind: "service"}},
+			command{name: "token", prefix: "shop", manifests: ".", scopes: []string{"inventory:write"}, ttl: 5 * time.Minute, kind: "service"}},
+		{"token, every flag", []string{"token", "-scopes", "a:b, c:d e:f", "-ttl", "30s", "-kind", "service"}, noEnv,
+			command{name: "token", prefix: "shop", manifests: ".", scopes: []string{"a:b", "c:d", "e:f"}, ttl: 30 * time.Second, kind: "service"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -72,16 +77,16 @@ func TestParseArgsRefuses(t *testing.T) {
 	}{
 		{"no command", nil, "no command"},
 		{"unknown command", []string{"destroy"}, "unknown command"},
-		{"ensure without services", []string{"ensure"}, "-services is required"},
-		{"empty services", []string{"rotate", "-services", " , "}, "-services is required"},
+		{"empty services", []string{"rotate", "-services", " , "}, "names no service"},
 		{"bad service name", []string{"ensure", "-services", "Users"}, "must match"},
 		{"retire without kid", []string{"retire", "-service", "users"}, "-kid is required"},
 		{"retire without service", []string{"retire", "-kid", "k"}, "-service"},
-		{"user token", []string{"token", "-kind", "user", "-sub", "user-42"}, "user tokens come from login"},
+		{"user token", []string{"token", "-kind", "user"}, "user tokens come from login"},
 		{"odd kind", []string{"token", "-kind", "admin"}, "service tokens only"},
 		{"ttl too long", []string{"token", "-ttl", "6m"}, "-ttl"},
 		{"ttl too short", []string{"token", "-ttl", "10ms"}, "-ttl"},
-		{"empty subject", []string{"token", "-sub", ""}, "-sub"},
+		// The operator's policy names its one subject; no flag may pick another.
+		{"token as another subject", []string{"token", "-sub", "smoke-test"}, "flag provided but not defined"},
 		{"extra arguments", []string{"ensure", "-services", "users", "orders"}, "unexpected arguments"},
 		{"flag of another command", []string{"ensure", "-kid", "k"}, "flag provided but not defined"},
 		{"bad prefix", []string{"-prefix", "Shop!", "ensure", "-services", "users"}, "-prefix"},
@@ -105,21 +110,25 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// fakeKeys records calls and signs with a fixed operator key.
+// fakeKeys records calls (and the policy each key was published with)
+// and signs with a fixed operator key.
 type fakeKeys struct {
-	calls   []string
-	created map[string]bool
-	err     error
-	key     ed25519.PrivateKey
+	calls    []string
+	policies map[string]servicetoken.Policy
+	created  map[string]bool
+	err      error
+	key      ed25519.PrivateKey
 }
 
-func (f *fakeKeys) EnsureIssuer(_ context.Context, svc string) (bool, error) {
+func (f *fakeKeys) EnsureIssuer(_ context.Context, svc string, p servicetoken.Policy) (bool, error) {
 	f.calls = append(f.calls, "ensure "+svc)
+	f.policies[svc] = p
 	return f.created[svc], f.err
 }
 
-func (f *fakeKeys) Rotate(_ context.Context, svc string) (string, error) {
+func (f *fakeKeys) Rotate(_ context.Context, svc string, p servicetoken.Policy) (string, error) {
 	f.calls = append(f.calls, "rotate "+svc)
+	f.policies[svc] = p
 	return "shop-" + svc + "-20260301T120000-abcd", f.err
 }
 
@@ -138,14 +147,15 @@ func (f *fakeKeys) LoadSigner(_ context.Context, svc string) (*servicetoken.Sign
 
 func newFakeKeys() *fakeKeys {
 	seed := sha256.Sum256([]byte("operator"))
-	return &fakeKeys{created: map[string]bool{"users": true}, key: ed25519.NewKeyFromSeed(seed[:])}
+	return &fakeKeys{created: map[string]bool{"users": true}, policies: map[string]servicetoken.Policy{}, key: ed25519.NewKeyFromSeed(seed[:])}
 }
 
 func runWith(t *testing.T, keys keyStore, args ...string) (string, error) {
 	t.Helper()
 	var stdout bytes.Buffer
 	connect := func(context.Context, string, string, func(string) string) (keyStore, error) { return keys, nil }
-	err := run(context.Background(), args, &stdout, io.Discard, env(nil), connect)
+	// The repository's own manifests declare the issuers.
+	err := run(context.Background(), append([]string{"-manifests", repoRoot}, args...), &stdout, io.Discard, env(nil), connect)
 	return stdout.String(), err
 }
 
@@ -157,8 +167,8 @@ func TestDispatch(t *testing.T) {
 	}{
 		{[]string{"ensure", "-services", "users,operator"},
 			"issuer shop-users created\nissuer shop-operator unchanged\n", []string{"ensure users", "ensure operator"}},
-		{[]string{"rotate", "-services", "users,orders"},
-			"shop-users-20260301T120000-abcd\nshop-orders-20260301T120000-abcd\n", []string{"rotate users", "rotate orders"}},
+		{[]string{"rotate", "-services", "operator,users"},
+			"shop-operator-20260301T120000-abcd\nshop-users-20260301T120000-abcd\n", []string{"rotate operator", "rotate users"}},
 		{[]string{"retire", "-service", "users", "-kid", "k1"},
 			"issuer shop-users retired k1\n", []string{"retire users k1"}},
 	}
@@ -176,6 +186,47 @@ func TestDispatch(t *testing.T) {
 	}
 }
 
+// repoRoot is where the repository's manifests are, seen from this package.
+const repoRoot = "../.."
+
+// ensure and rotate publish the policy the manifests declare: all issuers
+// by default, and a service that declares no tokens is refused.
+func TestIssuersComeFromTheManifests(t *testing.T) {
+	set, err := manifest.Load(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []string
+	for _, iss := range set.Issuers() {
+		all = append(all, iss.Service)
+	}
+	for _, cmd := range []string{"ensure", "rotate"} {
+		keys := newFakeKeys()
+		if _, err := runWith(t, keys, cmd); err != nil {
+			t.Fatal(err)
+		}
+		var served []string
+		for _, call := range keys.calls {
+			served = append(served, strings.TrimPrefix(call, cmd+" "))
+		}
+		if !reflect.DeepEqual(served, all) {
+			t.Fatalf("%s acted on %v, want every issuer %v", cmd, served, all)
+		}
+		for _, iss := range set.Issuers() {
+			if got := keys.policies[iss.Service]; !reflect.DeepEqual(got, iss.Policy) {
+				t.Errorf("%s %s: published %+v, the manifests say %+v", cmd, iss.Service, got, iss.Policy)
+			}
+		}
+	}
+	keys := newFakeKeys()
+	if _, err := runWith(t, keys, "ensure", "-services", "users,inventory"); err == nil || !strings.Contains(err.Error(), "inventory is no issuer") || len(keys.calls) != 0 {
+		t.Fatalf("ensure of a service without tokens: %v, calls %q; want a refusal before any call", err, keys.calls)
+	}
+	if _, err := runWith(t, keys, "-manifests", t.TempDir(), "ensure"); err == nil || !strings.Contains(err.Error(), "manifests") {
+		t.Fatalf("ensure without manifests: %v", err)
+	}
+}
+
 // The token command prints the token and nothing else, so
 // TOKEN=$(make -s token ...) works, and the token verifies.
 func TestTokenPrintsOnlyAVerifiableToken(t *testing.T) {
@@ -187,7 +238,7 @@ func TestTokenPrintsOnlyAVerifiableToken(t *testing.T) {
 	if !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("stdout %q, want one line", out)
 	}
-	keySet := servicetoken.KeySet{"op-kid": {Issuer: "shop-operator", Key: keys.key.Public().(ed25519.PublicKey)}}
+	keySet := servicetoken.KeySet{"op-kid": {Issuer: "shop-operator", Key: keys.key.Public().(ed25519.PublicKey), Policy: manifest.OperatorPolicy()}}
 	c, err := servicetoken.NewVerifier(servicetoken.StaticKeySource(keySet), naming.Audience("shop")).
 		Verify(context.Background(), strings.TrimSpace(out), "inventory:write", "orders:read")
 	if err != nil {
@@ -256,7 +307,7 @@ func TestKeytoolOnEmulator(t *testing.T) {
 	cli := func(args ...string) string {
 		t.Helper()
 		var stdout, stderr bytes.Buffer
-		if err := run(ctx, append([]string{"-prefix", prefix}, args...), &stdout, &stderr, os.Getenv, connectAWS); err != nil {
+		if err := run(ctx, append([]string{"-prefix", prefix, "-manifests", repoRoot}, args...), &stdout, &stderr, os.Getenv, connectAWS); err != nil {
 			t.Fatalf("keytool %q: %v (stderr %s)", args, err, stderr.String())
 		}
 		return stdout.String()
@@ -270,7 +321,11 @@ func TestKeytoolOnEmulator(t *testing.T) {
 		t.Fatalf("second ensure: %q, want %q", out, want)
 	}
 	tok := strings.TrimSpace(cli("token", "-scopes", "inventory:write"))
-	src := ssmkeys.NewSSMKeySource(clients.ssm, naming.JWKSParameter(prefix), time.Minute)
+	cfg, err := loadConfig(ctx, endpoint, os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := ssmkeys.NewSSMKeySource(cfg, naming.JWKSParameter(prefix), time.Minute)
 	if _, err := servicetoken.NewVerifier(src, naming.Audience(prefix)).Verify(ctx, tok, "inventory:write"); err != nil {
 		t.Fatalf("token from keytool: %v", err)
 	}

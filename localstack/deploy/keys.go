@@ -3,41 +3,34 @@ package main
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
-	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
-// operatorIssuer is the issuer of tokens minted by people and tools outside
-// the services (tests, scripts acting as an operator). It has no function, so
-// no manifest asks for it; the deployer always creates it.
-const operatorIssuer = "operator"
-
-// issuers lists, sorted and once each, the services some function of which
-// signs tokens (permissions.signingKey), plus the operator.
+// issuers lists, sorted, the services whose issuer this deployment keeps:
+// every service that declares tokens, and the operator (manifest.Set.Issuers).
 func issuers(set *manifest.Set) []string {
-	names := []string{operatorIssuer}
-	for _, fn := range set.Functions() {
-		if fn.Permissions.SigningKey && !slices.Contains(names, fn.Service) {
-			names = append(names, fn.Service)
-		}
+	var names []string
+	for _, iss := range set.Issuers() {
+		names = append(names, iss.Service)
 	}
-	slices.Sort(names)
 	return names
 }
 
 // ensureIssuers makes every issuer's signing secret and publishes its public
-// key, before any function is deployed: a function that signs or verifies
-// tokens then finds its keys on its first invocation. One at a time, since
-// every issuer adds its key to the same JWKS parameter.
+// key with what the issuer may mint, before any function is deployed: a
+// function that signs or verifies tokens then finds its keys on its first
+// invocation, and a changed declaration is in force before the code that
+// relies on it. One at a time, since every issuer edits the same JWKS
+// parameter.
 func (d *deployer) ensureIssuers(ctx context.Context, set *manifest.Set) error {
-	jwks := ssmkeys.NewJWKSStore(d.ssm, naming.JWKSParameter(d.prefix))
-	for _, svc := range issuers(set) {
-		name := naming.Issuer(d.prefix, svc)
-		created, err := keystore.EnsureIssuer(ctx, d.sm, jwks, d.prefix, svc)
+	jwks := jwksstore.New(d.ssm, naming.JWKSParameter(d.prefix))
+	for _, iss := range set.Issuers() {
+		name := naming.Issuer(d.prefix, iss.Service)
+		created, err := keystore.EnsureIssuer(ctx, d.sm, jwks, d.prefix, iss.Service, iss.Policy)
 		if err != nil {
 			return fmt.Errorf("issuer %s: %w", name, err)
 		}

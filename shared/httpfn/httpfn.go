@@ -26,7 +26,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/awsconfig"
@@ -34,9 +33,7 @@ import (
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
-	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/runtime"
-	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
@@ -59,7 +56,7 @@ func Start(build func(Deps) (http.Handler, error)) {
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Verifier: newVerifier(awsCfg, cfg.Prefix)}
+	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Verifier: ssmkeys.NewVerifier(awsCfg, cfg.Prefix)}
 	h, err := build(d)
 	if err != nil {
 		runtime.Fatal("wiring", err)
@@ -72,11 +69,4 @@ func Wrap(d Deps, h http.Handler) http.Handler {
 	h = auth.Require(d.Config.Auth, d.Verifier, h)
 	h = faults.New(d.DB, d.Config.Table, d.Config.Function).Middleware(h)
 	return httpapi.Middleware(log.New(d.Config.Function), h)
-}
-
-// newVerifier verifies the tokens presented to this deployment's API with
-// the published keys, which it reads on the first request that needs them.
-func newVerifier(cfg aws.Config, prefix string) *servicetoken.Verifier {
-	keys := ssmkeys.NewSSMKeySource(ssm.NewFromConfig(cfg), naming.JWKSParameter(prefix), 0)
-	return servicetoken.NewVerifier(keys, naming.Audience(prefix), servicetoken.WithUserIssuer(naming.Issuer(prefix, "users")))
 }

@@ -1,8 +1,9 @@
 // Package manifest loads the declarative description of every service and
-// function: functions/<service>/service.yaml (the service's table) and
-// functions/<service>/<op>/function.yaml (one function, its trigger, sizing,
-// environment and permissions). The local deployer and the Terraform checks
-// both read the topology through this package, so it is written down once.
+// function: functions/<service>/service.yaml (the service's table, and the
+// tokens its issuer may mint) and functions/<service>/<op>/function.yaml
+// (one function, its trigger, sizing, environment and permissions). The
+// local deployer, keytool and the Terraform checks all read the topology
+// through this package, so it is written down once.
 //
 //	set, err := manifest.Load(".")
 //	for _, fn := range set.Functions() { fmt.Println(fn.Name, fn.HTTP.RouteKey()) }
@@ -26,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
 // Function kinds, one per handler shape in shared/runtime.
@@ -58,13 +60,84 @@ const (
 
 // Service is one functions/<service>/service.yaml plus its functions.
 type Service struct {
-	Name        string `yaml:"service"`
-	Description string `yaml:"description"`
-	Table       Table  `yaml:"table"`
+	Name        string  `yaml:"service"`
+	Description string  `yaml:"description"`
+	Table       Table   `yaml:"table"`
+	Tokens      *Tokens `yaml:"tokens"` // nil: the service mints no tokens
 
 	// Filled by Load.
 	Dir       string      `yaml:"-"` // slash-separated, relative to the repo root
 	Functions []*Function `yaml:"-"`
+}
+
+// Tokens declares what the service's token issuer (naming.Issuer(prefix,
+// service)) may mint; it is published with the issuer's keys and enforced
+// by every verifier (servicetoken.Policy):
+//
+//	tokens: {kinds: [user]}                           # users: login mints user tokens for any user id
+//	tokens: {kinds: [service], scopes: [users:read]}  # a service that calls the users API
+//
+// A service token's subject is always the service's own name, and user
+// tokens carry no scopes, so neither is declared. A service declares tokens
+// exactly when some function of it has permissions.signingKey: a signing
+// function without a declaration would mint tokens that verify nowhere,
+// and a declaration without a signing function would be an issuer with
+// keys nobody uses (Terraform makes signing secrets from signingKey, the
+// deployer and keytool from the declarations; this rule keeps them one).
+type Tokens struct {
+	Kinds  []string `yaml:"kinds"`  // user and/or service
+	Scopes []string `yaml:"scopes"` // <service>:<action>; service tokens only
+}
+
+// policy is what the declaration allows the issuer of service to mint.
+func (t *Tokens) policy(service string) servicetoken.Policy {
+	p := servicetoken.Policy{Kinds: slices.Clone(t.Kinds)}
+	if slices.Contains(t.Kinds, servicetoken.KindService) {
+		p.Subject = service
+		p.Scopes = slices.Clone(t.Scopes)
+	}
+	return p
+}
+
+// Issuer is a token issuer of the deployment and what it may mint.
+type Issuer struct {
+	// Service names the issuer (naming.Issuer) and its signing secret
+	// (naming.SigningSecret): a service, or naming.OperatorIssuer.
+	Service string
+	Policy  servicetoken.Policy
+}
+
+// OperatorPolicy is what the operator issuer (naming.OperatorIssuer: `make
+// token`, tests, tools) may mint: service tokens as "operator", with any
+// scope, so an operator can call every route. It has no function and so no
+// manifest; this is where it is written down.
+func OperatorPolicy() servicetoken.Policy {
+	return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: naming.OperatorIssuer, AnyScope: true}
+}
+
+// Issuers returns every token issuer, ordered by service: each service
+// that declares tokens, and the operator. The deployer and keytool create
+// and publish exactly these.
+func (s *Set) Issuers() []Issuer {
+	out := []Issuer{{Service: naming.OperatorIssuer, Policy: OperatorPolicy()}}
+	for _, svc := range s.Services {
+		if svc.Tokens != nil {
+			out = append(out, Issuer{Service: svc.Name, Policy: svc.Tokens.policy(svc.Name)})
+		}
+	}
+	slices.SortFunc(out, func(a, b Issuer) int { return strings.Compare(a.Service, b.Service) })
+	return out
+}
+
+// Issuer returns the issuer of service (or naming.OperatorIssuer), and
+// false when the service declares no tokens.
+func (s *Set) Issuer(service string) (Issuer, bool) {
+	for _, iss := range s.Issuers() {
+		if iss.Service == service {
+			return iss, true
+		}
+	}
+	return Issuer{}, false
 }
 
 // Table is the service's single DynamoDB table (billed on demand).
@@ -177,7 +250,8 @@ type Permissions struct {
 	DynamoDB []string `yaml:"dynamodb"`
 	// SigningKey lets the function read its service's token signing keys
 	// (Secrets Manager secret <prefix>/signing/<service>) to issue tokens as
-	// issuer <prefix>-<service>.
+	// issuer <prefix>-<service>; the service must declare what they may be
+	// (Tokens).
 	SigningKey bool `yaml:"signingKey"`
 	// PublicKeys lets the function read the published verification keys
 	// (SSM parameter /<prefix>/jwks) to verify tokens.
@@ -287,6 +361,9 @@ func Load(root string) (*Set, error) {
 			}
 			svc.Functions = append(svc.Functions, fn)
 		}
+		if svc.Tokens != nil && !slices.ContainsFunc(svc.Functions, func(fn *Function) bool { return fn.Permissions.SigningKey }) {
+			errs = append(errs, fmt.Errorf("%s: tokens: no function of service %s has permissions.signingKey, so its issuer would have keys that nothing signs with; declare tokens where a function signs", rel(root, svcFile), svc.Name))
+		}
 		set.Services = append(set.Services, svc)
 	}
 	var authorizers []string
@@ -365,10 +442,42 @@ func loadService(root, file string) (*Service, error) {
 			bad("%s.projection: %q is not ALL or KEYS_ONLY", where, ix.Projection)
 		}
 	}
+	if svc.Tokens != nil {
+		checkTokens(svc.Name, svc.Tokens, bad)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", rel(root, file), err)
 	}
 	return &svc, nil
+}
+
+func checkTokens(service string, t *Tokens, bad func(string, ...any)) {
+	if len(t.Kinds) == 0 {
+		bad("tokens.kinds: missing (%s and/or %s)", servicetoken.KindUser, servicetoken.KindService)
+	}
+	for i, k := range t.Kinds {
+		if k != servicetoken.KindUser && k != servicetoken.KindService {
+			bad("tokens.kinds: %q is not %s or %s", k, servicetoken.KindUser, servicetoken.KindService)
+		}
+		if slices.Contains(t.Kinds[:i], k) {
+			bad("tokens.kinds: %s appears twice", k)
+		}
+		if k == servicetoken.KindUser && service != naming.UserTokenService {
+			// Verifiers accept user tokens from that one issuer (ssmkeys.NewVerifier).
+			bad("tokens.kinds: only the %s service may mint %s tokens (naming.UserTokenService)", naming.UserTokenService, k)
+		}
+	}
+	if len(t.Scopes) > 0 && !slices.Contains(t.Kinds, servicetoken.KindService) {
+		bad("tokens.scopes: only %s tokens carry scopes, and tokens.kinds lacks %s", servicetoken.KindService, servicetoken.KindService)
+	}
+	for i, sc := range t.Scopes {
+		if !scopeRE.MatchString(sc) {
+			bad("tokens.scopes: %q must be <service>:<action> (%s)", sc, scopeRE)
+		}
+		if slices.Contains(t.Scopes[:i], sc) {
+			bad("tokens.scopes: %s appears twice", sc)
+		}
+	}
 }
 
 func loadFunction(root string, svc *Service, file string) (*Function, error) {
@@ -427,6 +536,9 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "SHOP_") {
 			bad("environment: %q is reserved (AWS_* and SHOP_* are set by the platform)", k)
 		}
+	}
+	if fn.Permissions.SigningKey && svc.Tokens == nil {
+		bad("permissions.signingKey: service %s declares no tokens in %s/service.yaml, so what this function signs would verify nowhere; declare what its issuer may mint", svc.Name, svc.Dir)
 	}
 	for _, a := range fn.Permissions.DynamoDB {
 		if items, ok := transactions[a]; ok {

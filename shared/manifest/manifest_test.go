@@ -3,10 +3,12 @@ package manifest
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
 const goodService = `service: shop
@@ -115,6 +117,39 @@ func TestLoadRejects(t *testing.T) {
 			[]string{"projection"}},
 		{"two documents", map[string]string{"shop/service.yaml": goodService + "---\nservice: x\n"},
 			[]string{"more than one YAML document"}},
+
+		// tokens: what the service's issuer may mint.
+		{"unknown key in tokens", signing("tokens: {kinds: [service], subject: admin}\n"),
+			[]string{"functions/shop/service.yaml", "subject"}},
+		{"tokens without kinds", signing("tokens: {scopes: [users:read]}\n"),
+			[]string{"functions/shop/service.yaml", "tokens.kinds: missing"}},
+		{"empty tokens", signing("tokens: {}\n"),
+			[]string{"functions/shop/service.yaml", "tokens.kinds: missing"}},
+		{"unknown kind", signing("tokens: {kinds: [admin]}\n"),
+			[]string{"functions/shop/service.yaml", `"admin" is not user or service`}},
+		{"kind twice", signing("tokens: {kinds: [service, service]}\n"),
+			[]string{"functions/shop/service.yaml", "service appears twice"}},
+		{"kinds not a list", signing("tokens: {kinds: service}\n"),
+			[]string{"functions/shop/service.yaml", "line 9", "cannot unmarshal"}},
+		{"scope without an action", signing("tokens: {kinds: [service], scopes: [users]}\n"),
+			[]string{"functions/shop/service.yaml", `"users" must be <service>:<action>`}},
+		{"scope wildcard", signing("tokens: {kinds: [service], scopes: ['*']}\n"),
+			[]string{"functions/shop/service.yaml", `"*" must be <service>:<action>`}},
+		{"scope upper case", signing("tokens: {kinds: [service], scopes: [Users:Read]}\n"),
+			[]string{"functions/shop/service.yaml", "Users:Read"}},
+		{"scope twice", signing("tokens: {kinds: [service], scopes: [users:read, users:read]}\n"),
+			[]string{"functions/shop/service.yaml", "users:read appears twice"}},
+		{"scopes on user tokens", signing("tokens: {kinds: [user], scopes: [users:read]}\n"),
+			[]string{"functions/shop/service.yaml", "only service tokens carry scopes"}},
+		{"signingKey without tokens", signing(""),
+			[]string{"functions/shop/a/function.yaml", "permissions.signingKey", "declares no tokens"}},
+		{"tokens without a signing function", map[string]string{"shop/service.yaml": goodService + "tokens: {kinds: [service]}\n", "shop/a/function.yaml": fn("a")},
+			[]string{"functions/shop/service.yaml", "no function of service shop has permissions.signingKey"}},
+		{"user tokens from another service than users", map[string]string{
+			"shop/service.yaml": goodService + "tokens: {kinds: [user]}\n", "shop/a/function.yaml": signingFn("a"),
+			"auth/service.yaml":    strings.Replace(goodService, "service: shop", "service: auth", 1) + "tokens: {kinds: [user, service]}\n",
+			"auth/b/function.yaml": strings.Replace(signingFn("b"), "name: shop-b", "name: auth-b", 1) + "\n",
+		}, []string{"only the users service may mint user tokens", "functions/auth/service.yaml", "functions/shop/service.yaml"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,6 +163,49 @@ func TestLoadRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// signingFn is a function of shop that signs tokens (permissions.signingKey).
+func signingFn(op string) string {
+	return strings.Replace(fn(op), "dynamodb: [GetItem]", "dynamodb: [GetItem]\n  signingKey: true", 1)
+}
+
+// signing is a tree whose service shop has tokens (YAML, "" for none) and
+// a function that signs.
+func signing(tokens string) map[string]string {
+	return map[string]string{"shop/service.yaml": goodService + tokens, "shop/a/function.yaml": signingFn("a")}
+}
+
+func TestIssuers(t *testing.T) {
+	files := signing("tokens:\n  kinds: [service]\n  scopes: [users:read, inventory:write]\n")
+	files["users/service.yaml"] = strings.Replace(goodService, "service: shop", "service: users", 1) + "tokens: {kinds: [user]}\n"
+	files["users/login/function.yaml"] = strings.Replace(strings.Replace(signingFn("login"), "name: shop-login", "name: users-login", 1), "/v1/things/{id}", "/v1/login", 1)
+	files["plain/service.yaml"] = strings.Replace(goodService, "service: shop", "service: plain", 1)
+	files["plain/get/function.yaml"] = strings.Replace(strings.Replace(fn("get"), "name: shop-get", "name: plain-get", 1), "/v1/things/{id}", "/v1/plain", 1)
+	set, err := Load(writeTree(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Issuer{
+		{Service: "operator", Policy: servicetoken.Policy{Kinds: []string{"service"}, Subject: "operator", AnyScope: true}},
+		// A service token's subject is always the service's own name.
+		{Service: "shop", Policy: servicetoken.Policy{Kinds: []string{"service"}, Subject: "shop", Scopes: []string{"users:read", "inventory:write"}}},
+		{Service: "users", Policy: servicetoken.Policy{Kinds: []string{"user"}}},
+	}
+	if got := set.Issuers(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Issuers()\n got %+v\nwant %+v", got, want)
+	}
+	for _, iss := range want {
+		if err := iss.Policy.Validate(); err != nil {
+			t.Errorf("policy of %s: %v", iss.Service, err)
+		}
+		if got, ok := set.Issuer(iss.Service); !ok || !reflect.DeepEqual(got, iss) {
+			t.Errorf("Issuer(%s) = %+v, %v", iss.Service, got, ok)
+		}
+	}
+	if _, ok := set.Issuer("plain"); ok {
+		t.Error("a service that declares no tokens is an issuer")
 	}
 }
 
@@ -150,6 +228,12 @@ func TestRepositoryManifestsLoad(t *testing.T) {
 	}
 	if set.Service("users") == nil || set.Service("inventory") == nil {
 		t.Fatal("users and inventory services missing")
+	}
+	// Login mints user tokens and nothing else (issue 6: its key, held by
+	// an internet-facing function, could once mint service tokens).
+	users, ok := set.Issuer("users")
+	if !ok || !reflect.DeepEqual(users.Policy, servicetoken.Policy{Kinds: []string{servicetoken.KindUser}}) {
+		t.Fatalf("users issuer %+v, %v; want user tokens only", users, ok)
 	}
 }
 

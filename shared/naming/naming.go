@@ -30,6 +30,11 @@ func JWKSParameter(prefix string) string { return "/" + prefix + "/jwks" }
 // Audience is the audience of tokens presented to the API.
 func Audience(prefix string) string { return prefix + "-api" }
 
+// UserTokenService is the service whose issuer mints user tokens (login):
+// verifiers accept user tokens from naming.Issuer(prefix, UserTokenService)
+// only, and manifest.Load refuses any other service declaring them.
+const UserTokenService = "users"
+
 // OperatorIssuer is the issuer of operator tokens (`make token`), which is
 // not a service; no service may take its name.
 const OperatorIssuer = "operator"

@@ -24,6 +24,10 @@ var (
 	ErrIssuer      = fmt.Errorf("%w: wrong issuer", ErrInvalid)
 	ErrScope       = fmt.Errorf("%w: missing scope", ErrInvalid)
 	ErrLifetime    = fmt.Errorf("%w: lifetime too long", ErrInvalid)
+	// ErrPolicy: the token is not one its issuer may mint (kind, subject
+	// or scope outside the Policy published with its key, a key with no
+	// policy, or a user token with scopes).
+	ErrPolicy = fmt.Errorf("%w: outside the issuer's policy", ErrInvalid)
 )
 
 // Errors of the key maintenance functions (package keystore and the JWKS
@@ -35,6 +39,10 @@ var (
 	ErrNoSigningKeys = errors.New("servicetoken: no signing keys")
 	// ErrActiveKey: keystore.Retire refuses the key that is signing today.
 	ErrActiveKey = errors.New("servicetoken: key is active")
+	// ErrKeyInUse: keystore.Retire refuses a key that a signer may still
+	// sign with, or whose tokens may still be alive; the error says when
+	// it becomes retirable.
+	ErrKeyInUse = errors.New("servicetoken: key may still be in use")
 	// ErrKeyNotFound: keystore.Retire found the kid neither in the secret
 	// nor in the JWKS.
 	ErrKeyNotFound = errors.New("servicetoken: key not found")

@@ -26,6 +26,14 @@ func FuzzVerify(f *testing.F) {
 	mac.Write([]byte(hsInput))
 	for _, seed := range []string{
 		svc, user,
+		// Genuine signatures on what the key's policy forbids: a service
+		// token from the users key, a user token with a scope, a token of a
+		// key with no policy. Any of these verifying is the fault of
+		// issue 6 back.
+		signRaw(fx.usersKey, edHeader(usersKID), with(valid, "iss", usersIssuer)),
+		signRaw(fx.usersKey, edHeader(usersKID), with(claimsAt(usersIssuer, t0, time.Minute), "kind", KindUser, "sub", "user-1")),
+		signRaw(fx.ordersKey, edHeader(ordersKID), with(valid, "scope", "orders:admin")),
+		signRaw(fx.legacyKey, edHeader(legacyKID), with(claimsAt(legacyIssuer, t0, time.Minute), "sub", "legacy", "scope", nil)),
 		hsInput + "." + seg(mac.Sum(nil)),
 		seg(map[string]any{"alg": "none", "kid": ordersKID}) + "." + seg(valid) + ".",
 		signRaw(testKey("attacker"), edHeader(ordersKID), valid),
@@ -55,17 +63,30 @@ func FuzzVerify(f *testing.F) {
 }
 
 // FuzzParseJWKS: arbitrary parameter values never panic, and every key
-// accepted is bound to an issuer.
+// accepted is bound to an issuer and has a valid policy or none.
 func FuzzParseJWKS(f *testing.F) {
 	doc := &JWKSDocument{}
-	if _, err := doc.Upsert(ordersIssuer, ordersKID, pub(testKey("orders"))); err != nil {
-		f.Fatal(err)
+	for _, k := range []struct {
+		iss, kid string
+		p        Policy
+	}{{ordersIssuer, ordersKID, ordersPolicy}, {usersIssuer, usersKID, usersPolicy}, {operatorIssuer, operatorKID, operatorPolicy}} {
+		if _, err := doc.Upsert(k.iss, k.kid, pub(testKey(k.kid)), k.p); err != nil {
+			f.Fatal(err)
+		}
 	}
 	good, err := doc.Marshal()
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
+	x := seg([]byte(pub(testKey("orders"))))
+	entry := func(policy string) []byte {
+		return []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + x + `","kid":"k1","iss":"shop-orders"` + policy + `}]}`)
+	}
+	f.Add(entry(""))
+	f.Add(entry(`,"kinds":["service"],"sub":"orders","scopes":["*","users:read"]`))
+	f.Add(entry(`,"kinds":["user"],"scopes":["users:read"]`))
+	f.Add(entry(`,"kinds":"service","sub":7`))
 	f.Add([]byte(`{"keys":[]}`))
 	f.Add([]byte(`{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"}]}`))
 	f.Add([]byte(`{"keys":null}`))
@@ -77,6 +98,11 @@ func FuzzParseJWKS(f *testing.F) {
 		for kid, k := range set {
 			if kid == "" || k.Issuer == "" || len(k.Key) != 32 {
 				t.Fatalf("accepted key %q -> %+v", kid, k)
+			}
+			if !k.Policy.IsZero() {
+				if err := k.Policy.Validate(); err != nil {
+					t.Fatalf("accepted key %q with an invalid policy %+v: %v", kid, k.Policy, err)
+				}
 			}
 		}
 	})

@@ -4,19 +4,27 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
-	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 	"testing"
 	"time"
+
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 )
 
-// Fixtures shared by the tests: two issuers, each with a key, and a clock.
+// Fixtures shared by the tests: issuers, each with a key and the policy of
+// its kind of issuer (users: login; orders: a service calling others;
+// operator: tools; legacy: a key published before policies existed), and a
+// clock.
 const (
 	testAudience    = "shop-api"
 	usersIssuer     = "shop-users"
 	ordersIssuer    = "shop-orders"
+	operatorIssuer  = "shop-operator"
+	legacyIssuer    = "shop-legacy"
 	usersKID        = "shop-users-20260301T120000-aaaa"
 	ordersKID       = "shop-orders-20260301T120000-bbbb"
 	strangerKID     = "shop-stranger-20260301T120000-cccc"
+	operatorKID     = "shop-operator-20260301T120000-dddd"
+	legacyKID       = "shop-legacy-20260301T120000-eeee"
 	testServiceTTL  = 2 * time.Minute
 	testUserTTLLong = 30 * time.Minute
 )
@@ -39,15 +47,17 @@ func testKey(label string) ed25519.PrivateKey {
 func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
 
 type fixture struct {
-	usersKey, ordersKey ed25519.PrivateKey
-	keys                KeySet
+	usersKey, ordersKey, operatorKey, legacyKey ed25519.PrivateKey
+	keys                                        KeySet
 }
 
 func newFixture() fixture {
-	f := fixture{usersKey: testKey("users"), ordersKey: testKey("orders")}
+	f := fixture{usersKey: testKey("users"), ordersKey: testKey("orders"), operatorKey: testKey("operator"), legacyKey: testKey("legacy")}
 	f.keys = KeySet{
-		usersKID:  {Issuer: usersIssuer, Key: pub(f.usersKey)},
-		ordersKID: {Issuer: ordersIssuer, Key: pub(f.ordersKey)},
+		usersKID:    {Issuer: usersIssuer, Key: pub(f.usersKey), Policy: usersPolicy},
+		ordersKID:   {Issuer: ordersIssuer, Key: pub(f.ordersKey), Policy: ordersPolicy},
+		operatorKID: {Issuer: operatorIssuer, Key: pub(f.operatorKey), Policy: operatorPolicy},
+		legacyKID:   {Issuer: legacyIssuer, Key: pub(f.legacyKey)}, // no policy
 	}
 	return f
 }

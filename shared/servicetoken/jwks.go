@@ -6,26 +6,61 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
-// jwkEntry is one published key (RFC 7517, RFC 8037 for OKP). "iss" is our
-// extension member: it binds the key to the only issuer it may sign for.
+// jwkEntry is one published key (RFC 7517, RFC 8037 for OKP). "iss" and
+// the policy members are our extension: "iss" binds the key to the only
+// issuer it may sign for, and "kinds", "sub" and "scopes" say what that
+// issuer may mint (Policy; "scopes": ["*"] is AnyScope). A key without
+// them verifies nothing.
 type jwkEntry struct {
-	Kty string `json:"kty"`
-	Crv string `json:"crv"`
-	X   string `json:"x"`
-	Kid string `json:"kid"`
-	Alg string `json:"alg,omitempty"`
-	Use string `json:"use,omitempty"`
-	Iss string `json:"iss"`
+	Kty    string   `json:"kty"`
+	Crv    string   `json:"crv"`
+	X      string   `json:"x"`
+	Kid    string   `json:"kid"`
+	Alg    string   `json:"alg,omitempty"`
+	Use    string   `json:"use,omitempty"`
+	Iss    string   `json:"iss"`
+	Kinds  []string `json:"kinds,omitempty"`
+	Sub    string   `json:"sub,omitempty"`
+	Scopes []string `json:"scopes,omitempty"`
 }
 
-func publicJWK(issuer, kid string, pub ed25519.PublicKey) jwkEntry {
-	return jwkEntry{
+func publicJWK(issuer, kid string, pub ed25519.PublicKey, p Policy) jwkEntry {
+	k := jwkEntry{
 		Kty: "OKP", Crv: "Ed25519", Alg: "EdDSA", Use: "sig",
 		X:   base64.RawURLEncoding.EncodeToString(pub),
 		Kid: kid, Iss: issuer,
+		Kinds: slices.Clone(p.Kinds), Sub: p.Subject, Scopes: slices.Clone(p.Scopes),
 	}
+	if p.AnyScope {
+		k.Scopes = []string{anyScope}
+	}
+	return k
+}
+
+// policy reads the entry's policy members. None at all is the zero Policy
+// (the key verifies nothing); some that do not make a valid Policy are an
+// error, as any other broken member is.
+func (k jwkEntry) policy() (Policy, error) {
+	p := Policy{Kinds: k.Kinds, Subject: k.Sub, Scopes: k.Scopes}
+	if slices.Equal(k.Scopes, []string{anyScope}) {
+		p.Scopes, p.AnyScope = nil, true
+	}
+	if p.IsZero() {
+		return Policy{}, nil
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// equal compares two entries member by member.
+func (k jwkEntry) equal(o jwkEntry) bool {
+	return k.Kty == o.Kty && k.Crv == o.Crv && k.X == o.X && k.Kid == o.Kid && k.Alg == o.Alg && k.Use == o.Use &&
+		k.Iss == o.Iss && slices.Equal(k.Kinds, o.Kinds) && k.Sub == o.Sub && slices.Equal(k.Scopes, o.Scopes)
 }
 
 // ours reports a key this package verifies with; anything else in the set
@@ -37,10 +72,12 @@ func (k jwkEntry) ours() bool {
 }
 
 // ParseJWKS reads a JWK Set as published in the JWKS parameter. Ed25519
-// signing keys must carry kid, iss and a valid x, with no kid twice: a key
-// whose issuer binding is missing or ambiguous must never verify, and a
-// broken set is an operator error to surface, not to paper over. Keys of
-// other types are skipped.
+// signing keys must carry kid, iss and a valid x, with no kid twice, and
+// policy members that make a valid Policy if they carry any: a key whose
+// issuer binding is missing or ambiguous must never verify, and a broken
+// set is an operator error to surface, not to paper over. A key with no
+// policy members is read with the zero Policy, under which Verify refuses
+// its every token. Keys of other types are skipped.
 func ParseJWKS(data []byte) (KeySet, error) {
 	entries, err := jwksEntries(data)
 	if err != nil {
@@ -62,7 +99,11 @@ func ParseJWKS(data []byte) (KeySet, error) {
 		if _, dup := set[k.Kid]; dup {
 			return nil, fmt.Errorf("jwks: kid %q appears twice", clip(k.Kid))
 		}
-		set[k.Kid] = PublicKey{Issuer: k.Iss, Key: pub}
+		policy, err := k.policy()
+		if err != nil {
+			return nil, fmt.Errorf("jwks: keys[%d] (kid %q): %w", i, clip(k.Kid), err)
+		}
+		set[k.Kid] = PublicKey{Issuer: k.Iss, Key: pub, Policy: policy}
 	}
 	return set, nil
 }
@@ -129,12 +170,19 @@ func ParseJWKSDocument(data []byte) (*JWKSDocument, error) {
 	return &JWKSDocument{entries: entries}, nil
 }
 
-// Upsert publishes key as kid bound to issuer, replacing an entry of the
-// same kid and issuer whose content differs (the signing secret is the
-// source of truth). A kid published for another issuer is an error. It
-// reports a change.
-func (d *JWKSDocument) Upsert(issuer, kid string, key ed25519.PublicKey) (bool, error) {
-	k := publicJWK(issuer, kid, key)
+// Upsert publishes key as kid bound to issuer with the issuer's policy,
+// replacing an entry of the same kid and issuer whose content differs (the
+// signing secret is the source of truth for the key, the deployment model
+// for the policy). A kid published for another issuer, or a policy that
+// is zero or invalid, is an error. It reports a change.
+func (d *JWKSDocument) Upsert(issuer, kid string, key ed25519.PublicKey, policy Policy) (bool, error) {
+	if policy.IsZero() {
+		return false, fmt.Errorf("jwks: kid %s of %q: no policy (it would verify nothing)", kid, issuer)
+	}
+	if err := policy.Validate(); err != nil {
+		return false, fmt.Errorf("jwks: kid %s of %q: %w", kid, issuer, err)
+	}
+	k := publicJWK(issuer, kid, key, policy)
 	enc, err := json.Marshal(k)
 	if err != nil {
 		return false, err
@@ -147,7 +195,7 @@ func (d *JWKSDocument) Upsert(issuer, kid string, key ed25519.PublicKey) (bool, 
 		if old.Iss != k.Iss {
 			return false, fmt.Errorf("jwks: kid %s is already published for issuer %q", k.Kid, old.Iss)
 		}
-		if old == k {
+		if old.equal(k) {
 			return false, nil
 		}
 		d.entries[i] = enc

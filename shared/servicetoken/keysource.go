@@ -6,10 +6,12 @@ import (
 	"time"
 )
 
-// PublicKey is a verification key and the only issuer it may sign for.
+// PublicKey is a verification key, the only issuer it may sign for, and
+// what that issuer may mint (a zero Policy: nothing).
 type PublicKey struct {
 	Issuer string
 	Key    ed25519.PublicKey
+	Policy Policy
 }
 
 // KeySet maps a kid to its key. A KeySet handed out by a KeySource is

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
@@ -98,6 +97,10 @@ func (s *Signer) checkRequest(kind, subject string, audience, scopes []string, t
 		return errors.New("empty subject")
 	case len(audience) == 0:
 		return errors.New("no audience")
+	case kind == KindUser && len(scopes) > 0:
+		// Verify refuses them: what a user may do follows from who they
+		// are, checked by each function, never from scopes in their token.
+		return fmt.Errorf("a %s token carries no scopes, got %q", KindUser, scopes)
 	case ttl < time.Second:
 		return fmt.Errorf("ttl %v is under a second", ttl)
 	case ttl > limit:
@@ -110,8 +113,8 @@ func (s *Signer) checkRequest(kind, subject string, audience, scopes []string, t
 	}
 	for _, sc := range scopes {
 		// The wire form is one space-separated string (RFC 8693 "scope").
-		if sc == "" || strings.ContainsFunc(sc, unicode.IsSpace) {
-			return fmt.Errorf("scope %q is empty or contains a space", sc)
+		if !validScope(sc) {
+			return fmt.Errorf("scope %q is empty, %q, or contains a space", sc, anyScope)
 		}
 	}
 	return nil

@@ -14,7 +14,8 @@ const reuseMargin = 30 * time.Second
 // shortly before it expires: one signature per few minutes instead of one per
 // call. It satisfies shared/client's TokenSource.
 //
-//	ts := servicetoken.NewTokenSource(loadSigner, "shop-api", []string{"users:read"}, servicetoken.MaxServiceTTL)
+//	signers := keystore.NewSignerSource(secrets, prefix, service)
+//	ts := servicetoken.NewTokenSource(signers.Signer, service, naming.Audience(prefix), []string{"users:read"}, servicetoken.MaxServiceTTL)
 type TokenSource struct {
 	signer   func(context.Context) (*Signer, error)
 	audience []string
@@ -26,12 +27,14 @@ type TokenSource struct {
 	mu      sync.Mutex
 	token   string
 	expires time.Time
-	cached  *Signer
 }
 
 // NewTokenSource returns a TokenSource for service tokens of subject (the
-// calling service) with scopes. signer is called until it succeeds once, so
-// the signing key is loaded on first use, not at cold start.
+// calling service) with scopes. signer is asked for the signer of the moment
+// each time a token is minted (so the key is loaded on first use, not at cold
+// start) and must cache it itself: keystore.SignerSource does, and moves to
+// a rotated key when it activates. The TokenSource keeps no signer, so a warm
+// instance never goes on minting with a key that has been retired.
 func NewTokenSource(signer func(context.Context) (*Signer, error), subject, audience string, scopes []string, ttl time.Duration) *TokenSource {
 	return &TokenSource{signer: signer, subject: subject, audience: []string{audience}, scopes: scopes, ttl: min(ttl, MaxServiceTTL), now: time.Now}
 }
@@ -44,14 +47,11 @@ func (s *TokenSource) Token(ctx context.Context) (string, error) {
 	if s.token != "" && s.now().Add(reuseMargin).Before(s.expires) {
 		return s.token, nil
 	}
-	if s.cached == nil {
-		signer, err := s.signer(ctx)
-		if err != nil {
-			return "", err
-		}
-		s.cached = signer
+	signer, err := s.signer(ctx)
+	if err != nil {
+		return "", err
 	}
-	tok, claims, err := s.cached.Issue(KindService, s.subject, s.audience, s.scopes, s.ttl)
+	tok, claims, err := signer.Issue(KindService, s.subject, s.audience, s.scopes, s.ttl)
 	if err != nil {
 		return "", err
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -42,7 +45,47 @@ func TestTokenSourceReusesUntilNearExpiry(t *testing.T) {
 	if err != nil || next == first {
 		t.Fatalf("a token near expiry must be replaced (err %v)", err)
 	}
-	if loads != 2 {
-		t.Fatalf("signer loaded %d times, want 2 (one failure, then cached)", loads)
+	// Once per minted token, never for a reused one: the failure, then two
+	// mints (the signer's source caches the key; see keystore.SignerSource).
+	if loads != 3 {
+		t.Fatalf("signer asked for %d times, want 3 (one failure, two mints)", loads)
+	}
+}
+
+// Each new token is signed by the signer the source hands out now: after a
+// rotation and the retirement of the old key, a warm instance must not keep
+// minting tokens with a key nobody accepts any more.
+func TestTokenSourceAsksForTheSignerOfTheMoment(t *testing.T) {
+	_, oldKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, newKey, _ := ed25519.GenerateKey(rand.Reader)
+	current := NewSigner("shop-orders", "kid-old", oldKey)
+	ts := NewTokenSource(func(context.Context) (*Signer, error) { return current, nil }, "orders", "shop-api", nil, MaxServiceTTL)
+	now := time.Now()
+	ts.now = func() time.Time { return now }
+	ctx := context.Background()
+	kidOf := func(tok string) string {
+		t.Helper()
+		h, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr struct{ Kid string }
+		if err := json.Unmarshal(h, &hdr); err != nil {
+			t.Fatal(err)
+		}
+		return hdr.Kid
+	}
+	first, err := ts.Token(ctx)
+	if err != nil || kidOf(first) != "kid-old" {
+		t.Fatalf("first token: kid %s, %v", kidOf(first), err)
+	}
+	current = NewSigner("shop-orders", "kid-new", newKey) // the key source moved on
+	now = ts.expires                                      // time for a new token
+	next, err := ts.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kid := kidOf(next); kid != "kid-new" {
+		t.Fatalf("new token signed with %s, want kid-new: the source kept its first signer", kid)
 	}
 }

@@ -65,8 +65,10 @@ var jwsBase64 = base64.RawURLEncoding.Strict()
 
 // Verify checks token and returns its claims. The token must be a compact
 // JWS signed with EdDSA by a key of the key set, issued by the issuer that
-// key is bound to, for the Verifier's audience, within its lifetime (give
-// or take the leeway), and grant every scope in requiredScopes.
+// key is bound to, one that issuer may mint (its kind, and for a service
+// token its subject and scopes, within the key's Policy; a user token with
+// no scopes), for the Verifier's audience, within its lifetime (give or
+// take the leeway), and grant every scope in requiredScopes.
 //
 // Every rejection wraps ErrInvalid and one reason (ErrMalformed,
 // ErrAlgorithm, ...). Any other error means the keys could not be loaded.
@@ -210,6 +212,9 @@ func (v *Verifier) checkClaims(c Claims, key PublicKey, requiredScopes []string)
 	}
 	if c.Kind == KindUser && c.Issuer != v.userIssuer {
 		return reject(ErrIssuer, "user token from %q, user tokens come only from %q", c.Issuer, v.userIssuer)
+	}
+	if err := key.Policy.permits(c); err != nil {
+		return err
 	}
 	if v.audience == "" || !slices.Contains(c.Audience, v.audience) {
 		return reject(ErrAudience, "aud %q, want %q", c.Audience, v.audience)

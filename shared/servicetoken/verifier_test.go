@@ -247,8 +247,23 @@ func TestVerifyRejects(t *testing.T) {
 		{"iat in the future", signRaw(f.ordersKey, edHeader(ordersKID), claimsAt(ordersIssuer, t0.Add(time.Minute), testServiceTTL)), nil, nil, ErrNotYetValid},
 
 		{"service token living 6m", signRaw(f.ordersKey, edHeader(ordersKID), claimsAt(ordersIssuer, t0, 6*time.Minute)), nil, nil, ErrLifetime},
-		{"user token living 2h", signRaw(f.usersKey, edHeader(usersKID), with(claimsAt(usersIssuer, t0, 2*time.Hour), "kind", KindUser)), nil, nil, ErrLifetime},
+		{"user token living 2h", signRaw(f.usersKey, edHeader(usersKID), with(claimsAt(usersIssuer, t0, 2*time.Hour), "kind", KindUser, "scope", nil)), nil, nil, ErrLifetime},
 		{"exp equals iat", signRaw(f.ordersKey, edHeader(ordersKID), with(valid, "exp", t0.Add(time.Second).Unix(), "iat", t0.Add(time.Second).Unix())), nil, nil, ErrLifetime},
+
+		// What each issuer may mint (Policy): the fault of a key that could
+		// mint anything, and every way around its fix.
+		{"users key mints a service token as orders", signRaw(f.usersKey, edHeader(usersKID), with(valid, "iss", usersIssuer)), nil, nil, ErrPolicy},
+		{"users key mints a service token as itself", signRaw(f.usersKey, edHeader(usersKID), with(valid, "iss", usersIssuer, "sub", "users", "scope", nil)), nil, nil, ErrPolicy},
+		{"orders key speaks for another service", signRaw(f.ordersKey, edHeader(ordersKID), with(valid, "sub", "payments")), nil, nil, ErrPolicy},
+		{"orders key speaks for the operator", signRaw(f.ordersKey, edHeader(ordersKID), with(valid, "sub", "operator")), nil, nil, ErrPolicy},
+		{"orders key grants a scope outside its policy", signRaw(f.ordersKey, edHeader(ordersKID), with(valid, "scope", "orders:admin")), nil, nil, ErrPolicy},
+		{"one granted scope of two outside the policy", signRaw(f.ordersKey, edHeader(ordersKID), with(valid, "scope", "users:read payments:refund")), nil, []string{"users:read"}, ErrPolicy},
+		{"scope a prefix of an allowed one", signRaw(f.ordersKey, edHeader(ordersKID), with(valid, "scope", "users")), nil, nil, ErrPolicy},
+		{"user token with a scope", signRaw(f.usersKey, edHeader(usersKID), with(claimsAt(usersIssuer, t0, time.Minute), "kind", KindUser, "sub", "user-1", "scope", "inventory:write")), nil, nil, ErrPolicy},
+		{"operator key mints a user token", signRaw(f.operatorKey, edHeader(operatorKID), with(claimsAt(operatorIssuer, t0, time.Minute), "kind", KindUser, "sub", "user-1", "scope", nil)), []Option{WithUserIssuer(operatorIssuer)}, nil, ErrPolicy},
+		{"operator key as another subject", signRaw(f.operatorKey, edHeader(operatorKID), with(claimsAt(operatorIssuer, t0, time.Minute), "sub", "caller")), nil, nil, ErrPolicy},
+		{"key without a policy: service token", signRaw(f.legacyKey, edHeader(legacyKID), with(claimsAt(legacyIssuer, t0, time.Minute), "sub", "legacy", "scope", nil)), nil, nil, ErrPolicy},
+		{"key without a policy: user token", signRaw(f.legacyKey, edHeader(legacyKID), with(claimsAt(legacyIssuer, t0, time.Minute), "kind", KindUser, "scope", nil)), []Option{WithUserIssuer(legacyIssuer)}, nil, ErrPolicy},
 
 		{"missing scope", good, nil, []string{"users:read", "users:write"}, ErrScope},
 		{"scope is not a prefix match", good, nil, []string{"users"}, ErrScope},
@@ -262,6 +277,29 @@ func TestVerifyRejects(t *testing.T) {
 	// The baseline the forgeries were derived from is itself fine.
 	if _, err := f.verifier(t0).Verify(ctx, good, "users:read"); err != nil {
 		t.Fatalf("baseline token rejected: %v", err)
+	}
+}
+
+// Each issuer mints what its policy allows, and the operator any scope.
+func TestVerifyWithinPolicy(t *testing.T) {
+	f := newFixture()
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		token  string
+		scopes []string
+	}{
+		{"orders, both of its scopes", signRaw(f.ordersKey, edHeader(ordersKID), with(claimsAt(ordersIssuer, t0, time.Minute), "scope", "inventory:write users:read")), []string{"users:read", "inventory:write"}},
+		{"orders, no scope", signRaw(f.ordersKey, edHeader(ordersKID), with(claimsAt(ordersIssuer, t0, time.Minute), "scope", nil)), nil},
+		{"operator, any scope", signRaw(f.operatorKey, edHeader(operatorKID), with(claimsAt(operatorIssuer, t0, time.Minute), "sub", "operator", "scope", "payments:refund orders:admin")), []string{"orders:admin"}},
+		{"users, a user token for any user id", signRaw(f.usersKey, edHeader(usersKID), with(claimsAt(usersIssuer, t0, time.Minute), "kind", KindUser, "sub", "9f8e7d", "scope", nil)), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := f.verifier(t0).Verify(ctx, tt.token, tt.scopes...); err != nil {
+				t.Fatalf("rejected: %v", err)
+			}
+		})
 	}
 }
 
@@ -322,6 +360,8 @@ func TestIssueRefuses(t *testing.T) {
 		{"empty audience", KindService, "orders", []string{""}, nil, time.Minute, "audience"},
 		{"scope with a space", KindService, "orders", aud, []string{"a b"}, time.Minute, "scope"},
 		{"empty scope", KindService, "orders", aud, []string{""}, time.Minute, "scope"},
+		{"the any-scope wildcard as a scope", KindService, "orders", aud, []string{"*"}, time.Minute, "scope"},
+		{"user token with a scope", KindUser, "u1", aud, []string{"inventory:write"}, time.Minute, "no scopes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -5,24 +5,16 @@ package main
 
 import (
 	"context"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/functions/platform"
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/config"
 	"github.com/shop-serverless/shop/shared/log"
-	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/runtime"
-	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
-
-// keyCacheTTL bounds how long a retired key keeps verifying in a warm
-// instance; a new kid is picked up at once (refresh on unknown kid).
-const keyCacheTTL = 5 * time.Minute
 
 func main() {
 	cfg, err := config.Load[config.Function]()
@@ -33,9 +25,10 @@ func main() {
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	keys := ssmkeys.NewSSMKeySource(ssm.NewFromConfig(aws), naming.JWKSParameter(cfg.Prefix), keyCacheTTL)
-	verifier := servicetoken.NewVerifier(keys, naming.Audience(cfg.Prefix),
-		servicetoken.WithUserIssuer(naming.Issuer(cfg.Prefix, "users")))
+	// Keys are cached for servicetoken.DefaultKeyCacheTTL, which bounds how
+	// long a retired key keeps verifying in a warm instance; a new kid is
+	// picked up at once (refresh on unknown kid).
+	verifier := ssmkeys.NewVerifier(aws, cfg.Prefix)
 	// An authorizer exists only behind API Gateway, so this is Lambda-only:
 	// the request shape is API Gateway's, not one of the runtime's handler shapes.
 	lambda.Start(platform.Authorizer(verifier, log.Init(cfg.Function)))

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -20,13 +19,13 @@ import (
 
 func main() {
 	httpfn.Start(func(d httpfn.Deps) (http.Handler, error) {
-		secrets := secretsmanager.NewFromConfig(d.AWS)
-		signer := lazySigner(func(ctx context.Context) (*servicetoken.Signer, error) {
-			return keystore.LoadSigner(ctx, secrets, d.Config.Prefix, d.Config.Service)
-		})
+		// Reads the signing key on first use, not at cold start, and follows
+		// rotations: a signer kept for the life of the instance would go on
+		// signing with a retired key.
+		signers := keystore.NewSignerSource(secretsmanager.NewFromConfig(d.AWS), d.Config.Prefix, d.Config.Service)
 		audience := []string{naming.Audience(d.Config.Prefix)}
 		issue := func(ctx context.Context, subject string, ttl time.Duration) (string, time.Time, error) {
-			s, err := signer(ctx)
+			s, err := signers.Signer(ctx)
 			if err != nil {
 				return "", time.Time{}, fmt.Errorf("load signing key: %w", err)
 			}
@@ -35,24 +34,4 @@ func main() {
 		}
 		return users.Login(users.NewStore(d.DB, d.Config.Table), issue), nil
 	})
-}
-
-// lazySigner loads the signing key on first use and keeps it: loading it at
-// start would put a Secrets Manager call into every cold start. A failed
-// load is retried by the next request instead of being cached.
-func lazySigner(load func(context.Context) (*servicetoken.Signer, error)) func(context.Context) (*servicetoken.Signer, error) {
-	var mu sync.Mutex
-	var signer *servicetoken.Signer
-	return func(ctx context.Context) (*servicetoken.Signer, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if signer == nil {
-			s, err := load(ctx)
-			if err != nil {
-				return nil, err
-			}
-			signer = s
-		}
-		return signer, nil
-	}
 }

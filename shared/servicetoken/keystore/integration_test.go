@@ -12,15 +12,18 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
 func TestKeyLifecycleOnEmulator(t *testing.T) {
-	sm, ssmAPI, prefix := awstest.EmulatorClients(t, "users", "operator")
-	testKeyLifecycle(t, sm, ssmAPI, prefix)
+	emu := awstest.NewEmulator(t, "users", "operator")
+	// Verifiers read the parameter as a function does: a signed
+	// GetParameter with the config shared/awsconfig builds.
+	testKeyLifecycle(t, emu.SM, emu.SSM, ssmkeys.NewReader(emu.Config), emu.Prefix)
 
 	// The parameter is what verifiers read: a String holding a JWK Set.
-	out, err := ssmAPI.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(naming.JWKSParameter(prefix))})
+	out, err := emu.SSM.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(naming.JWKSParameter(emu.Prefix))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,25 +37,26 @@ func TestKeyLifecycleOnEmulator(t *testing.T) {
 }
 
 func TestEnsureIssuerOnEmulatorFillsAnEmptySecret(t *testing.T) {
-	sm, ssmAPI, prefix := awstest.EmulatorClients(t, "users")
+	emu := awstest.NewEmulator(t, "users")
 	ctx := context.Background()
 	// As Terraform leaves it: the secret exists, with no value yet.
-	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(naming.SigningSecret(prefix, "users"))}); err != nil {
+	if _, err := emu.SM.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(naming.SigningSecret(emu.Prefix, "users"))}); err != nil {
 		t.Fatal(err)
 	}
-	created, err := EnsureIssuer(ctx, sm, ssmkeys.NewJWKSStore(ssmAPI, naming.JWKSParameter(prefix)), prefix, "users")
+	created, err := EnsureIssuer(ctx, emu.SM, jwksstore.New(emu.SSM, naming.JWKSParameter(emu.Prefix)), emu.Prefix, "users", policyOf("users"))
 	if err != nil || !created {
 		t.Fatalf("EnsureIssuer = %v, %v; want created", created, err)
 	}
-	signer, err := LoadSigner(ctx, sm, prefix, "users")
+	signer, err := LoadSigner(ctx, emu.SM, emu.Prefix, "users")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := signer.Issue(servicetoken.KindService, "users", []string{naming.Audience(prefix)}, nil, time.Minute)
+	tok, _, err := signer.Issue(servicetoken.KindUser, "user-1", []string{naming.Audience(emu.Prefix)}, nil, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := servicetoken.NewVerifier(ssmkeys.NewSSMKeySource(ssmAPI, naming.JWKSParameter(prefix), 0), naming.Audience(prefix))
+	v := servicetoken.NewVerifier(ssmkeys.NewSSMKeySource(emu.Config, naming.JWKSParameter(emu.Prefix), 0), naming.Audience(emu.Prefix),
+		servicetoken.WithUserIssuer(naming.Issuer(emu.Prefix, "users")))
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}

@@ -1,15 +1,17 @@
 // Package keystore is the Secrets Manager side of shared/servicetoken: each
 // issuer's signing keys live in the secret naming.SigningSecret(prefix,
-// service). A function that signs loads its key with LoadSigner, which
-// needs only secretsmanager:GetSecretValue on that one secret:
+// service). A function that signs keeps a SignerSource, which reads the
+// secret on first use and follows rotations, and needs only
+// secretsmanager:GetSecretValue on that one secret:
 //
-//	signer, err := keystore.LoadSigner(ctx, secretsmanager.NewFromConfig(cfg), prefix, service)
+//	signers := keystore.NewSignerSource(secretsmanager.NewFromConfig(cfg), prefix, service)
+//	signer, err := signers.Signer(ctx)
 //
 // EnsureIssuer, Rotate and Retire are the operator actions (infra/keytool,
 // the local deployer) that maintain the secret and the published JWK Set
-// together. They edit the JWK Set through a JWKSStore (ssmkeys.NewJWKSStore
-// for the SSM parameter), so this package does not import the SSM client
-// and a function that only signs does not initialise it at cold start.
+// together. They edit the JWK Set through a JWKSStore (jwksstore.New for
+// the SSM parameter), so this package does not import the SSM client and a
+// function that only signs does not initialise it at cold start.
 package keystore
 
 import (
@@ -41,7 +43,7 @@ type SecretsAPI interface {
 }
 
 // JWKSStore holds the JWK Set that every issuer's public keys are
-// published in, as a text document with versions (ssmkeys.JWKSStore: the
+// published in, as a text document with versions (jwksstore.Store: the
 // SSM parameter naming.JWKSParameter(prefix)). The lifecycle functions
 // read it, edit it and write it back.
 type JWKSStore interface {
@@ -106,6 +108,24 @@ func (s *signingKeys) signing(now time.Time) (signingKey, bool) {
 		}
 	}
 	return best, found
+}
+
+// retirableAt is when the i-th key can be in use by no one: its successor
+// (the key activated next after it) has been active for SignerReloadInterval,
+// by which time every SignerSource has moved on, and the longest token the
+// key could have signed until then has expired. replaced is false when no
+// key activates after it.
+func (s *signingKeys) retirableAt(i int) (at time.Time, replaced bool) {
+	var successor time.Time
+	for _, k := range s.Keys {
+		if a := k.activeFrom(); a.After(s.Keys[i].activeFrom()) && (successor.IsZero() || a.Before(successor)) {
+			successor = a
+		}
+	}
+	if successor.IsZero() {
+		return time.Time{}, false
+	}
+	return successor.Add(SignerReloadInterval + servicetoken.MaxUserTTL), true
 }
 
 func (k signingKey) private() (ed25519.PrivateKey, error) {
@@ -189,47 +209,67 @@ func newKeyStore(sm SecretsAPI, jwks JWKSStore, prefix, service string) *keyStor
 	}
 }
 
-// LoadSigner returns a Signer with the active key of service's issuer. It
+// LoadSigner returns a Signer with the active key of service's issuer, for
+// one use (a tool, a test). A process that signs for longer keeps a
+// SignerSource instead, which moves to a rotated key when it activates. It
 // needs only secretsmanager:GetSecretValue on that one secret.
 func LoadSigner(ctx context.Context, sm SecretsAPI, prefix, service string) (*servicetoken.Signer, error) {
 	return loadSigner(ctx, sm, prefix, service, time.Now())
 }
 
 func loadSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now time.Time) (*servicetoken.Signer, error) {
+	signer, _, err := readSigner(ctx, sm, prefix, service, now)
+	return signer, err
+}
+
+// readSigner returns the Signer of the key that signs at now and the
+// activation time of the next key to sign (zero when there is none).
+func readSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now time.Time) (*servicetoken.Signer, time.Time, error) {
 	ks := newKeyStore(sm, nil, prefix, service)
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if !found {
-		return nil, fmt.Errorf("%w: secret %s of issuer %s", servicetoken.ErrNoSigningKeys, ks.secret, ks.issuer)
+		return nil, time.Time{}, fmt.Errorf("%w: secret %s of issuer %s", servicetoken.ErrNoSigningKeys, ks.secret, ks.issuer)
 	}
 	key, ok := keys.signing(now)
 	if !ok {
-		return nil, fmt.Errorf("%w: no key of %s is active yet", servicetoken.ErrNoSigningKeys, ks.issuer)
+		return nil, time.Time{}, fmt.Errorf("%w: no key of %s is active yet", servicetoken.ErrNoSigningKeys, ks.issuer)
 	}
 	priv, err := key.private()
 	if err != nil {
-		return nil, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
+		return nil, time.Time{}, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
 	}
-	return servicetoken.NewSigner(ks.issuer, key.KID, priv), nil
+	var next time.Time
+	for _, k := range keys.Keys {
+		if at := k.activeFrom(); at.After(now) && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	return servicetoken.NewSigner(ks.issuer, key.KID, priv), next, nil
 }
 
 // EnsureIssuer makes sure service's issuer has signing keys and that they
-// are published in jwks (the store of naming.JWKSParameter(prefix)).
-// Without a secret it makes a key, publishes its public half, then creates
-// the secret (created is true). With one it reconciles the issuer's entries
-// in the JWKS with the secret: every key published, no other key of the
-// issuer left. That repairs any half-done earlier run of EnsureIssuer,
-// Rotate or Retire. Running it again changes nothing.
-func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string) (created bool, err error) {
+// are published in jwks (the store of naming.JWKSParameter(prefix)), each
+// with policy: what the issuer may mint, as the deployment model says
+// (manifest.Set.Issuers). Without a secret it makes a key, publishes its
+// public half, then creates the secret (created is true). With one it
+// reconciles the issuer's entries in the JWKS with the secret and policy:
+// every key published with this policy, no other key of the issuer left.
+// That repairs any half-done earlier run of EnsureIssuer, Rotate or Retire
+// and applies a changed policy. Running it again changes nothing.
+func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, policy servicetoken.Policy) (created bool, err error) {
 	ks := newKeyStore(sm, jwks, prefix, service)
+	if err := ks.checkPolicy(policy); err != nil {
+		return false, err
+	}
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return false, err
 	}
 	if found {
-		return false, ks.publish(ctx, keys, true)
+		return false, ks.publish(ctx, keys, policy, true)
 	}
 	first, err := newSigningKey(ks.issuer, time.Now(), func(string) bool { return false })
 	if err != nil {
@@ -240,7 +280,7 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	// the secret exists, and by then verifiers know it. A failure between
 	// the two leaves an unused public key, which the next run removes: with
 	// no secret, no other key of this issuer can be signing.
-	if err := ks.publish(ctx, keys, true); err != nil {
+	if err := ks.publish(ctx, keys, policy, true); err != nil {
 		return false, err
 	}
 	body, err := json.Marshal(keys)
@@ -268,7 +308,7 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	if found {
 		// Our own create, if the SDK retried it after losing the response.
 		created = existing.Active == first.KID
-		return created, ks.publish(ctx, existing, true)
+		return created, ks.publish(ctx, existing, policy, true)
 	}
 	if err := ks.writeSecret(ctx, keys); err != nil {
 		return false, err
@@ -276,17 +316,21 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	return true, nil
 }
 
-// Rotate adds a new key to service's issuer; it is published at once and
-// signs from ActivationDelay on. Old keys stay in the secret and in the
-// JWKS, so tokens they signed keep verifying until Retire. Signers pick the
-// new key up when they next call LoadSigner after its activation (a cold
-// start); retire a key only after that plus the longest token lifetime.
-func Rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string) (newKID string, err error) {
-	return rotate(ctx, sm, jwks, prefix, service, time.Now(), ActivationDelay)
+// Rotate adds a new key to service's issuer; it is published at once, with
+// policy as every key of the issuer is, and signs from ActivationDelay on.
+// Old keys stay in the secret and in the JWKS, so tokens they signed keep
+// verifying until Retire. A SignerSource moves to the new key at its
+// activation (within SignerReloadInterval if it read the secret before the
+// rotation); Retire refuses the old key until no one can use it any more.
+func Rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, policy servicetoken.Policy) (newKID string, err error) {
+	return rotate(ctx, sm, jwks, prefix, service, policy, time.Now(), ActivationDelay)
 }
 
-func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, now time.Time, delay time.Duration) (newKID string, err error) {
+func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service string, policy servicetoken.Policy, now time.Time, delay time.Duration) (newKID string, err error) {
 	ks := newKeyStore(sm, jwks, prefix, service)
+	if err := ks.checkPolicy(policy); err != nil {
+		return "", err
+	}
 	keys, found, err := ks.readSecret(ctx)
 	if err != nil {
 		return "", err
@@ -303,7 +347,7 @@ func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service 
 	keys.Active = next.KID
 	// Publish first, for the same reason as in EnsureIssuer: no signer may
 	// use a key that verifiers cannot find yet.
-	if err := ks.publish(ctx, keys, false); err != nil {
+	if err := ks.publish(ctx, keys, policy, false); err != nil {
 		return "", err
 	}
 	if err := ks.writeSecret(ctx, keys); err != nil {
@@ -312,11 +356,15 @@ func rotate(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service 
 	return next.KID, nil
 }
 
-// Retire removes a key that is no longer active from service's secret and
-// from the JWKS; tokens it signed stop verifying once verifiers' caches
-// expire (servicetoken.DefaultKeyCacheTTL). The secret is edited first: were the JWKS
-// edited first and the secret write failed, EnsureIssuer would publish
-// the key again.
+// Retire removes a key that can no longer be in use from service's secret
+// and from the JWKS; tokens it signed stop verifying once verifiers' caches
+// expire (servicetoken.DefaultKeyCacheTTL). It refuses the active key
+// (servicetoken.ErrActiveKey) and, with servicetoken.ErrKeyInUse and the
+// time it becomes retirable, a key younger than its successor's activation
+// plus SignerReloadInterval (until then a warm SignerSource may still sign
+// with it) plus servicetoken.MaxUserTTL (the longest a token it signed
+// lives). The secret is edited first: were the JWKS edited first and the
+// secret write failed, EnsureIssuer would publish the key again.
 func Retire(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service, kid string) error {
 	return retire(ctx, sm, jwks, prefix, service, kid, time.Now())
 }
@@ -336,6 +384,14 @@ func retire(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, service,
 	i := keys.index(kid)
 	inSecret := i >= 0
 	if inSecret {
+		at, replaced := keys.retirableAt(i)
+		if !replaced {
+			return fmt.Errorf("%w: no later key of %s replaces %s; rotate first", servicetoken.ErrKeyInUse, ks.issuer, kid)
+		}
+		if now.Before(at) {
+			return fmt.Errorf("%w: %s of %s may still sign, or have signed tokens that are alive, until %s: retire it then",
+				servicetoken.ErrKeyInUse, kid, ks.issuer, at.UTC().Format(time.RFC3339))
+		}
 		keys.Keys = slices.Delete(keys.Keys, i, i+1)
 		if err := ks.writeSecret(ctx, keys); err != nil {
 			return err
@@ -398,10 +454,19 @@ func (ks *keyStore) writeSecret(ctx context.Context, keys *signingKeys) error {
 	return nil
 }
 
-// publish puts every key of keys into the JWKS bound to the issuer; with
-// exclusive it also removes the issuer's keys that the secret no longer
-// holds (what EnsureIssuer reconciles).
-func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bool) error {
+// checkPolicy refuses, before anything is written, a policy no key may be
+// published with.
+func (ks *keyStore) checkPolicy(p servicetoken.Policy) error {
+	if err := p.Validate(); err != nil {
+		return fmt.Errorf("servicetoken: issuer %s: %w", ks.issuer, err)
+	}
+	return nil
+}
+
+// publish puts every key of keys into the JWKS bound to the issuer, with
+// policy; with exclusive it also removes the issuer's keys that the secret
+// no longer holds (what EnsureIssuer reconciles).
+func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, policy servicetoken.Policy, exclusive bool) error {
 	pubs, err := keys.publicKeys()
 	if err != nil {
 		return fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
@@ -409,7 +474,7 @@ func (ks *keyStore) publish(ctx context.Context, keys *signingKeys, exclusive bo
 	_, err = ks.editJWKS(ctx, func(doc *servicetoken.JWKSDocument) (bool, error) {
 		changed := false
 		for _, p := range pubs {
-			c, err := doc.Upsert(ks.issuer, p.kid, p.key)
+			c, err := doc.Upsert(ks.issuer, p.kid, p.key, policy)
 			if err != nil {
 				return false, err
 			}

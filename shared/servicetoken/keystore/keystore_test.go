@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
+	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
@@ -25,27 +27,29 @@ import (
 //
 // What a warm verifier (one that cached the JWKS before the rotation) sees
 // is ssmkeys' TestWarmSourceFindsARotatedKey: it needs that source's clock.
-func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix string) {
+// Verifiers read the JWKS through reader, key maintenance edits it
+// through ssmAPI.
+func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI jwksstore.SSMAPI, reader ssmkeys.ParameterReader, prefix string) {
 	t.Helper()
 	ctx := context.Background()
 	aud := naming.Audience(prefix)
 	usersIss := naming.Issuer(prefix, "users")
 	param := naming.JWKSParameter(prefix)
-	jwks := ssmkeys.NewJWKSStore(ssmAPI, param)
+	jwks := jwksstore.New(ssmAPI, param)
 	// A fresh SSMKeySource per check: what a cold verifier would see.
 	verify := func(tok string) (servicetoken.Claims, error) {
-		src := ssmkeys.NewSSMKeySource(ssmAPI, param, time.Minute)
+		src := ssmkeys.NewKeySource(reader, param, time.Minute)
 		return servicetoken.NewVerifier(src, aud, servicetoken.WithUserIssuer(usersIss)).Verify(ctx, tok)
 	}
 
 	for _, svc := range []string{"users", "operator"} {
-		created, err := EnsureIssuer(ctx, sm, jwks, prefix, svc)
+		created, err := EnsureIssuer(ctx, sm, jwks, prefix, svc, policyOf(svc))
 		if err != nil || !created {
 			t.Fatalf("EnsureIssuer(%s) = %v, %v; want created", svc, created, err)
 		}
 	}
 	for _, svc := range []string{"users", "operator"} {
-		created, err := EnsureIssuer(ctx, sm, jwks, prefix, svc)
+		created, err := EnsureIssuer(ctx, sm, jwks, prefix, svc, policyOf(svc))
 		if err != nil || created {
 			t.Fatalf("second EnsureIssuer(%s) = %v, %v; want unchanged", svc, created, err)
 		}
@@ -77,8 +81,16 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix
 	if _, err := verify(tok1); err != nil {
 		t.Fatalf("user token, key 1: %v", err)
 	}
+	// As published, login's key mints user tokens and nothing else.
+	forged, _, err := users1.Issue(servicetoken.KindService, "orders", []string{aud}, []string{"orders:admin"}, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify(forged); !errors.Is(err, servicetoken.ErrPolicy) {
+		t.Fatalf("service token from the users key: %v, want servicetoken.ErrPolicy", err)
+	}
 
-	kid2, err := Rotate(ctx, sm, jwks, prefix, "users")
+	kid2, err := Rotate(ctx, sm, jwks, prefix, "users", policyOf("users"))
 	if err != nil {
 		t.Fatalf("Rotate: %v", err)
 	}
@@ -112,8 +124,13 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix
 	if err := Retire(ctx, sm, jwks, prefix, "operator", users1.KeyID()); !errors.Is(err, servicetoken.ErrKeyNotFound) {
 		t.Fatalf("Retire of another issuer's key = %v, want servicetoken.ErrKeyNotFound", err)
 	}
-	// Once key 2 signs, key 1 may go.
-	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); err != nil {
+	// Once key 2 signs, key 1 may still be in use: by a warm SignerSource
+	// until it reloads, and by the tokens it signed until they expire.
+	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+time.Second)); !errors.Is(err, servicetoken.ErrKeyInUse) {
+		t.Fatalf("Retire(key 1) once key 2 signs: %v, want servicetoken.ErrKeyInUse", err)
+	}
+	// After that, key 1 may go.
+	if err := retire(ctx, sm, jwks, prefix, "users", users1.KeyID(), time.Now().Add(ActivationDelay+SignerReloadInterval+servicetoken.MaxUserTTL+time.Second)); err != nil {
 		t.Fatalf("Retire(key 1): %v", err)
 	}
 	if _, err := verify(tok1); !errors.Is(err, servicetoken.ErrUnknownKey) {
@@ -128,11 +145,11 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix
 		t.Fatalf("second Retire = %v, want servicetoken.ErrKeyNotFound", err)
 	}
 	// Nothing left to repair.
-	if created, err := EnsureIssuer(ctx, sm, jwks, prefix, "users"); err != nil || created {
+	if created, err := EnsureIssuer(ctx, sm, jwks, prefix, "users", policyOf("users")); err != nil || created {
 		t.Fatalf("EnsureIssuer after the story = %v, %v", created, err)
 	}
 
-	if _, err := Rotate(ctx, sm, jwks, prefix, "nobody"); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
+	if _, err := Rotate(ctx, sm, jwks, prefix, "nobody", policyOf("nobody")); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
 		t.Fatalf("Rotate(no secret) = %v, want servicetoken.ErrNoSigningKeys", err)
 	}
 	if _, err := LoadSigner(ctx, sm, prefix, "nobody"); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
@@ -144,12 +161,13 @@ func testKeyLifecycle(t *testing.T, sm SecretsAPI, ssmAPI ssmkeys.SSMAPI, prefix
 }
 
 func TestKeyLifecycle(t *testing.T) {
-	testKeyLifecycle(t, awstest.NewSecrets(), awstest.NewSSM(), "shop")
+	ssmAPI := awstest.NewSSM()
+	testKeyLifecycle(t, awstest.NewSecrets(), ssmAPI, ssmAPI, "shop")
 }
 
 func TestSecretFormat(t *testing.T) {
 	sm, ssmAPI, jwks := newFakes()
-	if _, err := EnsureIssuer(context.Background(), sm, jwks, "shop", "users"); err != nil {
+	if _, err := EnsureIssuer(context.Background(), sm, jwks, "shop", "users", policyOf("users")); err != nil {
 		t.Fatal(err)
 	}
 	var secret struct {
@@ -171,20 +189,108 @@ func TestSecretFormat(t *testing.T) {
 		t.Fatalf("created: %v", err)
 	}
 	var published struct {
-		Keys []map[string]string `json:"keys"`
+		Keys []map[string]any `json:"keys"`
 	}
 	if err := json.Unmarshal([]byte(ssmAPI.Value("/shop/jwks")), &published); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"kty": "OKP", "crv": "Ed25519", "kid": secret.Active, "alg": "EdDSA", "use": "sig", "iss": "shop-users"}
+	// The users issuer's policy: user tokens only, so no sub or scopes.
+	want := map[string]any{"kty": "OKP", "crv": "Ed25519", "kid": secret.Active, "alg": "EdDSA", "use": "sig", "iss": "shop-users", "kinds": []any{"user"}}
 	got := published.Keys[0]
 	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("jwk %s = %q, want %q", k, got[k], v)
+		if !reflect.DeepEqual(got[k], v) {
+			t.Errorf("jwk %s = %v, want %v", k, got[k], v)
 		}
 	}
-	if _, private := got["d"]; private || len(got["x"]) != 43 {
+	x, _ := got["x"].(string)
+	_, private := got["d"]
+	_, sub := got["sub"]
+	_, scopes := got["scopes"]
+	if private || sub || scopes || len(x) != 43 {
 		t.Errorf("jwk %v", got)
+	}
+}
+
+// The policy is published with every key of the issuer, a changed one is
+// reconciled by EnsureIssuer (and by Rotate, for every key), and an invalid
+// one is refused before anything is written.
+func TestPolicyIsPublishedAndReconciled(t *testing.T) {
+	ctx := context.Background()
+	sm, ssmAPI, jwks := newFakes()
+	policyAt := func() map[string]servicetoken.Policy {
+		t.Helper()
+		set, err := servicetoken.ParseJWKS([]byte(ssmAPI.Value("/shop/jwks")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]servicetoken.Policy{}
+		for kid, k := range set {
+			out[kid] = k.Policy
+		}
+		return out
+	}
+	narrow := servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: "orders", Scopes: []string{"users:read"}}
+	wide := servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: "orders", Scopes: []string{"users:read", "inventory:write"}}
+
+	if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders", narrow); err != nil {
+		t.Fatal(err)
+	}
+	kid2, err := Rotate(ctx, sm, jwks, "shop", "orders", narrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for kid, p := range policyAt() {
+		if !reflect.DeepEqual(p, narrow) {
+			t.Fatalf("key %s published with %+v, want %+v", kid, p, narrow)
+		}
+	}
+
+	// The manifest grew a scope: ensure republishes every key with it, once.
+	if created, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders", wide); err != nil || created {
+		t.Fatalf("EnsureIssuer(wide) = %v, %v", created, err)
+	}
+	got := policyAt()
+	if len(got) != 2 {
+		t.Fatalf("%d keys published, want 2", len(got))
+	}
+	for kid, p := range got {
+		if !reflect.DeepEqual(p, wide) {
+			t.Fatalf("after the policy changed, key %s has %+v, want %+v", kid, p, wide)
+		}
+	}
+	version := ssmAPI.Version("/shop/jwks")
+	if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders", wide); err != nil || ssmAPI.Version("/shop/jwks") != version {
+		t.Fatalf("second EnsureIssuer: %v, version %d -> %d; want no write", err, version, ssmAPI.Version("/shop/jwks"))
+	}
+
+	// Rotate publishes its key with the policy it is given, and brings the
+	// issuer's older keys to it as well: an issuer has one policy.
+	kid3, err := Rotate(ctx, sm, jwks, "shop", "orders", narrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{kid2, kid3} {
+		if p := policyAt()[kid]; !reflect.DeepEqual(p, narrow) {
+			t.Fatalf("after Rotate, key %s has %+v, want %+v", kid, p, narrow)
+		}
+	}
+
+	// Invalid policies change nothing at all: no key, no secret.
+	version = ssmAPI.Version("/shop/jwks")
+	for name, p := range map[string]servicetoken.Policy{
+		"none":                   {},
+		"scopes on user tokens":  {Kinds: []string{servicetoken.KindUser}, Scopes: []string{"users:read"}},
+		"service without a name": {Kinds: []string{servicetoken.KindService}},
+	} {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "payments", p); err == nil || !strings.Contains(err.Error(), "shop-payments") {
+			t.Errorf("EnsureIssuer with policy %s: %v, want an error naming the issuer", name, err)
+		}
+		if _, err := Rotate(ctx, sm, jwks, "shop", "orders", p); err == nil {
+			t.Errorf("Rotate with policy %s succeeded", name)
+		}
+	}
+	if sm.Value("shop/signing/payments") != "" || ssmAPI.Version("/shop/jwks") != version {
+		t.Fatal("an invalid policy wrote a secret or the JWKS")
 	}
 }
 
@@ -194,11 +300,11 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 
 	t.Run("secret without its public key", func(t *testing.T) {
 		sm, ssmAPI, jwks := newFakes()
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 			t.Fatal(err)
 		}
 		ssmAPI.Set("/shop/jwks", `{"keys":[]}`)
-		if created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil || created {
+		if created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil || created {
 			t.Fatalf("EnsureIssuer = %v, %v", created, err)
 		}
 		signer, err := LoadSigner(ctx, sm, "shop", "users")
@@ -212,10 +318,10 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 
 	t.Run("published key the secret never got", func(t *testing.T) {
 		sm, ssmAPI, jwks := newFakes()
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders", policyOf("orders")); err != nil {
 			t.Fatal(err)
 		}
 		// A Rotate that published, then died before writing the secret.
@@ -223,13 +329,13 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := doc.Upsert("shop-users", "shop-users-orphan", pub(testKey("orphan"))); err != nil {
+		if _, err := doc.Upsert("shop-users", "shop-users-orphan", pub(testKey("orphan")), policyOf("users")); err != nil {
 			t.Fatal(err)
 		}
 		out, _ := doc.Marshal()
 		ssmAPI.Set("/shop/jwks", string(out))
 
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 			t.Fatal(err)
 		}
 		set, err := servicetoken.ParseJWKS([]byte(ssmAPI.Value("/shop/jwks")))
@@ -245,7 +351,7 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 		// Terraform may create the secret resource and leave its value to us.
 		sm, _, jwks := newFakes()
 		sm.SetRaw("shop/signing/users", nil)
-		created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users")
+		created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users"))
 		if err != nil || !created {
 			t.Fatalf("EnsureIssuer = %v, %v; want created", created, err)
 		}
@@ -257,7 +363,7 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 	t.Run("create retried by the SDK", func(t *testing.T) {
 		sm, ssmAPI, jwks := newFakes()
 		sm.CreateRetried = true
-		created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users")
+		created, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users"))
 		if err != nil || !created {
 			t.Fatalf("EnsureIssuer = %v, %v; want created", created, err)
 		}
@@ -269,12 +375,12 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 
 	t.Run("unchanged runs write nothing", func(t *testing.T) {
 		sm, ssmAPI, jwks := newFakes()
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 			t.Fatal(err)
 		}
 		version := ssmAPI.Version("/shop/jwks")
 		for range 3 {
-			if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+			if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -289,16 +395,16 @@ func TestEnsureIssuerRepairs(t *testing.T) {
 func TestJWKSConcurrentEditIsReported(t *testing.T) {
 	ctx := context.Background()
 	sm, ssmAPI, jwks := newFakes()
-	if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users"); err != nil {
+	if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 		t.Fatal(err)
 	}
 	// payments publishes its first key between orders' read and write.
 	ssmAPI.BeforePut = func() {
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "payments"); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", "payments", policyOf("payments")); err != nil {
 			t.Errorf("concurrent EnsureIssuer: %v", err)
 		}
 	}
-	_, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders")
+	_, err := EnsureIssuer(ctx, sm, jwks, "shop", "orders", policyOf("orders"))
 	if err == nil || !strings.Contains(err.Error(), "changed while") {
 		t.Fatalf("err = %v, want a concurrent-edit report", err)
 	}
@@ -311,7 +417,7 @@ func TestJWKSConcurrentEditIsReported(t *testing.T) {
 	}
 	// Re-running ensure is the documented fix.
 	for _, svc := range []string{"users", "orders", "payments"} {
-		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", svc); err != nil {
+		if _, err := EnsureIssuer(ctx, sm, jwks, "shop", svc, policyOf(svc)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -326,7 +432,7 @@ func TestJWKSConcurrentEditIsReported(t *testing.T) {
 func TestJWKSRetriedPutIsNotAConcurrentEdit(t *testing.T) {
 	_, ssmAPI, jwks := newFakes()
 	ssmAPI.Retries = 2
-	created, err := EnsureIssuer(context.Background(), awstest.NewSecrets(), jwks, "shop", "users")
+	created, err := EnsureIssuer(context.Background(), awstest.NewSecrets(), jwks, "shop", "users", policyOf("users"))
 	if err != nil || !created {
 		t.Fatalf("EnsureIssuer = %v, %v", created, err)
 	}
@@ -348,8 +454,14 @@ func TestCorruptSecretIsRefusedWithoutLeakingIt(t *testing.T) {
 			sm.SetRaw("shop/signing/users", &body)
 			for op, err := range map[string]error{
 				"LoadSigner": func() error { _, err := LoadSigner(context.Background(), sm, "shop", "users"); return err }(),
-				"Ensure":     func() error { _, err := EnsureIssuer(context.Background(), sm, jwks, "shop", "users"); return err }(),
-				"Rotate":     func() error { _, err := Rotate(context.Background(), sm, jwks, "shop", "users"); return err }(),
+				"Ensure": func() error {
+					_, err := EnsureIssuer(context.Background(), sm, jwks, "shop", "users", policyOf("users"))
+					return err
+				}(),
+				"Rotate": func() error {
+					_, err := Rotate(context.Background(), sm, jwks, "shop", "users", policyOf("users"))
+					return err
+				}(),
 			} {
 				if err == nil || !strings.Contains(err.Error(), "shop/signing/users") {
 					t.Fatalf("%s: %v, want an error naming the secret", op, err)
@@ -362,11 +474,24 @@ func TestCorruptSecretIsRefusedWithoutLeakingIt(t *testing.T) {
 	}
 }
 
+// policyOf is what the issuer of svc may mint in these tests: users
+// mints user tokens (login), the operator service tokens with any scope,
+// any other service service tokens as itself.
+func policyOf(svc string) servicetoken.Policy {
+	switch svc {
+	case "users":
+		return servicetoken.Policy{Kinds: []string{servicetoken.KindUser}}
+	case naming.OperatorIssuer:
+		return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: naming.OperatorIssuer, AnyScope: true}
+	}
+	return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: svc, Scopes: []string{"users:read"}}
+}
+
 // newFakes returns fakes of both services and the JWKS store over the fake
 // SSM's /shop/jwks (naming.JWKSParameter("shop")).
 func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
 	ssmAPI := awstest.NewSSM()
-	return awstest.NewSecrets(), ssmAPI, ssmkeys.NewJWKSStore(ssmAPI, naming.JWKSParameter("shop"))
+	return awstest.NewSecrets(), ssmAPI, jwksstore.New(ssmAPI, naming.JWKSParameter("shop"))
 }
 
 // testKey derives a deterministic key from a label.

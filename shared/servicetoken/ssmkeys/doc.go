@@ -1,25 +1,14 @@
-// Package ssmkeys is the SSM Parameter Store side of shared/servicetoken:
-// verifiers read the published JWK Set from the parameter
-// naming.JWKSParameter(prefix) (NewSSMKeySource), and key maintenance edits
-// it through NewJWKSStore (a keystore.JWKSStore).
+// Package ssmkeys is the verifier side of shared/servicetoken on SSM
+// Parameter Store: it reads the published JWK Set from the parameter
+// naming.JWKSParameter(prefix) and caches it.
 //
-//	keys := ssmkeys.NewSSMKeySource(ssm.NewFromConfig(cfg), naming.JWKSParameter(prefix), 0)
+//	keys := ssmkeys.NewSSMKeySource(cfg, naming.JWKSParameter(prefix), 0) // cfg from shared/awsconfig
 //	verifier := servicetoken.NewVerifier(keys, naming.Audience(prefix))
 //
-// It imports the SSM client and not Secrets Manager's, so a function that
-// only verifies tokens does not initialise the Secrets Manager package at
-// cold start (see keystore for the other side).
+// It links neither the SDK's SSM client nor Secrets Manager's: every
+// function that verifies tokens initialises what it links at cold start,
+// and a verifier needs one GetParameter call, which Reader makes with the
+// SDK's signer and HTTP client (see reader.go for the measurement). Key
+// maintenance edits the parameter with the real SSM client, in package
+// jwksstore; signers read their keys in package keystore.
 package ssmkeys
-
-import (
-	"context"
-
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-)
-
-// SSMAPI is the part of *ssm.Client this package uses. NewSSMKeySource
-// calls only GetParameter (the permission a verifier needs).
-type SSMAPI interface {
-	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
-	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
-}

@@ -3,12 +3,13 @@ package ssmkeys
 import (
 	"crypto/ed25519"
 	"crypto/sha256"
-	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 )
 
 // Fixtures: two issuers, each with a key (the same as servicetoken's tests).
@@ -25,7 +26,6 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // Forging helpers shared with the other token packages' tests.
 var (
-	seg      = tokentest.Seg
 	signRaw  = tokentest.SignRaw
 	edHeader = tokentest.EdHeader
 )
@@ -46,12 +46,25 @@ func newFixture() fixture {
 	return fixture{usersKey: testKey("users"), ordersKey: testKey("orders")}
 }
 
-// jwksOf renders a JWKS holding the given (issuer, kid, key) triples.
+// issuerPolicy is what an issuer of these tests may mint: users (or
+// shop-users) user tokens, any other service service tokens as itself
+// with users:read.
+func issuerPolicy(issuer string) servicetoken.Policy {
+	svc := strings.TrimPrefix(issuer, "shop-")
+	if svc == "users" {
+		return servicetoken.Policy{Kinds: []string{servicetoken.KindUser}}
+	}
+	return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: svc, Scopes: []string{"users:read"}}
+}
+
+// jwksOf renders a JWKS holding the given (issuer, kid, key) triples, each
+// key with its issuer's policy.
 func jwksOf(t testing.TB, keys ...any) string {
 	t.Helper()
 	doc := &servicetoken.JWKSDocument{}
 	for i := 0; i+2 < len(keys); i += 3 {
-		if _, err := doc.Upsert(keys[i].(string), keys[i+1].(string), pub(keys[i+2].(ed25519.PrivateKey))); err != nil {
+		iss := keys[i].(string)
+		if _, err := doc.Upsert(iss, keys[i+1].(string), pub(keys[i+2].(ed25519.PrivateKey)), issuerPolicy(iss)); err != nil {
 			t.Fatal(err)
 		}
 	}

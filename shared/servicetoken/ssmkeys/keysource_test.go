@@ -13,8 +13,8 @@ import (
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 )
 
-func newSSMSource(api SSMAPI, ttl time.Duration, c *clock) *SSMKeySource {
-	s := NewSSMKeySource(api, testParam, ttl)
+func newSSMSource(api ParameterReader, ttl time.Duration, c *clock) *SSMKeySource {
+	s := NewKeySource(api, testParam, ttl)
 	s.now = c.now
 	return s
 }
@@ -49,7 +49,7 @@ func TestSSMKeySourceCaches(t *testing.T) {
 }
 
 func TestSSMKeySourceDefaultTTL(t *testing.T) {
-	if src := NewSSMKeySource(awstest.NewSSM(), testParam, 0); src.ttl != servicetoken.DefaultKeyCacheTTL {
+	if src := NewKeySource(awstest.NewSSM(), testParam, 0); src.ttl != servicetoken.DefaultKeyCacheTTL {
 		t.Fatalf("ttl %v, want %v", src.ttl, servicetoken.DefaultKeyCacheTTL)
 	}
 }
@@ -186,8 +186,82 @@ func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
 }
 
 func TestSSMKeySourceMissingParameter(t *testing.T) {
-	_, err := NewSSMKeySource(awstest.NewSSM(), testParam, time.Minute).PublicKeys(context.Background())
+	_, err := NewKeySource(awstest.NewSSM(), testParam, time.Minute).PublicKeys(context.Background())
 	if err == nil || !awserr.HasCode(err, "ParameterNotFound") {
 		t.Fatalf("err = %v, want ParameterNotFound", err)
+	}
+}
+
+// With nothing cached, a failed read is not repeated by every request: the
+// source waits 1 s, then 2 s, 4 s... up to 30 s between reads, answering
+// with the last error meanwhile, and a success ends the backoff.
+func TestSSMKeySourceBacksOffWhileSSMFailsAndNothingIsCached(t *testing.T) {
+	f := newFixture()
+	api := awstest.NewSSM()
+	boom := errors.New("ssm unavailable")
+	api.GetErr = boom
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Minute, c)
+	ctx := context.Background()
+
+	expectReads := func(want int, why string) {
+		t.Helper()
+		if _, err := src.PublicKeys(ctx); !errors.Is(err, boom) {
+			t.Fatalf("%s: err = %v, want %v", why, err, boom)
+		}
+		if n := api.GetCount(); n != want {
+			t.Fatalf("%s: %d GetParameter calls, want %d", why, n, want)
+		}
+	}
+	expectReads(1, "first call")
+	for range 100 {
+		expectReads(1, "a stream of calls right after a failure")
+	}
+	if _, err := src.Refresh(ctx); !errors.Is(err, boom) || api.GetCount() != 1 {
+		t.Fatalf("Refresh during the backoff: %v, %d calls; want the last error and no call", err, api.GetCount())
+	}
+	reads := 1
+	for _, wait := range []time.Duration{1, 2, 4, 8, 16, 30, 30} {
+		wait *= time.Second
+		c.advance(wait - time.Millisecond)
+		expectReads(reads, fmt.Sprintf("just under %v after the last read", wait))
+		c.advance(time.Millisecond)
+		reads++
+		expectReads(reads, fmt.Sprintf("%v after the last read", wait))
+	}
+
+	// SSM is back: the next read succeeds, and the backoff starts over.
+	api.GetErr = nil
+	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
+	c.advance(30 * time.Second)
+	if keys, err := src.PublicKeys(ctx); err != nil || len(keys) != 1 {
+		t.Fatalf("after SSM recovered: %v, %v", keys, err)
+	}
+	// Long after, the cache is past its grace and SSM fails again: the
+	// first retry comes after 1 s, not 30.
+	api.GetErr = boom
+	c.advance(time.Minute + staleGrace)
+	reads = api.GetCount() + 1
+	expectReads(reads, "the stale cache expired")
+	c.advance(time.Second)
+	expectReads(reads+1, "1 s later: the backoff was reset by the success")
+}
+
+// A request whose own context ends while the source reads SSM says nothing
+// about SSM: the next request tries at once.
+func TestSSMKeySourceNoBackoffForACanceledCaller(t *testing.T) {
+	api := awstest.NewSSM()
+	c := &clock{t: t0}
+	src := newSSMSource(api, time.Minute, c)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	api.GetErr = context.Canceled
+	if _, err := src.PublicKeys(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+	api.GetErr = nil
+	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, newFixture().ordersKey))
+	if _, err := src.PublicKeys(context.Background()); err != nil {
+		t.Fatalf("after a canceled caller: %v, want a fresh read", err)
 	}
 }

@@ -40,10 +40,11 @@ func main() {
 		runtime.Fatal("breaker settings", err)
 	}
 	b := breaker.New(settings, breaker.NewShared(db, naming.Table(prefix, naming.PlatformService)))
+	// It signs as the operator issuer, which has no function of its own, so
+	// its tokens may name only the operator's subject (manifest.OperatorPolicy).
 	sm := secretsmanager.NewFromConfig(cfg)
-	tokens := servicetoken.NewTokenSource(func(ctx context.Context) (*servicetoken.Signer, error) {
-		return keystore.LoadSigner(ctx, sm, prefix, naming.OperatorIssuer)
-	}, "caller", naming.Audience(prefix), []string{"users:read"}, servicetoken.MaxServiceTTL)
+	signers := keystore.NewSignerSource(sm, prefix, naming.OperatorIssuer)
+	tokens := servicetoken.NewTokenSource(signers.Signer, naming.OperatorIssuer, naming.Audience(prefix), []string{"users:read"}, servicetoken.MaxServiceTTL)
 	users, err := client.New(client.Config{Name: "users", BaseURL: usersURL, Tokens: tokens, Breaker: b, MaxAttempts: 1})
 	if err != nil {
 		runtime.Fatal("client", err)

@@ -16,9 +16,19 @@ import (
 	"github.com/shop-serverless/shop/shared/testenv"
 )
 
-// EmulatorClients returns real clients and a prefix of its own, whose
+// Emulator is what an integration test talks to: the config functions
+// build their clients from (shared/awsconfig), real clients of both
+// services, and a prefix of the test's own.
+type Emulator struct {
+	Config aws.Config
+	SM     *secretsmanager.Client
+	SSM    *ssm.Client
+	Prefix string
+}
+
+// NewEmulator returns the emulator's clients and a fresh prefix, whose
 // secrets (of services) and JWKS parameter are deleted when the test ends.
-func EmulatorClients(t *testing.T, services ...string) (*secretsmanager.Client, *ssm.Client, string) {
+func NewEmulator(t *testing.T, services ...string) Emulator {
 	t.Helper()
 	testenv.RequireEmulator(t)
 	cfg, err := awsconfig.Load(context.Background())
@@ -40,5 +50,5 @@ func EmulatorClients(t *testing.T, services ...string) (*secretsmanager.Client, 
 			t.Logf("delete parameter %s: %v", param, err)
 		}
 	})
-	return sm, ssmAPI, prefix
+	return Emulator{Config: cfg, SM: sm, SSM: ssmAPI, Prefix: prefix}
 }

@@ -59,6 +59,16 @@ func (f *SSM) GetParameter(_ context.Context, in *ssm.GetParameterInput, _ ...fu
 	return &ssm.GetParameterOutput{Parameter: &cp}, nil
 }
 
+// ReadParameter is GetParameter as ssmkeys.ParameterReader: the verifier
+// side's one call.
+func (f *SSM) ReadParameter(ctx context.Context, name string) (string, error) {
+	out, err := f.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.Parameter.Value), nil
+}
+
 // PutParameter writes a new version.
 func (f *SSM) PutParameter(_ context.Context, in *ssm.PutParameterInput, _ ...func(*ssm.Options)) (*ssm.PutParameterOutput, error) {
 	if f.BeforePut != nil {
@@ -116,6 +126,22 @@ type Secrets struct {
 	mu      sync.Mutex
 	secrets map[string]*string
 	puts    int
+	gets    int
+	getErr  error
+}
+
+// FailGets makes every GetSecretValue fail with err (nil: succeed again).
+func (f *Secrets) FailGets(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.getErr = err
+}
+
+// Gets is how many GetSecretValue calls were made.
+func (f *Secrets) Gets() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.gets
 }
 
 // NewSecrets returns a Secrets Manager with no secrets.
@@ -125,6 +151,10 @@ func NewSecrets() *Secrets { return &Secrets{secrets: map[string]*string{}} }
 func (f *Secrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.gets++
+	if f.getErr != nil {
+		return nil, f.getErr
+	}
 	v, ok := f.secrets[aws.ToString(in.SecretId)]
 	if !ok || v == nil {
 		return nil, &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}

@@ -1,4 +1,12 @@
-package ssmkeys
+// Package jwksstore is the operator side of the published JWK Set: the SSM
+// parameter naming.JWKSParameter(prefix) as key maintenance reads and
+// writes it, with versions, through the SDK's SSM client. Verifiers never
+// import it (they read the parameter through ssmkeys, which links no SSM
+// client); infra/keytool and the local deployer do.
+//
+//	jwks := jwksstore.New(ssm.NewFromConfig(cfg), naming.JWKSParameter(prefix))
+//	created, err := keystore.EnsureIssuer(ctx, sm, jwks, prefix, service, policy)
+package jwksstore
 
 import (
 	"context"
@@ -12,28 +20,31 @@ import (
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
-// JWKSStore is the JWKS parameter as key maintenance edits it: the
+// SSMAPI is the part of *ssm.Client a Store uses.
+type SSMAPI interface {
+	GetParameter(ctx context.Context, in *ssm.GetParameterInput, optFns ...func(*ssm.Options)) (*ssm.GetParameterOutput, error)
+	PutParameter(ctx context.Context, in *ssm.PutParameterInput, optFns ...func(*ssm.Options)) (*ssm.PutParameterOutput, error)
+}
+
+// Store is the JWKS parameter as key maintenance edits it: the
 // keystore.JWKSStore that keystore.EnsureIssuer, Rotate and Retire take.
-//
-//	created, err := keystore.EnsureIssuer(ctx, sm, ssmkeys.NewJWKSStore(ssmClient, naming.JWKSParameter(prefix)), prefix, service)
-//
 // It needs ssm:GetParameter and ssm:PutParameter on the parameter.
-type JWKSStore struct {
+type Store struct {
 	api       SSMAPI
 	parameter string
 }
 
-// NewJWKSStore edits the JWK Set in parameter (naming.JWKSParameter).
-func NewJWKSStore(api SSMAPI, parameter string) *JWKSStore {
-	return &JWKSStore{api: api, parameter: parameter}
+// New edits the JWK Set in parameter (naming.JWKSParameter).
+func New(api SSMAPI, parameter string) *Store {
+	return &Store{api: api, parameter: parameter}
 }
 
 // String names the parameter in error messages.
-func (s *JWKSStore) String() string { return "JWKS parameter " + s.parameter }
+func (s *Store) String() string { return "JWKS parameter " + s.parameter }
 
 // Load returns the parameter's value and version; found is false (and
 // version 0) when the parameter does not exist yet.
-func (s *JWKSStore) Load(ctx context.Context) (doc string, version int64, found bool, err error) {
+func (s *Store) Load(ctx context.Context) (doc string, version int64, found bool, err error) {
 	out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.parameter)})
 	switch {
 	case awserr.HasCode(err, "ParameterNotFound"):
@@ -55,7 +66,7 @@ func (s *JWKSStore) Load(ctx context.Context) (doc string, version int64, found 
 // fails with an error wrapping servicetoken.ErrConcurrentEdit when one of
 // them is not its own write. The write has happened by then; what the other
 // edit added is lost until it is made again.
-func (s *JWKSStore) Save(ctx context.Context, doc string, readVersion int64) error {
+func (s *Store) Save(ctx context.Context, doc string, readVersion int64) error {
 	put, err := s.api.PutParameter(ctx, &ssm.PutParameterInput{
 		Name:        aws.String(s.parameter),
 		Value:       aws.String(doc),
@@ -77,7 +88,7 @@ func (s *JWKSStore) Save(ctx context.Context, doc string, readVersion int64) err
 // response it lost (MiniStack drops connections often enough for this to
 // happen in tests), and each retry is a version of its own. A version
 // with other content is a concurrent edit that our write overwrote.
-func (s *JWKSStore) checkNoLostEdit(ctx context.Context, readVersion, wroteVersion int64, doc string) error {
+func (s *Store) checkNoLostEdit(ctx context.Context, readVersion, wroteVersion int64, doc string) error {
 	for v := readVersion + 1; v < wroteVersion; v++ {
 		name := fmt.Sprintf("%s:%d", s.parameter, v)
 		out, err := s.api.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name)})
