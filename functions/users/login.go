@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
 )
 
 // Login lockout: after MaxLoginFailures failed attempts within LoginWindow
@@ -48,10 +49,11 @@ type LoginResponse struct {
 // never sign (get, update, register) do not pay its start-up cost.
 type IssueUserToken func(ctx context.Context, subject string, ttl time.Duration) (token string, expires time.Time, err error)
 
-// Login handles POST /v1/auth/login. Unknown email and wrong password get
-// the same 401 body after the same hashing work; an email with
-// MaxLoginFailures failures inside LoginWindow gets 429 and Retry-After,
-// checked before any password is looked at.
+// Login handles POST /v1/auth/login. Every attempt is counted against the
+// account's budget before its password is looked at (reserveLogin); one the
+// budget does not admit gets 429 and Retry-After. Unknown email and wrong
+// password get the same 401 body after the same hashing work and the same
+// counting.
 //
 // issue should load its signing key on first use and keep it: loading it at
 // start would put a network call into every cold start.
@@ -63,11 +65,11 @@ func Login(st *Store, issue IssueUserToken) http.Handler {
 		}
 		ctx := r.Context()
 		email := NormalizeEmail(req.Email)
-		now := st.now()
-		cred, err := st.loginState(ctx, email, now)
-		if errors.Is(err, ErrLocked) {
-			return lockedError(cred.retryAfter(now))
+		attempt, err := st.reserveLogin(ctx, email, st.now())
+		if err != nil {
+			return refusal(err)
 		}
+		cred, err := st.credentials(ctx, email)
 		if err != nil {
 			return err
 		}
@@ -80,17 +82,16 @@ func Login(st *Store, issue IssueUserToken) http.Handler {
 			return fmt.Errorf("verify password of %s: %w", cred.UserID, err)
 		}
 		if !match || !cred.known {
-			if err := st.recordLoginFailure(ctx, email, now); err != nil {
-				return err
-			}
+			// Nothing to write: the attempt was counted as a failure when
+			// it was admitted.
 			e := httpapi.Errorf(http.StatusUnauthorized, "email or password is wrong")
 			e.Header = http.Header{"WWW-Authenticate": []string{`Bearer realm="shop"`}}
 			return e
 		}
-		if cred.failures > 0 {
-			if err := st.clearLoginFailures(ctx, email); err != nil {
-				return err
-			}
+		if err := st.loginSucceeded(ctx, attempt); err != nil {
+			// The attempt stays counted as a failure, which errs on the
+			// safe side; a correct password is not refused for it.
+			log.FromContext(ctx).WarnContext(ctx, "login succeeded but its failure count was not cleared", "error", err.Error())
 		}
 		token, expires, err := issue(ctx, cred.UserID, UserTokenTTL)
 		if err != nil {
@@ -102,10 +103,27 @@ func Login(st *Store, issue IssueUserToken) http.Handler {
 	})
 }
 
-func lockedError(retry time.Duration) *httpapi.Error {
-	secs := int(math.Ceil(retry.Seconds()))
+// loginRefused is an attempt a login budget did not admit.
+type loginRefused struct {
+	retryAfter time.Duration // until the budget admits the next attempt
+}
+
+func (e *loginRefused) Error() string {
+	return fmt.Sprintf("login refused for %v", e.retryAfter)
+}
+
+func (e *loginRefused) Unwrap() error { return ErrLocked }
+
+// refusal answers a *loginRefused with 429 and Retry-After in whole seconds,
+// at least 1; any other error is returned as it is.
+func refusal(err error) error {
+	var lr *loginRefused
+	if !errors.As(err, &lr) {
+		return err
+	}
+	secs := max(int(math.Ceil(lr.retryAfter.Seconds())), 1)
 	e := httpapi.Errorf(http.StatusTooManyRequests, "too many failed logins for this account; try again in %d seconds", secs)
 	e.Header = http.Header{"Retry-After": []string{strconv.Itoa(secs)}}
-	e.Err = ErrLocked
+	e.Err = err
 	return e
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -22,8 +24,10 @@ import (
 //	EMAIL#<email> / EMAIL     credentials: the owning user id and password hash;
 //	                          it exists iff an account owns the email, which
 //	                          makes it the uniqueness guard too, and login one read
-//	LOGIN#<email> / FAILURES  failed logins in the current window (any email,
-//	                          registered or not, so lockout reveals nothing)
+//	LOGIN#<email> / W#<start> login attempts on the account in the window
+//	                          starting at <start> (epoch seconds), counted
+//	                          before the password is checked (any email,
+//	                          registered or not, so throttling reveals nothing)
 const (
 	skProfile = "PROFILE"
 	skEmail   = "EMAIL"
@@ -145,103 +149,144 @@ func (s *Store) Update(ctx context.Context, id string, expected int64, p Patch) 
 	return it.user(), nil
 }
 
-// loginCredentials is what a login reads: the credentials (if the email is
-// registered) and the failure counter, in one BatchGetItem.
+// loginCredentials is what a login checks a password against: the owning
+// user and the hash, if the email is registered.
 type loginCredentials struct {
 	UserID       string `dynamodbav:"userId"`
 	PasswordHash string `dynamodbav:"passwordHash"`
 	known        bool
-	failures     int64
-	windowStart  time.Time
 }
 
-func (c loginCredentials) retryAfter(now time.Time) time.Duration {
-	return max(c.windowStart.Add(LoginWindow).Sub(now), time.Second)
-}
-
-func loginKey(email string) store.Item { return store.Key("LOGIN#"+email, "FAILURES") }
-
-type failureItem struct {
-	Failures    int64 `dynamodbav:"failures"`
-	WindowStart int64 `dynamodbav:"windowStart"` // epoch ms
-}
-
-func (s *Store) loginState(ctx context.Context, email string, now time.Time) (loginCredentials, error) {
-	out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-		RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: []store.Item{emailKey(email), loginKey(email)}, ConsistentRead: aws.Bool(true)},
-		},
-	})
-	if err != nil {
-		return loginCredentials{}, fmt.Errorf("read login state: %w", err)
-	}
-	if len(out.UnprocessedKeys) > 0 {
-		// Two small items: only throttling leaves keys unprocessed. Let the
-		// client retry rather than guess.
-		return loginCredentials{}, errors.New("read login state: throttled")
-	}
+func (s *Store) credentials(ctx context.Context, email string) (loginCredentials, error) {
 	var cred loginCredentials
-	for _, item := range out.Responses[s.table] {
-		switch item[store.SK].(*types.AttributeValueMemberS).Value {
-		case skEmail:
-			if err := attributevalue.UnmarshalMap(item, &cred); err != nil {
-				return loginCredentials{}, fmt.Errorf("unmarshal credentials: %w", err)
-			}
-			cred.known = true
-		case "FAILURES":
-			var f failureItem
-			if err := attributevalue.UnmarshalMap(item, &f); err != nil {
-				return loginCredentials{}, fmt.Errorf("unmarshal login failures: %w", err)
-			}
-			if start := time.UnixMilli(f.WindowStart); now.Sub(start) < LoginWindow {
-				cred.failures, cred.windowStart = f.Failures, start
-			}
-		}
+	item, err := store.Get(ctx, s.db, s.table, emailKey(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return cred, nil
 	}
-	if cred.failures >= MaxLoginFailures {
-		return cred, ErrLocked
+	if err != nil {
+		return cred, fmt.Errorf("read credentials: %w", err)
 	}
+	if err := attributevalue.UnmarshalMap(item, &cred); err != nil {
+		return cred, fmt.Errorf("unmarshal credentials: %w", err)
+	}
+	cred.known = true
 	return cred, nil
 }
 
-// recordLoginFailure counts a failure in the current window, or starts a new
-// window. Two writes at most, no read, and no lost count:
-//
-//  1. ADD failures 1 if a window started within LoginWindow exists;
-//  2. else start a window (failures = 1) if none exists or it expired;
-//  3. if 2 fails, a concurrent request just started the window: go to 1.
-func (s *Store) recordLoginFailure(ctx context.Context, email string, now time.Time) error {
-	cutoff := store.N(now.Add(-LoginWindow).UnixMilli())
-	for range 3 {
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.table),
-			Key:                       loginKey(email),
-			UpdateExpression:          aws.String("ADD failures :one"),
-			ConditionExpression:       aws.String("windowStart >= :cutoff"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": store.N(1), ":cutoff": cutoff},
-		})
-		if err == nil || !store.IsConditionFailed(err) {
-			return wrap(err, "count login failure")
-		}
-		item := loginKey(email)
-		item["failures"] = store.N(1)
-		item["windowStart"] = store.N(now.UnixMilli())
-		item["ttl"] = store.N(now.Add(LoginWindow).Add(time.Hour).Unix())
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR windowStart < :cutoff"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":cutoff": cutoff},
-		})
-		if err == nil || !store.IsConditionFailed(err) {
-			return wrap(err, "start login failure window")
-		}
-	}
-	return errors.New("count login failure: too much contention")
+// loginAttempt is an admitted login attempt: counted, as a failure, in the
+// item of the window it was reserved in, until loginSucceeded says otherwise.
+type loginAttempt struct {
+	id      string     // random; lets a retried write recognise itself
+	account store.Item // key of the account's window item
 }
 
-func (s *Store) clearLoginFailures(ctx context.Context, email string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: loginKey(email)})
+// budgetItem is the state of one login budget in one window.
+type budgetItem struct {
+	Failures int64  `dynamodbav:"failures"` // admitted attempts not known to have succeeded
+	LastAt   int64  `dynamodbav:"lastAt"`   // epoch ms of the last admitted attempt
+	Attempt  string `dynamodbav:"attempt"`  // id of the last admitted attempt
+}
+
+// window is the fixed window of length d that holds now, as its start.
+func window(now time.Time, d time.Duration) time.Time { return now.Truncate(d) }
+
+func accountKey(email string, start time.Time) store.Item {
+	return store.Key("LOGIN#"+email, "W#"+strconv.FormatInt(start.Unix(), 10))
+}
+
+// reserveLogin counts an attempt on email's account before any password is
+// checked, in one conditional UpdateItem that admits it only while the
+// account's budget allows: the count is the condition, so two attempts
+// cannot both take the last slot. It answers a *loginRefused when the budget
+// does not admit the attempt.
+//
+// The attempt is counted pessimistically, as a failure: a login that
+// succeeds takes it back (loginSucceeded), one that fails writes nothing
+// more. Counting after the check instead (read the count, hash, write the
+// failure) let every guess in flight pass the read before any wrote:
+//
+//	guess 1..24: read failures = 0, admitted
+//	guess 1..24: argon2id, 50 ms each
+//	guess 1..24: failures += 1          -> 24 passwords checked, limit 5
+//
+// Any email is counted alike, registered or not, so the answers tell
+// nothing about which emails exist.
+func (s *Store) reserveLogin(ctx context.Context, email string, now time.Time) (loginAttempt, error) {
+	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, window(now, LoginWindow))}
+	failures := expression.Name("failures")
+	admits := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(MaxLoginFailures)))
+	_, ok, err := s.reserve(ctx, a.account, a.id, admits, now, window(now, LoginWindow).Add(LoginWindow))
+	if err != nil {
+		return loginAttempt{}, fmt.Errorf("reserve login attempt: %w", err)
+	}
+	if !ok {
+		return loginAttempt{}, &loginRefused{retryAfter: window(now, LoginWindow).Add(LoginWindow).Sub(now)}
+	}
+	return a, nil
+}
+
+// reserve counts attempt id in the budget item at key if admits holds,
+// answering ok; otherwise it answers ok false and the item that refused it.
+// windowEnd sets the item's expiry.
+//
+// Retry-safe: the emulator, and real DynamoDB after a network error, can
+// apply a write and lose its response; the SDK then sends the same request
+// again. The condition refuses an item whose last attempt is already id, and
+// the refusal returns the item, so a retry of an applied write finds its own
+// id there and is admitted without being counted twice:
+//
+//	try 1:  failures 4 -> 5, attempt = id    (response lost)
+//	try 2:  condition fails (attempt = id)   -> ours: admitted, counted once
+//
+// Only if another attempt was admitted between the two tries is ours not
+// recognised: it is then refused and stays counted, one failure too many,
+// never one too few.
+func (s *Store) reserve(ctx context.Context, key store.Item, id string, admits expression.ConditionBuilder, now, windowEnd time.Time) (budgetItem, bool, error) {
+	attempt := expression.Name("attempt")
+	notOurs := expression.Or(expression.AttributeNotExists(attempt), attempt.NotEqual(expression.Value(id)))
+	upd := expression.Add(expression.Name("failures"), expression.Value(1)).
+		Set(expression.Name("lastAt"), expression.Value(now.UnixMilli())).
+		Set(attempt, expression.Value(id)).
+		// Expired windows are garbage: an hour's slack, since DynamoDB
+		// deletes expired items late and conditions never rely on it.
+		Set(expression.Name("ttl"), expression.Value(windowEnd.Add(time.Hour).Unix()))
+	expr, err := expression.NewBuilder().WithCondition(notOurs.And(admits)).WithUpdate(upd).Build()
+	if err != nil {
+		return budgetItem{}, false, err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 key,
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return budgetItem{}, true, nil
+	}
+	item, failed := store.ConditionFailedItem(err)
+	if !failed {
+		return budgetItem{}, false, err
+	}
+	var old budgetItem
+	if err := attributevalue.UnmarshalMap(item, &old); err != nil {
+		return budgetItem{}, false, fmt.Errorf("unmarshal login budget: %w", err)
+	}
+	if old.Attempt == id {
+		return old, true, nil
+	}
+	return old, false, nil
+}
+
+// loginSucceeded takes back the failure a successful attempt was counted as
+// by clearing the account's window: the right password ends a run of
+// failures. Attempts admitted while this one was being checked are cleared
+// with it; they are at most the few the budget let in at once, and the
+// holder of the password resetting the budget is the point.
+func (s *Store) loginSucceeded(ctx context.Context, a loginAttempt) error {
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: a.account})
 	return wrap(err, "clear login failures")
 }
 
