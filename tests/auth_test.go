@@ -148,30 +148,6 @@ func TestLoginAndOwnership(t *testing.T) {
 	})
 }
 
-func TestLoginFailuresAndLockout(t *testing.T) {
-	email := uniqueEmail(t)
-	_, r := register(t, email)
-	expect(t, r, http.StatusCreated)
-
-	_, wrong := login(t, email, "not the password")
-	pw := expect(t, wrong, http.StatusUnauthorized)
-	_, unknown := login(t, "nobody-"+email, "not the password")
-	pu := expect(t, unknown, http.StatusUnauthorized)
-	if pw.Detail != pu.Detail || pw.Title != pu.Title || pw.Type != pu.Type {
-		t.Fatalf("unknown email and wrong password must look alike: %+v vs %+v", pw, pu)
-	}
-	for i := 2; i <= 5; i++ {
-		_, r := login(t, email, "not the password")
-		expect(t, r, http.StatusUnauthorized)
-	}
-	// Five failures in the window: even the right password is refused now.
-	_, r = login(t, email, "correct horse 1")
-	expect(t, r, http.StatusTooManyRequests)
-	if ra := r.Header.Get("Retry-After"); ra == "" || ra == "0" {
-		t.Fatalf("Retry-After = %q", ra)
-	}
-}
-
 func TestProtectedRoutesRefuseBadTokens(t *testing.T) {
 	kid, key := operatorKey(t)
 	now := time.Now()

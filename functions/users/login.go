@@ -13,15 +13,46 @@ import (
 	"github.com/shop-serverless/shop/shared/log"
 )
 
-// Login lockout: after MaxLoginFailures failed attempts within LoginWindow
-// for one email, logins for it answer 429 until the window passes.
+// Login throttling: a progressive delay per account instead of a lock, as
+// OWASP's Authentication cheat sheet recommends, and a per-client limit on
+// failures across accounts (below) against credential stuffing. A lock that
+// anyone can trigger is a denial of service: with the lock this replaced,
+// five wrong guesses every fifteen minutes kept any account shut for good.
 const (
-	MaxLoginFailures = 5
-	LoginWindow      = 15 * time.Minute
+	// FreeLoginFailures attempts on an account need no wait: typos and a
+	// try with an old password cost a real user nothing.
+	FreeLoginFailures = 5
+	// After those, each attempt must come LoginDelay after the one before:
+	// 1 s, 2 s, 4 s, 8 s, 16 s, then MaxLoginDelay.
+	firstLoginDelay = time.Second
+	// MaxLoginDelay is the most an attacker who keeps an account's delay up
+	// can make its owner wait for the next attempt: seconds, never a
+	// lockout. It also holds any attacker, from however many addresses, to
+	// two guesses a minute on one account.
+	MaxLoginDelay = 30 * time.Second
+	// LoginWindow is how long an account's failures count: they are
+	// forgotten when the (fixed) window ends, or at its owner's next
+	// successful login. An hour, so that free attempts come back within
+	// the hour without a success, while an attacker gains only
+	// FreeLoginFailures quick guesses per hour from the reset.
+	LoginWindow = time.Hour
 	// UserTokenTTL is how long a login's token lives (the most the token
 	// library allows for user tokens).
 	UserTokenTTL = time.Hour
 )
+
+// LoginDelay is how long after the latest attempt an account with failures
+// counted this window admits the next one.
+func LoginDelay(failures int64) time.Duration {
+	if failures < FreeLoginFailures {
+		return 0
+	}
+	d := firstLoginDelay
+	for n := int64(FreeLoginFailures); n < failures && d < MaxLoginDelay; n++ {
+		d *= 2
+	}
+	return min(d, MaxLoginDelay)
+}
 
 // dummyHash is verified when the email is unknown, so an unknown email costs
 // the same argon2id work as a wrong password and timing does not tell them
@@ -51,7 +82,7 @@ type IssueUserToken func(ctx context.Context, subject string, ttl time.Duration)
 
 // Login handles POST /v1/auth/login. Every attempt is counted against the
 // account's budget before its password is looked at (reserveLogin); one the
-// budget does not admit gets 429 and Retry-After. Unknown email and wrong
+// budget does not admit yet gets 429 and Retry-After. Unknown email and wrong
 // password get the same 401 body after the same hashing work and the same
 // counting.
 //
@@ -112,7 +143,7 @@ func (e *loginRefused) Error() string {
 	return fmt.Sprintf("login refused for %v", e.retryAfter)
 }
 
-func (e *loginRefused) Unwrap() error { return ErrLocked }
+func (e *loginRefused) Unwrap() error { return ErrLoginThrottled }
 
 // refusal answers a *loginRefused with 429 and Retry-After in whole seconds,
 // at least 1; any other error is returned as it is.

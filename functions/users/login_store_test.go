@@ -3,6 +3,7 @@ package users
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,43 +51,81 @@ func TestLoginAttemptsParallelStayWithinBudget(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := admitted.Load(); got != MaxLoginFailures {
-		t.Fatalf("%d of %d parallel attempts admitted, want exactly %d", got, n, MaxLoginFailures)
+	if got := admitted.Load(); got != FreeLoginFailures {
+		t.Fatalf("%d of %d parallel attempts admitted, want exactly %d", got, n, FreeLoginFailures)
 	}
 }
 
-// The budget holds MaxLoginFailures attempts per window, whatever their
-// outcome until a success clears it; the next window starts afresh.
-func TestLoginBudgetWindow(t *testing.T) {
+func TestLoginDelay(t *testing.T) {
+	want := []time.Duration{0, 0, 0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	for n, w := range want {
+		if got := LoginDelay(int64(n)); got != w {
+			t.Errorf("LoginDelay(%d) = %v, want %v", n, got, w)
+		}
+	}
+	if got := LoginDelay(1 << 40); got != MaxLoginDelay {
+		t.Errorf("LoginDelay(huge) = %v, want the cap", got)
+	}
+}
+
+// The account admits FreeLoginFailures attempts at once, then one attempt
+// per LoginDelay, measured from the latest admitted one; refused attempts
+// do not move it. A success, or the next window, starts afresh.
+func TestLoginDelaySchedule(t *testing.T) {
 	st := newTestStore(t)
 	ctx := context.Background()
-	now := time.Now()
-	email := "window@example.com"
+	start := time.Now().Truncate(LoginWindow).Add(LoginWindow) // a window of its own, in the future
+	now := start
+	email := "schedule@example.com"
 
-	var last loginAttempt
-	for i := range MaxLoginFailures {
+	admit := func(step string) loginAttempt {
+		t.Helper()
 		a, err := st.reserveLogin(ctx, email, now)
 		if err != nil {
-			t.Fatalf("attempt %d: %v", i+1, err)
+			t.Fatalf("%s at +%v: %v, want admitted", step, now.Sub(start), err)
 		}
-		last = a
+		return a
 	}
-	_, err := st.reserveLogin(ctx, email, now)
-	var refused *loginRefused
-	if !errors.As(err, &refused) || refused.retryAfter <= 0 || refused.retryAfter > LoginWindow {
-		t.Fatalf("attempt over the budget: err = %v, want a refusal inside the window", err)
+	refuse := func(step string, retry time.Duration) {
+		t.Helper()
+		_, err := st.reserveLogin(ctx, email, now)
+		var refused *loginRefused
+		if !errors.As(err, &refused) || refused.retryAfter != retry {
+			t.Fatalf("%s at +%v: err = %v, want a refusal with Retry-After %v", step, now.Sub(start), err, retry)
+		}
 	}
-	if _, err := st.reserveLogin(ctx, email, window(now, LoginWindow).Add(LoginWindow)); err != nil {
-		t.Fatalf("next window: %v", err)
+
+	for i := range FreeLoginFailures {
+		admit("free attempt " + strconv.Itoa(i+1))
 	}
+	var last loginAttempt
+	for n := int64(FreeLoginFailures); n < FreeLoginFailures+8; n++ {
+		delay := LoginDelay(n)
+		refuse("early attempt", delay)
+		now = now.Add(delay - time.Millisecond)
+		refuse("attempt a millisecond early", time.Millisecond)
+		now = now.Add(time.Millisecond)
+		last = admit("attempt after " + delay.String())
+	}
+	refuse("attempt at the cap", MaxLoginDelay)
+
+	// The window ends before the delay does: the wait ends with it.
+	end := start.Add(LoginWindow)
+	now = end.Add(-10 * time.Second)
+	admit("attempt 10 s before the window ends")
+	refuse("attempt right after", 10*time.Second)
+	now = end
+	for i := range FreeLoginFailures {
+		admit("next window, free attempt " + strconv.Itoa(i+1))
+	}
+
 	// A success clears the window it was counted in.
+	now = end.Add(-time.Second)
 	if err := st.loginSucceeded(ctx, last); err != nil {
 		t.Fatal(err)
 	}
-	for i := range MaxLoginFailures {
-		if _, err := st.reserveLogin(ctx, email, now); err != nil {
-			t.Fatalf("after a success, attempt %d: %v", i+1, err)
-		}
+	for i := range FreeLoginFailures {
+		admit("after a success, free attempt " + strconv.Itoa(i+1))
 	}
 }
 
@@ -111,7 +150,7 @@ func TestLoginReservationRetrySafe(t *testing.T) {
 	lossy := &Store{db: lostResponses{st.db}, table: st.table, now: st.now}
 	email := "retry@example.com"
 
-	for i := range MaxLoginFailures {
+	for i := range FreeLoginFailures {
 		if _, err := lossy.reserveLogin(ctx, email, now); err != nil {
 			t.Fatalf("attempt %d, response lost and retried: %v", i+1, err)
 		}
@@ -124,7 +163,7 @@ func TestLoginReservationRetrySafe(t *testing.T) {
 	if err := attributevalue.UnmarshalMap(item, &b); err != nil {
 		t.Fatal(err)
 	}
-	if b.Failures != MaxLoginFailures {
-		t.Fatalf("%d retried attempts counted %d times", MaxLoginFailures, b.Failures)
+	if b.Failures != FreeLoginFailures {
+		t.Fatalf("%d retried attempts counted %d times", FreeLoginFailures, b.Failures)
 	}
 }

@@ -212,17 +212,41 @@ func accountKey(email string, start time.Time) store.Item {
 // Any email is counted alike, registered or not, so the answers tell
 // nothing about which emails exist.
 func (s *Store) reserveLogin(ctx context.Context, email string, now time.Time) (loginAttempt, error) {
-	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, window(now, LoginWindow))}
-	failures := expression.Name("failures")
-	admits := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(MaxLoginFailures)))
-	_, ok, err := s.reserve(ctx, a.account, a.id, admits, now, window(now, LoginWindow).Add(LoginWindow))
+	start := window(now, LoginWindow)
+	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, start)}
+	old, ok, err := s.reserve(ctx, a.account, a.id, accountAdmits(now), now, start.Add(LoginWindow))
 	if err != nil {
 		return loginAttempt{}, fmt.Errorf("reserve login attempt: %w", err)
 	}
 	if !ok {
-		return loginAttempt{}, &loginRefused{retryAfter: window(now, LoginWindow).Add(LoginWindow).Sub(now)}
+		// The wait ends at the next slot, or with the window if sooner.
+		next := time.UnixMilli(old.LastAt).Add(LoginDelay(old.Failures)).Sub(now)
+		return loginAttempt{}, &loginRefused{retryAfter: min(next, start.Add(LoginWindow).Sub(now))}
 	}
 	return a, nil
+}
+
+// accountAdmits holds when an account's budget admits an attempt at now:
+// LoginDelay spelled out for DynamoDB, one clause per step of the schedule
+// (seven in all), since an update expression cannot compute the delay from
+// the count it is about to change.
+//
+//	failures < 5  OR  (failures = 5 AND lastAt <= now-1s)  OR ...
+//	OR (failures = 9 AND lastAt <= now-16s)  OR  (failures >= 10 AND lastAt <= now-30s)
+//
+// Refused attempts change nothing, so a flood of them cannot push the next
+// admission further away than the schedule says.
+func accountAdmits(now time.Time) expression.ConditionBuilder {
+	failures, lastAt := expression.Name("failures"), expression.Name("lastAt")
+	waited := func(d time.Duration) expression.ConditionBuilder {
+		return lastAt.LessThanEqual(expression.Value(now.Add(-d).UnixMilli()))
+	}
+	cond := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(FreeLoginFailures)))
+	n := int64(FreeLoginFailures)
+	for ; LoginDelay(n) < MaxLoginDelay; n++ {
+		cond = cond.Or(failures.Equal(expression.Value(n)).And(waited(LoginDelay(n))))
+	}
+	return cond.Or(failures.GreaterThanEqual(expression.Value(n)).And(waited(MaxLoginDelay)))
 }
 
 // reserve counts attempt id in the budget item at key if admits holds,
