@@ -168,3 +168,26 @@ func TestLoginUnknownEmailAnsweredAlike(t *testing.T) {
 		t.Fatalf("answers seen: %v; want both 401 and 429 compared", seen)
 	}
 }
+
+func TestLoginClient(t *testing.T) {
+	tests := []struct{ remote, want string }{
+		{"203.0.113.7:40000", "203.0.113.7"},
+		{"[::ffff:203.0.113.7]:40000", "203.0.113.7"},
+		// One host usually holds a whole /64: every address in it is one client.
+		{"[2001:db8:1:2:3:4:5:6]:40000", "2001:db8:1:2::/64"},
+		{"[2001:db8:1:2::beef]:40000", "2001:db8:1:2::/64"},
+		{"[fe80::1%eth0]:40000", "fe80::/64"},
+		// Lambda's adapter puts API Gateway's sourceIp there without a port.
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"203.0.113.7", "203.0.113.7"},
+		{"not an address", "not an address"},
+		{strings.Repeat("x", 300), strings.Repeat("x", 64)},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodPost, "/v1/auth/login", nil)
+		r.RemoteAddr = tt.remote
+		if got := loginClient(r); got != tt.want {
+			t.Errorf("loginClient(%q) = %q, want %q", tt.remote, got, tt.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -28,6 +29,9 @@ import (
 //	                          starting at <start> (epoch seconds), counted
 //	                          before the password is checked (any email,
 //	                          registered or not, so throttling reveals nothing)
+//	LOGINCLIENT#<client> / W#<start>
+//	                          failed login attempts of one client (see
+//	                          loginClient) on any account, in its window
 const (
 	skProfile = "PROFILE"
 	skEmail   = "EMAIL"
@@ -174,10 +178,12 @@ func (s *Store) credentials(ctx context.Context, email string) (loginCredentials
 }
 
 // loginAttempt is an admitted login attempt: counted, as a failure, in the
-// item of the window it was reserved in, until loginSucceeded says otherwise.
+// window items of its account and its client, until loginSucceeded says
+// otherwise.
 type loginAttempt struct {
 	id      string     // random; lets a retried write recognise itself
 	account store.Item // key of the account's window item
+	client  store.Item // key of the client's window item
 }
 
 // budgetItem is the state of one login budget in one window.
@@ -194,11 +200,16 @@ func accountKey(email string, start time.Time) store.Item {
 	return store.Key("LOGIN#"+email, "W#"+strconv.FormatInt(start.Unix(), 10))
 }
 
-// reserveLogin counts an attempt on email's account before any password is
-// checked, in one conditional UpdateItem that admits it only while the
-// account's budget allows: the count is the condition, so two attempts
-// cannot both take the last slot. It answers a *loginRefused when the budget
-// does not admit the attempt.
+func clientKey(client string, start time.Time) store.Item {
+	return store.Key("LOGINCLIENT#"+client, "W#"+strconv.FormatInt(start.Unix(), 10))
+}
+
+// reserveLogin counts an attempt on email's account from client (see
+// loginClient) before any password is checked. Each budget is one
+// conditional UpdateItem that admits the attempt only while the budget
+// allows: the count is the condition, so two attempts cannot both take the
+// last slot. It answers a *loginRefused when a budget does not admit the
+// attempt.
 //
 // The attempt is counted pessimistically, as a failure: a login that
 // succeeds takes it back (loginSucceeded), one that fails writes nothing
@@ -209,19 +220,44 @@ func accountKey(email string, start time.Time) store.Item {
 //	guess 1..24: argon2id, 50 ms each
 //	guess 1..24: failures += 1          -> 24 passwords checked, limit 5
 //
+// The client's budget is asked first, so a client over its limit never
+// touches an account's delay. An attempt the account then refuses is taken
+// back from the client: the client limit counts passwords checked and found
+// wrong, not requests (a flood costs no hashing; API Gateway's throttling
+// and WAF answer floods). The two budgets are single-item writes, not one
+// transaction: a transaction conflicts with any concurrent write to its
+// items, and a client's item is hot for exactly the clients (a large NAT)
+// that must not be refused for it.
+//
 // Any email is counted alike, registered or not, so the answers tell
 // nothing about which emails exist.
-func (s *Store) reserveLogin(ctx context.Context, email string, now time.Time) (loginAttempt, error) {
-	start := window(now, LoginWindow)
-	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, start)}
-	old, ok, err := s.reserve(ctx, a.account, a.id, accountAdmits(now), now, start.Add(LoginWindow))
+func (s *Store) reserveLogin(ctx context.Context, email, client string, now time.Time) (loginAttempt, error) {
+	accountStart, clientStart := window(now, LoginWindow), window(now, ClientLoginWindow)
+	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, accountStart), client: clientKey(client, clientStart)}
+
+	failures := expression.Name("failures")
+	clientAdmits := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(MaxClientLoginFailures)))
+	_, ok, err := s.reserve(ctx, a.client, a.id, clientAdmits, now, clientStart.Add(ClientLoginWindow))
 	if err != nil {
-		return loginAttempt{}, fmt.Errorf("reserve login attempt: %w", err)
+		return loginAttempt{}, fmt.Errorf("reserve login attempt of client: %w", err)
 	}
 	if !ok {
+		return loginAttempt{}, &loginRefused{byClient: true, retryAfter: clientStart.Add(ClientLoginWindow).Sub(now)}
+	}
+
+	old, ok, err := s.reserve(ctx, a.account, a.id, accountAdmits(now), now, accountStart.Add(LoginWindow))
+	if err != nil || !ok {
+		// Not checked, so not a failure of the client's. A failed refund
+		// leaves the client one failure too many, the safe side: the answer
+		// stands, and the error is logged with it.
+		refundErr := s.refundClient(ctx, a)
+		if err != nil {
+			return loginAttempt{}, errors.Join(fmt.Errorf("reserve login attempt of account: %w", err), refundErr)
+		}
 		// The wait ends at the next slot, or with the window if sooner.
 		next := time.UnixMilli(old.LastAt).Add(LoginDelay(old.Failures)).Sub(now)
-		return loginAttempt{}, &loginRefused{retryAfter: min(next, start.Add(LoginWindow).Sub(now))}
+		refused := &loginRefused{retryAfter: min(next, accountStart.Add(LoginWindow).Sub(now))}
+		return loginAttempt{}, errors.Join(refused, refundErr)
 	}
 	return a, nil
 }
@@ -304,14 +340,54 @@ func (s *Store) reserve(ctx context.Context, key store.Item, id string, admits e
 	return old, false, nil
 }
 
-// loginSucceeded takes back the failure a successful attempt was counted as
-// by clearing the account's window: the right password ends a run of
-// failures. Attempts admitted while this one was being checked are cleared
-// with it; they are at most the few the budget let in at once, and the
-// holder of the password resetting the budget is the point.
+// loginSucceeded takes back the failure a successful attempt was counted
+// as. For the account, by clearing its window: the right password ends a run
+// of failures. Attempts admitted while this one was being checked are
+// cleared with it; they are at most the few the schedule let in at once,
+// and the holder of the password resetting the budget is the point. For the
+// client, by taking back this attempt only: a client's failures on other
+// accounts stand, or an attacker could wipe its count by logging into an
+// account of its own between guesses.
 func (s *Store) loginSucceeded(ctx context.Context, a loginAttempt) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: a.account})
-	return wrap(err, "clear login failures")
+	var wg sync.WaitGroup
+	var clearErr, refundErr error
+	wg.Go(func() {
+		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: a.account})
+		clearErr = wrap(err, "clear login failures of account")
+	})
+	wg.Go(func() { refundErr = s.refundClient(ctx, a) })
+	wg.Wait()
+	return errors.Join(clearErr, refundErr)
+}
+
+// refundClient takes attempt a back from its client's count. Retry-safe as
+// reserve is: the item remembers the last refund, and a retried refund that
+// finds its own id there is done. Only if another refund came between the
+// two tries is the retry not recognised, and the client gets one failure
+// back too many: a lost response is rare and no caller can cause one, while
+// remembering every refund would grow the item without bound.
+func (s *Store) refundClient(ctx context.Context, a loginAttempt) error {
+	failures, refunded := expression.Name("failures"), expression.Name("refunded")
+	cond := expression.AttributeExists(failures).And(expression.Or(expression.AttributeNotExists(refunded), refunded.NotEqual(expression.Value(a.id))))
+	upd := expression.Add(failures, expression.Value(-1)).Set(refunded, expression.Value(a.id))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       a.client,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if store.IsConditionFailed(err) {
+		// Refunded already (our own earlier try), or the item is gone with
+		// its window: nothing left to take back.
+		return nil
+	}
+	return wrap(err, "refund login attempt of client")
 }
 
 func wrap(err error, what string) error {
