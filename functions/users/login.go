@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
@@ -30,7 +31,7 @@ const (
 	// MaxLoginDelay is the most an attacker who keeps an account's delay up
 	// can make its owner wait for the next attempt: seconds, never a
 	// lockout. It also holds any attacker, from however many addresses, to
-	// two guesses a minute on one account.
+	// about two guesses a minute on one account.
 	MaxLoginDelay = 30 * time.Second
 	// LoginWindow is how long an account's failures count: they are
 	// forgotten when the (fixed) window ends, or at its owner's next
@@ -46,9 +47,9 @@ const (
 	// this holds it to 100 guesses per 15 minutes, so stuffing needs many
 	// addresses, which is what WAF's rate-based rules and IP reputation
 	// lists are for. People rarely get a password wrong more than a few
-	// times, so even a NAT shared by many stays under 100; and a test suite
-	// run, a dozen failures from 127.0.0.1, can be repeated many times a
-	// window. The window is fixed: a client can fit up to twice the limit
+	// times, so even a NAT shared by many stays under 100; and the test
+	// suite, under ten failures from 127.0.0.1 a run, can run a dozen
+	// times a window against one emulator. The window is fixed: a client can fit up to twice the limit
 	// around a window's edge, which is still a limit, and costs no read.
 	MaxClientLoginFailures = 100
 	ClientLoginWindow      = 15 * time.Minute
@@ -99,9 +100,9 @@ type IssueUserToken func(ctx context.Context, subject string, ttl time.Duration)
 
 // Login handles POST /v1/auth/login. Every attempt is counted against the
 // account's and the client's budgets before its password is looked at
-// (reserveLogin); one a budget does not admit yet gets 429 and Retry-After. Unknown email and wrong
-// password get the same 401 body after the same hashing work and the same
-// counting.
+// (reserveLogin); one a budget does not admit yet gets 429 and Retry-After.
+// Unknown email and wrong password get the same 401 body after the same
+// hashing work and the same counting.
 //
 // issue should load its signing key on first use and keep it: loading it at
 // start would put a network call into every cold start.
@@ -160,8 +161,8 @@ func loginClient(r *http.Request) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		// Not an address (a misconfigured proxy's header): still a key,
-		// bounded in length.
-		return ip[:min(len(ip), 64)]
+		// bounded in length, and valid UTF-8 as DynamoDB requires.
+		return strings.ToValidUTF8(ip[:min(len(ip), 64)], "?")
 	}
 	addr = addr.Unmap().WithZone("")
 	if addr.Is4() {

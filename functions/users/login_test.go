@@ -182,6 +182,8 @@ func TestLoginClient(t *testing.T) {
 		{"203.0.113.7", "203.0.113.7"},
 		{"not an address", "not an address"},
 		{strings.Repeat("x", 300), strings.Repeat("x", 64)},
+		{strings.Repeat("x", 63) + "é", strings.Repeat("x", 63) + "?"},
+		{"\xff\xfe", "?"},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(http.MethodPost, "/v1/auth/login", nil)
