@@ -299,8 +299,8 @@ func accountAdmits(now time.Time) expression.ConditionBuilder {
 //	try 2:  condition fails (attempt = id)   -> ours: admitted, counted once
 //
 // Only if another attempt was admitted between the two tries is ours not
-// recognised: it is then refused and stays counted, one failure too many,
-// never one too few.
+// recognised: the retry then counts it a second time, or is refused if that
+// leaves no room. One failure too many, never one too few.
 func (s *Store) reserve(ctx context.Context, key store.Item, id string, admits expression.ConditionBuilder, now, windowEnd time.Time) (budgetItem, bool, error) {
 	attempt := expression.Name("attempt")
 	notOurs := expression.Or(expression.AttributeNotExists(attempt), attempt.NotEqual(expression.Value(id)))
