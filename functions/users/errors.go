@@ -12,13 +12,13 @@ var (
 	ErrNotFound        = errmap.New("UserNotFound", "user not found")
 	ErrEmailTaken      = errmap.New("EmailTaken", "email already registered")
 	ErrVersionMismatch = errmap.New("UserVersionMismatch", "user was changed by someone else")
-	ErrLocked          = errmap.New("LoginLocked", "too many failed logins")
+	ErrLoginThrottled  = errmap.New("LoginThrottled", "too many failed logins")
 )
 
 var errs = errmap.Table{
 	{Err: ErrNotFound, Status: http.StatusNotFound, Detail: "user not found"},
 	{Err: ErrEmailTaken, Status: http.StatusConflict, Detail: "an account with this email exists already"},
 	{Err: ErrVersionMismatch, Status: http.StatusPreconditionFailed, Detail: "the user changed since you read it: fetch it again and retry with the new ETag"},
-	// Login answers ErrLocked itself, with Retry-After; this entry is its status.
-	{Err: ErrLocked, Status: http.StatusTooManyRequests, Detail: "too many failed logins for this account; try again later"},
+	// Login answers ErrLoginThrottled itself, with Retry-After; this entry is its status.
+	{Err: ErrLoginThrottled, Status: http.StatusTooManyRequests, Detail: "too many failed logins; try again later"},
 }

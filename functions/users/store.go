@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -22,8 +25,13 @@ import (
 //	EMAIL#<email> / EMAIL     credentials: the owning user id and password hash;
 //	                          it exists iff an account owns the email, which
 //	                          makes it the uniqueness guard too, and login one read
-//	LOGIN#<email> / FAILURES  failed logins in the current window (any email,
-//	                          registered or not, so lockout reveals nothing)
+//	LOGIN#<email> / W#<start> login attempts on the account in the window
+//	                          starting at <start> (epoch seconds), counted
+//	                          before the password is checked (any email,
+//	                          registered or not, so throttling reveals nothing)
+//	LOGINCLIENT#<client> / W#<start>
+//	                          failed login attempts of one client (see
+//	                          loginClient) on any account, in its window
 const (
 	skProfile = "PROFILE"
 	skEmail   = "EMAIL"
@@ -145,104 +153,241 @@ func (s *Store) Update(ctx context.Context, id string, expected int64, p Patch) 
 	return it.user(), nil
 }
 
-// loginCredentials is what a login reads: the credentials (if the email is
-// registered) and the failure counter, in one BatchGetItem.
+// loginCredentials is what a login checks a password against: the owning
+// user and the hash, if the email is registered.
 type loginCredentials struct {
 	UserID       string `dynamodbav:"userId"`
 	PasswordHash string `dynamodbav:"passwordHash"`
 	known        bool
-	failures     int64
-	windowStart  time.Time
 }
 
-func (c loginCredentials) retryAfter(now time.Time) time.Duration {
-	return max(c.windowStart.Add(LoginWindow).Sub(now), time.Second)
-}
-
-func loginKey(email string) store.Item { return store.Key("LOGIN#"+email, "FAILURES") }
-
-type failureItem struct {
-	Failures    int64 `dynamodbav:"failures"`
-	WindowStart int64 `dynamodbav:"windowStart"` // epoch ms
-}
-
-func (s *Store) loginState(ctx context.Context, email string, now time.Time) (loginCredentials, error) {
-	out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-		RequestItems: map[string]types.KeysAndAttributes{
-			s.table: {Keys: []store.Item{emailKey(email), loginKey(email)}, ConsistentRead: aws.Bool(true)},
-		},
-	})
-	if err != nil {
-		return loginCredentials{}, fmt.Errorf("read login state: %w", err)
-	}
-	if len(out.UnprocessedKeys) > 0 {
-		// Two small items: only throttling leaves keys unprocessed. Let the
-		// client retry rather than guess.
-		return loginCredentials{}, errors.New("read login state: throttled")
-	}
+func (s *Store) credentials(ctx context.Context, email string) (loginCredentials, error) {
 	var cred loginCredentials
-	for _, item := range out.Responses[s.table] {
-		switch item[store.SK].(*types.AttributeValueMemberS).Value {
-		case skEmail:
-			if err := attributevalue.UnmarshalMap(item, &cred); err != nil {
-				return loginCredentials{}, fmt.Errorf("unmarshal credentials: %w", err)
-			}
-			cred.known = true
-		case "FAILURES":
-			var f failureItem
-			if err := attributevalue.UnmarshalMap(item, &f); err != nil {
-				return loginCredentials{}, fmt.Errorf("unmarshal login failures: %w", err)
-			}
-			if start := time.UnixMilli(f.WindowStart); now.Sub(start) < LoginWindow {
-				cred.failures, cred.windowStart = f.Failures, start
-			}
-		}
+	item, err := store.Get(ctx, s.db, s.table, emailKey(email))
+	if errors.Is(err, store.ErrNotFound) {
+		return cred, nil
 	}
-	if cred.failures >= MaxLoginFailures {
-		return cred, ErrLocked
+	if err != nil {
+		return cred, fmt.Errorf("read credentials: %w", err)
 	}
+	if err := attributevalue.UnmarshalMap(item, &cred); err != nil {
+		return cred, fmt.Errorf("unmarshal credentials: %w", err)
+	}
+	cred.known = true
 	return cred, nil
 }
 
-// recordLoginFailure counts a failure in the current window, or starts a new
-// window. Two writes at most, no read, and no lost count:
-//
-//  1. ADD failures 1 if a window started within LoginWindow exists;
-//  2. else start a window (failures = 1) if none exists or it expired;
-//  3. if 2 fails, a concurrent request just started the window: go to 1.
-func (s *Store) recordLoginFailure(ctx context.Context, email string, now time.Time) error {
-	cutoff := store.N(now.Add(-LoginWindow).UnixMilli())
-	for range 3 {
-		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-			TableName:                 aws.String(s.table),
-			Key:                       loginKey(email),
-			UpdateExpression:          aws.String("ADD failures :one"),
-			ConditionExpression:       aws.String("windowStart >= :cutoff"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":one": store.N(1), ":cutoff": cutoff},
-		})
-		if err == nil || !store.IsConditionFailed(err) {
-			return wrap(err, "count login failure")
-		}
-		item := loginKey(email)
-		item["failures"] = store.N(1)
-		item["windowStart"] = store.N(now.UnixMilli())
-		item["ttl"] = store.N(now.Add(LoginWindow).Add(time.Hour).Unix())
-		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-			TableName:                 aws.String(s.table),
-			Item:                      item,
-			ConditionExpression:       aws.String("attribute_not_exists(pk) OR windowStart < :cutoff"),
-			ExpressionAttributeValues: map[string]types.AttributeValue{":cutoff": cutoff},
-		})
-		if err == nil || !store.IsConditionFailed(err) {
-			return wrap(err, "start login failure window")
-		}
-	}
-	return errors.New("count login failure: too much contention")
+// loginAttempt is an admitted login attempt: counted, as a failure, in the
+// window items of its account and its client, until loginSucceeded says
+// otherwise.
+type loginAttempt struct {
+	id      string     // random; lets a retried write recognise itself
+	account store.Item // key of the account's window item
+	client  store.Item // key of the client's window item
 }
 
-func (s *Store) clearLoginFailures(ctx context.Context, email string) error {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: loginKey(email)})
-	return wrap(err, "clear login failures")
+// budgetItem is the state of one login budget in one window.
+type budgetItem struct {
+	Failures int64  `dynamodbav:"failures"` // admitted attempts not known to have succeeded
+	LastAt   int64  `dynamodbav:"lastAt"`   // epoch ms of the last admitted attempt
+	Attempt  string `dynamodbav:"attempt"`  // id of the last admitted attempt
+}
+
+// window is the fixed window of length d that holds now, as its start.
+func window(now time.Time, d time.Duration) time.Time { return now.Truncate(d) }
+
+func accountKey(email string, start time.Time) store.Item {
+	return store.Key("LOGIN#"+email, "W#"+strconv.FormatInt(start.Unix(), 10))
+}
+
+func clientKey(client string, start time.Time) store.Item {
+	return store.Key("LOGINCLIENT#"+client, "W#"+strconv.FormatInt(start.Unix(), 10))
+}
+
+// reserveLogin counts an attempt on email's account from client (see
+// loginClient) before any password is checked. Each budget is one
+// conditional UpdateItem that admits the attempt only while the budget
+// allows: the count is the condition, so two attempts cannot both take the
+// last slot. It answers a *loginRefused when a budget does not admit the
+// attempt.
+//
+// The attempt is counted pessimistically, as a failure: a login that
+// succeeds takes it back (loginSucceeded), one that fails writes nothing
+// more. Counting after the check instead (read the count, hash, write the
+// failure) let every guess in flight pass the read before any wrote:
+//
+//	guess 1..24: read failures = 0, admitted
+//	guess 1..24: argon2id, 50 ms each
+//	guess 1..24: failures += 1          -> 24 passwords checked, limit 5
+//
+// The client's budget is asked first, so a client over its limit never
+// touches an account's delay. An attempt the account then refuses is taken
+// back from the client: the client limit counts passwords checked and found
+// wrong, not requests (a flood costs no hashing; API Gateway's throttling
+// and WAF answer floods). The two budgets are single-item writes, not one
+// transaction: a transaction conflicts with any concurrent write to its
+// items, and a client's item is hot for exactly the clients (a large NAT)
+// that must not be refused for it.
+//
+// Any email is counted alike, registered or not, so the answers tell
+// nothing about which emails exist.
+func (s *Store) reserveLogin(ctx context.Context, email, client string, now time.Time) (loginAttempt, error) {
+	accountStart, clientStart := window(now, LoginWindow), window(now, ClientLoginWindow)
+	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, accountStart), client: clientKey(client, clientStart)}
+
+	failures := expression.Name("failures")
+	clientAdmits := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(MaxClientLoginFailures)))
+	_, ok, err := s.reserve(ctx, a.client, a.id, clientAdmits, now, clientStart.Add(ClientLoginWindow))
+	if err != nil {
+		return loginAttempt{}, fmt.Errorf("reserve login attempt of client: %w", err)
+	}
+	if !ok {
+		return loginAttempt{}, &loginRefused{byClient: true, retryAfter: clientStart.Add(ClientLoginWindow).Sub(now)}
+	}
+
+	old, ok, err := s.reserve(ctx, a.account, a.id, accountAdmits(now), now, accountStart.Add(LoginWindow))
+	if err != nil || !ok {
+		// Not checked, so not a failure of the client's. A failed refund
+		// leaves the client one failure too many, the safe side: the answer
+		// stands, and the error is logged with it.
+		refundErr := s.refundClient(ctx, a)
+		if err != nil {
+			return loginAttempt{}, errors.Join(fmt.Errorf("reserve login attempt of account: %w", err), refundErr)
+		}
+		// The wait ends at the next slot, or with the window if sooner.
+		next := time.UnixMilli(old.LastAt).Add(LoginDelay(old.Failures)).Sub(now)
+		refused := &loginRefused{retryAfter: min(next, accountStart.Add(LoginWindow).Sub(now))}
+		return loginAttempt{}, errors.Join(refused, refundErr)
+	}
+	return a, nil
+}
+
+// accountAdmits holds when an account's budget admits an attempt at now:
+// LoginDelay spelled out for DynamoDB, one clause per step of the schedule
+// (seven in all), since an update expression cannot compute the delay from
+// the count it is about to change.
+//
+//	failures < 5  OR  (failures = 5 AND lastAt <= now-1s)  OR ...
+//	OR (failures = 9 AND lastAt <= now-16s)  OR  (failures >= 10 AND lastAt <= now-30s)
+//
+// Refused attempts change nothing, so a flood of them cannot push the next
+// admission further away than the schedule says.
+func accountAdmits(now time.Time) expression.ConditionBuilder {
+	failures, lastAt := expression.Name("failures"), expression.Name("lastAt")
+	waited := func(d time.Duration) expression.ConditionBuilder {
+		return lastAt.LessThanEqual(expression.Value(now.Add(-d).UnixMilli()))
+	}
+	cond := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(FreeLoginFailures)))
+	n := int64(FreeLoginFailures)
+	for ; LoginDelay(n) < MaxLoginDelay; n++ {
+		cond = cond.Or(failures.Equal(expression.Value(n)).And(waited(LoginDelay(n))))
+	}
+	return cond.Or(failures.GreaterThanEqual(expression.Value(n)).And(waited(MaxLoginDelay)))
+}
+
+// reserve counts attempt id in the budget item at key if admits holds,
+// answering ok; otherwise it answers ok false and the item that refused it.
+// windowEnd sets the item's expiry.
+//
+// Retry-safe: the emulator, and real DynamoDB after a network error, can
+// apply a write and lose its response; the SDK then sends the same request
+// again. The condition refuses an item whose last attempt is already id, and
+// the refusal returns the item, so a retry of an applied write finds its own
+// id there and is admitted without being counted twice:
+//
+//	try 1:  failures 4 -> 5, attempt = id    (response lost)
+//	try 2:  condition fails (attempt = id)   -> ours: admitted, counted once
+//
+// Only if another attempt was admitted between the two tries is ours not
+// recognised: the retry then counts it a second time, or is refused if that
+// leaves no room. One failure too many, never one too few.
+func (s *Store) reserve(ctx context.Context, key store.Item, id string, admits expression.ConditionBuilder, now, windowEnd time.Time) (budgetItem, bool, error) {
+	attempt := expression.Name("attempt")
+	notOurs := expression.Or(expression.AttributeNotExists(attempt), attempt.NotEqual(expression.Value(id)))
+	upd := expression.Add(expression.Name("failures"), expression.Value(1)).
+		Set(expression.Name("lastAt"), expression.Value(now.UnixMilli())).
+		Set(attempt, expression.Value(id)).
+		// Expired windows are garbage: an hour's slack, since DynamoDB
+		// deletes expired items late and conditions never rely on it.
+		Set(expression.Name("ttl"), expression.Value(windowEnd.Add(time.Hour).Unix()))
+	expr, err := expression.NewBuilder().WithCondition(notOurs.And(admits)).WithUpdate(upd).Build()
+	if err != nil {
+		return budgetItem{}, false, err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                           aws.String(s.table),
+		Key:                                 key,
+		UpdateExpression:                    expr.Update(),
+		ConditionExpression:                 expr.Condition(),
+		ExpressionAttributeNames:            expr.Names(),
+		ExpressionAttributeValues:           expr.Values(),
+		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	})
+	if err == nil {
+		return budgetItem{}, true, nil
+	}
+	item, failed := store.ConditionFailedItem(err)
+	if !failed {
+		return budgetItem{}, false, err
+	}
+	var old budgetItem
+	if err := attributevalue.UnmarshalMap(item, &old); err != nil {
+		return budgetItem{}, false, fmt.Errorf("unmarshal login budget: %w", err)
+	}
+	if old.Attempt == id {
+		return old, true, nil
+	}
+	return old, false, nil
+}
+
+// loginSucceeded takes back the failure a successful attempt was counted
+// as. For the account, by clearing its window: the right password ends a run
+// of failures. Attempts admitted while this one was being checked are
+// cleared with it; they are at most the few the schedule let in at once,
+// and the holder of the password resetting the budget is the point. For the
+// client, by taking back this attempt only: a client's failures on other
+// accounts stand, or an attacker could wipe its count by logging into an
+// account of its own between guesses.
+func (s *Store) loginSucceeded(ctx context.Context, a loginAttempt) error {
+	var wg sync.WaitGroup
+	var clearErr, refundErr error
+	wg.Go(func() {
+		_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: a.account})
+		clearErr = wrap(err, "clear login failures of account")
+	})
+	wg.Go(func() { refundErr = s.refundClient(ctx, a) })
+	wg.Wait()
+	return errors.Join(clearErr, refundErr)
+}
+
+// refundClient takes attempt a back from its client's count. Retry-safe as
+// reserve is: the item remembers the last refund, and a retried refund that
+// finds its own id there is done. Only if another refund came between the
+// two tries is the retry not recognised, and the client gets one failure
+// back too many: a lost response is rare and no caller can cause one, while
+// remembering every refund would grow the item without bound.
+func (s *Store) refundClient(ctx context.Context, a loginAttempt) error {
+	failures, refunded := expression.Name("failures"), expression.Name("refunded")
+	cond := expression.AttributeExists(failures).And(expression.Or(expression.AttributeNotExists(refunded), refunded.NotEqual(expression.Value(a.id))))
+	upd := expression.Add(failures, expression.Value(-1)).Set(refunded, expression.Value(a.id))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       a.client,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if store.IsConditionFailed(err) {
+		// Refunded already (our own earlier try), or the item is gone with
+		// its window: nothing left to take back.
+		return nil
+	}
+	return wrap(err, "refund login attempt of client")
 }
 
 func wrap(err error, what string) error {

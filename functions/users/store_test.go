@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/uuid"
@@ -120,53 +119,5 @@ func TestStoreEmailUniqueUnderConcurrency(t *testing.T) {
 	}
 	if created != 1 {
 		t.Fatalf("%d accounts created for one email, want exactly 1", created)
-	}
-}
-
-func TestLoginFailureWindow(t *testing.T) {
-	st := newTestStore(t)
-	ctx := context.Background()
-	now := time.Now()
-	st.now = func() time.Time { return now }
-	email := "lock@example.com"
-
-	// Concurrent failures are all counted (no lost update at window start).
-	var wg sync.WaitGroup
-	for range MaxLoginFailures - 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := st.recordLoginFailure(ctx, email, now); err != nil {
-				t.Error(err)
-			}
-		}()
-	}
-	wg.Wait()
-	cred, err := st.loginState(ctx, email, now)
-	if err != nil || cred.failures != MaxLoginFailures-1 || cred.known {
-		t.Fatalf("after %d failures: %+v, %v", MaxLoginFailures-1, cred, err)
-	}
-	if err := st.recordLoginFailure(ctx, email, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.loginState(ctx, email, now.Add(LoginWindow-time.Second)); !errors.Is(err, ErrLocked) {
-		t.Fatalf("inside the window: err = %v, want ErrLocked", err)
-	}
-	// The window passes: unlocked, and the next failure starts a new window.
-	later := now.Add(LoginWindow + time.Second)
-	if cred, err := st.loginState(ctx, email, later); err != nil || cred.failures != 0 {
-		t.Fatalf("after the window: %+v, %v", cred, err)
-	}
-	if err := st.recordLoginFailure(ctx, email, later); err != nil {
-		t.Fatal(err)
-	}
-	if cred, _ := st.loginState(ctx, email, later); cred.failures != 1 {
-		t.Fatalf("new window counts %d, want 1", cred.failures)
-	}
-	if err := st.clearLoginFailures(ctx, email); err != nil {
-		t.Fatal(err)
-	}
-	if cred, _ := st.loginState(ctx, email, later); cred.failures != 0 {
-		t.Fatalf("after clear: %d", cred.failures)
 	}
 }
