@@ -49,8 +49,9 @@ const (
 	// lists are for. People rarely get a password wrong more than a few
 	// times, so even a NAT shared by many stays under 100; and the test
 	// suite, under ten failures from 127.0.0.1 a run, can run a dozen
-	// times a window against one emulator. The window is fixed: a client can fit up to twice the limit
-	// around a window's edge, which is still a limit, and costs no read.
+	// times a window against one emulator. The window is fixed: a client
+	// can fit up to twice the limit around a window's edge, which is still
+	// a limit, and costs no read.
 	MaxClientLoginFailures = 100
 	ClientLoginWindow      = 15 * time.Minute
 
@@ -104,8 +105,9 @@ type IssueUserToken func(ctx context.Context, subject string, ttl time.Duration)
 // Unknown email and wrong password get the same 401 body after the same
 // hashing work and the same counting.
 //
-// issue should load its signing key on first use and keep it: loading it at
-// start would put a network call into every cold start.
+// issue should load its signing key on first use, not at start (that would
+// put a network call into every cold start), and follow rotations
+// (keystore.SignerSource does both).
 func Login(st *Store, issue IssueUserToken) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var req LoginRequest
