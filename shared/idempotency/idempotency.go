@@ -194,6 +194,11 @@ func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, key, hash str
 // lands first and creates INPROGRESS; B's Put fails its condition, and
 // DynamoDB hands B the record A wrote (ReturnValuesOnConditionCheckFailure),
 // so B answers 409 without a second read. There is no read-then-write window.
+//
+// A's Put may also be applied with its response lost; the SDK then sends it
+// again, and the retry fails its condition against A's own record. The Put
+// goes through store.ConditionalPut, whose write token tells that record
+// apart from B's, so A holds the key rather than answering itself a 409.
 func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
 	now := s.opts.Now()
 	lockExpiry := now.Add(s.opts.LockTimeout)
@@ -208,7 +213,7 @@ func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*recor
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: marshal: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	err = store.ConditionalPut(ctx, s.db, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"),
@@ -220,7 +225,6 @@ func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*recor
 			":nowms":      store.N(now.UnixMilli()),
 			":inprogress": store.S(statusInProgress),
 		},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if old, failed := store.ConditionFailedItem(err); failed {
 		var rec record
@@ -255,6 +259,8 @@ func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {
 
 // complete stores the response, but only while we still hold the lock: if
 // our lock timed out and another invocation took the key over, its record wins.
+// A retry of this update finds the lock removed by its own first attempt;
+// store.ConditionalUpdate recognises that attempt by its write token.
 func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorder) error {
 	header := map[string]string{}
 	for _, h := range replayedHeaders {
@@ -264,9 +270,9 @@ func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorde
 	}
 	resp, err := attributevalue.Marshal(storedResp{Status: rec.status, Header: header, Body: rec.body.Bytes()})
 	if err != nil {
-		return err
+		return fmt.Errorf("marshal response: %w", err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = store.ConditionalUpdate(ctx, s.db, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 store.Key(pk, "IDEMPOTENCY"),
 		UpdateExpression:    aws.String("SET #status = :completed, #response = :response REMOVE #lock"),
@@ -286,8 +292,11 @@ func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorde
 	return err
 }
 
+// release deletes the record while it still holds our lock. A retry finds
+// the record gone (store.ConditionalDelete: done); a record with another
+// lock is someone else's and stays.
 func (s *Middleware) release(ctx context.Context, pk, lock string) {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	err := store.ConditionalDelete(ctx, s.db, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       store.Key(pk, "IDEMPOTENCY"),
 		ConditionExpression:       aws.String("#lock = :lock"),
