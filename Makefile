@@ -32,10 +32,11 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 
 # make test owns the emulator only if it started it: `ensure` says which on
 # its last line, and the trap stops it on every exit path, failures included.
-# Test binaries are compiled in parallel first, then run one package at a
-# time: MiniStack under several packages' load now and then loses a response
-# it has applied, and the SDK's retry of a conditional write then conflicts
-# with itself (see shared/store/storetest).
+# Test binaries are compiled first, then run as many packages at a time as go
+# test's default. MiniStack under that load now and then applies a write and
+# loses its response; the SDK retries, and every conditional write is safe to
+# retry (shared/store), so the retry is recognised instead of conflicting
+# with itself.
 test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-end
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -46,7 +47,7 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT); \
 	  $(GO) test -count=1 -run '^$$' ./... > /dev/null; \
-	  $(GOTEST) -p 1 ./...
+	  $(GOTEST) ./...
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...

@@ -87,10 +87,10 @@ func newTable(t testing.TB, service string) (*dynamodb.Client, string, aws.Confi
 // MiniStack 1.5.33 now and then applies a write whose response body the
 // client then fails to read ("use of closed network connection"), and the
 // SDK retries: seen about once per thousand conditional writes with three
-// test packages hammering one emulator, with or without keep-alives. The
-// retried conditional write then conflicts with itself, so make test runs
-// the test binaries one at a time. When a test fails that way, these lines
-// say so; LossyTable makes the fault happen on demand.
+// test packages on one emulator, with or without keep-alives. Every
+// conditional write in shared/store is safe to retry (LossyTable makes the
+// fault happen on demand to prove it), so make test runs the packages in
+// parallel; these lines show when the fault struck.
 func logRetries(t testing.TB, o *dynamodb.Options) {
 	o.ClientLogMode = aws.LogRetries
 	o.Logger = logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
