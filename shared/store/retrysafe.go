@@ -44,7 +44,7 @@ import (
 //
 //	A: update, token tA      -> applied: version 2, writeToken tA
 //	   the response is lost  -> the SDK sends the same request again
-//	B: update, token tB      -> (sometimes) applied: version 3, writeToken tB,
+//	B: update, token tB      -> if it lands now: version 3, writeToken tB,
 //	                            priorWriteToken tA
 //	A: the retry             -> condition false: the item carries tA; DynamoDB
 //	                            returns the item, A sees its token: success
@@ -56,6 +56,9 @@ import (
 // a new write, a conflict for a versioned update, applied again for a
 // condition it still meets. One remembered write is the trade between that
 // window and an attribute per item that could grow without bound.
+
+// The write token's attributes. Items written through ConditionalPut and
+// ConditionalUpdate carry them; they mean nothing to the domain.
 const (
 	// WriteTokenAttr holds the token of the last write made through
 	// ConditionalPut or ConditionalUpdate.
