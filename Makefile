@@ -37,10 +37,11 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
 # missing report means the check never ran, which fails the run).
-# Test binaries are compiled in parallel first, then run one package at a
-# time: MiniStack under several packages' load now and then loses a response
-# it has applied, and the SDK's retry of a conditional write then conflicts
-# with itself (see shared/store/storetest).
+# Test binaries are compiled first, then run as many packages at a time as go
+# test's default. MiniStack under that load now and then applies a write and
+# loses its response; the SDK retries, and every conditional write is safe to
+# retry (shared/store), so the retry is recognised instead of conflicting
+# with itself.
 test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-end
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
@@ -52,7 +53,7 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT); \
 	  rm -f $(PRIVILEGE_REPORT); \
 	  $(GO) test -count=1 -run '^$$' ./... > /dev/null; \
-	  $(GOTEST) -p 1 ./...; \
+	  $(GOTEST) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  echo; cat $(PRIVILEGE_REPORT)
 

@@ -146,6 +146,28 @@ func TestUsersBadInput(t *testing.T) {
 	}
 }
 
+// A retried registration with the same Idempotency-Key replays the first
+// answer even when only the password changed: the password is a secret
+// field, never part of what the idempotency record keeps (shared/idempotency
+// documents the trade-off). The first password is the one that logs in.
+func TestRegisterReplayLeavesThePasswordOut(t *testing.T) {
+	email := uniqueEmail(t)
+	key := "register-" + email
+	body := func(password string) map[string]string {
+		return map[string]string{"email": email, "password": password, "name": "Ada"}
+	}
+	first := call(t, "POST", "/v1/users", body("correct horse 1"), "Idempotency-Key", key)
+	expect(t, first, http.StatusCreated)
+	again := call(t, "POST", "/v1/users", body("another horse 2"), "Idempotency-Key", key)
+	expect(t, again, http.StatusCreated)
+	if again.Header.Get("Idempotent-Replayed") != "true" || string(again.Body) != string(first.Body) {
+		t.Fatalf("retry with another password: replayed=%q %s; want the first answer %s",
+			again.Header.Get("Idempotent-Replayed"), again.Body, first.Body)
+	}
+	_, r := login(t, email, "correct horse 1")
+	expect(t, r, http.StatusOK)
+}
+
 // The README's first command, as written there (curl --json).
 func TestRegisterWithTheREADMEsCurl(t *testing.T) {
 	body := `{"email":"` + uniqueEmail(t) + `","password":"correct horse 1","name":"A"}`

@@ -15,6 +15,11 @@ type RegisterRequest struct {
 	Name     string `json:"name" validate:"required,min=1,max=100"`
 }
 
+// RegisterSecrets names RegisterRequest's secret fields as they appear in
+// the JSON body: the idempotency middleware leaves them out of everything
+// it stores (idempotency.Options.SecretFields).
+func RegisterSecrets() []string { return []string{"password"} }
+
 // Register handles POST /v1/users: 201 with the new user, 409 if the email
 // is registered already.
 func Register(st *Store) http.Handler {

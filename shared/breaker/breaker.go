@@ -38,16 +38,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
-
-	"github.com/shop-serverless/shop/shared/log"
 )
 
 // States reported by State.
@@ -57,150 +51,9 @@ const (
 	StateHalfOpen = "half-open"
 )
 
-// Defaults for zero Settings fields.
-const (
-	DefaultFailureRatio  = 0.5
-	DefaultMinRequests   = 5
-	DefaultInterval      = 30 * time.Second
-	DefaultOpenTimeout   = 10 * time.Second
-	DefaultSharedRefresh = 2 * time.Second
-	DefaultProbeTimeout  = 5 * time.Second
-
-	// MaxSharedRefresh bounds SharedRefresh: the promise is that every
-	// instance sees a trip within 5 s.
-	MaxSharedRefresh = 5 * time.Second
-)
-
 // minRetryAfter is the smallest retry hint an OpenError carries: HTTP's
 // Retry-After counts whole seconds, and "retry in 0 s" invites a hot loop.
 const minRetryAfter = time.Second
-
-// Settings configure a Breaker. Zero fields take the defaults above.
-type Settings struct {
-	// Name is the dependency, e.g. "users": the shared item's key and the
-	// name in errors and logs.
-	Name string
-	// FailureRatio trips the breaker when failures/completed calls reaches it
-	// (0 < ratio <= 1; default 0.5) ...
-	FailureRatio float64
-	// ... over at least MinRequests completed calls (default 5) ...
-	MinRequests uint32
-	// ... within a rolling window of Interval (default 30 s).
-	Interval time.Duration
-	// OpenTimeout is how long the breaker stays open before one probe call
-	// is let through (default 10 s).
-	OpenTimeout time.Duration
-	// SharedRefresh is how stale this instance's copy of the shared state may
-	// be (default 2 s, at most MaxSharedRefresh).
-	SharedRefresh time.Duration
-	// ProbeTimeout is the longest a probe call may run, and so how long its
-	// fleet-wide lease lasts if the prober dies (default 5 s). The probe's
-	// context is cut to it; a caller's earlier deadline still wins.
-	ProbeTimeout time.Duration
-	// IsFailure tells a failed call from one that merely returned an error a
-	// healthy dependency gives (a 404, say). Default: any non-nil error but
-	// context.Canceled. A cancellation it does not call a failure is not
-	// counted at all: the caller gave up, which says nothing about the
-	// dependency.
-	IsFailure func(error) bool
-	// Now is the clock for the shared state (tests); default time.Now. The
-	// per-instance gobreaker keeps its own wall clock.
-	Now func() time.Time
-}
-
-func (s Settings) withDefaults() Settings {
-	if s.FailureRatio <= 0 {
-		s.FailureRatio = DefaultFailureRatio
-	}
-	if s.FailureRatio > 1 {
-		s.FailureRatio = 1
-	}
-	if s.MinRequests == 0 {
-		s.MinRequests = DefaultMinRequests
-	}
-	if s.Interval <= 0 {
-		s.Interval = DefaultInterval
-	}
-	if s.OpenTimeout <= 0 {
-		s.OpenTimeout = DefaultOpenTimeout
-	}
-	if s.SharedRefresh <= 0 {
-		s.SharedRefresh = DefaultSharedRefresh
-	}
-	if s.SharedRefresh > MaxSharedRefresh {
-		s.SharedRefresh = MaxSharedRefresh
-	}
-	if s.ProbeTimeout <= 0 {
-		s.ProbeTimeout = DefaultProbeTimeout
-	}
-	if s.IsFailure == nil {
-		s.IsFailure = defaultIsFailure
-	}
-	if s.Now == nil {
-		s.Now = time.Now
-	}
-	return s
-}
-
-func defaultIsFailure(err error) bool {
-	return err != nil && !errors.Is(err, context.Canceled)
-}
-
-// SettingsFromEnv returns the default Settings for the dependency name with
-// the operator's overrides applied, so that one dependency's breaker can be
-// tuned without a code change:
-//
-//	BREAKER_<NAME>_FAILURE_RATIO  a number in (0, 1]
-//	BREAKER_<NAME>_MIN_REQUESTS   a positive integer
-//	BREAKER_<NAME>_OPEN_TIMEOUT   a Go duration ("30s")
-//
-// <NAME> is name in upper case with every character other than A-Z and 0-9
-// turned into "_" ("payment-provider" -> PAYMENT_PROVIDER). Every bad
-// variable is reported, and the error never quotes a value.
-func SettingsFromEnv(name string) (Settings, error) {
-	s := Settings{Name: name}.withDefaults()
-	s.Now = nil // keep the zero value: the clock is not configuration
-	prefix := "BREAKER_" + envName(name) + "_"
-	var errs []error
-	if v, ok := os.LookupEnv(prefix + "FAILURE_RATIO"); ok {
-		r, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || !(r > 0 && r <= 1) {
-			errs = append(errs, fmt.Errorf("%sFAILURE_RATIO: want a number in (0, 1]", prefix))
-		} else {
-			s.FailureRatio = r
-		}
-	}
-	if v, ok := os.LookupEnv(prefix + "MIN_REQUESTS"); ok {
-		n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32)
-		if err != nil || n == 0 {
-			errs = append(errs, fmt.Errorf("%sMIN_REQUESTS: want a positive integer", prefix))
-		} else {
-			s.MinRequests = uint32(n)
-		}
-	}
-	if v, ok := os.LookupEnv(prefix + "OPEN_TIMEOUT"); ok {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%sOPEN_TIMEOUT: want a positive Go duration such as 30s", prefix))
-		} else {
-			s.OpenTimeout = d
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Settings{}, fmt.Errorf("breaker %s: %w", name, err)
-	}
-	return s, nil
-}
-
-func envName(name string) string {
-	b := []byte(strings.ToUpper(name))
-	for i, c := range b {
-		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
 
 // ErrOpen is what every error from a call the breaker refused matches
 // (errors.Is); the error itself is an *OpenError.
@@ -220,38 +73,6 @@ func (e *OpenError) Error() string {
 
 // Is makes errors.Is(err, ErrOpen) true.
 func (e *OpenError) Is(target error) bool { return target == ErrOpen }
-
-// stateStore is the shared state as the Breaker uses it; *Shared implements
-// it on DynamoDB, and the unit tests with an in-memory fake.
-type stateStore interface {
-	load(ctx context.Context, name string) (sharedState, error)
-	publishOpen(ctx context.Context, name string, openUntil, now time.Time) (sharedState, error)
-	acquireProbe(ctx context.Context, name, owner string, leaseUntil, now time.Time) (st sharedState, won bool, err error)
-	closeProbe(ctx context.Context, name, owner string, now time.Time) (sharedState, error)
-	releaseProbe(ctx context.Context, name, owner string, now time.Time) (sharedState, error)
-}
-
-// sharedState is one instance's view of the shared item. The zero value is
-// "closed, nobody probing", which is also what an absent item means.
-type sharedState struct {
-	open       bool
-	openUntil  time.Time
-	probeUntil time.Time
-	probeOwner string
-}
-
-// blocked reports whether a call must fail fast at now, and for how long.
-func (st sharedState) blocked(now time.Time) (time.Duration, bool) {
-	switch {
-	case !st.open:
-		return 0, false
-	case now.Before(st.openUntil):
-		return st.openUntil.Sub(now), true
-	case now.Before(st.probeUntil): // another call holds the probe lease
-		return st.probeUntil.Sub(now), true
-	}
-	return 0, false
-}
 
 // Breaker is one dependency's circuit breaker in this instance. It is safe
 // for concurrent use.
@@ -510,73 +331,6 @@ func newOwner() string {
 	var p [16]byte
 	_, _ = rand.Read(p[:]) // crypto/rand.Read never fails on supported platforms
 	return hex.EncodeToString(p[:])
-}
-
-// sharedView returns the cached shared state, reading it first when it is
-// older than SharedRefresh. One caller reads; concurrent callers meanwhile
-// use the previous copy (or, before the first read completes, "closed"), so
-// a slow DynamoDB slows one call per refresh, not all of them. The read is eventually consistent: it costs half a strongly
-// consistent one, its lag (well under a second) fits inside the 5 s promise,
-// and no decision rests on it alone, since every transition is a conditional
-// write that DynamoDB evaluates on the current item.
-func (b *Breaker) sharedView(ctx context.Context) sharedState {
-	b.mu.Lock()
-	now := b.s.Now()
-	stale := b.fetchedAt.IsZero() || now.Sub(b.fetchedAt) >= b.s.SharedRefresh
-	if !stale || b.refreshing {
-		st := b.cache
-		b.mu.Unlock()
-		return st
-	}
-	b.refreshing = true
-	gen := b.cacheGen
-	b.mu.Unlock()
-
-	rctx, cancel := context.WithTimeout(ctx, sharedTimeout)
-	st, err := b.shared.load(rctx, b.s.Name)
-	cancel()
-
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.refreshing = false
-	// A failed read still counts as a refresh, so a DynamoDB outage costs one
-	// attempt (and one log line) per SharedRefresh rather than one per call.
-	b.fetchedAt = b.s.Now()
-	if err != nil {
-		b.logShared(ctx, "read shared state", err)
-		st = sharedState{} // this instance's own breaker decides alone
-	}
-	if b.cacheGen == gen {
-		b.cache = st
-	}
-	return b.cache
-}
-
-// storeView caches the state a write returned: it is at least as fresh as
-// any read in flight.
-func (b *Breaker) storeView(st sharedState) {
-	b.mu.Lock()
-	b.cache = st
-	b.cacheGen++
-	b.fetchedAt = b.s.Now()
-	b.mu.Unlock()
-}
-
-// sharedTimeout bounds each DynamoDB call on the call path: the shared state
-// must never make a call much slower than the dependency itself.
-const sharedTimeout = time.Second
-
-// writeContext is for writes that record what already happened: they must
-// happen even when the caller's context is done (the failure being recorded
-// may well be its deadline), and before Execute returns, since Lambda
-// freezes the instance after the response.
-func (b *Breaker) writeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), sharedTimeout)
-}
-
-func (b *Breaker) logShared(ctx context.Context, what string, err error) {
-	log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "breaker: shared state unavailable, using this instance's state only",
-		slog.String("breaker", b.s.Name), slog.String("operation", what), slog.String("error", err.Error()))
 }
 
 func (b *Breaker) openError(wait time.Duration) *OpenError {

@@ -25,6 +25,9 @@ import (
 //	updatedAt  epoch ms of the last write
 //	ttl        epoch seconds: a day after the last write, so that state of a
 //	           dependency nobody calls any more disappears (absent = closed)
+//	writeToken, priorWriteToken
+//	           the last two writes' tokens, which make them safe to retry
+//	           (store.ConditionalUpdate)
 //
 // One Shared serves every Breaker of a function.
 type Shared struct {
@@ -181,18 +184,21 @@ func (s *Shared) ownedUpdate(ctx context.Context, in *dynamodb.UpdateItemInput) 
 // update applies in. It returns the item as the write left it, or, when the
 // condition failed (applied false), as it was: DynamoDB sends it back
 // (ReturnValuesOnConditionCheckFailure), so a lost race costs no second read.
+// The write is safe to retry (store.ConditionalUpdate): when the SDK resends
+// it after a lost response, its own first attempt is recognised as applied
+// rather than as a race lost, which for acquireProbe would leave a lease
+// that nobody uses blocking the fleet until it expired.
 func (s *Shared) update(ctx context.Context, in *dynamodb.UpdateItemInput) (st sharedState, applied bool, err error) {
 	in.ReturnValues = types.ReturnValueAllNew
-	in.ReturnValuesOnConditionCheckFailure = types.ReturnValuesOnConditionCheckFailureAllOld
-	out, err := s.db.UpdateItem(ctx, in)
+	item, err := store.ConditionalUpdate(ctx, s.db, in)
 	if old, failed := store.ConditionFailedItem(err); failed {
 		st, err := decodeState(old)
 		return st, false, err
 	}
 	if err != nil {
-		return sharedState{}, false, fmt.Errorf("update %s: %w", s.table, err)
+		return sharedState{}, false, err
 	}
-	st, err = decodeState(out.Attributes)
+	st, err = decodeState(item)
 	return st, err == nil, err
 }
 

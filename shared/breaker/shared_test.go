@@ -176,3 +176,51 @@ func TestFailedProbeReopensForAll(t *testing.T) {
 		}
 	}
 }
+
+// Each write of the shared state loses its response once, after the
+// emulator applied it (storetest.LossyTable), and the SDK retries: each must
+// report what it did, and a lease held by another instance must still be
+// reported lost.
+func TestSharedWritesSurviveLostResponses(t *testing.T) {
+	db, table, loss := storetest.LossyTable(t, "platform")
+	s := NewShared(db, table)
+	ctx := context.Background()
+	now := time.UnixMilli(time.Now().UnixMilli())
+
+	loss.Next("UpdateItem")
+	st, err := s.publishOpen(ctx, "users", now.Add(10*time.Second), now)
+	if err != nil || !st.open || !st.openUntil.Equal(now.Add(10*time.Second)) {
+		t.Fatalf("publishOpen, response lost = %+v, %v", st, err)
+	}
+	loss.WantLost(t, "UpdateItem", 1)
+
+	later := now.Add(10 * time.Second)
+	loss.Next("UpdateItem")
+	st, won, err := s.acquireProbe(ctx, "users", "a", later.Add(3*time.Second), later)
+	if err != nil || !won || st.probeOwner != "a" {
+		t.Fatalf("acquireProbe, response lost = %+v, won = %v, %v; want the lease won: nobody else probes until it expires", st, won, err)
+	}
+	loss.WantLost(t, "UpdateItem", 2)
+
+	loss.Next("UpdateItem")
+	st, won, err = s.acquireProbe(ctx, "users", "b", later.Add(4*time.Second), later.Add(time.Second))
+	if err != nil || won || st.probeOwner != "a" {
+		t.Fatalf("acquireProbe of a's lease, response lost = %+v, won = %v, %v; want lost to a", st, won, err)
+	}
+	loss.WantLost(t, "UpdateItem", 3)
+
+	loss.Next("UpdateItem")
+	st, err = s.releaseProbe(ctx, "users", "a", later.Add(time.Second))
+	if err != nil || !st.open || st.probeOwner != "" {
+		t.Fatalf("releaseProbe, response lost = %+v, %v; want open, no lease", st, err)
+	}
+	if _, won, _ := s.acquireProbe(ctx, "users", "c", later.Add(5*time.Second), later.Add(2*time.Second)); !won {
+		t.Fatal("c did not get the released lease")
+	}
+	loss.Next("UpdateItem")
+	st, err = s.closeProbe(ctx, "users", "c", later.Add(2*time.Second))
+	if err != nil || st.open || st.probeOwner != "" {
+		t.Fatalf("closeProbe, response lost = %+v, %v; want closed", st, err)
+	}
+	loss.WantLost(t, "UpdateItem", 5)
+}

@@ -5,14 +5,41 @@
 //
 //	h = idempotency.New(db, table, idempotency.Options{Scope: "inventory-adjust-stock", Required: true}).Wrap(h)
 //
+// A key belongs to its caller: the record is found by the operation (Scope),
+// the caller and the key, and the fingerprint of "the same request" covers
+// the caller too. The caller is the principal shared/auth verified before
+// this middleware runs (principal.ID: issuer and subject) or, for an
+// anonymous request, the client's address (runtime.ClientIP). Two callers
+// who pick the same key never see each other's answer. Anonymous clients
+// behind one address share one namespace, so keys should be random (a
+// UUID), and an anonymous client whose address changes between attempts
+// starts afresh: its retry runs the operation again.
+//
 // Outcomes for a request carrying a key:
-//   - first time: the handler runs; a response below 500 is stored for TTL
-//     (24 h by default); a 5xx (or a panic) releases the key so a retry can
-//     run the operation again;
-//   - the same key and the same request again: the stored response, marked
-//     with the header Idempotent-Replayed: true;
-//   - the same key with a different request (method, path or body): 422;
-//   - the same key while the first request still runs: 409 with Retry-After.
+//   - first time for this caller: the handler runs; a response below 500 is
+//     stored for TTL (24 h by default); a 5xx (or a panic) releases the key
+//     so a retry can run the operation again;
+//   - the same key and the same request again from the same caller: the
+//     stored response, marked with the header Idempotent-Replayed: true;
+//   - the same key with a different request (method, path, query or body,
+//     secret fields aside): 422;
+//   - the same key while the first request still runs: 409 with Retry-After;
+//   - a body over httpapi.MaxBodyBytes, or, for an operation with secret
+//     fields, a body that is not a JSON object: the handler runs and refuses
+//     it (413, 400); nothing is stored.
+//
+// Secrets are never fingerprinted. The record lives for a day in the table
+// (longer in its backups), and a hash of a body holding a password would let
+// anyone who reads it guess the password offline at the speed of SHA-256.
+// An operation therefore names its secret fields (Options.SecretFields;
+// register: "password"), which are left out of the fingerprint; the record
+// then holds nothing derived from them (the handler's response must not
+// echo them either). The trade-off: a retry with the same key that changes
+// only a secret is "the same request" and replays the first answer.
+//
+// Every write of the record is safe to retry (shared/store's conditional
+// writes): a response DynamoDB applied but the client never read does not
+// turn the first request into a 409 against itself.
 //
 // Records live in the service's own table (the users or inventory table), so
 // no service reads another's data and TTL cleans them up.
@@ -24,11 +51,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -38,6 +67,8 @@ import (
 
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/principal"
+	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/store"
 )
 
@@ -71,6 +102,13 @@ type Options struct {
 	LockTimeout time.Duration
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// SecretFields names the top-level fields of the JSON request body
+	// that hold secrets (register: "password"), matched as encoding/json
+	// matches field names (case-insensitively). They never reach the
+	// fingerprint, so the stored record holds nothing derived from them.
+	// The rest of the body is fingerprinted as its fields, so whitespace
+	// and field order no longer tell two requests apart.
+	SecretFields []string
 }
 
 // Middleware guards a handler with the Idempotency-Key header, keeping its
@@ -141,13 +179,61 @@ func (s *Middleware) Wrap(next http.Handler) http.Handler {
 			return nil
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		return s.serve(w, r, key, fingerprint(r, body), next)
+		if len(s.opts.SecretFields) > 0 {
+			var ok bool
+			if body, ok = withoutSecrets(body, s.opts.SecretFields); !ok {
+				// Not a JSON object: the handler answers 400, which is not
+				// worth replaying, and a body the filter cannot read may
+				// still hold the secret.
+				next.ServeHTTP(w, r)
+				return nil
+			}
+		}
+		caller := callerOf(r)
+		pk := "IDEMPOTENCY#" + s.opts.Scope + "#" + lengthPrefixed(caller) + "#" + key
+		return s.serve(w, r, pk, key, fingerprint(r, caller, body), next)
 	})
 }
 
-func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, key, hash string, next http.Handler) error {
+// callerOf names who sent r: the principal shared/auth verified, or for an
+// anonymous request the client's address. The prefixes keep the two kinds
+// apart, whatever an issuer is called.
+func callerOf(r *http.Request) string {
+	if p, ok := principal.FromContext(r.Context()); ok {
+		return "principal:" + p.ID()
+	}
+	return "anonymous:" + runtime.ClientIP(r)
+}
+
+// lengthPrefixed makes s unambiguous inside a key that continues after it:
+// a caller cannot end in something that reads as another caller's key.
+func lengthPrefixed(s string) string { return strconv.Itoa(len(s)) + ":" + s }
+
+// withoutSecrets returns body's fields but the secret ones, encoded again
+// (keys sorted, so the same fields give the same bytes), or ok false when
+// body is not a JSON object. Every field encoding/json would decode into a
+// secret is removed: a name that differs only in case, and duplicates.
+func withoutSecrets(body []byte, secrets []string) (_ []byte, ok bool) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return nil, false
+	}
+	for name := range fields {
+		for _, secret := range secrets {
+			if strings.EqualFold(name, secret) {
+				delete(fields, name)
+			}
+		}
+	}
+	out, err := json.Marshal(fields)
+	if err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, pk, key, hash string, next http.Handler) error {
 	ctx := r.Context()
-	pk := "IDEMPOTENCY#" + s.opts.Scope + "#" + key
 	lock := newLock()
 	existing, err := s.acquire(ctx, pk, hash, lock)
 	if err != nil {
@@ -194,6 +280,11 @@ func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, key, hash str
 // lands first and creates INPROGRESS; B's Put fails its condition, and
 // DynamoDB hands B the record A wrote (ReturnValuesOnConditionCheckFailure),
 // so B answers 409 without a second read. There is no read-then-write window.
+//
+// A's Put may also be applied with its response lost; the SDK then sends it
+// again, and the retry fails its condition against A's own record. The Put
+// goes through store.ConditionalPut, whose write token tells that record
+// apart from B's, so A holds the key rather than answering itself a 409.
 func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
 	now := s.opts.Now()
 	lockExpiry := now.Add(s.opts.LockTimeout)
@@ -208,7 +299,7 @@ func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*recor
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: marshal: %w", err)
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+	err = store.ConditionalPut(ctx, s.db, &dynamodb.PutItemInput{
 		TableName:           aws.String(s.table),
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"),
@@ -220,7 +311,6 @@ func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*recor
 			":nowms":      store.N(now.UnixMilli()),
 			":inprogress": store.S(statusInProgress),
 		},
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if old, failed := store.ConditionFailedItem(err); failed {
 		var rec record
@@ -255,6 +345,8 @@ func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {
 
 // complete stores the response, but only while we still hold the lock: if
 // our lock timed out and another invocation took the key over, its record wins.
+// A retry of this update finds the lock removed by its own first attempt;
+// store.ConditionalUpdate recognises that attempt by its write token.
 func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorder) error {
 	header := map[string]string{}
 	for _, h := range replayedHeaders {
@@ -264,9 +356,9 @@ func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorde
 	}
 	resp, err := attributevalue.Marshal(storedResp{Status: rec.status, Header: header, Body: rec.body.Bytes()})
 	if err != nil {
-		return err
+		return fmt.Errorf("marshal response: %w", err)
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = store.ConditionalUpdate(ctx, s.db, &dynamodb.UpdateItemInput{
 		TableName:           aws.String(s.table),
 		Key:                 store.Key(pk, "IDEMPOTENCY"),
 		UpdateExpression:    aws.String("SET #status = :completed, #response = :response REMOVE #lock"),
@@ -286,8 +378,11 @@ func (s *Middleware) complete(ctx context.Context, pk, lock string, rec *recorde
 	return err
 }
 
+// release deletes the record while it still holds our lock. A retry finds
+// the record gone (store.ConditionalDelete: done); a record with another
+// lock is someone else's and stays.
 func (s *Middleware) release(ctx context.Context, pk, lock string) {
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	err := store.ConditionalDelete(ctx, s.db, &dynamodb.DeleteItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       store.Key(pk, "IDEMPOTENCY"),
 		ConditionExpression:       aws.String("#lock = :lock"),
@@ -299,13 +394,12 @@ func (s *Middleware) release(ctx context.Context, pk, lock string) {
 	}
 }
 
-// fingerprint identifies "the same request": method, path, query and body.
-func fingerprint(r *http.Request, body []byte) string {
+// fingerprint identifies "the same request": caller, method, path, query
+// and body (secret fields already removed).
+func fingerprint(r *http.Request, caller string, body []byte) string {
 	h := sha256.New()
-	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery} {
-		h.Write([]byte(strconv.Itoa(len(part))))
-		h.Write([]byte{':'})
-		h.Write([]byte(part))
+	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery, caller} {
+		h.Write([]byte(lengthPrefixed(part)))
 	}
 	h.Write(body)
 	return hex.EncodeToString(h.Sum(nil))

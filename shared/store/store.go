@@ -9,6 +9,14 @@
 // Conditional writes ask DynamoDB to return the old item when the condition
 // fails (ReturnValuesOnConditionCheckFailure), so "absent" and "changed" are
 // told apart without a second read.
+//
+// Every conditional write is safe to retry, which the SDK does whenever a
+// response is lost, applied or not: transactions carry a ClientRequestToken
+// per call (TransactWrite), single-item writes a write token per call in the
+// item (WriteTokenAttr), by which a retry that fails its condition against
+// its own first attempt is told from a real conflict (ConditionalPut,
+// ConditionalUpdate, ConditionalDelete; retrysafe.go draws the timeline).
+// Code outside this package makes its conditional writes through these too.
 package store
 
 import (
@@ -74,9 +82,10 @@ func S(v string) types.AttributeValue { return &types.AttributeValueMemberS{Valu
 // N builds a number attribute value.
 func N(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: fmt.Sprint(v)} }
 
-// PutNew writes item only if no item has its key yet.
+// PutNew writes item only if no item has its key yet; safe to retry (a
+// retry after a lost response is not "already exists": see ConditionalPut).
 func PutNew(ctx context.Context, db DB, table string, item Item) error {
-	_, err := db.PutItem(ctx, &dynamodb.PutItemInput{
+	err := ConditionalPut(ctx, db, &dynamodb.PutItemInput{
 		TableName:           aws.String(table),
 		Item:                item,
 		ConditionExpression: aws.String("attribute_not_exists(#pk)"),
@@ -87,10 +96,7 @@ func PutNew(ctx context.Context, db DB, table string, item Item) error {
 	if IsConditionFailed(err) {
 		return ErrAlreadyExists
 	}
-	if err != nil {
-		return fmt.Errorf("put %s: %w", table, err)
-	}
-	return nil
+	return err
 }
 
 // Get reads one item with a strongly consistent read; ErrNotFound when absent.
@@ -165,7 +171,7 @@ func MapTxError(err error, byIndex map[int]error) error {
 // free: all are written or none. The usual use is an entity plus the guard
 // items that make one of its attributes unique (an email, a SKU), so a value
 // can never end up with two owners. taken[i], when set, is returned if the
-// key of items[i] is already in use.
+// key of items[i] is already in use. Safe to retry: see TransactWrite.
 func PutNewAll(ctx context.Context, db DB, table string, items []Item, taken map[int]error) error {
 	notExists := aws.String("attribute_not_exists(#pk)")
 	names := map[string]string{"#pk": PK}
@@ -175,6 +181,5 @@ func PutNewAll(ctx context.Context, db DB, table string, items []Item, taken map
 			TableName: aws.String(table), Item: item, ConditionExpression: notExists, ExpressionAttributeNames: names,
 		}}
 	}
-	_, err := db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
-	return MapTxError(err, taken)
+	return MapTxError(TransactWrite(ctx, db, &dynamodb.TransactWriteItemsInput{TransactItems: ops}), taken)
 }

@@ -20,6 +20,8 @@ const VersionAttr = "version"
 // which tells ErrNotFound (no item) from ErrVersionConflict (another writer
 // got there first). extra, if set, is ANDed into the condition; when it
 // fails on an item at the expected version the error is ErrConditionFailed.
+// Safe to retry: a retry that meets its own first attempt returns the item
+// that attempt wrote (see ConditionalUpdate).
 func UpdateVersioned(ctx context.Context, db DB, table string, key Item, expected int64, update expression.UpdateBuilder, extra *expression.ConditionBuilder) (Item, error) {
 	cond := expression.Name(VersionAttr).Equal(expression.Value(expected))
 	if extra != nil {
@@ -39,7 +41,9 @@ func UpdateVersioned(ctx context.Context, db DB, table string, key Item, expecte
 
 // UpdateExisting applies update (and bumps the version) to an existing item
 // whatever its version, provided cond holds. ErrNotFound when there is no
-// item, ErrConditionFailed when cond is false.
+// item, ErrConditionFailed when cond is false. Safe to retry: a retry of a
+// write already applied is not applied again, even when cond still holds
+// (an increment stays one increment; see ConditionalUpdate).
 func UpdateExisting(ctx context.Context, db DB, table string, key Item, update expression.UpdateBuilder, cond expression.ConditionBuilder) (Item, error) {
 	cond = expression.AttributeExists(expression.Name(PK)).And(cond)
 	update = update.Add(expression.Name(VersionAttr), expression.Value(1))
@@ -56,21 +60,17 @@ func updateWithCondition(ctx context.Context, db DB, table string, key Item, upd
 	if err != nil {
 		return nil, fmt.Errorf("build update for %s: %w", table, err)
 	}
-	out, err := db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(table),
-		Key:                                 key,
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValues:                        types.ReturnValueAllNew,
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	item, err := ConditionalUpdate(ctx, db, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(table),
+		Key:                       key,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
 	})
 	if old, failed := ConditionFailedItem(err); failed {
 		return nil, classify(old)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("update %s: %w", table, err)
-	}
-	return out.Attributes, nil
+	return item, err
 }

@@ -12,6 +12,8 @@ import (
 func main() {
 	httpfn.Start(func(d httpfn.Deps) (http.Handler, error) {
 		h := users.Register(users.NewStore(d.DB, d.Config.Table))
-		return idempotency.New(d.DB, d.Config.Table, idempotency.Options{Scope: d.Config.Function, Required: false}).Wrap(h), nil
+		return idempotency.New(d.DB, d.Config.Table, idempotency.Options{
+			Scope: d.Config.Function, Required: false, SecretFields: users.RegisterSecrets(),
+		}).Wrap(h), nil
 	})
 }

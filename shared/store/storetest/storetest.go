@@ -4,7 +4,9 @@
 //
 //	db, table := storetest.Table(t, "users")
 //
-// Without an emulator the tests skip, or fail under make test: see
+// LossyTable gives the same with a client that loses chosen responses
+// after the emulator applied the request, to test that writes are safe to
+// retry. Without an emulator the tests skip, or fail under make test: see
 // shared/testenv.
 package storetest
 
@@ -33,6 +35,14 @@ var seq atomic.Int64
 // Table creates a fresh table shaped like functions/<service>/service.yaml.
 func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 	t.Helper()
+	db, name, _ := newTable(t, service)
+	return db, name
+}
+
+// newTable creates the table and returns a client on it, with the config
+// the client was made from.
+func newTable(t testing.TB, service string) (*dynamodb.Client, string, aws.Config) {
+	t.Helper()
 	testenv.RequireEmulator(t)
 	ctx := context.Background()
 	set, err := manifest.Load(repoRoot(t))
@@ -47,20 +57,7 @@ func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Log every SDK retry into the test's output. Under load MiniStack 1.5.33
-	// now and then applies a write whose response body the client then
-	// fails to read ("use of closed network connection"); the SDK retries
-	// and the retried conditional write conflicts with itself. Seen about
-	// once per thousand conditional writes with three test packages hammering
-	// one emulator, with or without keep-alives; make test therefore runs
-	// the test binaries one at a time. When a test fails that way, these
-	// lines say so.
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		o.ClientLogMode = aws.LogRetries
-		o.Logger = logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
-			t.Logf("aws sdk: "+format, v...)
-		})
-	})
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { logRetries(t, o) })
 	name := fmt.Sprintf("test-%s-%d-%d", service, time.Now().UnixNano(), seq.Add(1))
 	// The name is unique to this test, so "already exists" can only mean the
 	// SDK retried a CreateTable whose first attempt the emulator did carry
@@ -83,7 +80,22 @@ func Table(t testing.TB, service string) (*dynamodb.Client, string) {
 			t.Fatalf("ttl on %s: %v", name, err)
 		}
 	}
-	return db, name
+	return db, name, cfg
+}
+
+// logRetries logs every SDK retry into the test's output. Under load
+// MiniStack 1.5.33 now and then applies a write whose response body the
+// client then fails to read ("use of closed network connection"), and the
+// SDK retries: seen about once per thousand conditional writes with three
+// test packages on one emulator, with or without keep-alives. Every
+// conditional write in shared/store is safe to retry (LossyTable makes the
+// fault happen on demand to prove it), so make test runs the packages in
+// parallel; these lines show when the fault struck.
+func logRetries(t testing.TB, o *dynamodb.Options) {
+	o.ClientLogMode = aws.LogRetries
+	o.Logger = logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
+		t.Logf("aws sdk: "+format, v...)
+	})
 }
 
 // repoRoot finds the module root from this source file's location, so tests
