@@ -13,6 +13,7 @@ GOTEST       := $(GO) test -count=1 -timeout 10m
 KEYTOOL      := $(GO) run ./infra/keytool -endpoint $(ENDPOINT)
 ISSUERS      ?=
 PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
+TEST_PARALLEL ?= 8
 SCOPES       ?=
 export GATEWAY_PORT
 
@@ -33,27 +34,29 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 
 # make test owns the emulator only if it started it: `ensure` says which on
 # its last line, and the trap stops it on every exit path, failures included.
+# go vet and the compilation of every test binary run while the emulator
+# starts and the deployer deploys: neither needs the other.
 # The end-to-end package ends by checking every AWS call the functions made
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
 # missing report means the check never ran, which fails the run).
-# Test binaries are compiled first, then run as many packages at a time as go
-# test's default. MiniStack under that load now and then applies a write and
-# loses its response; the SDK retries, and every conditional write is safe to
-# retry (shared/store), so the retry is recognised instead of conflicting
-# with itself.
+# Test packages run TEST_PARALLEL at a time, and so do the parallel tests
+# inside each: they mostly wait on the emulator, not on the CPU. MiniStack
+# under that load now and then applies a write and loses its response; the
+# SDK retries, and every conditional write is safe to retry (shared/store),
+# so the retry is recognised instead of conflicting with itself.
 test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-end
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	$(GO) vet ./...
-	@owner=$$($(STACK) ensure | tee /dev/stderr | tail -n 1); \
+	@( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null ) & prep=$$!; \
+	  owner=$$($(STACK) ensure | tee /dev/stderr | tail -n 1); \
 	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
 	  $(DEPLOY); \
+	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT); \
 	  rm -f $(PRIVILEGE_REPORT); \
-	  $(GO) test -count=1 -run '^$$' ./... > /dev/null; \
-	  $(GOTEST) ./...; \
+	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  echo; cat $(PRIVILEGE_REPORT)
 

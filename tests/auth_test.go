@@ -126,6 +126,7 @@ func login(t *testing.T, email, password string) (string, response) {
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
 func TestLoginAndOwnership(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	u, r := register(t, email)
 	expect(t, r, http.StatusCreated)
@@ -159,6 +160,7 @@ func TestLoginAndOwnership(t *testing.T) {
 // second round would run past the account's free failures into its delay
 // (and this test would meet a 429).
 func TestSuccessfulLoginClearsFailures(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	_, r := register(t, email)
 	expect(t, r, http.StatusCreated)
@@ -175,6 +177,7 @@ func TestSuccessfulLoginClearsFailures(t *testing.T) {
 }
 
 func TestProtectedRoutesRefuseBadTokens(t *testing.T) {
+	t.Parallel()
 	kid, key := operatorKey(t)
 	now := time.Now()
 	aud := naming.Audience(prefix())

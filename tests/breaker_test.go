@@ -74,6 +74,7 @@ func getStatus(t *testing.T, url string) (int, http.Header) {
 // separate instance observe the same open breaker without ever having called
 // users, and both recover after the open time.
 func TestBreakerAcrossInstances(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	u, r := register(t, email)
 	expect(t, r, http.StatusCreated)
@@ -98,9 +99,11 @@ func TestBreakerAcrossInstances(t *testing.T) {
 		t.Fatalf("healthy users: caller answered %d", status)
 	}
 
-	// users-get now fails (the switch is honoured because the local
-	// deployer sets SHOP_FAULTS=1; its cache holds for a second).
-	if err := faults.Set(ctx, db, usersTable, "users-get", faults.Fault{Mode: faults.ModeError, Status: http.StatusServiceUnavailable}); err != nil {
+	// users-get now fails for this user (the switch is honoured because the
+	// local deployer sets SHOP_FAULTS=1; its cache holds for a second). Only
+	// for this user: the other tests, running in parallel, use users-get too.
+	broken := faults.Fault{Mode: faults.ModeError, Status: http.StatusServiceUnavailable, Path: "/v1/users/" + u.ID}
+	if err := faults.Set(ctx, db, usersTable, "users-get", broken); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond)

@@ -40,6 +40,7 @@ func createProduct(t *testing.T, sku string, stock int64, headers ...string) (pr
 }
 
 func TestProductsCreateGet(t *testing.T) {
+	t.Parallel()
 	sku := uniqueSKU("E2E")
 	p, r := createProduct(t, sku, 5)
 	expect(t, r, http.StatusCreated)
@@ -71,6 +72,7 @@ func TestProductsCreateGet(t *testing.T) {
 }
 
 func TestProductsListPagination(t *testing.T) {
+	t.Parallel()
 	var created []string
 	for i := range 5 {
 		p, r := createProduct(t, uniqueSKU(fmt.Sprintf("PG%d", i)), 1)
@@ -128,6 +130,7 @@ func TestProductsListPagination(t *testing.T) {
 }
 
 func TestStockAdjustments(t *testing.T) {
+	t.Parallel()
 	p, r := createProduct(t, uniqueSKU("STK"), 3)
 	expect(t, r, http.StatusCreated)
 	path := "/v1/products/" + p.ID + "/stock"
@@ -164,6 +167,7 @@ func TestStockAdjustments(t *testing.T) {
 }
 
 func TestCreateProductIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	sku := uniqueSKU("IDEM")
 	key := "create-" + sku
 	first, r1 := createProduct(t, sku, 2, "Idempotency-Key", key)

@@ -50,6 +50,7 @@ func invokeDirect(t *testing.T, function string, req events.APIGatewayV2HTTPRequ
 // A function behind a protected route believes no authorizer context it
 // cannot check against the caller's own token.
 func TestDirectInvocationCannotForgeIdentity(t *testing.T) {
+	t.Parallel()
 	victim, r := register(t, uniqueEmail(t))
 	expect(t, r, http.StatusCreated)
 	attackerEmail := uniqueEmail(t)

@@ -49,6 +49,7 @@ func retryAfter(t *testing.T, r response) time.Duration {
 // are refused (429) with Retry-After. The owner is then let in after at
 // most one wait.
 func TestLoginParallelGuessesStayWithinBudget(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	_, r := register(t, email)
 	expect(t, r, http.StatusCreated)
@@ -98,6 +99,7 @@ func TestLoginParallelGuessesStayWithinBudget(t *testing.T) {
 
 // An unknown email is answered exactly as a wrong password.
 func TestLoginUnknownEmailLooksLikeWrongPassword(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	_, r := register(t, email)
 	expect(t, r, http.StatusCreated)

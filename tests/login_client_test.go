@@ -45,6 +45,7 @@ func freshNetwork() string {
 // interleave; then the client is refused (429, Retry-After), even with a
 // right password, while other clients are not.
 func TestLoginPerClientLimit(t *testing.T) {
+	t.Parallel()
 	owner := uniqueEmail(t)
 	_, r := register(t, owner)
 	expect(t, r, http.StatusCreated)

@@ -33,7 +33,15 @@ const checkTimeout = time.Minute
 // (DESIGN.md §7c). It prints a report, with the grants no call used; with
 // SHOP_PRIVILEGE_REPORT set it also writes it to that file (make test prints
 // it from there, since go test shows a passing package's output only with -v).
+//
+// The tests run in parallel (each calls t.Parallel): they share only the
+// deployed stack, each with its own users, products and keys. Defaults for
+// the emulator's region and credentials are set here, once, because
+// testenv.RequireEmulator's t.Setenv cannot be used by parallel tests.
 func TestMain(m *testing.M) {
+	if os.Getenv("AWS_ENDPOINT_URL") != "" {
+		emulatorDefaults()
+	}
 	start := time.Now()
 	code := m.Run()
 	if stackUsed.Load() && !checkLeastPrivilege(start) && code == 0 {
@@ -53,12 +61,6 @@ func checkLeastPrivilege(start time.Time) bool {
 		}
 		fmt.Println("least privilege: not checked: set AWS_ENDPOINT_URL to the local emulator (make test does)")
 		return true
-	}
-	// The emulator's region and credentials, as testenv.RequireEmulator sets them.
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"} {
-		if os.Getenv(k) == "" {
-			_ = os.Setenv(k, v)
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
@@ -90,4 +92,14 @@ func checkLeastPrivilege(start time.Time) bool {
 		}
 	}
 	return !report.Failed()
+}
+
+// emulatorDefaults sets the emulator's region and credentials where the
+// environment has none, as testenv.RequireEmulator would.
+func emulatorDefaults() {
+	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"} {
+		if os.Getenv(k) == "" {
+			_ = os.Setenv(k, v)
+		}
+	}
 }

@@ -33,6 +33,7 @@ func register(t *testing.T, email string) (user, response) {
 }
 
 func TestUsersRegisterGetUpdate(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	u, r := register(t, email)
 	expect(t, r, http.StatusCreated)
@@ -106,6 +107,7 @@ func TestUsersRegisterGetUpdate(t *testing.T) {
 // A client that retries a registration with its Idempotency-Key gets the
 // first answer again, not a 409 for the email it has itself just taken.
 func TestRegisterIdempotentReplay(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	body := map[string]string{"email": email, "password": "correct horse 1", "name": "Ada"}
 	first := call(t, "POST", "/v1/users", body, "Idempotency-Key", "register-"+email)
@@ -118,6 +120,7 @@ func TestRegisterIdempotentReplay(t *testing.T) {
 }
 
 func TestUsersBadInput(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		body   string
@@ -151,6 +154,7 @@ func TestUsersBadInput(t *testing.T) {
 // field, never part of what the idempotency record keeps (shared/idempotency
 // documents the trade-off). The first password is the one that logs in.
 func TestRegisterReplayLeavesThePasswordOut(t *testing.T) {
+	t.Parallel()
 	email := uniqueEmail(t)
 	key := "register-" + email
 	body := func(password string) map[string]string {
@@ -170,11 +174,13 @@ func TestRegisterReplayLeavesThePasswordOut(t *testing.T) {
 
 // The README's first command, as written there (curl --json).
 func TestRegisterWithTheREADMEsCurl(t *testing.T) {
+	t.Parallel()
 	body := `{"email":"` + uniqueEmail(t) + `","password":"correct horse 1","name":"A"}`
 	expect(t, call(t, "POST", "/v1/users", body, "Content-Type", "application/json", "Accept", "application/json"), http.StatusCreated)
 }
 
 func TestCorrelationIDEchoed(t *testing.T) {
+	t.Parallel()
 	r := call(t, "GET", "/v1/products/0190c3c4-0000-7000-8000-000000000000", nil, "X-Correlation-Id", "e2e-corr-42")
 	p := expect(t, r, http.StatusNotFound)
 	if got := r.Header.Get("X-Correlation-Id"); got != "e2e-corr-42" {

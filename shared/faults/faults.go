@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,6 +63,11 @@ type Fault struct {
 	Status  int           // error mode: the status to answer (400-599; default 503)
 	Latency time.Duration // latency mode: how long to wait
 	Until   time.Time     // optional: the fault ends by itself then
+	// Path, if set, confines the fault to HTTP requests whose path starts
+	// with it ("/v1/users/<id>"), so one test can break one resource while
+	// other tests use the same function; such a fault never applies to
+	// Inject, whose callers have no request path.
+	Path string
 }
 
 // InjectedError is the failure an error fault causes.
@@ -108,7 +114,7 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := i.Inject(r.Context()); err != nil {
+		if err := i.inject(r.Context(), r.URL.Path); err != nil {
 			status := DefaultStatus
 			var ie *InjectedError
 			if errors.As(err, &ie) {
@@ -125,12 +131,16 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 // (event consumers, saga steps): an error fault returns an *InjectedError,
 // a latency fault waits (or returns ctx's error if ctx ends first), and no
 // fault, or a disabled Injector, returns nil at once.
-func (i *Injector) Inject(ctx context.Context) error {
+func (i *Injector) Inject(ctx context.Context) error { return i.inject(ctx, "") }
+
+// inject applies the current fault to an invocation of path ("" for one
+// that is not an HTTP request).
+func (i *Injector) inject(ctx context.Context, path string) error {
 	if !i.enabled() {
 		return nil
 	}
 	f := i.current(ctx)
-	if f == nil {
+	if f == nil || (f.Path != "" && !strings.HasPrefix(path, f.Path)) {
 		return nil
 	}
 	switch f.Mode {
@@ -178,7 +188,8 @@ const (
 	attrStatus    = "status"
 	attrLatencyMs = "latencyMs"
 	attrUntil     = "until" // epoch ms
-	attrTTL       = "ttl"   // epoch seconds: DynamoDB removes an expired switch eventually
+	attrPath      = "path"
+	attrTTL       = "ttl" // epoch seconds: DynamoDB removes an expired switch eventually
 )
 
 func get(ctx context.Context, db store.DB, table, function string) (*Fault, error) {
@@ -205,6 +216,9 @@ func get(ctx context.Context, db store.DB, table, function string) (*Fault, erro
 	}
 	f.Status = int(number(out.Item, attrStatus))
 	f.Latency = time.Duration(number(out.Item, attrLatencyMs)) * time.Millisecond
+	if v, ok := out.Item[attrPath].(*types.AttributeValueMemberS); ok {
+		f.Path = v.Value
+	}
 	if ms := number(out.Item, attrUntil); ms > 0 {
 		f.Until = time.UnixMilli(ms)
 	}
@@ -251,6 +265,9 @@ func Set(ctx context.Context, db store.DB, table, function string, f Fault) erro
 		item[attrLatencyMs] = store.N(f.Latency.Milliseconds())
 	default:
 		return fmt.Errorf("faults: mode %q is not %q or %q", f.Mode, ModeError, ModeLatency)
+	}
+	if f.Path != "" {
+		item[attrPath] = store.S(f.Path)
 	}
 	if !f.Until.IsZero() {
 		item[attrUntil] = store.N(f.Until.UnixMilli())

@@ -342,3 +342,25 @@ func TestReadingTheSwitchIsRecordedAsLocalOnly(t *testing.T) {
 		t.Errorf("recorded %q, want a GetItem marked local-only (faults)", &out)
 	}
 }
+
+// A fault with a Path breaks that resource only: other requests to the
+// same function, and Inject (no request path), go through.
+func TestPathFault(t *testing.T) {
+	db := newMemDB()
+	i, _ := enabled(t, db, "users")
+	if err := Set(context.Background(), db, "users", "users-get", Fault{Mode: ModeError, Status: 503, Path: "/users/1"}); err != nil {
+		t.Fatal(err)
+	}
+	next := &okHandler{}
+	h := i.Middleware(next)
+	for path, want := range map[string]int{"/users/1": 503, "/users/1/orders": 503, "/users/2": http.StatusNoContent, "/": http.StatusNoContent} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want {
+			t.Errorf("%s: status %d, want %d", path, rec.Code, want)
+		}
+	}
+	if err := i.Inject(context.Background()); err != nil {
+		t.Errorf("Inject with a path fault set = %v, want nil", err)
+	}
+}
