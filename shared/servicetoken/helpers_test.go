@@ -2,7 +2,6 @@ package servicetoken
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"errors"
 	"testing"
 	"time"
@@ -15,13 +14,13 @@ import (
 // operator: tools; legacy: a key published before policies existed), and a
 // clock.
 const (
-	testAudience    = "shop-api"
-	usersIssuer     = "shop-users"
-	ordersIssuer    = "shop-orders"
+	testAudience    = tokentest.Audience
+	usersIssuer     = tokentest.UsersIssuer
+	ordersIssuer    = tokentest.OrdersIssuer
 	operatorIssuer  = "shop-operator"
 	legacyIssuer    = "shop-legacy"
-	usersKID        = "shop-users-20260301T120000-aaaa"
-	ordersKID       = "shop-orders-20260301T120000-bbbb"
+	usersKID        = tokentest.UsersKID
+	ordersKID       = tokentest.OrdersKID
 	strangerKID     = "shop-stranger-20260301T120000-cccc"
 	operatorKID     = "shop-operator-20260301T120000-dddd"
 	legacyKID       = "shop-legacy-20260301T120000-eeee"
@@ -29,7 +28,7 @@ const (
 	testUserTTLLong = 30 * time.Minute
 )
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+var t0 = tokentest.T0
 
 // Forging helpers shared with the other token packages' tests.
 var (
@@ -37,14 +36,6 @@ var (
 	signRaw  = tokentest.SignRaw
 	edHeader = tokentest.EdHeader
 )
-
-// testKey derives a deterministic key from a label.
-func testKey(label string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte(label))
-	return ed25519.NewKeyFromSeed(seed[:])
-}
-
-func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
 
 type fixture struct {
 	usersKey, ordersKey, operatorKey, legacyKey ed25519.PrivateKey
@@ -123,3 +114,9 @@ func wantErr(t testing.TB, err, want error) {
 		t.Fatalf("error %v does not wrap ErrInvalid", err)
 	}
 }
+
+// Shared fixtures (internal/tokentest).
+var (
+	testKey = tokentest.Key
+	pub     = tokentest.Public
+)

@@ -2,26 +2,20 @@ package jwksstore
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"testing"
 
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 )
 
 // Fixtures: two issuers, each with a key (the same as servicetoken's tests).
 const (
-	usersIssuer  = "shop-users"
-	ordersIssuer = "shop-orders"
-	usersKID     = "shop-users-20260301T120000-aaaa"
-	ordersKID    = "shop-orders-20260301T120000-bbbb"
+	usersIssuer  = tokentest.UsersIssuer
+	ordersIssuer = tokentest.OrdersIssuer
+	usersKID     = tokentest.UsersKID
+	ordersKID    = tokentest.OrdersKID
 	testParam    = "/shop/jwks"
 )
-
-// testKey derives a deterministic key from a label.
-func testKey(label string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte(label))
-	return ed25519.NewKeyFromSeed(seed[:])
-}
 
 // jwksOf renders a JWKS holding the given (issuer, kid, key) triples, each
 // key with a policy of service tokens as the issuer.
@@ -42,3 +36,9 @@ func jwksOf(t testing.TB, keys ...any) string {
 	}
 	return string(out)
 }
+
+// Shared fixtures (internal/tokentest).
+var (
+	testKey = tokentest.Key
+	pub     = tokentest.Public
+)

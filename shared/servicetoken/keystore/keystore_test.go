@@ -2,8 +2,6 @@ package keystore
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,6 +14,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
@@ -494,10 +493,8 @@ func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
 	return awstest.NewSecrets(), ssmAPI, jwksstore.New(ssmAPI, naming.JWKSParameter("shop"))
 }
 
-// testKey derives a deterministic key from a label.
-func testKey(label string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte(label))
-	return ed25519.NewKeyFromSeed(seed[:])
-}
-
-func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
+// Shared fixtures (internal/tokentest).
+var (
+	testKey = tokentest.Key
+	pub     = tokentest.Public
+)

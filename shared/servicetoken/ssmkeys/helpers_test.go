@@ -2,7 +2,6 @@ package ssmkeys
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"strings"
 	"sync"
 	"testing"
@@ -14,29 +13,21 @@ import (
 
 // Fixtures: two issuers, each with a key (the same as servicetoken's tests).
 const (
-	testAudience = "shop-api"
-	usersIssuer  = "shop-users"
-	ordersIssuer = "shop-orders"
-	usersKID     = "shop-users-20260301T120000-aaaa"
-	ordersKID    = "shop-orders-20260301T120000-bbbb"
+	testAudience = tokentest.Audience
+	usersIssuer  = tokentest.UsersIssuer
+	ordersIssuer = tokentest.OrdersIssuer
+	usersKID     = tokentest.UsersKID
+	ordersKID    = tokentest.OrdersKID
 	testParam    = "/shop/jwks"
 )
 
-var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+var t0 = tokentest.T0
 
 // Forging helpers shared with the other token packages' tests.
 var (
 	signRaw  = tokentest.SignRaw
 	edHeader = tokentest.EdHeader
 )
-
-// testKey derives a deterministic key from a label.
-func testKey(label string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte(label))
-	return ed25519.NewKeyFromSeed(seed[:])
-}
-
-func pub(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
 
 type fixture struct {
 	usersKey, ordersKey ed25519.PrivateKey
@@ -100,3 +91,9 @@ func (c *clock) advance(d time.Duration) {
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
+
+// Shared fixtures (internal/tokentest).
+var (
+	testKey = tokentest.Key
+	pub     = tokentest.Public
+)

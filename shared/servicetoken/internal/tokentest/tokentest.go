@@ -8,8 +8,10 @@ package tokentest
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"time"
 )
 
 // Seg is one base64url segment: a string or []byte as is, anything else as JSON.
@@ -39,3 +41,26 @@ func SignRaw(key ed25519.PrivateKey, header, claims any) string {
 func EdHeader(kid string) map[string]any {
 	return map[string]any{"alg": "EdDSA", "typ": "JWT", "kid": kid}
 }
+
+// Fixtures the token packages' tests share: two issuers with a key each,
+// the audience they sign for, and the clock they sign at.
+const (
+	Audience     = "shop-api"
+	UsersIssuer  = "shop-users"
+	OrdersIssuer = "shop-orders"
+	UsersKID     = "shop-users-20260301T120000-aaaa"
+	OrdersKID    = "shop-orders-20260301T120000-bbbb"
+)
+
+// T0 is the fixtures' clock.
+var T0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// Key derives a deterministic Ed25519 key from a label ("users", "orders"):
+// the same label is the same key in every package's tests.
+func Key(label string) ed25519.PrivateKey {
+	seed := sha256.Sum256([]byte(label))
+	return ed25519.NewKeyFromSeed(seed[:])
+}
+
+// Public is k's public half.
+func Public(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.PublicKey) }
