@@ -37,8 +37,5 @@ func jwksOf(t testing.TB, keys ...any) string {
 	return string(out)
 }
 
-// Shared fixtures (internal/tokentest).
-var (
-	testKey = tokentest.Key
-	pub     = tokentest.Public
-)
+// testKey is the shared fixture (internal/tokentest).
+var testKey = tokentest.Key
