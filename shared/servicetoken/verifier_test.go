@@ -3,6 +3,7 @@ package servicetoken
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -14,12 +15,14 @@ import (
 	"errors"
 	"hash"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 )
 
 func TestVerifyServiceToken(t *testing.T) {
@@ -420,4 +423,66 @@ func BenchmarkIssue(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Tokens are standard compact JWS (RFC 7515, EdDSA per RFC 8037) both ways:
+// an independent JOSE library verifies what Issue signs and reads the claims
+// we mean, and Verify accepts what that library signs.
+func TestInteropWithJWX(t *testing.T) {
+	f := newFixture()
+	tok, c := issue(t, f.signer(ordersIssuer, t0), KindService, "orders", []string{"users:read"}, testServiceTTL)
+
+	payload, err := jws.Verify([]byte(tok), jws.WithKey(jwa.EdDSA(), pub(f.ordersKey)))
+	if err != nil {
+		t.Fatalf("jwx does not verify our token: %v", err)
+	}
+	parsed, err := jwt.Parse([]byte(tok), jwt.WithKey(jwa.EdDSA(), pub(f.ordersKey)), jwt.WithValidate(false))
+	if err != nil {
+		t.Fatalf("jwx cannot parse our claims %s: %v", payload, err)
+	}
+	iss, _ := parsed.Issuer()
+	sub, _ := parsed.Subject()
+	aud, _ := parsed.Audience()
+	exp, _ := parsed.Expiration()
+	var kind, scope string
+	if iss != c.Issuer || sub != c.Subject || !slices.Equal(aud, c.Audience) || !exp.Equal(c.Expiry) ||
+		parsed.Get("kind", &kind) != nil || kind != KindService || parsed.Get("scope", &scope) != nil || scope != "users:read" {
+		t.Fatalf("jwx reads %s as iss=%q sub=%q aud=%v exp=%v kind=%q scope=%q; want %+v", payload, iss, sub, aud, exp, kind, scope, c)
+	}
+	msgs, err := jws.Parse([]byte(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := msgs.Signatures()[0].ProtectedHeaders(); h == nil {
+		t.Fatal("no protected header")
+	} else if kid, _ := h.KeyID(); kid != ordersKID {
+		t.Fatalf("kid %q, want %s", kid, ordersKID)
+	}
+
+	byJWX := jwxSigned(t, f.ordersKey, ordersKID, claimsAt(ordersIssuer, t0, time.Minute))
+	got, err := f.verifier(t0.Add(time.Second)).Verify(context.Background(), byJWX)
+	if err != nil || got.Subject != "orders" || !got.HasScope("users:read") {
+		t.Fatalf("Verify of a jwx-signed token = %+v, %v", got, err)
+	}
+}
+
+// jwxSigned signs claims with jwx as an EdDSA JWT with kid.
+func jwxSigned(t *testing.T, key ed25519.PrivateKey, kid string, claims any) string {
+	t.Helper()
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := jws.NewHeaders()
+	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+		t.Fatal(err)
+	}
+	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), key, jws.WithProtectedHeaders(hdr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
 }
