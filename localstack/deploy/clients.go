@@ -43,8 +43,8 @@ type deployer struct {
 	p      *progress
 }
 
-func newDeployer(ctx context.Context, endpoint, prefix, goarch string, p *progress) (*deployer, error) {
-	c, err := newClients(ctx, endpoint)
+func newDeployer(ctx context.Context, endpoint, prefix, goarch string, p *progress, httpClient aws.HTTPClient) (*deployer, error) {
+	c, err := newClients(ctx, endpoint, httpClient)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func newDeployer(ctx context.Context, endpoint, prefix, goarch string, p *progre
 // names others. Falling back to the default chain without explicit keys
 // would send a developer's real AWS credentials (or an IMDS probe) to a
 // local emulator for no benefit.
-func newClients(ctx context.Context, endpoint string) (clients, error) {
+func newClients(ctx context.Context, endpoint string, httpClient aws.HTTPClient) (clients, error) {
 	if err := checkEndpoint(endpoint); err != nil {
 		return clients{}, err
 	}
@@ -79,6 +79,9 @@ func newClients(ctx context.Context, endpoint string) (clients, error) {
 		return clients{}, fmt.Errorf("aws config: %w", err)
 	}
 	cfg.BaseEndpoint = aws.String(endpoint)
+	if httpClient != nil {
+		cfg.HTTPClient = httpClient
+	}
 	return clients{
 		region: region,
 		ddb:    dynamodb.NewFromConfig(cfg),

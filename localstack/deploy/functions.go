@@ -249,6 +249,15 @@ func (d *deployer) createFunction(ctx context.Context, name string, a *artifact,
 		if awserr.HasCode(err, "InvalidParameterValueException") && strings.Contains(err.Error(), "cannot be assumed") {
 			return false, nil // the new role has not propagated yet
 		}
+		if awserr.HasCode(err, "ResourceConflictException") {
+			// Our own create, retried after a lost response (retried.go).
+			got, gerr := d.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
+			if gerr != nil {
+				return false, fmt.Errorf("%w; get: %w", err, gerr)
+			}
+			arn = aws.ToString(got.Configuration.FunctionArn)
+			return true, nil
+		}
 		if err != nil {
 			return false, err
 		}

@@ -114,8 +114,14 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("api %s: create: %w", name, err)
 		}
+		id := aws.ToString(out.ApiId)
+		if sentMoreThanOnce(out.ResultMetadata) {
+			if err := d.deleteOtherAPIs(ctx, name, id); err != nil {
+				return "", err
+			}
+		}
 		d.p.report("api", name, statusCreated)
-		return aws.ToString(out.ApiId), nil
+		return id, nil
 	case 1:
 		d.p.report("api", name, statusUnchanged)
 		return found[0], nil
@@ -184,6 +190,11 @@ func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*
 			return nil, nil, fmt.Errorf("integration %s: create: %w", label, err)
 		}
 		id := aws.ToString(out.IntegrationId)
+		if sentMoreThanOnce(out.ResultMetadata) {
+			if err := d.deleteOtherIntegrations(ctx, apiID, arn, id); err != nil {
+				return nil, nil, err
+			}
+		}
 		ids[fn.Name], keep[id] = id, true
 		d.p.report("integration", label, statusCreated)
 	}
@@ -200,7 +211,7 @@ func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*
 func (d *deployer) deleteIntegrations(ctx context.Context, apiID string, orphans []gtypes.Integration) error {
 	for _, in := range orphans {
 		id := aws.ToString(in.IntegrationId)
-		if _, err := d.apigw.DeleteIntegration(ctx, &apigatewayv2.DeleteIntegrationInput{ApiId: &apiID, IntegrationId: &id}); err != nil {
+		if _, err := d.apigw.DeleteIntegration(ctx, &apigatewayv2.DeleteIntegrationInput{ApiId: &apiID, IntegrationId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
 			return fmt.Errorf("integration %s (%s): delete: %w", id, aws.ToString(in.IntegrationUri), err)
 		}
 		d.p.report("integration", integrationLabel(in), statusDeleted)
@@ -349,7 +360,7 @@ func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manife
 		key, id := aws.ToString(r.RouteKey), aws.ToString(r.RouteId)
 		switch routeAction(r, want, kept) {
 		case statusDeleted:
-			if _, err := d.apigw.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &apiID, RouteId: &id}); err != nil {
+			if _, err := d.apigw.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &apiID, RouteId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
 				return fmt.Errorf("route %s (%s): delete: %w", key, id, err)
 			}
 			d.p.report("route", key, statusDeleted)
@@ -385,9 +396,14 @@ func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manife
 		if spec.authorizerID != "" {
 			in.AuthorizerId = &spec.authorizerID
 		}
-		_, err := d.apigw.CreateRoute(ctx, in)
+		out, err := d.apigw.CreateRoute(ctx, in)
 		if err != nil {
 			return fmt.Errorf("route %s (%s): create: %w", k, spec.label, err)
+		}
+		if sentMoreThanOnce(out.ResultMetadata) {
+			if err := d.deleteOtherRoutes(ctx, apiID, k, aws.ToString(out.RouteId)); err != nil {
+				return err
+			}
 		}
 		d.p.report("route", k, statusCreated)
 	}
@@ -406,7 +422,9 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 			StageName:  aws.String(defaultStage),
 			AutoDeploy: aws.Bool(true),
 		})
-		if err != nil {
+		// A conflict is our own create, retried after a lost response
+		// (retried.go): the stage exists, with what we asked for.
+		if err != nil && !awserr.HasCode(err, "ConflictException") {
 			return fmt.Errorf("stage %s: create: %w", label, err)
 		}
 		d.p.report("stage", label, statusCreated)
@@ -487,6 +505,15 @@ func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Func
 		Principal:    aws.String("apigateway.amazonaws.com"),
 		SourceArn:    aws.String(want),
 	})
+	if awserr.HasCode(err, "ResourceConflictException") {
+		// The statement exists already: our own first attempt, applied but
+		// its response lost and the request retried by the SDK (the
+		// emulator does that under load), or a concurrent deploy. Either is
+		// fine if it grants exactly what we want.
+		if grants, gerr := d.apiGatewayGrants(ctx, name); gerr == nil && grants[sid] == want {
+			err = nil
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("permission %s: add %s: %w", name, sid, err)
 	}
@@ -522,4 +549,71 @@ func (d *deployer) apiGatewayGrants(ctx context.Context, fn string) (map[string]
 		}
 	}
 	return grants, nil
+}
+
+// deleteOtherAPIs deletes every HTTP API named name but keep: the APIs a
+// create the SDK retried made besides the one it answered with
+// (retried.go). Nothing refers to them yet.
+func (d *deployer) deleteOtherAPIs(ctx context.Context, name, keep string) error {
+	in := &apigatewayv2.GetApisInput{}
+	for {
+		out, err := d.apigw.GetApis(ctx, in)
+		if err != nil {
+			return fmt.Errorf("api %s: list: %w", name, err)
+		}
+		for _, api := range out.Items {
+			id := aws.ToString(api.ApiId)
+			if aws.ToString(api.Name) != name || api.ProtocolType != gtypes.ProtocolTypeHttp || id == keep {
+				continue
+			}
+			if _, err := d.apigw.DeleteApi(ctx, &apigatewayv2.DeleteApiInput{ApiId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
+				return fmt.Errorf("api %s (%s, a retried create's twin): delete: %w", name, id, err)
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
+}
+
+// deleteOtherIntegrations deletes the integrations of apiID with uri but
+// keep: a retried create's twins (retried.go).
+func (d *deployer) deleteOtherIntegrations(ctx context.Context, apiID, uri, keep string) error {
+	all, err := d.listIntegrations(ctx, apiID)
+	if err != nil {
+		return err
+	}
+	var twins []gtypes.Integration
+	for _, in := range all {
+		if aws.ToString(in.IntegrationUri) == uri && aws.ToString(in.IntegrationId) != keep {
+			twins = append(twins, in)
+		}
+	}
+	return d.deleteIntegrations(ctx, apiID, twins)
+}
+
+// deleteOtherRoutes deletes the routes of apiID with key but keep: a
+// retried create's twins (retried.go).
+func (d *deployer) deleteOtherRoutes(ctx context.Context, apiID, key, keep string) error {
+	in := &apigatewayv2.GetRoutesInput{ApiId: &apiID}
+	for {
+		out, err := d.apigw.GetRoutes(ctx, in)
+		if err != nil {
+			return fmt.Errorf("api %s: list routes: %w", apiID, err)
+		}
+		for _, r := range out.Items {
+			id := aws.ToString(r.RouteId)
+			if aws.ToString(r.RouteKey) != key || id == keep {
+				continue
+			}
+			if _, err := d.apigw.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &apiID, RouteId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
+				return fmt.Errorf("route %s (%s, a retried create's twin): delete: %w", key, id, err)
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return nil
+		}
+		in.NextToken = out.NextToken
+	}
 }

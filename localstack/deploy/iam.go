@@ -162,6 +162,14 @@ func (d *deployer) ensureRole(ctx context.Context, fn *manifest.Function) (strin
 			AssumeRolePolicyDocument: &trust,
 			Description:              aws.String("shop function " + fn.Name),
 		})
+		if awserr.HasCode(err, "EntityAlreadyExists") {
+			// Our own create, retried after a lost response (retried.go).
+			again, gerr := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+			if gerr != nil {
+				return "", fmt.Errorf("role %s: create: %w; get: %w", name, err, gerr)
+			}
+			out, err = &iam.CreateRoleOutput{Role: again.Role}, nil
+		}
 		if err != nil {
 			return "", fmt.Errorf("role %s: create: %w", name, err)
 		}

@@ -3,16 +3,22 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -59,9 +65,22 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	}
 	ctx := t.Context()
 
+	// The first deploy loses the first response to every kind of call after
+	// the emulator applied it, as MiniStack under load now and then does:
+	// each create must survive its own retry (retried.go), or the second
+	// deploy would find twins, or the first would fail on "already exists".
+	opts, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossy := newLoseFirst()
+	opts.httpClient = lossy
 	var first, second bytes.Buffer
-	if err := run(ctx, args, &first); err != nil {
-		t.Fatalf("first deploy: %v\n%s", err, &first)
+	if err := deploy(ctx, opts, &first); err != nil {
+		t.Fatalf("first deploy, responses lost: %v\n%s", err, &first)
+	}
+	if lossy.lostCount() < 10 {
+		t.Fatalf("only %d responses were lost: the fault did not happen", lossy.lostCount())
 	}
 	if err := run(ctx, args, &second); err != nil {
 		t.Fatalf("second deploy: %v\n%s", err, &second)
@@ -81,7 +100,7 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newClients(ctx, endpoint)
+	c, err := newClients(ctx, endpoint, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,6 +179,7 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	}
 	checkFunctionsHaveFaults(t, c, set)
 	checkRoutePermissions(t, c, apiID, set)
+	checkPermissionSurvivesALostResponse(t, c, apiID, set)
 	checkIssuers(t, c, set)
 	if len(integrations.Items) != httpFns {
 		t.Errorf("API has %d integrations, want one per http function (%d)", len(integrations.Items), httpFns)
@@ -253,6 +273,129 @@ func checkRoutePermissions(t *testing.T, c clients, apiID string, set *manifest.
 			t.Errorf("function %s: API Gateway grants %v, want one for %s/*/%s", name, grants, apiID, fn.HTTP.InvokeResource())
 		}
 	}
+}
+
+// checkPermissionSurvivesALostResponse grants a route's permission anew
+// through a Lambda client that loses AddPermission's response after the
+// emulator applied it (as MiniStack does under load now and then): the
+// SDK's retry meets the statement its first attempt added, which is
+// success, not a conflict.
+func checkPermissionSurvivesALostResponse(t *testing.T, c clients, apiID string, set *manifest.Set) {
+	t.Helper()
+	var fn *manifest.Function
+	for _, f := range set.Functions() {
+		if f.HTTP != nil {
+			fn = f
+			break
+		}
+	}
+	name := naming.Function(testPrefix, fn.Name)
+	sid := permissionStatementID(apiID)
+	if _, err := c.lambda.RemovePermission(t.Context(), &lambda.RemovePermissionInput{FunctionName: &name, StatementId: &sid}); err != nil {
+		t.Fatalf("remove %s's grant: %v", name, err)
+	}
+	out, err := c.lambda.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lossy := &loseOnce{next: awshttp.NewBuildableClient(), match: func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/policy")
+	}}
+	d := &deployer{clients: c, prefix: testPrefix, p: newProgress(io.Discard)}
+	d.lambda = lambda.New(c.lambda.Options(), func(o *lambda.Options) { o.HTTPClient = lossy })
+	err = d.ensureInvokePermission(t.Context(), fn, aws.ToString(out.Configuration.FunctionArn), sid, func(account string) string {
+		return executeAPIARN(c.region, account, apiID, "*/"+fn.HTTP.InvokeResource())
+	})
+	if err != nil {
+		t.Fatalf("ensureInvokePermission with AddPermission's response lost: %v", err)
+	}
+	if lossy.sent.Load() < 2 {
+		t.Fatalf("AddPermission sent %d times: the loss did not happen, the test proves nothing", lossy.sent.Load())
+	}
+	checkRoutePermissions(t, c, apiID, set)
+}
+
+// loseFirst sends every request and loses the response to the first call
+// of each kind (operation and resource), after the server applied it.
+type loseFirst struct {
+	next aws.HTTPClient
+	mu   sync.Mutex
+	seen map[string]bool
+	lost int
+}
+
+func newLoseFirst() *loseFirst {
+	return &loseFirst{next: awshttp.NewBuildableClient(), seen: map[string]bool{}}
+}
+
+func (l *loseFirst) lostCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
+}
+
+func (l *loseFirst) Do(r *http.Request) (*http.Response, error) {
+	// The kind of call: the JSON protocols name it in X-Amz-Target, IAM's
+	// query protocol in the body's Action; REST APIs by method and path.
+	kind := r.Header.Get("X-Amz-Target")
+	if kind == "" && r.Body != nil && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			return nil, err
+		}
+		_ = r.Body.Close()
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		if form, err := url.ParseQuery(string(body)); err == nil {
+			kind = form.Get("Action") + " " + form.Get("RoleName")
+		}
+	}
+	if kind == "" {
+		kind = r.Method + " " + r.URL.Path
+	}
+	l.mu.Lock()
+	lose := !l.seen[kind]
+	l.seen[kind] = true
+	l.mu.Unlock()
+	resp, err := l.next.Do(r)
+	if err != nil || !lose {
+		return resp, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	l.mu.Lock()
+	l.lost++
+	l.mu.Unlock()
+	resp.Body, resp.ContentLength = io.NopCloser(brokenBody{}), -1
+	return resp, nil
+}
+
+// loseOnce sends every request, and for the first that match admits, lets
+// the server apply it and hands the client a response whose body fails to
+// read: a connection error the SDK retries.
+type loseOnce struct {
+	next  aws.HTTPClient
+	match func(*http.Request) bool
+	sent  atomic.Int32
+}
+
+func (l *loseOnce) Do(r *http.Request) (*http.Response, error) {
+	resp, err := l.next.Do(r)
+	if err != nil || !l.match(r) {
+		return resp, err
+	}
+	if l.sent.Add(1) > 1 {
+		return resp, nil
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	resp.Body, resp.ContentLength = io.NopCloser(brokenBody{}), -1
+	return resp, nil
+}
+
+type brokenBody struct{}
+
+func (brokenBody) Read([]byte) (int, error) {
+	return 0, fmt.Errorf("read tcp 127.0.0.1: %w", net.ErrClosed)
 }
 
 // checkIssuers checks every issuer has its signing secret, and that the

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
@@ -52,6 +54,10 @@ type options struct {
 	buildOnly bool
 	urlFile   string
 	timings   bool
+
+	// httpClient, when set, sends every AWS request (tests lose responses
+	// on purpose with it); nil is the SDK's default.
+	httpClient aws.HTTPClient
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -101,6 +107,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	return deploy(ctx, opts, stdout)
+}
+
+// deploy builds and deploys as opts say, reporting to stdout.
+func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, deployTimeout)
 	defer cancel()
 
@@ -115,7 +126,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	var d *deployer
 	if !opts.buildOnly {
 		// Before the build, so a stopped emulator fails in a second, not after it.
-		if d, err = newDeployer(ctx, opts.endpoint, opts.prefix, opts.goarch, p); err != nil {
+		if d, err = newDeployer(ctx, opts.endpoint, opts.prefix, opts.goarch, p, opts.httpClient); err != nil {
 			return err
 		}
 	}

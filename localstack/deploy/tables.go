@@ -80,7 +80,8 @@ func changedStatus(changed bool) string {
 }
 
 func (d *deployer) createTable(ctx context.Context, name string, t manifest.Table) error {
-	if _, err := d.ddb.CreateTable(ctx, t.CreateTableInput(name)); err != nil {
+	// In use: our own create, retried after a lost response (retried.go).
+	if _, err := d.ddb.CreateTable(ctx, t.CreateTableInput(name)); err != nil && !awserr.HasCode(err, "ResourceInUseException") {
 		return fmt.Errorf("table %s: create: %w", name, err)
 	}
 	return d.waitTableActive(ctx, name, "")
@@ -162,6 +163,13 @@ func (d *deployer) ensureTTL(ctx context.Context, name, attr string) (bool, erro
 		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: &attr, Enabled: aws.Bool(true)},
 	})
 	if err != nil {
+		// "Already enabled" is our own call, retried after a lost response
+		// (retried.go): look again before calling it a failure.
+		if again, derr := d.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name}); derr == nil && again.TimeToLiveDescription != nil &&
+			aws.ToString(again.TimeToLiveDescription.AttributeName) == attr &&
+			(again.TimeToLiveDescription.TimeToLiveStatus == types.TimeToLiveStatusEnabled || again.TimeToLiveDescription.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+			return true, nil
+		}
 		return false, fmt.Errorf("table %s: enable TTL on %s: %w", name, attr, err)
 	}
 	return true, nil
