@@ -147,21 +147,21 @@ func SelfOrScope(ctx context.Context, ownerID, scope string) error {
 // decision (lambda:InvokeFunction).
 func ServiceCaller(v Verifier, scope string) runtime.CallerCheck {
 	return func(r *http.Request) (int, string) {
-		token, ok := servicetoken.FromBearer(r.Header.Get("Authorization"))
-		if !ok {
-			return http.StatusUnauthorized, "send a service token in the Authorization header"
-		}
-		claims, err := v.Verify(r.Context(), token)
+		p, err := authenticate(r, v)
+		var e *httpapi.Error
 		switch {
-		case errors.Is(err, servicetoken.ErrInvalid):
-			slog.InfoContext(r.Context(), "auth: caller refused", "error", err)
-			return http.StatusUnauthorized, "the bearer token is not valid"
-		case err != nil:
-			slog.ErrorContext(r.Context(), "auth: cannot verify the caller", "error", err)
-			return http.StatusServiceUnavailable, "tokens cannot be verified right now; retry later"
-		case claims.Kind != principal.KindService:
+		case errors.As(err, &e):
+			level := slog.LevelInfo
+			if e.Status >= 500 {
+				level = slog.LevelError
+			}
+			slog.Log(r.Context(), level, "auth: caller refused", "status", e.Status, "error", err)
+			return e.Status, e.Detail
+		case err != nil: // authenticate returns only *httpapi.Error; fail closed all the same
+			return http.StatusInternalServerError, "the caller could not be checked"
+		case p.Kind != principal.KindService:
 			return http.StatusForbidden, "only services may call this endpoint"
-		case !claims.HasScope(scope):
+		case !p.HasScope(scope):
 			return http.StatusForbidden, "this endpoint needs the scope " + scope
 		}
 		return 0, ""

@@ -22,6 +22,7 @@ package httpfn
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -43,6 +44,7 @@ type Deps struct {
 	AWS      aws.Config       // for clients of other AWS services
 	DB       *dynamodb.Client // the service's table is Config.Table
 	Verifier auth.Verifier    // checks callers' tokens; reads the keys on first use
+	Logger   *slog.Logger     // the function's logger (log.Init); nil: slog's default
 }
 
 // Start wires and serves the function; it does not return on Lambda.
@@ -51,12 +53,12 @@ func Start(build func(Deps) (http.Handler, error)) {
 	if err != nil {
 		runtime.Fatal("config", err)
 	}
-	log.Init(cfg.Function)
+	logger := log.Init(cfg.Function)
 	awsCfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Verifier: ssmkeys.NewVerifier(awsCfg, cfg.Prefix)}
+	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Verifier: ssmkeys.NewVerifier(awsCfg, cfg.Prefix), Logger: logger}
 	h, err := build(d)
 	if err != nil {
 		runtime.Fatal("wiring", err)
@@ -68,5 +70,5 @@ func Start(build func(Deps) (http.Handler, error)) {
 func Wrap(d Deps, h http.Handler) http.Handler {
 	h = auth.Require(d.Config.Auth, d.Verifier, h)
 	h = faults.New(d.DB, d.Config.Table, d.Config.Function).Middleware(h)
-	return httpapi.Middleware(log.New(d.Config.Function), h)
+	return httpapi.Middleware(d.Logger, h)
 }
