@@ -88,22 +88,9 @@ func (d *deployer) apiName() string { return d.prefix + "-http" }
 // than a guess, and a run never creates a second one.
 func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 	name := d.apiName()
-	var found []string
-	in := &apigatewayv2.GetApisInput{}
-	for {
-		out, err := d.apigw.GetApis(ctx, in)
-		if err != nil {
-			return "", fmt.Errorf("api %s: list: %w", name, err)
-		}
-		for _, api := range out.Items {
-			if aws.ToString(api.Name) == name && api.ProtocolType == gtypes.ProtocolTypeHttp {
-				found = append(found, aws.ToString(api.ApiId))
-			}
-		}
-		if aws.ToString(out.NextToken) == "" {
-			break
-		}
-		in.NextToken = out.NextToken
+	found, err := d.listHTTPAPIs(ctx, name)
+	if err != nil {
+		return "", err
 	}
 	switch len(found) {
 	case 0:
@@ -128,6 +115,27 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 	default:
 		sort.Strings(found)
 		return "", fmt.Errorf("api %s: %d HTTP APIs have this name (%v); delete all but one", name, len(found), found)
+	}
+}
+
+// listHTTPAPIs returns the ids of the HTTP APIs named name.
+func (d *deployer) listHTTPAPIs(ctx context.Context, name string) ([]string, error) {
+	var found []string
+	in := &apigatewayv2.GetApisInput{}
+	for {
+		out, err := d.apigw.GetApis(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("api %s: list: %w", name, err)
+		}
+		for _, api := range out.Items {
+			if aws.ToString(api.Name) == name && api.ProtocolType == gtypes.ProtocolTypeHttp {
+				found = append(found, aws.ToString(api.ApiId))
+			}
+		}
+		if aws.ToString(out.NextToken) == "" {
+			return found, nil
+		}
+		in.NextToken = out.NextToken
 	}
 }
 
@@ -332,18 +340,9 @@ func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manife
 	if err != nil {
 		return err
 	}
-	var existing []gtypes.Route
-	in := &apigatewayv2.GetRoutesInput{ApiId: &apiID}
-	for {
-		out, err := d.apigw.GetRoutes(ctx, in)
-		if err != nil {
-			return fmt.Errorf("api %s: list routes: %w", apiID, err)
-		}
-		existing = append(existing, out.Items...)
-		if aws.ToString(out.NextToken) == "" {
-			break
-		}
-		in.NextToken = out.NextToken
+	existing, err := d.listRoutes(ctx, apiID)
+	if err != nil {
+		return err
 	}
 	// By key, then id: output in a stable order, and of duplicate routes the
 	// same one is kept every run.
@@ -408,6 +407,22 @@ func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manife
 		d.p.report("route", k, statusCreated)
 	}
 	return nil
+}
+
+func (d *deployer) listRoutes(ctx context.Context, apiID string) ([]gtypes.Route, error) {
+	var all []gtypes.Route
+	in := &apigatewayv2.GetRoutesInput{ApiId: &apiID}
+	for {
+		out, err := d.apigw.GetRoutes(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("api %s: list routes: %w", apiID, err)
+		}
+		all = append(all, out.Items...)
+		if aws.ToString(out.NextToken) == "" {
+			return all, nil
+		}
+		in.NextToken = out.NextToken
+	}
 }
 
 // ensureStage serves the API on $default with auto-deploy, so route changes
@@ -555,26 +570,19 @@ func (d *deployer) apiGatewayGrants(ctx context.Context, fn string) (map[string]
 // create the SDK retried made besides the one it answered with
 // (retried.go). Nothing refers to them yet.
 func (d *deployer) deleteOtherAPIs(ctx context.Context, name, keep string) error {
-	in := &apigatewayv2.GetApisInput{}
-	for {
-		out, err := d.apigw.GetApis(ctx, in)
-		if err != nil {
-			return fmt.Errorf("api %s: list: %w", name, err)
-		}
-		for _, api := range out.Items {
-			id := aws.ToString(api.ApiId)
-			if aws.ToString(api.Name) != name || api.ProtocolType != gtypes.ProtocolTypeHttp || id == keep {
-				continue
-			}
-			if _, err := d.apigw.DeleteApi(ctx, &apigatewayv2.DeleteApiInput{ApiId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
-				return fmt.Errorf("api %s (%s, a retried create's twin): delete: %w", name, id, err)
-			}
-		}
-		if aws.ToString(out.NextToken) == "" {
-			return nil
-		}
-		in.NextToken = out.NextToken
+	ids, err := d.listHTTPAPIs(ctx, name)
+	if err != nil {
+		return err
 	}
+	for _, id := range ids {
+		if id == keep {
+			continue
+		}
+		if _, err := d.apigw.DeleteApi(ctx, &apigatewayv2.DeleteApiInput{ApiId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
+			return fmt.Errorf("api %s (%s, a retried create's twin): delete: %w", name, id, err)
+		}
+	}
+	return nil
 }
 
 // deleteOtherIntegrations deletes the integrations of apiID with uri but
@@ -596,24 +604,18 @@ func (d *deployer) deleteOtherIntegrations(ctx context.Context, apiID, uri, keep
 // deleteOtherRoutes deletes the routes of apiID with key but keep: a
 // retried create's twins (retried.go).
 func (d *deployer) deleteOtherRoutes(ctx context.Context, apiID, key, keep string) error {
-	in := &apigatewayv2.GetRoutesInput{ApiId: &apiID}
-	for {
-		out, err := d.apigw.GetRoutes(ctx, in)
-		if err != nil {
-			return fmt.Errorf("api %s: list routes: %w", apiID, err)
-		}
-		for _, r := range out.Items {
-			id := aws.ToString(r.RouteId)
-			if aws.ToString(r.RouteKey) != key || id == keep {
-				continue
-			}
-			if _, err := d.apigw.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &apiID, RouteId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
-				return fmt.Errorf("route %s (%s, a retried create's twin): delete: %w", key, id, err)
-			}
-		}
-		if aws.ToString(out.NextToken) == "" {
-			return nil
-		}
-		in.NextToken = out.NextToken
+	routes, err := d.listRoutes(ctx, apiID)
+	if err != nil {
+		return err
 	}
+	for _, r := range routes {
+		id := aws.ToString(r.RouteId)
+		if aws.ToString(r.RouteKey) != key || id == keep {
+			continue
+		}
+		if _, err := d.apigw.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &apiID, RouteId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
+			return fmt.Errorf("route %s (%s, a retried create's twin): delete: %w", key, id, err)
+		}
+	}
+	return nil
 }
