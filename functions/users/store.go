@@ -13,8 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -181,16 +179,14 @@ func (s *Store) credentials(ctx context.Context, email string) (loginCredentials
 // window items of its account and its client, until loginSucceeded says
 // otherwise.
 type loginAttempt struct {
-	id      string     // random; lets a retried write recognise itself
 	account store.Item // key of the account's window item
 	client  store.Item // key of the client's window item
 }
 
 // budgetItem is the state of one login budget in one window.
 type budgetItem struct {
-	Failures int64  `dynamodbav:"failures"` // admitted attempts not known to have succeeded
-	LastAt   int64  `dynamodbav:"lastAt"`   // epoch ms of the last admitted attempt
-	Attempt  string `dynamodbav:"attempt"`  // id of the last admitted attempt
+	Failures int64 `dynamodbav:"failures"` // admitted attempts not known to have succeeded
+	LastAt   int64 `dynamodbav:"lastAt"`   // epoch ms of the last admitted attempt
 }
 
 // window is the fixed window of length d that holds now, as its start.
@@ -233,11 +229,11 @@ func clientKey(client string, start time.Time) store.Item {
 // nothing about which emails exist.
 func (s *Store) reserveLogin(ctx context.Context, email, client string, now time.Time) (loginAttempt, error) {
 	accountStart, clientStart := window(now, LoginWindow), window(now, ClientLoginWindow)
-	a := loginAttempt{id: uuid.NewString(), account: accountKey(email, accountStart), client: clientKey(client, clientStart)}
+	a := loginAttempt{account: accountKey(email, accountStart), client: clientKey(client, clientStart)}
 
 	failures := expression.Name("failures")
 	clientAdmits := expression.Or(expression.AttributeNotExists(failures), failures.LessThan(expression.Value(MaxClientLoginFailures)))
-	_, ok, err := s.reserve(ctx, a.client, a.id, clientAdmits, now, clientStart.Add(ClientLoginWindow))
+	_, ok, err := s.reserve(ctx, a.client, clientAdmits, now, clientStart.Add(ClientLoginWindow))
 	if err != nil {
 		return loginAttempt{}, fmt.Errorf("reserve login attempt of client: %w", err)
 	}
@@ -245,7 +241,7 @@ func (s *Store) reserveLogin(ctx context.Context, email, client string, now time
 		return loginAttempt{}, &loginRefused{byClient: true, retryAfter: clientStart.Add(ClientLoginWindow).Sub(now)}
 	}
 
-	old, ok, err := s.reserve(ctx, a.account, a.id, accountAdmits(now), now, accountStart.Add(LoginWindow))
+	old, ok, err := s.reserve(ctx, a.account, accountAdmits(now), now, accountStart.Add(LoginWindow))
 	if err != nil || !ok {
 		// Not checked, so not a failure of the client's. A failed refund
 		// leaves the client one failure too many, the safe side: the answer
@@ -285,57 +281,47 @@ func accountAdmits(now time.Time) expression.ConditionBuilder {
 	return cond.Or(failures.GreaterThanEqual(expression.Value(n)).And(waited(MaxLoginDelay)))
 }
 
-// reserve counts attempt id in the budget item at key if admits holds,
+// reserve counts an attempt in the budget item at key if admits holds,
 // answering ok; otherwise it answers ok false and the item that refused it.
 // windowEnd sets the item's expiry.
 //
-// Retry-safe: the emulator, and real DynamoDB after a network error, can
-// apply a write and lose its response; the SDK then sends the same request
-// again. The condition refuses an item whose last attempt is already id, and
-// the refusal returns the item, so a retry of an applied write finds its own
-// id there and is admitted without being counted twice:
+// Retry-safe through store.ConditionalUpdate: the emulator, and real
+// DynamoDB after a network error, can apply a write and lose its response;
+// the SDK then sends the same request again, which finds its own write
+// token in the item and is admitted without being counted twice:
 //
-//	try 1:  failures 4 -> 5, attempt = id    (response lost)
-//	try 2:  condition fails (attempt = id)   -> ours: admitted, counted once
+//	try 1:  failures 4 -> 5, writeToken = t   (response lost)
+//	try 2:  condition fails (the item holds t) -> ours: admitted, counted once
 //
-// Only if another attempt was admitted between the two tries is ours not
-// recognised: the retry then counts it a second time, or is refused if that
-// leaves no room. One failure too many, never one too few.
-func (s *Store) reserve(ctx context.Context, key store.Item, id string, admits expression.ConditionBuilder, now, windowEnd time.Time) (budgetItem, bool, error) {
-	attempt := expression.Name("attempt")
-	notOurs := expression.Or(expression.AttributeNotExists(attempt), attempt.NotEqual(expression.Value(id)))
+// Only if two other writes to the item (admitted attempts, refunds) landed
+// between the two tries is ours not recognised: the retry then counts it a
+// second time, or is refused if that leaves no room. One failure too many,
+// never one too few.
+func (s *Store) reserve(ctx context.Context, key store.Item, admits expression.ConditionBuilder, now, windowEnd time.Time) (budgetItem, bool, error) {
 	upd := expression.Add(expression.Name("failures"), expression.Value(1)).
 		Set(expression.Name("lastAt"), expression.Value(now.UnixMilli())).
-		Set(attempt, expression.Value(id)).
 		// Expired windows are garbage: an hour's slack, since DynamoDB
 		// deletes expired items late and conditions never rely on it.
 		Set(expression.Name("ttl"), expression.Value(windowEnd.Add(time.Hour).Unix()))
-	expr, err := expression.NewBuilder().WithCondition(notOurs.And(admits)).WithUpdate(upd).Build()
+	expr, err := expression.NewBuilder().WithCondition(admits).WithUpdate(upd).Build()
 	if err != nil {
 		return budgetItem{}, false, err
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           aws.String(s.table),
-		Key:                                 key,
-		UpdateExpression:                    expr.Update(),
-		ConditionExpression:                 expr.Condition(),
-		ExpressionAttributeNames:            expr.Names(),
-		ExpressionAttributeValues:           expr.Values(),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+	_, err = store.ConditionalUpdate(ctx, s.db, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key,
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
 	})
-	if err == nil {
-		return budgetItem{}, true, nil
-	}
-	item, failed := store.ConditionFailedItem(err)
-	if !failed {
-		return budgetItem{}, false, err
+	item, refused := store.ConditionFailedItem(err)
+	if !refused {
+		return budgetItem{}, err == nil, err
 	}
 	var old budgetItem
 	if err := attributevalue.UnmarshalMap(item, &old); err != nil {
 		return budgetItem{}, false, fmt.Errorf("unmarshal login budget: %w", err)
-	}
-	if old.Attempt == id {
-		return old, true, nil
 	}
 	return old, false, nil
 }
@@ -361,20 +347,21 @@ func (s *Store) loginSucceeded(ctx context.Context, a loginAttempt) error {
 }
 
 // refundClient takes attempt a back from its client's count. Retry-safe as
-// reserve is: the item remembers the last refund, and a retried refund that
-// finds its own id there is done. Only if another refund came between the
+// reserve is (store.ConditionalUpdate): a retried refund that finds its own
+// write token in the item is done. Only if two other writes came between the
 // two tries is the retry not recognised, and the client gets one failure
 // back too many: a lost response is rare and no caller can cause one, while
-// remembering every refund would grow the item without bound.
+// remembering every write would grow the item without bound.
 func (s *Store) refundClient(ctx context.Context, a loginAttempt) error {
-	failures, refunded := expression.Name("failures"), expression.Name("refunded")
-	cond := expression.AttributeExists(failures).And(expression.Or(expression.AttributeNotExists(refunded), refunded.NotEqual(expression.Value(a.id))))
-	upd := expression.Add(failures, expression.Value(-1)).Set(refunded, expression.Value(a.id))
-	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	failures := expression.Name("failures")
+	expr, err := expression.NewBuilder().
+		WithCondition(expression.AttributeExists(failures)).
+		WithUpdate(expression.Add(failures, expression.Value(-1))).
+		Build()
 	if err != nil {
 		return err
 	}
-	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err = store.ConditionalUpdate(ctx, s.db, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       a.client,
 		UpdateExpression:          expr.Update(),
@@ -383,8 +370,7 @@ func (s *Store) refundClient(ctx context.Context, a loginAttempt) error {
 		ExpressionAttributeValues: expr.Values(),
 	})
 	if store.IsConditionFailed(err) {
-		// Refunded already (our own earlier try), or the item is gone with
-		// its window: nothing left to take back.
+		// The item is gone with its window: nothing left to take back.
 		return nil
 	}
 	return wrap(err, "refund login attempt of client")
