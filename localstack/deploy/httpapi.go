@@ -461,14 +461,19 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 	return nil
 }
 
+// apiGatewayStatementPrefix starts the id of every grant the deployer
+// gives API Gateway; a grant with it that is not the one wanted now (an old
+// API's, a route's before it moved) is removed.
+const apiGatewayStatementPrefix = "apigateway-"
+
 // permissionStatementID names a route's grant per API, so a recreated API
 // gets a grant of its own instead of colliding with the old one.
-func permissionStatementID(apiID string) string { return "apigateway-" + apiID }
+func permissionStatementID(apiID string) string { return apiGatewayStatementPrefix + apiID }
 
 // authorizerStatementID names the authorizer's grant per API and authorizer,
 // for the same reason: a recreated authorizer has another id and ARN.
 func authorizerStatementID(apiID, authorizerID string) string {
-	return "apigateway-" + apiID + "-authorizer-" + authorizerID
+	return apiGatewayStatementPrefix + apiID + "-authorizer-" + authorizerID
 }
 
 // executeAPIARN is the execute-api ARN of resource ("<stage>/<method>/<path>"
@@ -476,11 +481,6 @@ func authorizerStatementID(apiID, authorizerID string) string {
 func executeAPIARN(region, account, apiID, resource string) string {
 	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s", region, account, apiID, resource)
 }
-
-// apiGatewayStatementPrefix starts the id of every grant the deployer
-// gives API Gateway; a grant with it that is not the one wanted now (an old
-// API's, a route's before it moved) is removed.
-const apiGatewayStatementPrefix = "apigateway-"
 
 // ensureInvokePermission lets API Gateway invoke fn from exactly the source
 // ARN that source builds from the function's account, under statement id
