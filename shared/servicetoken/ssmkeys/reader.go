@@ -11,7 +11,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -55,9 +54,6 @@ const (
 	// holds at most 8 KB).
 	maxResponseBytes = 1 << 20
 )
-
-// regionRE is a region as it may appear in a host name.
-var regionRE = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
 
 // Reader makes signed SSM GetParameter calls (permission ssm:GetParameter)
 // without the SDK's SSM client. It is safe for concurrent use.
@@ -134,13 +130,18 @@ func (e *APIError) ErrorFault() smithy.ErrorFault {
 
 var _ smithy.APIError = (*APIError)(nil)
 
-// throttlingCodes are SSM's (and AWS's generic) answers that mean "ask
-// again later"; the SDK retries the same set.
-var throttlingCodes = map[string]bool{
-	"ThrottlingException": true, "Throttling": true, "ThrottledException": true,
-	"RequestThrottledException": true, "TooManyRequestsException": true,
-	"RequestThrottled": true, "RequestLimitExceeded": true, "SlowDown": true,
-	"PriorRequestNotComplete": true, "EC2ThrottledException": true,
+// throttling reports SSM's (and AWS's generic) answers that mean "ask
+// again later"; the SDK retries the same set. A switch, not a map: a
+// package-level map is built at every cold start of every verifier.
+func throttling(code string) bool {
+	switch code {
+	case "ThrottlingException", "Throttling", "ThrottledException",
+		"RequestThrottledException", "TooManyRequestsException",
+		"RequestThrottled", "RequestLimitExceeded", "SlowDown",
+		"PriorRequestNotComplete", "EC2ThrottledException":
+		return true
+	}
+	return false
 }
 
 // ReadParameter returns the current value of the parameter name. A
@@ -151,7 +152,7 @@ func (r *Reader) ReadParameter(ctx context.Context, name string) (string, error)
 	if r.creds == nil {
 		return "", errors.New("ssm: no credentials in the AWS config")
 	}
-	if !regionRE.MatchString(r.region) {
+	if !validRegion(r.region) {
 		return "", fmt.Errorf("ssm: region %q is not a region", r.region)
 	}
 	body, err := json.Marshal(struct{ Name string }{name})
@@ -214,7 +215,7 @@ func (r *Reader) attempt(ctx context.Context, body []byte) (value string, retry 
 	}
 	if resp.StatusCode != http.StatusOK {
 		apiErr := decodeError(resp, data)
-		retry := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || throttlingCodes[apiErr.Code]
+		retry := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || throttling(apiErr.Code)
 		return "", retry, apiErr
 	}
 	var out struct {
@@ -229,6 +230,19 @@ func (r *Reader) attempt(ctx context.Context, body []byte) (value string, retry 
 		return "", false, errors.New("ssm: GetParameter: answer has no Parameter.Value")
 	}
 	return *out.Parameter.Value, false, nil
+}
+
+// validRegion reports a region as it may appear in a host name: words of
+// lower-case letters and digits joined by single hyphens. Checked by hand,
+// not with a regexp compiled at package init: every verifier links this
+// package, and the compile would cost each cold start.
+func validRegion(region string) bool {
+	for word := range strings.SplitSeq(region, "-") {
+		if word == "" || strings.ContainsFunc(word, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeError reads an AWS JSON 1.1 error answer: the code from the

@@ -242,6 +242,20 @@ func TestReaderEndpoint(t *testing.T) {
 	}
 }
 
+// A region goes into the endpoint's host name, so nothing but lower-case
+// words joined by single hyphens passes.
+func TestValidRegion(t *testing.T) {
+	for region, want := range map[string]bool{
+		"eu-west-1": true, "us-gov-west-1": true, "cn-north-1": true, "local": true,
+		"": false, "-eu": false, "eu-": false, "eu--west": false, "EU-west-1": false,
+		"us-east-1.evil.example/": false, "us east": false, "eu_west_1": false, "é": false,
+	} {
+		if got := validRegion(region); got != want {
+			t.Errorf("validRegion(%q) = %v, want %v", region, got, want)
+		}
+	}
+}
+
 // Against the emulator: what SSM itself answers, found and not found.
 func TestReaderOnEmulator(t *testing.T) {
 	emu := awstest.NewEmulator(t)
