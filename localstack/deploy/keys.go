@@ -10,16 +10,6 @@ import (
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 )
 
-// issuers lists, sorted, the services whose issuer this deployment keeps:
-// every service that declares tokens, and the operator (manifest.Set.Issuers).
-func issuers(set *manifest.Set) []string {
-	var names []string
-	for _, iss := range set.Issuers() {
-		names = append(names, iss.Service)
-	}
-	return names
-}
-
 // ensureIssuers makes every issuer's signing secret and publishes its public
 // key with what the issuer may mint, before any function is deployed: a
 // function that signs or verifies tokens then finds its keys on its first

@@ -402,10 +402,11 @@ func (brokenBody) Read([]byte) (int, error) {
 // public keys are published.
 func checkIssuers(t *testing.T, c clients, set *manifest.Set) {
 	t.Helper()
-	for _, svc := range issuers(set) {
-		secret := naming.SigningSecret(testPrefix, svc)
+	issuers := set.Issuers()
+	for _, iss := range issuers {
+		secret := naming.SigningSecret(testPrefix, iss.Service)
 		if _, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &secret}); err != nil {
-			t.Errorf("issuer %s: secret %s: %v", naming.Issuer(testPrefix, svc), secret, err)
+			t.Errorf("issuer %s: secret %s: %v", naming.Issuer(testPrefix, iss.Service), secret, err)
 		}
 	}
 	param := naming.JWKSParameter(testPrefix)
@@ -417,8 +418,8 @@ func checkIssuers(t *testing.T, c clients, set *manifest.Set) {
 	var jwks struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &jwks); err != nil || len(jwks.Keys) < len(issuers(set)) {
-		t.Errorf("JWKS parameter %s holds %d keys (%v), want at least one per issuer (%d)", param, len(jwks.Keys), err, len(issuers(set)))
+	if err := json.Unmarshal([]byte(aws.ToString(out.Parameter.Value)), &jwks); err != nil || len(jwks.Keys) < len(issuers) {
+		t.Errorf("JWKS parameter %s holds %d keys (%v), want at least one per issuer (%d)", param, len(jwks.Keys), err, len(issuers))
 	}
 }
 
