@@ -110,18 +110,25 @@ func (s *signingKeys) signing(now time.Time) (signingKey, bool) {
 	return best, found
 }
 
+// nextActivation is the earliest activation of a key after t; zero when no
+// key activates after t.
+func (s *signingKeys) nextActivation(t time.Time) time.Time {
+	var next time.Time
+	for _, k := range s.Keys {
+		if a := k.activeFrom(); a.After(t) && (next.IsZero() || a.Before(next)) {
+			next = a
+		}
+	}
+	return next
+}
+
 // retirableAt is when the i-th key can be in use by no one: its successor
 // (the key activated next after it) has been active for SignerReloadInterval,
 // by which time every SignerSource has moved on, and the longest token the
 // key could have signed until then has expired. replaced is false when no
 // key activates after it.
 func (s *signingKeys) retirableAt(i int) (at time.Time, replaced bool) {
-	var successor time.Time
-	for _, k := range s.Keys {
-		if a := k.activeFrom(); a.After(s.Keys[i].activeFrom()) && (successor.IsZero() || a.Before(successor)) {
-			successor = a
-		}
-	}
+	successor := s.nextActivation(s.Keys[i].activeFrom())
 	if successor.IsZero() {
 		return time.Time{}, false
 	}
@@ -241,13 +248,7 @@ func readSigner(ctx context.Context, sm SecretsAPI, prefix, service string, now 
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("servicetoken: secret %s: %w", ks.secret, err)
 	}
-	var next time.Time
-	for _, k := range keys.Keys {
-		if at := k.activeFrom(); at.After(now) && (next.IsZero() || at.Before(next)) {
-			next = at
-		}
-	}
-	return servicetoken.NewSigner(ks.issuer, key.KID, priv), next, nil
+	return servicetoken.NewSigner(ks.issuer, key.KID, priv), keys.nextActivation(now), nil
 }
 
 // EnsureIssuer makes sure service's issuer has signing keys and that they
