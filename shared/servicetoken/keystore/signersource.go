@@ -106,9 +106,10 @@ func (s *SignerSource) Signer(ctx context.Context) (*servicetoken.Signer, error)
 }
 
 // due reports that the signer must be read again: the reload interval has
-// passed, or the next key's activation, or the signer's validity.
+// passed, or the next key's activation. (validUntil ends later than the
+// reload interval, so it never makes a reload due by itself; it only says
+// how long a signer may serve while reads fail.)
 func (s *SignerSource) due(now time.Time) bool {
 	return !now.Before(s.loaded.Add(SignerReloadInterval)) ||
-		(!s.next.IsZero() && !now.Before(s.next)) ||
-		!now.Before(s.validUntil)
+		(!s.next.IsZero() && !now.Before(s.next))
 }
