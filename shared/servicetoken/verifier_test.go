@@ -3,7 +3,6 @@ package servicetoken
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
@@ -131,15 +130,19 @@ func hmacToken(h func() hash.Hash, alg string, secret []byte, claims any) string
 	return input + "." + seg(mac.Sum(nil))
 }
 
-// jwxToken signs with jwx under another algorithm: real RS/ES/PS tokens.
-func jwxToken(t *testing.T, alg jwa.SignatureAlgorithm, key any, claims any) string {
+// jwxSigned signs claims with jwx, an independent JOSE library, as a JWT
+// under alg with kid: real EdDSA tokens, and real RS/ES/PS ones.
+func jwxSigned(t *testing.T, alg jwa.SignatureAlgorithm, key any, kid string, claims any) string {
 	t.Helper()
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, ordersKID); err != nil {
+	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
+		t.Fatal(err)
+	}
+	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
 		t.Fatal(err)
 	}
 	out, err := jws.Sign(payload, jws.WithKey(alg, key, jws.WithProtectedHeaders(hdr)))
@@ -214,9 +217,9 @@ func TestVerifyRejects(t *testing.T) {
 		{"HS256 keyed with the public key", hmacToken(sha256.New, "HS256", pubBytes, valid), nil, nil, ErrAlgorithm},
 		{"HS384 keyed with the public key", hmacToken(sha512.New384, "HS384", pubBytes, valid), nil, nil, ErrAlgorithm},
 		{"HS512 keyed with the JWK x", hmacToken(sha512.New, "HS512", []byte(base64.RawURLEncoding.EncodeToString(pubBytes)), valid), nil, nil, ErrAlgorithm},
-		{"RS256", jwxToken(t, jwa.RS256(), rsaKey, valid), nil, nil, ErrAlgorithm},
-		{"PS256", jwxToken(t, jwa.PS256(), rsaKey, valid), nil, nil, ErrAlgorithm},
-		{"ES256", jwxToken(t, jwa.ES256(), ecKey, valid), nil, nil, ErrAlgorithm},
+		{"RS256", jwxSigned(t, jwa.RS256(), rsaKey, ordersKID, valid), nil, nil, ErrAlgorithm},
+		{"PS256", jwxSigned(t, jwa.PS256(), rsaKey, ordersKID, valid), nil, nil, ErrAlgorithm},
+		{"ES256", jwxSigned(t, jwa.ES256(), ecKey, ordersKID, valid), nil, nil, ErrAlgorithm},
 		{"alg eddsa lower case", signRaw(f.ordersKey, with(edHeader(ordersKID), "alg", "eddsa"), valid), nil, nil, ErrAlgorithm},
 		{"alg Ed25519 (RFC 9864 name)", signRaw(f.ordersKey, with(edHeader(ordersKID), "alg", "Ed25519"), valid), nil, nil, ErrAlgorithm},
 		{"no alg", signRaw(f.ordersKey, with(edHeader(ordersKID), "alg", nil), valid), nil, nil, ErrAlgorithm},
@@ -459,30 +462,9 @@ func TestInteropWithJWX(t *testing.T) {
 		t.Fatalf("kid %q, want %s", kid, ordersKID)
 	}
 
-	byJWX := jwxSigned(t, f.ordersKey, ordersKID, claimsAt(ordersIssuer, t0, time.Minute))
+	byJWX := jwxSigned(t, jwa.EdDSA(), f.ordersKey, ordersKID, claimsAt(ordersIssuer, t0, time.Minute))
 	got, err := f.verifier(t0.Add(time.Second)).Verify(context.Background(), byJWX)
 	if err != nil || got.Subject != "orders" || !got.HasScope("users:read") {
 		t.Fatalf("Verify of a jwx-signed token = %+v, %v", got, err)
 	}
-}
-
-// jwxSigned signs claims with jwx as an EdDSA JWT with kid.
-func jwxSigned(t *testing.T, key ed25519.PrivateKey, kid string, claims any) string {
-	t.Helper()
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, kid); err != nil {
-		t.Fatal(err)
-	}
-	if err := hdr.Set(jws.TypeKey, "JWT"); err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
 }
