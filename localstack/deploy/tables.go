@@ -148,15 +148,12 @@ func (d *deployer) ensureTTL(ctx context.Context, name, attr string) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("table %s: describe TTL: %w", name, err)
 	}
-	if desc := out.TimeToLiveDescription; desc != nil {
-		on := desc.TimeToLiveStatus == types.TimeToLiveStatusEnabled || desc.TimeToLiveStatus == types.TimeToLiveStatusEnabling
-		switch {
-		case on && aws.ToString(desc.AttributeName) == attr:
+	if on := ttlAttribute(out.TimeToLiveDescription); on != "" {
+		if on == attr {
 			return false, nil
-		case on:
-			return false, fmt.Errorf("table %s: TTL is on attribute %q, service.yaml wants %q; restart the emulator for a clean slate",
-				name, aws.ToString(desc.AttributeName), attr)
 		}
+		return false, fmt.Errorf("table %s: TTL is on attribute %q, service.yaml wants %q; restart the emulator for a clean slate",
+			name, on, attr)
 	}
 	_, err = d.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
 		TableName:               &name,
@@ -165,14 +162,21 @@ func (d *deployer) ensureTTL(ctx context.Context, name, attr string) (bool, erro
 	if err != nil {
 		// "Already enabled" is our own call, retried after a lost response
 		// (retried.go): look again before calling it a failure.
-		if again, derr := d.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name}); derr == nil && again.TimeToLiveDescription != nil &&
-			aws.ToString(again.TimeToLiveDescription.AttributeName) == attr &&
-			(again.TimeToLiveDescription.TimeToLiveStatus == types.TimeToLiveStatusEnabled || again.TimeToLiveDescription.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		if again, derr := d.ddb.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: &name}); derr == nil && ttlAttribute(again.TimeToLiveDescription) == attr {
 			return true, nil
 		}
 		return false, fmt.Errorf("table %s: enable TTL on %s: %w", name, attr, err)
 	}
 	return true, nil
+}
+
+// ttlAttribute is the attribute TTL is on (or turning on) for, or "" when
+// it is off.
+func ttlAttribute(desc *types.TimeToLiveDescription) string {
+	if desc == nil || desc.TimeToLiveStatus != types.TimeToLiveStatusEnabled && desc.TimeToLiveStatus != types.TimeToLiveStatusEnabling {
+		return ""
+	}
+	return aws.ToString(desc.AttributeName)
 }
 
 func keySchemaString(ks []types.KeySchemaElement) string {
