@@ -5,7 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"regexp"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -224,19 +224,36 @@ func stamp(names map[string]string, values map[string]types.AttributeValue, cond
 	return names, values, aws.String(notOurs), nil
 }
 
-// setClause finds an update expression's SET keyword: SET is reserved in
-// DynamoDB, so as a whole word it can only be the clause keyword
-// (placeholders start with # or :, and paths never use bare reserved words).
-var setClause = regexp.MustCompile(`(?i)(^|\s)SET\s+`)
-
 // stampUpdate adds stampSet to update's SET clause, or adds one. An update
 // expression holds at most one clause of each kind, in any order.
 func stampUpdate(update string) string {
-	if loc := setClause.FindStringIndex(update); loc != nil {
-		return update[:loc[1]] + stampSet + ", " + update[loc[1]:]
+	if end := setClauseEnd(update); end >= 0 {
+		return update[:end] + stampSet + ", " + update[end:]
 	}
 	return "SET " + stampSet + " " + update
 }
+
+// setClauseEnd returns where the actions of update's SET clause start (past
+// the keyword and the blanks after it), or -1 without one. SET is reserved
+// in DynamoDB, so as a whole word it can only be the clause keyword
+// (placeholders start with # or :, and paths never use bare reserved
+// words). A scan, not a regexp: a package-level regexp would be compiled at
+// the cold start of every function that imports this package.
+func setClauseEnd(update string) int {
+	for i := 0; i+3 < len(update); i++ {
+		if (i == 0 || isBlank(update[i-1])) && strings.EqualFold(update[i:i+3], "SET") && isBlank(update[i+3]) {
+			end := i + 4
+			for end < len(update) && isBlank(update[end]) {
+				end++
+			}
+			return end
+		}
+	}
+	return -1
+}
+
+// isBlank reports the white space that separates an expression's words.
+func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' }
 
 // with returns a copy of m with k set to v.
 func with[V any](m map[string]V, k string, v V) map[string]V {

@@ -19,6 +19,8 @@ func TestStampUpdate(t *testing.T) {
 		{"ADD #n :one", "SET " + stampSet + " ADD #n :one"},
 		// Placeholders that contain the word are not the keyword.
 		{"REMOVE #set, #x.set", "SET " + stampSet + " REMOVE #set, #x.set"},
+		// Any white space around the keyword; the actions start after all of it.
+		{"REMOVE #b\tSet\t\t#a = :a", "REMOVE #b\tSet\t\t" + stampSet + ", #a = :a"},
 	}
 	for _, tt := range tests {
 		if got := stampUpdate(tt.in); got != tt.want {
