@@ -29,7 +29,6 @@ import (
 // fakeSSM answers GetParameter calls with the responses in turn (the last
 // one repeats) and records what it received.
 type fakeSSM struct {
-	t         *testing.T
 	responses []fakeResponse
 
 	mu       sync.Mutex
@@ -100,7 +99,7 @@ func sha256Hex(s string) string {
 
 func serve(t *testing.T, responses ...fakeResponse) (*fakeSSM, *httptest.Server) {
 	t.Helper()
-	f := &fakeSSM{t: t, responses: responses}
+	f := &fakeSSM{responses: responses}
 	srv := httptest.NewServer(f) // 127.0.0.1
 	t.Cleanup(srv.Close)
 	return f, srv
