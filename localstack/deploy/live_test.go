@@ -360,13 +360,10 @@ func (l *loseFirst) Do(r *http.Request) (*http.Response, error) {
 	if err != nil || !lose {
 		return resp, err
 	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
 	l.mu.Lock()
 	l.lost++
 	l.mu.Unlock()
-	resp.Body, resp.ContentLength = io.NopCloser(brokenBody{}), -1
-	return resp, nil
+	return loseResponse(resp), nil
 }
 
 // loseOnce sends every request, and for the first that match admits, lets
@@ -386,10 +383,17 @@ func (l *loseOnce) Do(r *http.Request) (*http.Response, error) {
 	if l.sent.Add(1) > 1 {
 		return resp, nil
 	}
+	return loseResponse(resp), nil
+}
+
+// loseResponse reads the server's answer to the end and hands the client,
+// in its place, a body that fails to read: a connection error the SDK
+// retries.
+func loseResponse(resp *http.Response) *http.Response {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 	resp.Body, resp.ContentLength = io.NopCloser(brokenBody{}), -1
-	return resp, nil
+	return resp
 }
 
 type brokenBody struct{}
