@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -174,8 +175,8 @@ func parseConditions(v json.RawMessage) ([]Condition, error) {
 		return nil, err
 	}
 	var conds []Condition
-	for _, op := range sortedKeys(byOp) {
-		for _, key := range sortedKeys(byOp[op]) {
+	for _, op := range slices.Sorted(maps.Keys(byOp)) {
+		for _, key := range slices.Sorted(maps.Keys(byOp[op])) {
 			values, err := conditionValues(byOp[op][key])
 			if err != nil {
 				return nil, fmt.Errorf("%s %s: %w", op, key, err)
@@ -389,13 +390,4 @@ func wildcardMatch(pattern, s string) bool {
 		pi++
 	}
 	return pi == len(p)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
