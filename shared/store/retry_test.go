@@ -150,21 +150,24 @@ func TestUpdateVersionedSurvivesALostResponse(t *testing.T) {
 	loss.WantLost(t, "UpdateItem", 2)
 }
 
+// takeOne takes one from the thing's count while there is one to take: a
+// guarded decrement whose condition still holds after it ran.
+func takeOne(ctx context.Context, db store.DB, table string) (store.Item, error) {
+	return store.UpdateExisting(ctx, db, table, thingKey,
+		expression.Add(expression.Name("count"), expression.Value(-1)),
+		expression.Name("count").GreaterThanEqual(expression.Value(1)))
+}
+
 func TestUpdateExistingIsAppliedOnceWhenItsResponseIsLost(t *testing.T) {
 	db, table, loss := storetest.LossyTable(t, "inventory")
 	ctx := context.Background()
 	if err := store.PutNew(ctx, db, table, thing(10)); err != nil {
 		t.Fatal(err)
 	}
-	take := func() (store.Item, error) {
-		return store.UpdateExisting(ctx, db, table, thingKey,
-			expression.Add(expression.Name("count"), expression.Value(-1)),
-			expression.Name("count").GreaterThanEqual(expression.Value(1)))
-	}
 	// A guarded decrement whose condition still holds after it ran: the
 	// retry must not take a second unit.
 	loss.Next("UpdateItem")
-	got, err := take()
+	got, err := takeOne(ctx, db, table)
 	if err != nil {
 		t.Fatalf("UpdateExisting whose response was lost: %v, want success", err)
 	}
@@ -173,7 +176,7 @@ func TestUpdateExistingIsAppliedOnceWhenItsResponseIsLost(t *testing.T) {
 		t.Fatalf("UpdateExisting returned %s, want count 9, version 2", show(got))
 	}
 	// Two logical writes with the same content are two writes.
-	if got, err := take(); err != nil || number(t, got, "count") != "8" {
+	if got, err := takeOne(ctx, db, table); err != nil || number(t, got, "count") != "8" {
 		t.Fatalf("second take = %s, %v; want count 8", show(got), err)
 	}
 	if cur, err := store.Get(ctx, db, table, thingKey); err != nil || number(t, cur, "count") != "8" {
@@ -199,17 +202,12 @@ func TestAWriteBetweenTheLostResponseAndTheRetry(t *testing.T) {
 	if err := store.PutNew(ctx, db, table, thing(10)); err != nil {
 		t.Fatal(err)
 	}
-	take := func() (store.Item, error) {
-		return store.UpdateExisting(ctx, db, table, thingKey,
-			expression.Add(expression.Name("count"), expression.Value(-1)),
-			expression.Name("count").GreaterThanEqual(expression.Value(1)))
-	}
 	loss.NextThen("UpdateItem", func() {
-		if _, err := take(); err != nil { // B
+		if _, err := takeOne(ctx, db, table); err != nil { // B
 			t.Errorf("B's take: %v", err)
 		}
 	})
-	got, err := take() // A
+	got, err := takeOne(ctx, db, table) // A
 	if err != nil {
 		t.Fatalf("A's take: %v", err)
 	}
