@@ -181,35 +181,43 @@ func (s *Stack) recordedCalls(ctx context.Context, group string, since time.Time
 
 // SecretARN implements Resolver through Secrets Manager.
 func (s *Stack) SecretARN(ctx context.Context, id string) (string, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if a, ok := s.arns[id]; ok {
-		return a, nil
-	}
-	got, err := s.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &id})
-	if err != nil {
-		return "", err
-	}
-	s.arns[id] = aws.ToString(got.ARN)
-	return s.arns[id], nil
+	return s.cached(s.arns, id, func() (string, error) {
+		got, err := s.secrets.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &id})
+		if err != nil {
+			return "", err
+		}
+		return aws.ToString(got.ARN), nil
+	})
 }
 
 // PartitionKey implements Resolver through DescribeTable.
 func (s *Stack) PartitionKey(ctx context.Context, table string) (string, error) {
+	return s.cached(s.pkNames, table, func() (string, error) {
+		got, err := s.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+		if err != nil {
+			return "", err
+		}
+		for _, k := range got.Table.KeySchema {
+			if k.KeyType == dtypes.KeyTypeHash {
+				return aws.ToString(k.AttributeName), nil
+			}
+		}
+		return "", errors.New("no HASH key in its schema")
+	})
+}
+
+// cached returns m[key], asking look the first time: the resolver is asked
+// the same few things for every call.
+func (s *Stack) cached(m map[string]string, key string, look func() (string, error)) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if pk, ok := s.pkNames[table]; ok {
-		return pk, nil
+	if v, ok := m[key]; ok {
+		return v, nil
 	}
-	got, err := s.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+	v, err := look()
 	if err != nil {
 		return "", err
 	}
-	for _, k := range got.Table.KeySchema {
-		if k.KeyType == dtypes.KeyTypeHash {
-			s.pkNames[table] = aws.ToString(k.AttributeName)
-			return s.pkNames[table], nil
-		}
-	}
-	return "", errors.New("no HASH key in its schema")
+	m[key] = v
+	return v, nil
 }
