@@ -495,6 +495,9 @@ func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
 
 // Shared fixtures (internal/tokentest).
 var (
-	testKey = tokentest.Key
-	pub     = tokentest.Public
+	testKey  = tokentest.Key
+	pub      = tokentest.Public
+	newClock = tokentest.NewClock
 )
+
+type clock = tokentest.Clock

@@ -14,20 +14,6 @@ import (
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
 )
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // signerWorld is one issuer (users) with its secret and JWKS on fakes, a
 // clock, and a SignerSource on that clock: a warm login instance.
 type signerWorld struct {
@@ -46,9 +32,9 @@ func newSignerWorld(t *testing.T) *signerWorld {
 		t.Fatal(err)
 	}
 	// EnsureIssuer dates the key by the real clock; the fake one starts there.
-	w := &signerWorld{t: t, sm: sm, ssm: ssmAPI, jwks: jwks, clock: &clock{t: time.Now()}}
+	w := &signerWorld{t: t, sm: sm, ssm: ssmAPI, jwks: jwks, clock: newClock(time.Now())}
 	w.src = NewSignerSource(sm, "shop", "users")
-	w.src.now = w.clock.now
+	w.src.now = w.clock.Now
 	return w
 }
 
@@ -65,7 +51,7 @@ func (w *signerWorld) kid() string {
 // rotate rotates users' key as of the fake clock and returns the new kid.
 func (w *signerWorld) rotate() string {
 	w.t.Helper()
-	kid, err := rotate(context.Background(), w.sm, w.jwks, "shop", "users", policyOf("users"), w.clock.now(), ActivationDelay)
+	kid, err := rotate(context.Background(), w.sm, w.jwks, "shop", "users", policyOf("users"), w.clock.Now(), ActivationDelay)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -99,21 +85,21 @@ func TestSignerSourceFollowsRotationToRetirement(t *testing.T) {
 	w := newSignerWorld(t)
 	kid1 := w.kid()
 
-	w.clock.advance(time.Minute)
+	w.clock.Advance(time.Minute)
 	kid2 := w.rotate()
-	activation := w.clock.now().Add(ActivationDelay)
+	activation := w.clock.Now().Add(ActivationDelay)
 	if got := w.kid(); got != kid1 {
 		t.Fatalf("right after Rotate: signing with %s, want %s until the new key activates", got, kid1)
 	}
 
 	// Retire refuses until the old key can be in use by no one.
 	retirable := activation.Add(SignerReloadInterval + servicetoken.MaxUserTTL)
-	w.clock.set(activation.Add(time.Second))
-	if err := retire(context.Background(), w.sm, w.jwks, "shop", "users", kid1, w.clock.now()); !errors.Is(err, servicetoken.ErrKeyInUse) {
+	w.clock.Set(activation.Add(time.Second))
+	if err := retire(context.Background(), w.sm, w.jwks, "shop", "users", kid1, w.clock.Now()); !errors.Is(err, servicetoken.ErrKeyInUse) {
 		t.Fatalf("Retire right after activation: %v, want ErrKeyInUse", err)
 	}
-	w.clock.set(retirable)
-	if err := retire(context.Background(), w.sm, w.jwks, "shop", "users", kid1, w.clock.now()); err != nil {
+	w.clock.Set(retirable)
+	if err := retire(context.Background(), w.sm, w.jwks, "shop", "users", kid1, w.clock.Now()); err != nil {
 		t.Fatalf("Retire once retirable: %v", err)
 	}
 	if got := w.kid(); got != kid2 {
@@ -140,15 +126,15 @@ func TestSignerSourceReloadsAtActivationAndPeriodically(t *testing.T) {
 	if n := w.sm.Gets(); n != reads {
 		t.Fatalf("%d secret reads inside the interval, want none", n-reads)
 	}
-	w.clock.advance(SignerReloadInterval) // periodic reload: sees kid2, not yet active
+	w.clock.Advance(SignerReloadInterval) // periodic reload: sees kid2, not yet active
 	if got := w.kid(); got != kid1 || w.sm.Gets() != reads+1 {
 		t.Fatalf("at the reload interval: %s after %d reads; want %s after one", got, w.sm.Gets()-reads, kid1)
 	}
-	w.clock.advance(ActivationDelay - SignerReloadInterval - time.Second)
+	w.clock.Advance(ActivationDelay - SignerReloadInterval - time.Second)
 	if got := w.kid(); got != kid1 || w.sm.Gets() != reads+1 {
 		t.Fatalf("a second before activation: %s after %d reads", got, w.sm.Gets()-reads)
 	}
-	w.clock.advance(time.Second)
+	w.clock.Advance(time.Second)
 	if got := w.kid(); got != kid2 || w.sm.Gets() != reads+2 {
 		t.Fatalf("at activation: %s after %d reads; want %s after a reload", got, w.sm.Gets()-reads, kid2)
 	}
@@ -160,11 +146,11 @@ func TestSignerSourceReloadsAtActivationAndPeriodically(t *testing.T) {
 func TestSignerSourceKeepsServingThroughAFailedReload(t *testing.T) {
 	w := newSignerWorld(t)
 	kid1 := w.kid()
-	loaded := w.clock.now()
+	loaded := w.clock.Now()
 	boom := errors.New("secrets manager unavailable")
 	w.sm.FailGets(boom)
 
-	w.clock.advance(SignerReloadInterval)
+	w.clock.Advance(SignerReloadInterval)
 	if got := w.kid(); got != kid1 {
 		t.Fatalf("failed reload: %s, want the current %s", got, kid1)
 	}
@@ -175,7 +161,7 @@ func TestSignerSourceKeepsServingThroughAFailedReload(t *testing.T) {
 	if n := w.sm.Gets(); n != reads {
 		t.Fatalf("%d more secret reads right after a failed one, want none", n-reads)
 	}
-	w.clock.advance(time.Second)
+	w.clock.Advance(time.Second)
 	w.kid()
 	if n := w.sm.Gets(); n != reads+1 {
 		t.Fatalf("%d more secret reads a second after a failed one, want 1", n-reads)
@@ -184,17 +170,17 @@ func TestSignerSourceKeepsServingThroughAFailedReload(t *testing.T) {
 	// A rotation right after the last good read activates no earlier than
 	// loaded+ActivationDelay, and Retire waits SignerReloadInterval past
 	// that plus the longest token: until then the old key is safe to use.
-	w.clock.set(loaded.Add(ActivationDelay + SignerReloadInterval - time.Second))
+	w.clock.Set(loaded.Add(ActivationDelay + SignerReloadInterval - time.Second))
 	if got := w.kid(); got != kid1 {
 		t.Fatalf("just before the key may be retired: %s, want %s", got, kid1)
 	}
-	w.clock.advance(time.Minute) // past any backoff
+	w.clock.Advance(time.Minute) // past any backoff
 	if _, err := w.src.Signer(context.Background()); !errors.Is(err, boom) {
 		t.Fatalf("once the key may have been retired: %v, want %v", err, boom)
 	}
 
 	w.sm.FailGets(nil)
-	w.clock.advance(time.Minute)
+	w.clock.Advance(time.Minute)
 	if got := w.kid(); got != kid1 {
 		t.Fatalf("after Secrets Manager recovered: %s", got)
 	}
@@ -206,19 +192,19 @@ func TestSignerSourceKeepsServingThroughAFailedReload(t *testing.T) {
 func TestSignerSourceFailedReloadAtActivation(t *testing.T) {
 	w := newSignerWorld(t)
 	w.rotate()
-	activation := w.clock.now().Add(ActivationDelay)
+	activation := w.clock.Now().Add(ActivationDelay)
 	kid1 := w.kid() // loaded after the rotation: knows the activation
 	w.sm.FailGets(errors.New("throttled"))
 
-	w.clock.set(activation)
+	w.clock.Set(activation)
 	if got := w.kid(); got != kid1 {
 		t.Fatalf("failed reload at activation: %s, want %s", got, kid1)
 	}
-	w.clock.set(activation.Add(SignerReloadInterval - time.Second))
+	w.clock.Set(activation.Add(SignerReloadInterval - time.Second))
 	if got := w.kid(); got != kid1 {
 		t.Fatalf("just inside the reload interval: %s, want %s", got, kid1)
 	}
-	w.clock.set(activation.Add(SignerReloadInterval))
+	w.clock.Set(activation.Add(SignerReloadInterval))
 	if _, err := w.src.Signer(context.Background()); err == nil {
 		t.Fatal("signing with the old key past activation+SignerReloadInterval, when Retire may remove it")
 	}
@@ -228,7 +214,7 @@ func TestSignerSourceFailedReloadAtActivation(t *testing.T) {
 func TestSignerSourceConcurrentCallersShareOneRead(t *testing.T) {
 	w := newSignerWorld(t)
 	w.kid()
-	w.clock.advance(SignerReloadInterval)
+	w.clock.Advance(SignerReloadInterval)
 	reads := w.sm.Gets()
 	var wg sync.WaitGroup
 	for range 50 {
@@ -248,9 +234,9 @@ func TestSignerSourceConcurrentCallersShareOneRead(t *testing.T) {
 // calls does not become a stream of reads.
 func TestSignerSourceWithoutKeys(t *testing.T) {
 	sm := awstest.NewSecrets()
-	c := &clock{t: time.Now()}
+	c := newClock(time.Now())
 	src := NewSignerSource(sm, "shop", "nobody")
-	src.now = c.now
+	src.now = c.Now
 	for range 10 {
 		if _, err := src.Signer(context.Background()); !errors.Is(err, servicetoken.ErrNoSigningKeys) {
 			t.Fatalf("Signer = %v, want ErrNoSigningKeys", err)
@@ -259,7 +245,7 @@ func TestSignerSourceWithoutKeys(t *testing.T) {
 	if n := sm.Gets(); n != 1 {
 		t.Fatalf("%d reads for 10 calls at once, want 1", n)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if _, err := src.Signer(context.Background()); !errors.Is(err, servicetoken.ErrNoSigningKeys) || sm.Gets() != 2 {
 		t.Fatalf("a second later: %v after %d reads; want a retry", err, sm.Gets())
 	}
@@ -272,9 +258,9 @@ func TestRetireSaysWhenTheKeyBecomesRetirable(t *testing.T) {
 	w := newSignerWorld(t)
 	kid1 := w.kid()
 	w.rotate()
-	retirable := w.clock.now().Add(ActivationDelay + SignerReloadInterval + servicetoken.MaxUserTTL)
+	retirable := w.clock.Now().Add(ActivationDelay + SignerReloadInterval + servicetoken.MaxUserTTL)
 	for _, at := range []time.Time{
-		w.clock.now().Add(ActivationDelay),
+		w.clock.Now().Add(ActivationDelay),
 		retirable.Add(-time.Second),
 	} {
 		err := retire(context.Background(), w.sm, w.jwks, "shop", "users", kid1, at)

@@ -3,7 +3,6 @@ package ssmkeys
 import (
 	"crypto/ed25519"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,21 +78,11 @@ func serviceToken(key ed25519.PrivateKey, issuer, kid string, iat time.Time) str
 	return signRaw(key, edHeader(kid), claimsAt(issuer, iat, time.Minute))
 }
 
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // Shared fixtures (internal/tokentest).
 var (
-	testKey = tokentest.Key
-	pub     = tokentest.Public
+	testKey  = tokentest.Key
+	pub      = tokentest.Public
+	newClock = tokentest.NewClock
 )
+
+type clock = tokentest.Clock

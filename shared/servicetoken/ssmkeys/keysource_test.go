@@ -15,7 +15,7 @@ import (
 
 func newSSMSource(api ParameterReader, ttl time.Duration, c *clock) *SSMKeySource {
 	s := NewKeySource(api, testParam, ttl)
-	s.now = c.now
+	s.now = c.Now
 	return s
 }
 
@@ -23,7 +23,7 @@ func TestSSMKeySourceCaches(t *testing.T) {
 	f := newFixture()
 	api := awstest.NewSSM()
 	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
 
@@ -39,7 +39,7 @@ func TestSSMKeySourceCaches(t *testing.T) {
 	if n := api.GetCount(); n != 1 {
 		t.Fatalf("%d GetParameter calls within the TTL, want 1", n)
 	}
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -60,17 +60,17 @@ func TestSSMKeySourceRefreshesOnUnknownKID(t *testing.T) {
 	f := newFixture()
 	api := awstest.NewSSM()
 	api.Set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey))
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Hour, c)
-	v := servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.now))
+	v := servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.Now))
 	ctx := context.Background()
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	c.advance(minRefreshInterval) // the last read is old enough to refresh
+	c.Advance(minRefreshInterval) // the last read is old enough to refresh
 	api.Set(testParam, jwksOf(t, usersIssuer, usersKID, f.usersKey, ordersIssuer, ordersKID, f.ordersKey))
-	tok := serviceToken(f.ordersKey, ordersIssuer, ordersKID, c.now())
+	tok := serviceToken(f.ordersKey, ordersIssuer, ordersKID, c.Now())
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("token of a newly published key: %v", err)
 	}
@@ -92,13 +92,13 @@ func TestSSMKeySourceRateLimitsRefresh(t *testing.T) {
 	f := newFixture()
 	api := awstest.NewSSM()
 	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Hour, c)
-	v := servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.now))
+	v := servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.Now))
 	ctx := context.Background()
 
 	garbage := func(i int) string {
-		return signRaw(testKey("attacker"), edHeader(fmt.Sprintf("kid-%d", i)), claimsAt(ordersIssuer, c.now(), time.Minute))
+		return signRaw(testKey("attacker"), edHeader(fmt.Sprintf("kid-%d", i)), claimsAt(ordersIssuer, c.Now(), time.Minute))
 	}
 	var wg sync.WaitGroup
 	for i := range 200 {
@@ -113,12 +113,12 @@ func TestSSMKeySourceRateLimitsRefresh(t *testing.T) {
 	if n := api.GetCount(); n != 1 {
 		t.Fatalf("%d GetParameter calls for 200 unknown kids at once, want 1 (the first fill)", n)
 	}
-	c.advance(minRefreshInterval - time.Second)
+	c.Advance(minRefreshInterval - time.Second)
 	_, _ = v.Verify(ctx, garbage(1000))
 	if n := api.GetCount(); n != 1 {
 		t.Fatalf("%d GetParameter calls inside the interval, want 1", n)
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	for i := range 50 {
 		_, _ = v.Verify(ctx, garbage(2000+i))
 	}
@@ -131,7 +131,7 @@ func TestSSMKeySourceServesStaleKeysWhileSSMFails(t *testing.T) {
 	f := newFixture()
 	api := awstest.NewSSM()
 	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
 	if _, err := src.PublicKeys(ctx); err != nil {
@@ -140,7 +140,7 @@ func TestSSMKeySourceServesStaleKeysWhileSSMFails(t *testing.T) {
 
 	boom := errors.New("throttled")
 	api.GetErr = boom
-	c.advance(time.Minute + staleGrace - time.Second)
+	c.Advance(time.Minute + staleGrace - time.Second)
 	keys, err := src.PublicKeys(ctx)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("within the grace: %v, %v; want the stale keys", keys, err)
@@ -153,12 +153,12 @@ func TestSSMKeySourceServesStaleKeysWhileSSMFails(t *testing.T) {
 	if api.GetCount() != before {
 		t.Fatal("a failing SSM was asked again inside the refresh interval")
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if _, err := src.PublicKeys(ctx); !errors.Is(err, boom) {
 		t.Fatalf("past the grace: %v, want %v", err, boom)
 	}
-	tok := serviceToken(f.ordersKey, ordersIssuer, ordersKID, c.now())
-	_, err = servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.now)).Verify(ctx, tok)
+	tok := serviceToken(f.ordersKey, ordersIssuer, ordersKID, c.Now())
+	_, err = servicetoken.NewVerifier(src, testAudience, servicetoken.WithClock(c.Now)).Verify(ctx, tok)
 	if !errors.Is(err, boom) || errors.Is(err, servicetoken.ErrInvalid) {
 		t.Fatalf("Verify with no keys: %v, want the SSM error, not servicetoken.ErrInvalid", err)
 	}
@@ -168,14 +168,14 @@ func TestSSMKeySourceKeepsGoodKeysOverACorruptParameter(t *testing.T) {
 	f := newFixture()
 	api := awstest.NewSSM()
 	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
 	if _, err := src.PublicKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 	api.Set(testParam, `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"AAAA","kid":"k"}]}`)
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if keys, err := src.PublicKeys(ctx); err != nil || len(keys) != 1 {
 		t.Fatalf("%v, %v; want the previous keys", keys, err)
 	}
@@ -200,7 +200,7 @@ func TestSSMKeySourceBacksOffWhileSSMFailsAndNothingIsCached(t *testing.T) {
 	api := awstest.NewSSM()
 	boom := errors.New("ssm unavailable")
 	api.GetErr = boom
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Minute, c)
 	ctx := context.Background()
 
@@ -223,9 +223,9 @@ func TestSSMKeySourceBacksOffWhileSSMFailsAndNothingIsCached(t *testing.T) {
 	reads := 1
 	for _, wait := range []time.Duration{1, 2, 4, 8, 16, 30, 30} {
 		wait *= time.Second
-		c.advance(wait - time.Millisecond)
+		c.Advance(wait - time.Millisecond)
 		expectReads(reads, fmt.Sprintf("just under %v after the last read", wait))
-		c.advance(time.Millisecond)
+		c.Advance(time.Millisecond)
 		reads++
 		expectReads(reads, fmt.Sprintf("%v after the last read", wait))
 	}
@@ -233,17 +233,17 @@ func TestSSMKeySourceBacksOffWhileSSMFailsAndNothingIsCached(t *testing.T) {
 	// SSM is back: the next read succeeds, and the backoff starts over.
 	api.GetErr = nil
 	api.Set(testParam, jwksOf(t, ordersIssuer, ordersKID, f.ordersKey))
-	c.advance(30 * time.Second)
+	c.Advance(30 * time.Second)
 	if keys, err := src.PublicKeys(ctx); err != nil || len(keys) != 1 {
 		t.Fatalf("after SSM recovered: %v, %v", keys, err)
 	}
 	// Long after, the cache is past its grace and SSM fails again: the
 	// first retry comes after 1 s, not 30.
 	api.GetErr = boom
-	c.advance(time.Minute + staleGrace)
+	c.Advance(time.Minute + staleGrace)
 	reads = api.GetCount() + 1
 	expectReads(reads, "the stale cache expired")
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	expectReads(reads+1, "1 s later: the backoff was reset by the success")
 }
 
@@ -251,7 +251,7 @@ func TestSSMKeySourceBacksOffWhileSSMFailsAndNothingIsCached(t *testing.T) {
 // about SSM: the next request tries at once.
 func TestSSMKeySourceNoBackoffForACanceledCaller(t *testing.T) {
 	api := awstest.NewSSM()
-	c := &clock{t: t0}
+	c := newClock(t0)
 	src := newSSMSource(api, time.Minute, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()

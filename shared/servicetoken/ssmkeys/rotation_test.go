@@ -36,9 +36,9 @@ func TestWarmSourceFindsARotatedKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Now()}
+	c := newClock(time.Now())
 	warmSrc := NewKeySource(api, naming.JWKSParameter("shop"), time.Hour)
-	warmSrc.now = c.now
+	warmSrc.now = c.Now
 	warm := servicetoken.NewVerifier(warmSrc, aud, servicetoken.WithUserIssuer(usersIss))
 	if _, err := warm.Verify(ctx, tok1); err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestWarmSourceFindsARotatedKey(t *testing.T) {
 	if _, err := warm.Verify(ctx, tok2); !errors.Is(err, servicetoken.ErrUnknownKey) {
 		t.Fatalf("warm verifier inside its refresh interval: %v, want ErrUnknownKey", err)
 	}
-	c.advance(minRefreshInterval)
+	c.Advance(minRefreshInterval)
 	for name, tok := range map[string]string{"key 1": tok1, "key 2": tok2} {
 		if _, err := warm.Verify(ctx, tok); err != nil {
 			t.Fatalf("warm verifier after its refresh interval, %s: %v", name, err)
