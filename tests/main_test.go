@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,7 +68,7 @@ func checkLeastPrivilege(start time.Time) bool {
 		fmt.Println("least privilege:", err)
 		return false
 	}
-	set, err := manifest.Load(filepath.Join(".."))
+	set, err := manifest.Load("..")
 	if err != nil {
 		fmt.Println("least privilege:", err)
 		return false

@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 			for i, want := range tt.denied {
 				f := rep.Denied[i]
 				head, reason, _ := strings.Cut(want, " | ")
-				got := strings.Join([]string{f.Action, dash(f.Resource), itoa(f.Count)}, " ")
+				got := strings.Join([]string{f.Action, dash(f.Resource), strconv.Itoa(f.Count)}, " ")
 				if got != head || !strings.Contains(f.Reason, reason) {
 					t.Errorf("denied %q (%s), want %q (with %q)", got, f.Reason, head, reason)
 				}
@@ -176,8 +176,6 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 func TestCheckFailsForFunctionsItCannotProve(t *testing.T) {
 	fns := []Function{
