@@ -473,19 +473,6 @@ func TestCorruptSecretIsRefusedWithoutLeakingIt(t *testing.T) {
 	}
 }
 
-// policyOf is what the issuer of svc may mint in these tests: users
-// mints user tokens (login), the operator service tokens with any scope,
-// any other service service tokens as itself.
-func policyOf(svc string) servicetoken.Policy {
-	switch svc {
-	case "users":
-		return servicetoken.Policy{Kinds: []string{servicetoken.KindUser}}
-	case naming.OperatorIssuer:
-		return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: naming.OperatorIssuer, AnyScope: true}
-	}
-	return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: svc, Scopes: []string{"users:read"}}
-}
-
 // newFakes returns fakes of both services and the JWKS store over the fake
 // SSM's /shop/jwks (naming.JWKSParameter("shop")).
 func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
@@ -493,11 +480,12 @@ func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
 	return awstest.NewSecrets(), ssmAPI, jwksstore.New(ssmAPI, naming.JWKSParameter("shop"))
 }
 
-// Shared fixtures (internal/tokentest).
+// Shared fixtures (internal/tokentest, internal/awstest).
 var (
 	testKey  = tokentest.Key
 	pub      = tokentest.Public
 	newClock = tokentest.NewClock
+	policyOf = awstest.PolicyOf
 )
 
 type clock = tokentest.Clock

@@ -2,11 +2,10 @@ package ssmkeys
 
 import (
 	"crypto/ed25519"
-	"strings"
-	"testing"
 	"time"
 
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
 )
 
@@ -36,35 +35,6 @@ func newFixture() fixture {
 	return fixture{usersKey: testKey("users"), ordersKey: testKey("orders")}
 }
 
-// issuerPolicy is what an issuer of these tests may mint: users (or
-// shop-users) user tokens, any other service service tokens as itself
-// with users:read.
-func issuerPolicy(issuer string) servicetoken.Policy {
-	svc := strings.TrimPrefix(issuer, "shop-")
-	if svc == "users" {
-		return servicetoken.Policy{Kinds: []string{servicetoken.KindUser}}
-	}
-	return servicetoken.Policy{Kinds: []string{servicetoken.KindService}, Subject: svc, Scopes: []string{"users:read"}}
-}
-
-// jwksOf renders a JWKS holding the given (issuer, kid, key) triples, each
-// key with its issuer's policy.
-func jwksOf(t testing.TB, keys ...any) string {
-	t.Helper()
-	doc := &servicetoken.JWKSDocument{}
-	for i := 0; i+2 < len(keys); i += 3 {
-		iss := keys[i].(string)
-		if _, err := doc.Upsert(iss, keys[i+1].(string), pub(keys[i+2].(ed25519.PrivateKey)), issuerPolicy(iss)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := doc.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
 // claimsAt is a valid service token's payload issued at iat.
 func claimsAt(iss string, iat time.Time, ttl time.Duration) map[string]any {
 	return map[string]any{
@@ -78,11 +48,13 @@ func serviceToken(key ed25519.PrivateKey, issuer, kid string, iat time.Time) str
 	return signRaw(key, edHeader(kid), claimsAt(issuer, iat, time.Minute))
 }
 
-// Shared fixtures (internal/tokentest).
+// Shared fixtures (internal/tokentest, internal/awstest).
 var (
 	testKey  = tokentest.Key
 	pub      = tokentest.Public
 	newClock = tokentest.NewClock
+	policyOf = awstest.PolicyOf
+	jwksOf   = awstest.JWKS
 )
 
 type clock = tokentest.Clock

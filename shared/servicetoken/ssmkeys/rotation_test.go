@@ -25,7 +25,7 @@ func TestWarmSourceFindsARotatedKey(t *testing.T) {
 	sm, api := awstest.NewSecrets(), awstest.NewSSM()
 	jwks := jwksstore.New(api, naming.JWKSParameter("shop"))
 	aud, usersIss := naming.Audience("shop"), naming.Issuer("shop", "users")
-	if _, err := keystore.EnsureIssuer(ctx, sm, jwks, "shop", "users", issuerPolicy("users")); err != nil {
+	if _, err := keystore.EnsureIssuer(ctx, sm, jwks, "shop", "users", policyOf("users")); err != nil {
 		t.Fatal(err)
 	}
 	users1, err := keystore.LoadSigner(ctx, sm, "shop", "users")
@@ -44,7 +44,7 @@ func TestWarmSourceFindsARotatedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	kid2, err := keystore.Rotate(ctx, sm, jwks, "shop", "users", issuerPolicy("users"))
+	kid2, err := keystore.Rotate(ctx, sm, jwks, "shop", "users", policyOf("users"))
 	if err != nil {
 		t.Fatal(err)
 	}

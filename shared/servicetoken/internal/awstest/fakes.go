@@ -1,7 +1,8 @@
 // Package awstest holds what the tests of servicetoken's AWS subpackages
-// (ssmkeys, keystore) share: in-memory fakes of SSM and Secrets Manager with
-// the error shapes of the real ones, and the emulator clients of the
-// integration tests. Tests only: no production package imports it.
+// (ssmkeys, jwksstore, keystore) share: in-memory fakes of SSM and Secrets
+// Manager with the error shapes of the real ones, the emulator clients of
+// the integration tests, and the issuers' policies and JWK Sets those hold.
+// Tests only: no production package imports it.
 package awstest
 
 import (
