@@ -6,8 +6,7 @@
 //	h = idempotency.New(db, table, idempotency.Options{Scope: "inventory-adjust-stock", Required: true}).Wrap(h)
 //
 // A key belongs to its caller: the record is found by the operation (Scope),
-// the caller and the key, and the fingerprint of "the same request" covers
-// the caller too. The caller is the principal shared/auth verified before
+// the caller and the key. The caller is the principal shared/auth verified before
 // this middleware runs (principal.ID: issuer and subject) or, for an
 // anonymous request, the client's address (runtime.ClientIP). Two callers
 // who pick the same key never see each other's answer. Anonymous clients
@@ -189,9 +188,8 @@ func (s *Middleware) Wrap(next http.Handler) http.Handler {
 				return nil
 			}
 		}
-		caller := callerOf(r)
-		pk := "IDEMPOTENCY#" + s.opts.Scope + "#" + lengthPrefixed(caller) + "#" + key
-		return s.serve(w, r, pk, key, fingerprint(r, caller, body), next)
+		pk := "IDEMPOTENCY#" + s.opts.Scope + "#" + lengthPrefixed(callerOf(r)) + "#" + key
+		return s.serve(w, r, pk, key, fingerprint(r, body), next)
 	})
 }
 
@@ -394,11 +392,12 @@ func (s *Middleware) release(ctx context.Context, pk, lock string) {
 	}
 }
 
-// fingerprint identifies "the same request": caller, method, path, query
-// and body (secret fields already removed).
-func fingerprint(r *http.Request, caller string, body []byte) string {
+// fingerprint identifies "the same request" of one caller (the record's key
+// holds the caller): method, path, query and body (secret fields already
+// removed).
+func fingerprint(r *http.Request, body []byte) string {
 	h := sha256.New()
-	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery, caller} {
+	for _, part := range []string{r.Method, r.URL.Path, r.URL.RawQuery} {
 		h.Write([]byte(lengthPrefixed(part)))
 	}
 	h.Write(body)
