@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,19 +58,20 @@ func maxTTL(kind string) time.Duration {
 	return 0
 }
 
-// wireClaims is the JWT payload as signed. Decoding is strict about types
-// (a string exp is malformed, not zero) and accepts both RFC 7519 forms of
-// aud; unknown claims are ignored as the RFC asks.
+// wireClaims is the JWT payload as signed (RFC 7519 names, plus kind and
+// the RFC 8693 scope): Issue writes it, decodeClaims reads it. Decoding is
+// strict about types (a string exp is malformed, not zero) and accepts both
+// RFC 7519 forms of aud; unknown claims are ignored as the RFC asks.
 type wireClaims struct {
 	Iss   string      `json:"iss"`
 	Sub   string      `json:"sub"`
 	Aud   audience    `json:"aud"`
-	Exp   numericDate `json:"exp"`
-	Nbf   numericDate `json:"nbf"`
 	Iat   numericDate `json:"iat"`
+	Nbf   numericDate `json:"nbf"`
+	Exp   numericDate `json:"exp"`
 	Jti   string      `json:"jti"`
 	Kind  string      `json:"kind"`
-	Scope string      `json:"scope"`
+	Scope string      `json:"scope,omitempty"`
 }
 
 // decodeClaims parses and checks the presence of every claim Verify needs.
@@ -141,6 +143,15 @@ type numericDate struct {
 }
 
 const maxNumericDate = 253402300799 // 9999-12-31T23:59:59Z
+
+// dateOf is t as a NumericDate for Issue.
+func dateOf(t time.Time) numericDate { return numericDate{t: t, set: true} }
+
+// MarshalJSON writes whole seconds, the form Issue uses (its times are
+// whole seconds already).
+func (d numericDate) MarshalJSON() ([]byte, error) {
+	return strconv.AppendInt(nil, d.t.Unix(), 10), nil
+}
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
 	// json.Number would also take "123" (a string) and null; neither is a

@@ -55,9 +55,9 @@ func (s *Signer) Issue(kind, subject string, audience []string, scopes []string,
 	if err != nil {
 		return "", Claims{}, fmt.Errorf("servicetoken: header of %s: %w", s.kid, err)
 	}
-	payload, err := json.Marshal(issuedClaims{
+	payload, err := json.Marshal(wireClaims{
 		Iss: c.Issuer, Sub: c.Subject, Aud: c.Audience, Kind: c.Kind, Jti: c.ID,
-		Iat: c.IssuedAt.Unix(), Nbf: c.NotBefore.Unix(), Exp: c.Expiry.Unix(),
+		Iat: dateOf(c.IssuedAt), Nbf: dateOf(c.NotBefore), Exp: dateOf(c.Expiry),
 		Scope: strings.Join(scopes, " "),
 	})
 	if err != nil {
@@ -83,20 +83,6 @@ type jwsHeader struct {
 	Alg string `json:"alg"`
 	Kid string `json:"kid"`
 	Typ string `json:"typ"`
-}
-
-// issuedClaims is the JWT payload Issue writes (RFC 7519 names, plus kind
-// and the RFC 8693 scope); decodeClaims reads it back.
-type issuedClaims struct {
-	Iss   string   `json:"iss"`
-	Sub   string   `json:"sub"`
-	Aud   []string `json:"aud"`
-	Iat   int64    `json:"iat"`
-	Nbf   int64    `json:"nbf"`
-	Exp   int64    `json:"exp"`
-	Jti   string   `json:"jti"`
-	Kind  string   `json:"kind"`
-	Scope string   `json:"scope,omitempty"`
 }
 
 func (s *Signer) checkRequest(kind, subject string, audience, scopes []string, ttl time.Duration) error {
