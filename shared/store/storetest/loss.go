@@ -69,13 +69,6 @@ func (l *Loss) NextThen(op string, then func()) {
 	l.armed[op] = append(l.armed[op], then)
 }
 
-// Lost is how many responses to op were lost so far.
-func (l *Loss) Lost(op string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.lost[op]
-}
-
 // Sent returns the body of every attempt sent for op, retries included.
 func (l *Loss) Sent(op string) [][]byte {
 	l.mu.Lock()
