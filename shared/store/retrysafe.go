@@ -30,8 +30,9 @@ import (
 //     SDK fills one in by itself when it is missing; setting it here keeps
 //     that promise independent of client options and visible in the code.)
 //   - ConditionalPut and ConditionalUpdate stamp the item with a write token,
-//     random and new for each call (each logical write), in WriteTokenAttr,
-//     moving the token of the write before into PriorWriteTokenAttr. Their
+//     random and new for each call (each logical write), in WriteTokenAttr;
+//     an update moves the token of the write before into
+//     PriorWriteTokenAttr (a put replaces the item, earlier tokens too). Their
 //     condition is extended with "and the item carries neither token as
 //     ours", and DynamoDB returns the item when the condition fails
 //     (ReturnValuesOnConditionCheckFailure ALL_OLD). A failure whose item
