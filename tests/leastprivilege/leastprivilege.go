@@ -224,8 +224,8 @@ const leadingKeysKey = "dynamodb:LeadingKeys"
 func leadingKeys(ctx context.Context, resource string, keys []map[string]string, r Resolver) (map[string][]string, []string) {
 	unknown := []string{leadingKeysKey}
 	a, err := parseARN(resource)
-	table, rest, _ := strings.Cut(strings.TrimPrefix(a.resource, "table/"), "/")
-	if err != nil || !strings.HasPrefix(a.resource, "table/") || rest != "" {
+	table, isTable := strings.CutPrefix(a.resource, "table/")
+	if err != nil || !isTable || strings.Contains(table, "/") {
 		return nil, unknown
 	}
 	pk, err := r.PartitionKey(ctx, table)
