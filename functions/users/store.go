@@ -315,9 +315,12 @@ func (s *Store) reserve(ctx context.Context, key store.Item, admits expression.C
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 	})
+	if err == nil {
+		return budgetItem{}, true, nil
+	}
 	item, refused := store.ConditionFailedItem(err)
 	if !refused {
-		return budgetItem{}, err == nil, err
+		return budgetItem{}, false, err
 	}
 	var old budgetItem
 	if err := attributevalue.UnmarshalMap(item, &old); err != nil {
