@@ -5,9 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
 func env(kv ...string) func(string) string {
@@ -129,15 +128,5 @@ func TestContainerCredentialsSendTheTokenFile(t *testing.T) {
 func TestLoadNeedsNoSDKConfigPackage(t *testing.T) {
 	// The point of this package: its imports must not drag in the SDK's
 	// config loader (and with it SSO, SSO-OIDC and sign-in clients).
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, banned := range []string{"github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sso", "github.com/aws/aws-sdk-go-v2/service/signin"} {
-		for _, dep := range strings.Fields(string(out)) {
-			if dep == banned {
-				t.Errorf("awsconfig depends on %s", banned)
-			}
-		}
-	}
+	testenv.ForbidDeps(t, ".", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sso", "github.com/aws/aws-sdk-go-v2/service/signin")
 }

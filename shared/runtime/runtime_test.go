@@ -8,8 +8,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
 func TestFatalWritesOneJSONLineAndExits1(t *testing.T) {
@@ -76,15 +77,7 @@ func TestLinksNoCloudEvents(t *testing.T) {
 	// Every function links this package, so whatever it imports is initialised
 	// on every cold start; the CloudEvents SDK (with zap and json-iterator)
 	// belongs to event consumers only, in package consumer.
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "github.com/cloudevents/") {
-			t.Errorf("runtime depends on %s", dep)
-		}
-	}
+	testenv.ForbidDeps(t, ".", "github.com/cloudevents")
 }
 
 func TestGuard(t *testing.T) {

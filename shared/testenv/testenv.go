@@ -12,6 +12,8 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -33,4 +35,28 @@ func RequireEmulator(t testing.TB) {
 		t.Fatal("SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set")
 	}
 	t.Skip("integration test: set AWS_ENDPOINT_URL to a running emulator (make test does)")
+}
+
+// ForbidDeps fails the test for each package that pkg (an import path, or
+// "." for the test's own package) depends on and that is, or lies under,
+// one of banned. Cold start pays the init of every package a function
+// links, so a package kept out on purpose gets this test. It also fails if
+// go list reports too little to prove anything.
+func ForbidDeps(t testing.TB, pkg string, banned ...string) {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps %s printed %d packages; the check would prove nothing", pkg, len(deps))
+	}
+	for _, dep := range deps {
+		for _, b := range banned {
+			if dep == b || strings.HasPrefix(dep, b+"/") {
+				t.Errorf("%s depends on %s", pkg, dep)
+			}
+		}
+	}
 }

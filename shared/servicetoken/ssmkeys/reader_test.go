@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +23,7 @@ import (
 	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
 // fakeSSM answers GetParameter calls with the responses in turn (the last
@@ -275,15 +275,7 @@ func TestReaderOnEmulator(t *testing.T) {
 
 // The point of Reader: a verifier links neither service client.
 func TestLinksNoServiceClient(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if strings.HasPrefix(dep, "github.com/aws/aws-sdk-go-v2/service/ssm") || strings.HasPrefix(dep, "github.com/aws/aws-sdk-go-v2/service/secretsmanager") {
-			t.Errorf("ssmkeys depends on %s", dep)
-		}
-	}
+	testenv.ForbidDeps(t, ".", "github.com/aws/aws-sdk-go-v2/service/ssm", "github.com/aws/aws-sdk-go-v2/service/secretsmanager")
 }
 
 // cannedClient answers every call with one response, without a network.
