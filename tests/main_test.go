@@ -12,6 +12,7 @@ import (
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/testenv"
 	"github.com/shop-serverless/shop/tests/leastprivilege"
 )
 
@@ -38,12 +39,10 @@ const checkTimeout = time.Minute
 // the emulator's region and credentials are set here, once, because
 // testenv.RequireEmulator's t.Setenv cannot be used by parallel tests.
 func TestMain(m *testing.M) {
-	if os.Getenv("AWS_ENDPOINT_URL") != "" {
-		emulatorDefaults()
-	}
+	present, required := testenv.UseEmulator()
 	start := time.Now()
 	code := m.Run()
-	if stackUsed.Load() && !checkLeastPrivilege(start) && code == 0 {
+	if stackUsed.Load() && !checkLeastPrivilege(start, present, required) && code == 0 {
 		code = 1
 	}
 	os.Exit(code)
@@ -51,10 +50,10 @@ func TestMain(m *testing.M) {
 
 // checkLeastPrivilege reports whether every call recorded since start was
 // allowed, printing why not.
-func checkLeastPrivilege(start time.Time) bool {
+func checkLeastPrivilege(start time.Time, emulator, required bool) bool {
 	began := time.Now()
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
+	if !emulator {
+		if required {
 			fmt.Println("least privilege: SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set: nothing proves the functions' policies")
 			return false
 		}
@@ -91,14 +90,4 @@ func checkLeastPrivilege(start time.Time) bool {
 		}
 	}
 	return !report.Failed()
-}
-
-// emulatorDefaults sets the emulator's region and credentials where the
-// environment has none, as testenv.RequireEmulator would.
-func emulatorDefaults() {
-	for k, v := range map[string]string{"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"} {
-		if os.Getenv(k) == "" {
-			_ = os.Setenv(k, v)
-		}
-	}
 }

@@ -21,20 +21,39 @@ import (
 // emulator, and fills in the region and test credentials it accepts.
 func RequireEmulator(t testing.TB) {
 	t.Helper()
-	if os.Getenv("AWS_ENDPOINT_URL") != "" {
-		if os.Getenv("AWS_REGION") == "" {
-			t.Setenv("AWS_REGION", "us-east-1")
-		}
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
-			t.Setenv("AWS_ACCESS_KEY_ID", "test")
-			t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-		}
-		return
-	}
-	if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
+	present, required := emulator(t.Setenv)
+	switch {
+	case present:
+	case required:
 		t.Fatal("SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set")
+	default:
+		t.Skip("integration test: set AWS_ENDPOINT_URL to a running emulator (make test does)")
 	}
-	t.Skip("integration test: set AWS_ENDPOINT_URL to a running emulator (make test does)")
+}
+
+// UseEmulator is RequireEmulator for a whole test binary, in TestMain: it
+// fills in the region and test credentials in the process environment
+// (parallel tests may not call t.Setenv), and reports whether an emulator
+// is configured and whether its absence is a failure (SHOP_REQUIRE_EMULATOR=1).
+func UseEmulator() (present, required bool) {
+	return emulator(func(k, v string) { _ = os.Setenv(k, v) })
+}
+
+// emulator is the one rule: an emulator is there when AWS_ENDPOINT_URL is
+// set, and then setenv fills in what the environment lacks.
+func emulator(setenv func(k, v string)) (present, required bool) {
+	required = os.Getenv("SHOP_REQUIRE_EMULATOR") == "1"
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return false, required
+	}
+	if os.Getenv("AWS_REGION") == "" {
+		setenv("AWS_REGION", "us-east-1")
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") == "" {
+		setenv("AWS_ACCESS_KEY_ID", "test")
+		setenv("AWS_SECRET_ACCESS_KEY", "test")
+	}
+	return true, required
 }
 
 // ForbidDeps fails the test for each package that pkg (an import path, or
