@@ -10,7 +10,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/shop-serverless/shop/shared/principal"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
@@ -46,7 +45,7 @@ func Authorizer(v TokenVerifier, logger *slog.Logger) func(context.Context, even
 			return deny, err
 		}
 		logger.InfoContext(ctx, "allow", "principal", claims.Subject, "kind", claims.Kind, "jti", claims.ID, "routeKey", req.RouteKey)
-		p := principal.Principal{Subject: claims.Subject, Kind: claims.Kind, Issuer: claims.Issuer, Scopes: claims.Scopes}
+		p := claims.Principal()
 		return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: p.AuthorizerContext()}, nil
 	}
 }

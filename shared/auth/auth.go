@@ -87,7 +87,7 @@ func authenticate(r *http.Request, v Verifier) (principal.Principal, error) {
 			Detail: "tokens cannot be verified right now; retry later",
 			Header: http.Header{"Retry-After": []string{"1"}}, Err: err}
 	}
-	p := principal.Principal{Subject: claims.Subject, Kind: claims.Kind, Issuer: claims.Issuer, Scopes: claims.Scopes}
+	p := claims.Principal()
 	if hint, ok := authorizerHint(ctx); ok && !samePrincipal(hint, p) {
 		// Only a forged invocation gets here: API Gateway passes on what the
 		// authorizer derived from this very token.

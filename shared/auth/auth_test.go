@@ -93,7 +93,7 @@ func ok() http.Handler {
 // authorizerContext is what the API Gateway authorizer passes on for tok.
 func authorizerContext(tok string) map[string]any {
 	c := verifier[tok]
-	return principal.Principal{Subject: c.Subject, Kind: c.Kind, Issuer: c.Issuer, Scopes: c.Scopes}.AuthorizerContext()
+	return c.Principal().AuthorizerContext()
 }
 
 func TestRequire(t *testing.T) {

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/shop-serverless/shop/shared/principal"
 )
 
 // Token kinds.
@@ -171,4 +173,9 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 	d.t = time.Unix(int64(sec), int64(frac*1e9)).UTC()
 	d.set = true
 	return nil
+}
+
+// Principal is who a verified token speaks for.
+func (c Claims) Principal() principal.Principal {
+	return principal.Principal{Subject: c.Subject, Kind: c.Kind, Issuer: c.Issuer, Scopes: c.Scopes}
 }
