@@ -8,38 +8,20 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/shop-serverless/shop/shared/clocktest"
 )
-
-// fakeClock is the store's clock in these tests: time moves only when the
-// test says so.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // loginFixture is the login handler on a fresh table with one registered
 // user, whose password is "right password", and a fake clock.
 type loginFixture struct {
 	h     http.Handler
 	st    *Store
-	clock *fakeClock
+	clock *clocktest.Clock
 	email string
 }
 
@@ -48,8 +30,8 @@ func newLoginFixture(t *testing.T) loginFixture {
 	st := newTestStore(t)
 	// At the start of a window of its own; in the future, so that the
 	// emulator expires none of the test's items.
-	clock := &fakeClock{t: time.Now().Truncate(LoginWindow).Add(LoginWindow)}
-	st.now = clock.now
+	clock := clocktest.New(time.Now().Truncate(LoginWindow).Add(LoginWindow))
+	st.now = clock.Now
 	hash, err := hashPassword("right password")
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +41,7 @@ func newLoginFixture(t *testing.T) loginFixture {
 		t.Fatal(err)
 	}
 	issue := func(_ context.Context, subject string, ttl time.Duration) (string, time.Time, error) {
-		return "token-for-" + subject, clock.now().Add(ttl), nil
+		return "token-for-" + subject, clock.Now().Add(ttl), nil
 	}
 	return loginFixture{h: Login(st, issue), st: st, clock: clock, email: email}
 }
@@ -115,7 +97,7 @@ func TestLoginAttackerCannotLockOwnerOut(t *testing.T) {
 			if s, r2 := f.login(t, f.email, "flood", attacker(i+1)); s != http.StatusTooManyRequests || r2 > retry {
 				t.Fatalf("guess %d: flood answered %d with Retry-After %v, want 429 within %v", i, s, r2, retry)
 			}
-			f.clock.advance(retry)
+			f.clock.Advance(retry)
 			status, retry = f.login(t, f.email, "guess "+strconv.Itoa(i), attacker(i))
 		}
 		if status != http.StatusUnauthorized {
@@ -129,7 +111,7 @@ func TestLoginAttackerCannotLockOwnerOut(t *testing.T) {
 	if status != http.StatusTooManyRequests || retry > MaxLoginDelay {
 		t.Fatalf("owner after the attack: %d, Retry-After %v; want 429 within %v", status, retry, MaxLoginDelay)
 	}
-	f.clock.advance(retry)
+	f.clock.Advance(retry)
 	if status, _ := f.login(t, f.email, "right password", "203.0.113.7"); status != http.StatusOK {
 		t.Fatalf("owner after waiting %v: status %d, want 200", retry, status)
 	}
@@ -162,7 +144,7 @@ func TestLoginUnknownEmailAnsweredAlike(t *testing.T) {
 		}
 		code, _ := strconv.Atoi(known[:3])
 		seen[code] = true
-		f.clock.advance(1500 * time.Millisecond)
+		f.clock.Advance(1500 * time.Millisecond)
 	}
 	if !seen[http.StatusUnauthorized] || !seen[http.StatusTooManyRequests] {
 		t.Fatalf("answers seen: %v; want both 401 and 429 compared", seen)

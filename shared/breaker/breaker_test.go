@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/shop-serverless/shop/shared/clocktest"
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -22,27 +23,10 @@ var errBoom = errors.New("dependency failed")
 func fail(context.Context) error    { return errBoom }
 func succeed(context.Context) error { return nil }
 
-// fakeClock drives the shared-state protocol; gobreaker keeps the wall clock,
+// newClock drives the shared-state protocol; gobreaker keeps the wall clock,
 // so tests that need this instance's own open timeout to pass use short
 // real timeouts instead.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clocktest.Clock { return clocktest.New(time.UnixMilli(1_700_000_000_000)) }
 
 // memStore is the shared state in memory, with the semantics of the
 // conditional writes in shared.go (which the integration tests check against
@@ -314,7 +298,7 @@ func TestPanicCountsAsFailure(t *testing.T) {
 
 // sharedPair returns breakers on one in-memory shared state: two instances
 // of a function.
-func sharedPair(t *testing.T, clock *fakeClock, n int) ([]*Breaker, *memStore) {
+func sharedPair(t *testing.T, clock *clocktest.Clock, n int) ([]*Breaker, *memStore) {
 	t.Helper()
 	m := newMemStore()
 	var bs []*Breaker

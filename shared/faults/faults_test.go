@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/clocktest"
 	"github.com/shop-serverless/shop/shared/store"
 	"github.com/shop-serverless/shop/shared/store/storetest"
 )
@@ -77,29 +78,12 @@ func (p panicDB) GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynam
 	return nil, nil
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // enabled returns an Injector for "users-get" on db with a fake clock.
-func enabled(t *testing.T, db store.DB, table string) (*Injector, *clock) {
+func enabled(t *testing.T, db store.DB, table string) (*Injector, *clocktest.Clock) {
 	t.Helper()
 	t.Setenv(EnvSwitch, "1")
 	i := New(db, table, "users-get")
-	c := &clock{t: time.Now()}
+	c := clocktest.New(time.Now())
 	i.now = c.Now
 	return i, c
 }

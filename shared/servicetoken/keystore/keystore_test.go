@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shop-serverless/shop/shared/clocktest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
@@ -484,8 +485,6 @@ func newFakes() (*awstest.Secrets, *awstest.SSM, JWKSStore) {
 var (
 	testKey  = tokentest.Key
 	pub      = tokentest.Public
-	newClock = tokentest.NewClock
+	newClock = clocktest.New
 	policyOf = awstest.PolicyOf
 )
-
-type clock = tokentest.Clock

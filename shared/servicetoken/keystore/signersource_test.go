@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shop-serverless/shop/shared/clocktest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
@@ -21,7 +22,7 @@ type signerWorld struct {
 	sm    *awstest.Secrets
 	ssm   *awstest.SSM
 	jwks  JWKSStore
-	clock *clock
+	clock *clocktest.Clock
 	src   *SignerSource
 }
 

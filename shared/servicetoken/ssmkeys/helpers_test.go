@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"time"
 
+	"github.com/shop-serverless/shop/shared/clocktest"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/tokentest"
@@ -52,9 +53,7 @@ func serviceToken(key ed25519.PrivateKey, issuer, kid string, iat time.Time) str
 var (
 	testKey  = tokentest.Key
 	pub      = tokentest.Public
-	newClock = tokentest.NewClock
+	newClock = clocktest.New
 	policyOf = awstest.PolicyOf
 	jwksOf   = awstest.JWKS
 )
-
-type clock = tokentest.Clock

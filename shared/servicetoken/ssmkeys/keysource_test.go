@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/shop-serverless/shop/shared/awserr"
+	"github.com/shop-serverless/shop/shared/clocktest"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/internal/awstest"
 )
 
-func newSSMSource(api ParameterReader, ttl time.Duration, c *clock) *SSMKeySource {
+func newSSMSource(api ParameterReader, ttl time.Duration, c *clocktest.Clock) *SSMKeySource {
 	s := NewKeySource(api, testParam, ttl)
 	s.now = c.Now
 	return s
