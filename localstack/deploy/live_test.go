@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,6 +25,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/store/storetest"
 )
 
 // testPrefix keeps the test's resources apart from a developer's `make run`
@@ -363,7 +362,10 @@ func (l *loseFirst) Do(r *http.Request) (*http.Response, error) {
 	l.mu.Lock()
 	l.lost++
 	l.mu.Unlock()
-	return loseResponse(resp), nil
+	if err := storetest.Lose(resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // loseOnce sends every request, and for the first that match admits, lets
@@ -383,23 +385,10 @@ func (l *loseOnce) Do(r *http.Request) (*http.Response, error) {
 	if l.sent.Add(1) > 1 {
 		return resp, nil
 	}
-	return loseResponse(resp), nil
-}
-
-// loseResponse reads the server's answer to the end and hands the client,
-// in its place, a body that fails to read: a connection error the SDK
-// retries.
-func loseResponse(resp *http.Response) *http.Response {
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	resp.Body, resp.ContentLength = io.NopCloser(brokenBody{}), -1
-	return resp
-}
-
-type brokenBody struct{}
-
-func (brokenBody) Read([]byte) (int, error) {
-	return 0, fmt.Errorf("read tcp 127.0.0.1: %w", net.ErrClosed)
+	if err := storetest.Lose(resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // checkIssuers checks every issuer has its signing secret, and that the

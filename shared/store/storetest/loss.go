@@ -123,10 +123,8 @@ func (l *Loss) Do(req *http.Request) (*http.Response, error) {
 	if err != nil || !lose {
 		return resp, err
 	}
-	_, copyErr := io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if copyErr != nil {
-		return nil, fmt.Errorf("storetest: reading the response to lose: %w", copyErr)
+	if err := Lose(resp); err != nil {
+		return nil, err
 	}
 	if then != nil {
 		then()
@@ -134,9 +132,21 @@ func (l *Loss) Do(req *http.Request) (*http.Response, error) {
 	l.mu.Lock()
 	l.lost[op]++
 	l.mu.Unlock()
-	resp.Body = io.NopCloser(failingReader{})
-	resp.ContentLength = -1
 	return resp, nil
+}
+
+// Lose makes resp a lost response, for any AWS client's HTTP client: it
+// reads the server's answer to its end, so the server is done with the
+// request, and puts in its place a body that fails to read with a
+// connection error, which the SDK's retryer retries.
+func Lose(resp *http.Response) error {
+	_, err := io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("storetest: reading the response to lose: %w", err)
+	}
+	resp.Body, resp.ContentLength = io.NopCloser(failingReader{}), -1
+	return nil
 }
 
 type failingReader struct{}
