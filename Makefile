@@ -17,7 +17,7 @@ TEST_PARALLEL ?= 8
 SCOPES       ?=
 export GATEWAY_PORT
 
-.PHONY: help run stop deploy test test-unit build build-aws lint fmt bench token rotate-keys retire-key
+.PHONY: help run stop deploy test test-unit build build-aws generate lint fmt bench token rotate-keys retire-key
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ build: ## build every function for this machine into build/local/<name>.zip
 
 build-aws: ## build every function for AWS (linux/arm64) into build/aws/<name>.zip, read by infra/
 	$(GO) run ./localstack/deploy -build-only -goarch arm64 -out build/aws
+
+generate: ## rewrite the files made from the deployment model (infra/deployment.json) after a manifest change
+	$(GO) run ./infra/generate
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*')); test -z "$$out" || { echo "$$out"; exit 1; }

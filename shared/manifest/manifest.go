@@ -173,6 +173,11 @@ type Function struct {
 	TimeoutSecs int          `yaml:"timeout"`
 	Environment Env          `yaml:"environment"`
 	Permissions Permissions  `yaml:"permissions"`
+	// HashesPasswords marks an http function that spends a deliberately
+	// slow password hash (argon2id) per request: its route gets the
+	// deployment's tighter throttling and its own reserved concurrency, so
+	// a flood of logins cannot take the account's whole concurrency.
+	HashesPasswords bool `yaml:"hashesPasswords"`
 
 	// Filled by Load.
 	Service string `yaml:"-"`
@@ -522,6 +527,9 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 		}
 	default:
 		bad("kind: %q is not one of http, event, step, authorizer", fn.Kind)
+	}
+	if fn.HashesPasswords && fn.Kind != KindHTTP {
+		bad("hashesPasswords: only allowed for kind http (it sets a route's throttling)")
 	}
 	if fn.MemoryMB < minMemoryMB || fn.MemoryMB > maxMemoryMB {
 		bad("memory: %d MB is outside %d..%d", fn.MemoryMB, minMemoryMB, maxMemoryMB)

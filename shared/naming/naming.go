@@ -38,3 +38,14 @@ const UserTokenService = "users"
 // OperatorIssuer is the issuer of operator tokens (`make token`), which is
 // not a service; no service may take its name.
 const OperatorIssuer = "operator"
+
+// API is the name of the stack's HTTP API.
+func API(prefix string) string { return prefix + "-api" }
+
+// Authorizer is the name of the HTTP API's one Lambda authorizer: after the
+// stack, not after its function.
+func Authorizer(prefix string) string { return prefix + "-authorizer" }
+
+// LogGroup is the CloudWatch Logs group of a function (manifest name),
+// where Lambda writes its logs.
+func LogGroup(prefix, name string) string { return "/aws/lambda/" + Function(prefix, name) }

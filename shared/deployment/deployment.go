@@ -1,0 +1,384 @@
+// Package deployment is the one model of a shop deployment: every resource
+// with its physical name, settings, environment, IAM policy and trigger,
+// built from the manifests (shared/manifest) and the names in
+// shared/naming. Everything that deploys shop reads it and nothing else:
+//
+//   - the local deployer (localstack/deploy) applies it to an emulator;
+//   - Terraform (infra/) reads it as infra/deployment.json, rendered with
+//     placeholders for what only Terraform knows (Template, `make generate`);
+//   - the Knative manifests (infra/knative) are generated from it.
+//
+// A fact about the deployment (a name, a grant, a setting, a variable) is
+// written here once; the deployer, the Terraform and the generated files
+// only map the model onto their resources.
+//
+//	d, err := deployment.Build(set, deployment.Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
+//	for _, fn := range d.Functions { fmt.Println(fn.FunctionName, fn.Role.Policy) }
+package deployment
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken"
+)
+
+// Params are what a deployment target decides: the stack's prefix and where
+// it lives. Every ARN of the model is built from them.
+type Params struct {
+	Prefix    string
+	Region    string
+	Account   string
+	Partition string // "" means "aws"
+}
+
+// Placeholders stand for the values Terraform learns at plan time in the
+// model it reads (Template): infra/ substitutes them, as text, before it
+// decodes infra/deployment.json.
+var Placeholders = Params{
+	Prefix:    "{prefix}",
+	Region:    "{region}",
+	Account:   "{account}",
+	Partition: "{partition}",
+}
+
+// Settings every function shares: a Go binary named bootstrap on the
+// OS-only runtime, traced, logging JSON. The architecture is not here: it
+// is the target's (arm64 on AWS, the host's on an emulator, which runs the
+// zip's binary whatever the setting says).
+const (
+	Runtime   = "provided.al2023"
+	Handler   = "bootstrap" // ignored by provided runtimes, but AWS requires one
+	Tracing   = "Active"
+	LogFormat = "JSON"
+)
+
+// HTTP API settings.
+const (
+	Stage                = "$default"
+	PayloadFormatVersion = "2.0"
+	// AuthorizerTTL caches a verdict per Authorization header for a minute:
+	// tokens live longer than that, and a revoked key stops working within
+	// a minute without every request paying for the authorizer. The
+	// authorizer only authenticates, so its answer depends on the token
+	// alone and caching it is right for every route.
+	AuthorizerTTL      = 60
+	AuthorizerIdentity = "$request.header.Authorization"
+
+	// Statement ids of the grants that let API Gateway invoke functions.
+	RoutePermissionID      = "AllowHttpApiInvoke"
+	AuthorizerPermissionID = "AllowHttpApiAuthorizerInvoke"
+)
+
+// Deployment is the whole stack.
+type Deployment struct {
+	Prefix string `json:"prefix"`
+
+	Tables    []Table    `json:"tables"`
+	Functions []Function `json:"functions"`
+	API       HTTPAPI    `json:"api"`
+
+	// Token issuers: a signing secret each (written by keytool or the
+	// deployer, never by Terraform), and one parameter holding every
+	// issuer's public keys.
+	Issuers       []Issuer `json:"issuers"`
+	JWKSParameter string   `json:"jwksParameter"`
+}
+
+// Table is a service's DynamoDB table, billed on demand.
+type Table struct {
+	Service string `json:"service"`
+	Name    string `json:"name"`
+	ARN     string `json:"arn"`
+
+	PartitionKey string `json:"partitionKey"`
+	SortKey      string `json:"sortKey,omitempty"`
+	// Attributes are the key attributes of the table and its indexes with
+	// their types, each once, ordered by name: what DynamoDB wants as
+	// attribute definitions.
+	Attributes []Attribute `json:"attributes"`
+	Indexes    []Index     `json:"indexes"`
+	TTL        string      `json:"ttl,omitempty"`    // attribute holding the expiry; "" for none
+	Stream     string      `json:"stream,omitempty"` // stream view type; "" for none
+}
+
+// Attribute is a key attribute and its DynamoDB scalar type.
+type Attribute struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
+// Index is a global secondary index.
+type Index struct {
+	Name         string `json:"name"`
+	PartitionKey string `json:"partitionKey"`
+	SortKey      string `json:"sortKey,omitempty"`
+	Projection   string `json:"projection"`
+}
+
+// Function is one function with its role, log group and trigger.
+type Function struct {
+	Name         string `json:"name"` // the manifest name, <service>-<op>; also its artifact's name
+	Service      string `json:"service"`
+	Kind         string `json:"kind"`
+	FunctionName string `json:"functionName"`
+	Description  string `json:"description"`
+
+	Runtime     string            `json:"runtime"`
+	Handler     string            `json:"handler"`
+	MemoryMB    int               `json:"memory"`
+	TimeoutSecs int               `json:"timeout"`
+	Tracing     string            `json:"tracing"`
+	LogFormat   string            `json:"logFormat"`
+	LogGroup    string            `json:"logGroup"`
+	Environment map[string]string `json:"environment"`
+	// HashesPasswords: the function's route takes the deployment's tighter
+	// throttling and the function its own reserved concurrency
+	// (manifest.Function.HashesPasswords).
+	HashesPasswords bool `json:"hashesPasswords"`
+
+	Role Role `json:"role"`
+
+	// Route is the API route of an http function; nil otherwise.
+	Route *Route `json:"route,omitempty"`
+}
+
+// Role is the function's own execution role, holding exactly what its
+// manifest asks for.
+type Role struct {
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	// PolicyName names the one inline policy.
+	PolicyName string `json:"policyName"`
+	Trust      Policy `json:"trust"`
+	Policy     Policy `json:"policy"`
+}
+
+// Route is an HTTP API route to a function's AWS_PROXY integration.
+type Route struct {
+	RouteKey string `json:"routeKey"` // "GET /v1/users/{id}"
+	Method   string `json:"method"`
+	Path     string `json:"path"`
+	Auth     string `json:"auth"` // the manifest's level: none, user, scope:<s>
+	// AuthorizationType is NONE for open routes and CUSTOM (the stack's
+	// authorizer) for every other.
+	AuthorizationType string `json:"authorizationType"`
+	// InvokeSource is the tail of the execute-api ARN API Gateway invokes
+	// the function as for this route, on any stage:
+	// "*/GET/v1/users/*". The grant is <api execution ARN>/<InvokeSource>.
+	InvokeSource string `json:"invokeSource"`
+}
+
+// HTTPAPI is the stack's one HTTP API.
+type HTTPAPI struct {
+	Name                 string `json:"name"`
+	Stage                string `json:"stage"`
+	PayloadFormatVersion string `json:"payloadFormatVersion"`
+	// Authorizer is the stack's one Lambda authorizer; nil when the
+	// manifests declare none (and then every route is open).
+	Authorizer *Authorizer `json:"authorizer,omitempty"`
+}
+
+// Authorizer is a REQUEST authorizer, payload 2.0, with simple responses:
+// {"isAuthorized": bool, "context": {...}} rather than an IAM policy, since
+// it only authenticates and has no per-route decision to express.
+type Authorizer struct {
+	Name            string   `json:"name"`
+	Function        string   `json:"function"` // manifest name
+	Type            string   `json:"type"`
+	PayloadVersion  string   `json:"payloadVersion"`
+	SimpleResponses bool     `json:"simpleResponses"`
+	IdentitySources []string `json:"identitySources"`
+	TTLSeconds      int      `json:"ttlSeconds"`
+}
+
+// Issuer is a token issuer: a service that declares tokens, or the operator.
+type Issuer struct {
+	Service       string              `json:"service"`
+	Issuer        string              `json:"issuer"`
+	SigningSecret string              `json:"signingSecret"`
+	Policy        servicetoken.Policy `json:"-"` // published by keytool or the deployer, not by Terraform
+}
+
+// Build makes the model of set deployed with p.
+func Build(set *manifest.Set, p Params) (*Deployment, error) {
+	if p.Prefix == "" || p.Region == "" || p.Account == "" {
+		return nil, fmt.Errorf("deployment: prefix, region and account are required (have %+v)", p)
+	}
+	if p.Partition == "" {
+		p.Partition = "aws"
+	}
+	d := &Deployment{
+		Prefix:        p.Prefix,
+		JWKSParameter: naming.JWKSParameter(p.Prefix),
+		API: HTTPAPI{
+			Name:                 naming.API(p.Prefix),
+			Stage:                Stage,
+			PayloadFormatVersion: PayloadFormatVersion,
+		},
+	}
+	for _, svc := range set.Services {
+		t, err := table(p, svc)
+		if err != nil {
+			return nil, err
+		}
+		d.Tables = append(d.Tables, t)
+	}
+	for _, iss := range set.Issuers() {
+		d.Issuers = append(d.Issuers, Issuer{
+			Service:       iss.Service,
+			Issuer:        naming.Issuer(p.Prefix, iss.Service),
+			SigningSecret: naming.SigningSecret(p.Prefix, iss.Service),
+			Policy:        iss.Policy,
+		})
+	}
+	auth := set.Authorizer()
+	if auth != nil {
+		d.API.Authorizer = &Authorizer{
+			Name:            naming.Authorizer(p.Prefix),
+			Function:        auth.Name,
+			Type:            "REQUEST",
+			PayloadVersion:  PayloadFormatVersion,
+			SimpleResponses: true,
+			IdentitySources: []string{AuthorizerIdentity},
+			TTLSeconds:      AuthorizerTTL,
+		}
+	}
+	for _, fn := range set.Functions() {
+		f := Function{
+			Name:         fn.Name,
+			Service:      fn.Service,
+			Kind:         fn.Kind,
+			FunctionName: naming.Function(p.Prefix, fn.Name),
+			Description:  fn.Description,
+			Runtime:      Runtime,
+			Handler:      Handler,
+			MemoryMB:     fn.MemoryMB,
+			TimeoutSecs:  fn.TimeoutSecs,
+			Tracing:      Tracing,
+			LogFormat:    LogFormat,
+			LogGroup:     naming.LogGroup(p.Prefix, fn.Name),
+			Environment:  manifest.Environment(p.Prefix, fn),
+
+			HashesPasswords: fn.HashesPasswords,
+		}
+		f.Role = Role{
+			Name:        f.FunctionName,
+			Description: "Runs " + f.FunctionName,
+			PolicyName:  "least-privilege",
+			Trust:       trustPolicy(),
+			Policy:      functionPolicy(p, fn),
+		}
+		if fn.HTTP != nil {
+			f.Route = &Route{
+				RouteKey:          fn.HTTP.RouteKey(),
+				Method:            fn.HTTP.Method,
+				Path:              fn.HTTP.Path,
+				Auth:              fn.HTTP.Auth,
+				AuthorizationType: "NONE",
+				InvokeSource:      "*/" + fn.HTTP.InvokeResource(),
+			}
+			if fn.HTTP.Auth != manifest.AuthNone {
+				// manifest.Load refuses a protected route without an
+				// authorizer, so this never makes an open route.
+				f.Route.AuthorizationType = "CUSTOM"
+			}
+		}
+		d.Functions = append(d.Functions, f)
+	}
+	return d, nil
+}
+
+// Template is the model with Placeholders for prefix, region, account and
+// partition: what infra/deployment.json holds.
+func Template(set *manifest.Set) (*Deployment, error) { return Build(set, Placeholders) }
+
+// Function returns the named function (manifest name), or nil.
+func (d *Deployment) Function(name string) *Function {
+	for i := range d.Functions {
+		if d.Functions[i].Name == name {
+			return &d.Functions[i]
+		}
+	}
+	return nil
+}
+
+// Routes returns the http functions, ordered by name.
+func (d *Deployment) Routes() []*Function {
+	var out []*Function
+	for i := range d.Functions {
+		if d.Functions[i].Route != nil {
+			out = append(out, &d.Functions[i])
+		}
+	}
+	return out
+}
+
+func table(p Params, svc *manifest.Service) (Table, error) {
+	t := svc.Table
+	name := naming.Table(p.Prefix, svc.Name)
+	out := Table{
+		Service:      svc.Name,
+		Name:         name,
+		ARN:          tableARN(p, name),
+		PartitionKey: t.PartitionKey.Name,
+		TTL:          t.TTL,
+		Stream:       t.Stream,
+		Indexes:      []Index{},
+	}
+	// DynamoDB wants one definition per key attribute of the table and its
+	// indexes; an index may reuse a table key, but with the same type.
+	types := map[string]string{}
+	var conflicts []string
+	key := func(k manifest.Key) {
+		if have, ok := types[k.Name]; ok && have != k.Type {
+			conflicts = append(conflicts, fmt.Sprintf("%s is %s and %s", k.Name, have, k.Type))
+		}
+		types[k.Name] = k.Type
+	}
+	key(t.PartitionKey)
+	if t.SortKey != nil {
+		out.SortKey = t.SortKey.Name
+		key(*t.SortKey)
+	}
+	for _, ix := range t.Indexes {
+		x := Index{Name: ix.Name, PartitionKey: ix.PartitionKey.Name, Projection: ix.Projection}
+		key(ix.PartitionKey)
+		if ix.SortKey != nil {
+			x.SortKey = ix.SortKey.Name
+			key(*ix.SortKey)
+		}
+		out.Indexes = append(out.Indexes, x)
+	}
+	if len(conflicts) > 0 {
+		return Table{}, fmt.Errorf("deployment: table %s (%s/service.yaml): a key attribute has two types: %v", name, svc.Dir, conflicts)
+	}
+	for _, name := range slices.Sorted(maps.Keys(types)) {
+		out.Attributes = append(out.Attributes, Attribute{Name: name, Type: types[name]})
+	}
+	sort.Slice(out.Indexes, func(i, j int) bool { return out.Indexes[i].Name < out.Indexes[j].Name })
+	return out, nil
+}
+
+// Notice heads every generated file: where it comes from and how to remake it.
+const Notice = "Generated from functions/*/service.yaml and functions/*/*/function.yaml by `make generate` (infra/generate); do not edit."
+
+// JSON is the model as infra/deployment.json holds it: indented, in a fixed
+// order, ending in a newline, headed by Notice.
+func (d *Deployment) JSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // ARN patterns and route keys stay readable
+	enc.SetIndent("", "  ")
+	err := enc.Encode(struct {
+		Notice string `json:"//"`
+		*Deployment
+	}{Notice, d})
+	return buf.Bytes(), err
+}

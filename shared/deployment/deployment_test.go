@@ -1,0 +1,137 @@
+package deployment
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shop-serverless/shop/shared/manifest"
+)
+
+func load(t *testing.T) *manifest.Set {
+	t.Helper()
+	set, err := manifest.Load(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// Terraform substitutes the placeholders in the template's text before it
+// decodes it (infra/main.tf): that must give exactly the model the deployer
+// builds with the same values, route parameters such as {id} untouched.
+func TestTemplateWithValuesSubstitutedIsTheModel(t *testing.T) {
+	set := load(t)
+	tmpl, err := Template(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := tmpl.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Params{Prefix: "tf1", Region: "eu-west-1", Account: "123456789012", Partition: "aws-cn"}
+	got := strings.NewReplacer(
+		Placeholders.Prefix, p.Prefix, Placeholders.Region, p.Region,
+		Placeholders.Account, p.Account, Placeholders.Partition, p.Partition,
+	).Replace(string(text))
+	model, err := Build(set, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := model.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Fatalf("substituted template differs from the model:\n%s", firstDiff(got, string(want)))
+	}
+	if !strings.Contains(got, "/v1/users/{id}") {
+		t.Fatal("a route parameter was substituted away")
+	}
+}
+
+func firstDiff(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return "line " + la[i] + "\nwant " + lb[i]
+		}
+	}
+	return "lengths differ"
+}
+
+// Every ARN in a function's policy belongs to the stack (its prefix), in the
+// stack's region and account, except X-Ray's "*", which takes no other.
+func TestPoliciesNameOnlyTheStacksResources(t *testing.T) {
+	p := Params{Prefix: "st", Region: "eu-west-1", Account: "123456789012"}
+	d, err := Build(load(t), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range d.Functions {
+		for _, st := range fn.Role.Policy.Statement {
+			for _, r := range st.Resource {
+				if r == "*" && st.Sid == "WriteTraces" {
+					continue
+				}
+				if !strings.HasPrefix(r, "arn:aws:") || !strings.Contains(r, ":eu-west-1:123456789012:") || !strings.Contains(r, "st-") && !strings.Contains(r, "/st/") {
+					t.Errorf("%s: statement %s names %s, outside the stack", fn.Name, st.Sid, r)
+				}
+			}
+		}
+	}
+}
+
+// Protected routes go through the authorizer; open ones do not.
+func TestRouteAuthorization(t *testing.T) {
+	d, err := Build(load(t), Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.API.Authorizer == nil {
+		t.Fatal("no authorizer")
+	}
+	routes := d.Routes()
+	if len(routes) == 0 {
+		t.Fatal("no routes")
+	}
+	for _, fn := range routes {
+		want := "CUSTOM"
+		if fn.Route.Auth == manifest.AuthNone {
+			want = "NONE"
+		}
+		if fn.Route.AuthorizationType != want {
+			t.Errorf("%s (%s): authorization %s, want %s", fn.Name, fn.Route.Auth, fn.Route.AuthorizationType, want)
+		}
+	}
+}
+
+// A key attribute declared with two types is refused before any deploy.
+func TestKeyAttributeWithTwoTypesIsRefused(t *testing.T) {
+	root := t.TempDir()
+	if err := os.CopyFS(filepath.Join(root, "functions"), os.DirFS(filepath.Join("..", "..", "functions"))); err != nil {
+		t.Fatal(err)
+	}
+	svc := filepath.Join(root, "functions", "inventory", "service.yaml")
+	b, err := os.ReadFile(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := bytes.Replace(b, []byte("partitionKey: {name: gsi1pk, type: S}"), []byte("partitionKey: {name: sk, type: N}"), 1)
+	if bytes.Equal(b, b2) {
+		t.Fatal("inventory/service.yaml has no gsi1pk index key to change; update the test")
+	}
+	if err := os.WriteFile(svc, b2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	set, err := manifest.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Build(set, Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"}); err == nil || !strings.Contains(err.Error(), "two types") {
+		t.Fatalf("Build: %v, want a two-types error", err)
+	}
+}

@@ -1,0 +1,126 @@
+package deployment
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
+)
+
+// Policy is an IAM policy document. Its JSON is deterministic (structs, not
+// maps, except for conditions, which encoding/json sorts), so two equal
+// policies marshal to the same bytes.
+type Policy struct {
+	Version   string      `json:"Version"`
+	Statement []Statement `json:"Statement"`
+}
+
+// Statement is one statement of a Policy. Action and Resource are always
+// lists here, which IAM and Terraform accept as they are.
+type Statement struct {
+	Sid       string                         `json:"Sid,omitempty"`
+	Effect    string                         `json:"Effect"`
+	Principal map[string]string              `json:"Principal,omitempty"`
+	Action    []string                       `json:"Action"`
+	Resource  []string                       `json:"Resource,omitempty"`
+	Condition map[string]map[string][]string `json:"Condition,omitempty"`
+}
+
+const policyVersion = "2012-10-17"
+
+// trustPolicy lets Lambda assume a function's role.
+func trustPolicy() Policy {
+	return Policy{Version: policyVersion, Statement: []Statement{{
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": "lambda.amazonaws.com"},
+		Action:    []string{"sts:AssumeRole"},
+	}}}
+}
+
+// BreakerActions are what a shared circuit breaker does with its item: read
+// the state, create it, and move it conditionally (closed -> open ->
+// half-open) so concurrent instances never overwrite each other.
+var BreakerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+// BreakerKeyPattern matches the partition keys of breaker items.
+const BreakerKeyPattern = "BREAKER#*"
+
+// functionPolicy is the least privilege of one function: write its own log
+// group (which the deployment creates, so the function never needs
+// logs:CreateLogGroup) and traces; the manifest's DynamoDB actions on its
+// own service's table and that table's indexes; and, when the manifest
+// asks, read its own service's signing secret, read the published public
+// keys, and keep circuit-breaker state in the platform table. Nothing else.
+func functionPolicy(p Params, fn *manifest.Function) Policy {
+	logGroup := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s", p.Partition, p.Region, p.Account, naming.LogGroup(p.Prefix, fn.Name))
+	doc := Policy{Version: policyVersion, Statement: []Statement{{
+		Sid:      "WriteOwnLogs",
+		Effect:   "Allow",
+		Action:   []string{"logs:CreateLogStream", "logs:PutLogEvents"},
+		Resource: []string{logGroup + ":*"},
+	}, {
+		// Tracing is Active; these two X-Ray actions support no
+		// resource-level permissions, so "*" is the only resource they take.
+		Sid:      "WriteTraces",
+		Effect:   "Allow",
+		Action:   []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"},
+		Resource: []string{"*"},
+	}}}
+	perms := fn.Permissions
+	if len(perms.DynamoDB) > 0 {
+		table := tableARN(p, naming.Table(p.Prefix, fn.Service))
+		actions := make([]string, 0, len(perms.DynamoDB))
+		for _, a := range perms.DynamoDB {
+			actions = append(actions, "dynamodb:"+a)
+		}
+		slices.Sort(actions)
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "OwnTable",
+			Effect:   "Allow",
+			Action:   slices.Compact(actions),
+			Resource: []string{table, table + "/index/*"},
+		})
+	}
+	if perms.SigningKey {
+		// Secrets Manager appends "-" and six random characters to a
+		// secret's ARN; "-??????" matches exactly that suffix, where "*"
+		// would also match a secret named <prefix>/signing/<service>-other.
+		secret := fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", p.Partition, p.Region, p.Account, naming.SigningSecret(p.Prefix, fn.Service))
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ReadOwnSigningKeys",
+			Effect:   "Allow",
+			Action:   []string{"secretsmanager:GetSecretValue"},
+			Resource: []string{secret},
+		})
+	}
+	if perms.PublicKeys {
+		// The parameter name starts with "/", which the ARN's "parameter"
+		// already ends with: arn:...:parameter/<prefix>/jwks.
+		param := fmt.Sprintf("arn:%s:ssm:%s:%s:parameter%s", p.Partition, p.Region, p.Account, naming.JWKSParameter(p.Prefix))
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ReadPublicKeys",
+			Effect:   "Allow",
+			Action:   []string{"ssm:GetParameter"},
+			Resource: []string{param},
+		})
+	}
+	if perms.Breakers {
+		// The platform table also holds other platform state; LeadingKeys
+		// confines the function to the breaker items' partition keys: every
+		// key the request touches must match (ForAllValues). The table
+		// alone (no index/*): breaker state is read and written by key.
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:       "SharedBreakers",
+			Effect:    "Allow",
+			Action:    slices.Clone(BreakerActions),
+			Resource:  []string{tableARN(p, naming.Table(p.Prefix, naming.PlatformService))},
+			Condition: map[string]map[string][]string{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {BreakerKeyPattern}}},
+		})
+	}
+	return doc
+}
+
+func tableARN(p Params, table string) string {
+	return fmt.Sprintf("arn:%s:dynamodb:%s:%s:table/%s", p.Partition, p.Region, p.Account, table)
+}
