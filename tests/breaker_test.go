@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +95,7 @@ func TestBreakerAcrossInstances(t *testing.T) {
 	}
 	usersTable := naming.Table(prefix(), "users")
 	ctx := context.Background()
+	holdFaultSwitch(t, usersTable, "users-get")
 	t.Cleanup(func() { _ = faults.Clear(context.Background(), db, usersTable, "users-get") })
 
 	if status, _ := getStatus(t, a+"/users/"+u.ID); status != http.StatusOK {
@@ -173,4 +176,29 @@ func breakerState(t *testing.T, inst string) string {
 		t.Fatal(err)
 	}
 	return strings.ToLower(body.State)
+}
+
+// holdFaultSwitch makes this test the only user of function's fault switch
+// on table until it ends, across every run of the suite on this machine.
+// The switch is one item per function in the table (shared/faults), read
+// by every process of that function on those tables: the Lambda functions
+// and, when tests/knative runs the suite at the same time (make test does),
+// its Knative processes. Two runs setting their own fault at once would
+// overwrite each other's, and each would see the other's answers.
+func holdFaultSwitch(t *testing.T, table, function string) {
+	t.Helper()
+	sum := sha256.Sum256([]byte(os.Getenv("AWS_ENDPOINT_URL") + "\x00" + table + "\x00" + function))
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("shop-fault-%x.lock", sum[:8])), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if waited := time.Since(began); waited > 100*time.Millisecond {
+		t.Logf("waited %v for another run's fault on %s to end", waited.Round(time.Millisecond), function)
+	}
+	t.Cleanup(func() { f.Close() }) // closing releases the lock
 }

@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -17,10 +19,34 @@ import (
 
 // loginFrom invokes the deployed users-login directly with a made-up
 // sourceIp, as API Gateway would for a client at that address: the suite's
-// own requests all come from 127.0.0.1, and must not use up its limit.
+// own requests all come from 127.0.0.1, and must not use up its limit. On
+// Knative it posts to the function's own server as the ingress would, with
+// the address the ingress appends to X-Forwarded-For (runtime.ClientIP).
 func loginFrom(t *testing.T, ip, email, password string) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	if onKnative() {
+		req, err := http.NewRequest("POST", serviceURL(t, "users-login")+"/v1/auth/login", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", ip)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		headers := map[string]string{}
+		for k := range resp.Header {
+			headers[k] = resp.Header.Get(k)
+		}
+		return events.APIGatewayV2HTTPResponse{StatusCode: resp.StatusCode, Headers: headers, Body: string(b)}
+	}
 	return invokeDirect(t, "users-login", events.APIGatewayV2HTTPRequest{
 		RouteKey: "POST /v1/auth/login",
 		RawPath:  "/v1/auth/login",

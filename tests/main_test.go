@@ -52,6 +52,15 @@ func TestMain(m *testing.M) {
 // allowed, printing why not.
 func checkLeastPrivilege(start time.Time, emulator, required bool) bool {
 	began := time.Now()
+	if onKnative() {
+		// The CloudWatch logs read below are the Lambda functions': a
+		// parallel Lambda run's calls would make this pass while proving
+		// nothing about the processes this run drove.
+		fmt.Println("least privilege: not checked by this run: on Knative a function acts with its pod identity " +
+			"(the IAM role its ServiceAccount is bound to, holding the model's role policy), and its calls are not in CloudWatch; " +
+			"tests/knative, which started the processes, checks the calls they recorded against that policy")
+		return true
+	}
 	if !emulator {
 		if required {
 			fmt.Println("least privilege: SHOP_REQUIRE_EMULATOR=1 but AWS_ENDPOINT_URL is not set: nothing proves the functions' policies")

@@ -1,5 +1,6 @@
 // Command generate writes the files derived from the deployment model
-// (shared/deployment): infra/deployment.json, which Terraform reads. Run it
+// (shared/deployment): infra/deployment.json, which Terraform reads, and the
+// Knative manifests in infra/knative (knative.go). Run it
 // after changing a manifest (`make generate`); a test fails while a
 // committed file is stale.
 //
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
@@ -53,7 +55,12 @@ func Files(root string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string][]byte{"infra/deployment.json": model}, nil
+	files, err := knativeFiles(set)
+	if err != nil {
+		return nil, err
+	}
+	files["infra/deployment.json"] = model
+	return files, nil
 }
 
 // Generate compares every generated file with what is on disk and returns
@@ -64,6 +71,24 @@ func Generate(root string, write bool) ([]string, error) {
 		return nil, err
 	}
 	var stale []string
+	// A manifest in KnativeDir that the model no longer makes (a removed
+	// function) is stale too: writing removes it.
+	orphans, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(KnativeDir), "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	for _, path := range orphans {
+		rel := KnativeDir + "/" + filepath.Base(path)
+		if _, ok := files[rel]; ok {
+			continue
+		}
+		stale = append(stale, rel)
+		if write {
+			if err := os.Remove(path); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for rel, want := range files {
 		path := filepath.Join(root, filepath.FromSlash(rel))
 		have, err := os.ReadFile(path)
@@ -80,5 +105,6 @@ func Generate(root string, write bool) ([]string, error) {
 			}
 		}
 	}
+	slices.Sort(stale)
 	return stale, nil
 }

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/manifest"
+)
+
+// The Knative manifests are rendered with concrete names, not placeholders:
+// an environment value such as SHOP_TABLE=shop-users cannot be substituted
+// by Kustomize without a replacement per variable, and the names are the
+// stack's, which the prefix decides once. They deploy the stack "shop" into
+// the namespace of the same name; what differs per cluster (images, the AWS
+// account and region) is set with Kustomize (see KnativeDir/README notes).
+const (
+	knativePrefix = "shop"
+	// KnativeDir holds the generated manifests (and the hand-written
+	// Dockerfile, which is not generated).
+	KnativeDir = "infra/knative"
+
+	knativeNamespace = knativePrefix
+	// awsConfigMap holds the AWS account and region: the region reaches
+	// every container's environment, the account every role ARN.
+	awsConfigMap = knativePrefix + "-aws"
+	// placeholderAccount stands for the account until it is set with
+	// `kustomize edit set configmap` (it is also the emulator's).
+	placeholderAccount = "000000000000"
+	defaultRegion      = "us-east-1"
+
+	// gatewayName is the Gateway the HTTPRoutes attach to. It is the
+	// cluster's (its class says which implementation serves it), so it is
+	// not generated; create one named so in the namespace.
+	gatewayName = knativePrefix
+
+	containerPort = 8080
+
+	// ioBoundConcurrency is the most requests one pod of an ordinary HTTP
+	// function serves at once. Lambda gives each request its own instance;
+	// on Knative a Go process serves many, and these functions mostly wait
+	// on DynamoDB. The bound keeps memory safe: every request body is
+	// capped at 1 MiB (httpapi.MaxBodyBytes), so 50 in flight hold at most
+	// ~50 MiB, within the smallest memory a manifest may ask (128 MB).
+	// Past it queue-proxy queues and the autoscaler adds pods.
+	ioBoundConcurrency = 50
+	// hashingConcurrency is one request at a time, as on Lambda, for
+	// functions that spend a deliberately slow argon2id hash per request
+	// (manifest hashesPasswords): the hash is CPU-bound, so a second one
+	// in the same pod only halves the speed of both, and scaling out on
+	// concurrency is what keeps login latency flat.
+	hashingConcurrency = 1
+	// lambdaMBPerVCPU is the memory at which Lambda gives a function one
+	// full vCPU; its CPU share is proportional below that. The containers
+	// request the same share, so a function has on Knative the CPU it was
+	// sized for on Lambda.
+	lambdaMBPerVCPU = 1769
+
+	// Labels every generated object carries.
+	labelPartOf    = "app.kubernetes.io/part-of"
+	labelName      = "app.kubernetes.io/name"
+	labelComponent = "app.kubernetes.io/component"
+	// visibilityLabel keeps a Knative Service off the external ingress.
+	visibilityLabel = "networking.knative.dev/visibility"
+	// roleAnnotation binds a ServiceAccount to an IAM role (IRSA).
+	roleAnnotation = "eks.amazonaws.com/role-arn"
+)
+
+// knativeFiles renders set as the Knative manifests, by path relative to
+// the repository root.
+func knativeFiles(set *manifest.Set) (map[string][]byte, error) {
+	d, err := deployment.Build(set, deployment.Params{Prefix: knativePrefix, Region: defaultRegion, Account: placeholderAccount})
+	if err != nil {
+		return nil, err
+	}
+	files := map[string][]byte{}
+	var resources []string
+	add := func(name string, header string, docs ...any) error {
+		b, err := yamlDocs(header, docs...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		files[KnativeDir+"/"+name] = b
+		resources = append(resources, name)
+		return nil
+	}
+
+	if err := add("namespace.yaml", "The namespace every object of the stack lives in.", object{
+		APIVersion: "v1", Kind: "Namespace", Metadata: meta{Name: knativeNamespace, Labels: partOf()},
+	}); err != nil {
+		return nil, err
+	}
+	for i := range d.Functions {
+		fn := &d.Functions[i]
+		switch fn.Kind {
+		case manifest.KindHTTP, manifest.KindStep:
+		case manifest.KindAuthorizer:
+			// API Gateway's authorizer has no place on Knative: every
+			// HTTP function verifies its caller's token itself.
+			continue
+		default:
+			return nil, fmt.Errorf("%s: no Knative rendering for kind %q yet: an event consumer needs a Trigger filtered on its event types, "+
+				"which its manifest must declare (extend infra/generate/knative.go with the events issue)", fn.Name, fn.Kind)
+		}
+		header := fmt.Sprintf("%s (%s): %s\nIts ServiceAccount is bound to the IAM role %s, whose policy is the model's role policy\n"+
+			"(infra/deployment.json): with IRSA through the annotation below, with EKS Pod Identity through an association.",
+			fn.FunctionName, fn.Kind, fn.Description, fn.Role.Name)
+		if err := add(fn.Name+".yaml", header, serviceAccount(fn), knativeService(fn)); err != nil {
+			return nil, err
+		}
+	}
+
+	var routes []any
+	for _, fn := range d.Routes() {
+		r, err := httpRoute(fn)
+		if err != nil {
+			return nil, err
+		}
+		routes = append(routes, r)
+	}
+	if err := add("httproutes.yaml", httpRoutesHeader, routes...); err != nil {
+		return nil, err
+	}
+	if err := add("eventing.yaml", eventingHeader, broker(), sinkBinding()); err != nil {
+		return nil, err
+	}
+	files[KnativeDir+"/eventing.yaml"] = append(files[KnativeDir+"/eventing.yaml"], []byte(triggerTemplate)...)
+
+	k, err := yamlDocs(kustomizationHeader, kustomization(resources))
+	if err != nil {
+		return nil, err
+	}
+	files[KnativeDir+"/kustomization.yaml"] = k
+	return files, nil
+}
+
+const httpRoutesHeader = `One Gateway API HTTPRoute per HTTP function: its method and path (Exact, or a
+RegularExpression where the path has {params}: one {param} is one non-empty
+segment, as in the function's own router) go to its Knative Service. The
+backend is the Kubernetes Service Knative creates for it (same name), which
+leads to Knative's ingress; the hostname rewrite names the Knative Service
+there. The routes attach to the Gateway "shop" in this namespace, which the
+cluster provides (its class picks the implementation; RegularExpression path
+matches need one that supports them, such as Envoy Gateway, Istio or Kong).
+tests/knative serves exactly these routes in front of the functions.`
+
+const eventingHeader = `The event plumbing the events issue extends: the stack's Broker, and a
+SinkBinding that gives every function K_SINK (the Broker's address), where
+producers send their CloudEvents.`
+
+// triggerTemplate is the shape each event consumer gets once manifests
+// declare what a consumer receives; until then there is none.
+const triggerTemplate = `# Each event consumer will get a Trigger of this shape (generated once its
+# manifest declares the event types it receives):
+#
+# apiVersion: eventing.knative.dev/v1
+# kind: Trigger
+# metadata:
+#   name: shop-<service>-<op>
+# spec:
+#   broker: shop
+#   filter:
+#     attributes:
+#       type: <event type>
+#   subscriber:
+#     ref:
+#       apiVersion: serving.knative.dev/v1
+#       kind: Service
+#       name: shop-<service>-<op>
+`
+
+const kustomizationHeader = `kubectl apply -k infra/knative deploys the stack. Per cluster, set:
+  kustomize edit set image shop-<function>=<registry>/shop-<function>:<tag>   (each function)
+  kustomize edit set configmap shop-aws --from-literal=AWS_ACCOUNT_ID=<account> --from-literal=AWS_REGION=<region>
+in the checkout you deploy from (never commit them); the account reaches every role ARN.`
+
+// object is the part of a Kubernetes object every generated one has; spec
+// is the kind's own.
+type object struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   meta   `yaml:"metadata"`
+	Spec       any    `yaml:"spec,omitempty"`
+}
+
+type meta struct {
+	Name        string            `yaml:"name,omitempty"`
+	Labels      map[string]string `yaml:"labels,omitempty"`
+	Annotations map[string]string `yaml:"annotations,omitempty"`
+}
+
+func partOf() map[string]string { return map[string]string{labelPartOf: knativePrefix} }
+
+func functionLabels(fn *deployment.Function) map[string]string {
+	l := partOf()
+	l[labelName] = fn.FunctionName
+	l[labelComponent] = fn.Kind
+	return l
+}
+
+func serviceAccount(fn *deployment.Function) object {
+	return object{
+		APIVersion: "v1", Kind: "ServiceAccount",
+		Metadata: meta{
+			Name:   fn.FunctionName,
+			Labels: functionLabels(fn),
+			// The account is the ConfigMap's (kustomization replacements).
+			Annotations: map[string]string{roleAnnotation: fmt.Sprintf("arn:aws:iam::%s:role/%s", placeholderAccount, fn.Role.Name)},
+		},
+	}
+}
+
+type envVar struct {
+	Name      string    `yaml:"name"`
+	Value     string    `yaml:"value,omitempty"`
+	ValueFrom *envValue `yaml:"valueFrom,omitempty"`
+}
+
+type envValue struct {
+	ConfigMapKeyRef struct {
+		Name string `yaml:"name"`
+		Key  string `yaml:"key"`
+	} `yaml:"configMapKeyRef"`
+}
+
+type probe struct {
+	HTTPGet struct {
+		Path string `yaml:"path"`
+	} `yaml:"httpGet"`
+	PeriodSeconds    int `yaml:"periodSeconds,omitempty"`
+	FailureThreshold int `yaml:"failureThreshold,omitempty"`
+}
+
+func probeAt(path string, period, failures int) *probe {
+	p := &probe{PeriodSeconds: period, FailureThreshold: failures}
+	p.HTTPGet.Path = path
+	return p
+}
+
+func knativeService(fn *deployment.Function) object {
+	env := make([]envVar, 0, len(fn.Environment)+1)
+	for _, k := range sortedKeys(fn.Environment) {
+		env = append(env, envVar{Name: k, Value: fn.Environment[k]})
+	}
+	region := envVar{Name: "AWS_REGION", ValueFrom: &envValue{}}
+	region.ValueFrom.ConfigMapKeyRef.Name, region.ValueFrom.ConfigMapKeyRef.Key = awsConfigMap, "AWS_REGION"
+	env = append(env, region)
+
+	concurrency := ioBoundConcurrency
+	if fn.HashesPasswords {
+		concurrency = hashingConcurrency
+	}
+	memory := fmt.Sprintf("%dMi", fn.MemoryMB)
+	cpu := fmt.Sprintf("%dm", max(1, fn.MemoryMB*1000/lambdaMBPerVCPU))
+	labels := functionLabels(fn)
+	if fn.Kind == manifest.KindStep {
+		// A saga step answers only service tokens and has no route: it is
+		// reached inside the cluster, never through the external ingress.
+		labels[visibilityLabel] = "cluster-local"
+	}
+	type container struct {
+		Name  string `yaml:"name"`
+		Image string `yaml:"image"`
+		Ports []struct {
+			Name          string `yaml:"name"`
+			ContainerPort int    `yaml:"containerPort"`
+		} `yaml:"ports"`
+		Env       []envVar `yaml:"env"`
+		Resources struct {
+			Requests map[string]string `yaml:"requests"`
+			Limits   map[string]string `yaml:"limits"`
+		} `yaml:"resources"`
+		ReadinessProbe  *probe         `yaml:"readinessProbe"`
+		LivenessProbe   *probe         `yaml:"livenessProbe"`
+		SecurityContext map[string]any `yaml:"securityContext"`
+	}
+	c := container{
+		Name:  "function",
+		Image: fn.FunctionName, // kustomize edit set image <this>=<registry>/<name>:<tag>
+		Env:   env,
+		// /readyz fails as soon as shutdown begins; /healthz only when the
+		// process no longer serves at all (shared/runtime.Serve).
+		ReadinessProbe:  probeAt("/readyz", 0, 0),
+		LivenessProbe:   probeAt("/healthz", 10, 3),
+		SecurityContext: restricted(),
+	}
+	c.Ports = append(c.Ports, struct {
+		Name          string `yaml:"name"`
+		ContainerPort int    `yaml:"containerPort"`
+	}{"http1", containerPort})
+	// No CPU limit: a CFS quota would throttle a request mid-flight; the
+	// request reserves the share the function has on Lambda. Memory is
+	// both requested and capped at the manifest's.
+	c.Resources.Requests = map[string]string{"cpu": cpu, "memory": memory}
+	c.Resources.Limits = map[string]string{"memory": memory}
+
+	type podSpec struct {
+		ServiceAccountName   string      `yaml:"serviceAccountName"`
+		ContainerConcurrency int         `yaml:"containerConcurrency"`
+		TimeoutSeconds       int         `yaml:"timeoutSeconds"`
+		Containers           []container `yaml:"containers"`
+	}
+	type template struct {
+		Metadata meta    `yaml:"metadata"`
+		Spec     podSpec `yaml:"spec"`
+	}
+	return object{
+		APIVersion: "serving.knative.dev/v1", Kind: "Service",
+		Metadata: meta{Name: fn.FunctionName, Labels: labels},
+		Spec: struct {
+			Template template `yaml:"template"`
+		}{template{
+			Metadata: meta{Labels: functionLabels(fn)},
+			Spec: podSpec{
+				ServiceAccountName:   fn.FunctionName,
+				ContainerConcurrency: concurrency,
+				TimeoutSeconds:       fn.TimeoutSecs,
+				Containers:           []container{c},
+			},
+		}},
+	}
+}
+
+// restricted is the Pod Security Standard "restricted" for the container:
+// the image is one static binary run as nonroot that writes no file.
+func restricted() map[string]any {
+	return map[string]any{
+		"runAsNonRoot":             true,
+		"allowPrivilegeEscalation": false,
+		"readOnlyRootFilesystem":   true,
+		"capabilities":             map[string]any{"drop": []string{"ALL"}},
+		"seccompProfile":           map[string]any{"type": "RuntimeDefault"},
+	}
+}
+
+// paramRE is a {param} of a route path.
+var paramRE = regexp.MustCompile(`\{[^/{}]+\}`)
+
+// routePathMatch is how an HTTPRoute matches a route's path: Exact for a
+// literal path, otherwise a RegularExpression (RE2, which Go's regexp and
+// Envoy share) where each {param} is one non-empty segment, as
+// http.ServeMux matches it in the function.
+func routePathMatch(path string) (typ, value string) {
+	params := paramRE.FindAllStringIndex(path, -1)
+	if len(params) == 0 {
+		return "Exact", path
+	}
+	var re strings.Builder
+	re.WriteString("^")
+	done := 0
+	for _, p := range params {
+		re.WriteString(regexp.QuoteMeta(path[done:p[0]]))
+		re.WriteString("[^/]+")
+		done = p[1]
+	}
+	re.WriteString(regexp.QuoteMeta(path[done:]))
+	re.WriteString("$")
+	return "RegularExpression", re.String()
+}
+
+func httpRoute(fn *deployment.Function) (object, error) {
+	typ, value := routePathMatch(fn.Route.Path)
+	if _, err := regexp.Compile(value); err != nil {
+		return object{}, fmt.Errorf("%s: route %s: %w", fn.Name, fn.Route.RouteKey, err)
+	}
+	type kv map[string]any
+	type rule struct {
+		Matches     []kv `yaml:"matches"`
+		Filters     []kv `yaml:"filters"`
+		BackendRefs []kv `yaml:"backendRefs"`
+	}
+	return object{
+		APIVersion: "gateway.networking.k8s.io/v1", Kind: "HTTPRoute",
+		Metadata: meta{Name: fn.FunctionName, Labels: functionLabels(fn)},
+		Spec: struct {
+			ParentRefs []kv   `yaml:"parentRefs"`
+			Rules      []rule `yaml:"rules"`
+		}{
+			ParentRefs: []kv{{"name": gatewayName}},
+			Rules: []rule{{
+				Matches: []kv{{"method": fn.Route.Method, "path": kv{"type": typ, "value": value}}},
+				Filters: []kv{{
+					"type":       "URLRewrite",
+					"urlRewrite": kv{"hostname": fmt.Sprintf("%s.%s.svc.cluster.local", fn.FunctionName, knativeNamespace)},
+				}},
+				BackendRefs: []kv{{"name": fn.FunctionName, "port": 80}},
+			}},
+		},
+	}, nil
+}
+
+func broker() object {
+	return object{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Metadata: meta{Name: knativePrefix, Labels: partOf()}}
+}
+
+func sinkBinding() object {
+	type kv map[string]any
+	return object{
+		APIVersion: "sources.knative.dev/v1", Kind: "SinkBinding",
+		Metadata: meta{Name: knativePrefix + "-functions", Labels: partOf()},
+		Spec: kv{
+			"subject": kv{
+				"apiVersion": "serving.knative.dev/v1",
+				"kind":       "Service",
+				"selector":   kv{"matchLabels": partOf()},
+			},
+			"sink": kv{"ref": kv{"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": knativePrefix}},
+		},
+	}
+}
+
+func kustomization(resources []string) any {
+	type kv map[string]any
+	slices.Sort(resources)
+	return struct {
+		APIVersion         string   `yaml:"apiVersion"`
+		Kind               string   `yaml:"kind"`
+		Namespace          string   `yaml:"namespace"`
+		Resources          []string `yaml:"resources"`
+		ConfigMapGenerator []kv     `yaml:"configMapGenerator"`
+		Replacements       []kv     `yaml:"replacements"`
+	}{
+		APIVersion: "kustomize.config.k8s.io/v1beta1",
+		Kind:       "Kustomization",
+		Namespace:  knativeNamespace,
+		Resources:  resources,
+		ConfigMapGenerator: []kv{{
+			"name":     awsConfigMap,
+			"literals": []string{"AWS_ACCOUNT_ID=" + placeholderAccount, "AWS_REGION=" + defaultRegion},
+			// The Services name it; a hashed name would not survive an
+			// overlay that merges new values into it.
+			"options": kv{"disableNameSuffixHash": true},
+		}},
+		Replacements: []kv{{
+			"source": kv{"kind": "ConfigMap", "name": awsConfigMap, "fieldPath": "data.AWS_ACCOUNT_ID"},
+			"targets": []kv{{
+				"select":     kv{"kind": "ServiceAccount"},
+				"fieldPaths": []string{"metadata.annotations.[" + roleAnnotation + "]"},
+				// arn:aws:iam::<account>:role/<name>: the fifth field.
+				"options": kv{"delimiter": ":", "index": 4},
+			}},
+		}},
+	}
+}
+
+// yamlDocs encodes docs as one YAML stream headed by the generated-file
+// notice and header, each line a comment.
+func yamlDocs(header string, docs ...any) ([]byte, error) {
+	var buf bytes.Buffer
+	for _, line := range strings.Split(deployment.Notice+"\n"+header, "\n") {
+		buf.WriteString(strings.TrimRight("# "+line, " ") + "\n")
+	}
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	for _, d := range docs {
+		if err := enc.Encode(d); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
