@@ -26,13 +26,9 @@ var setKeys = []string{"Action", "NotAction", "Resource", "NotResource"}
 // parsePolicy reads a policy document as IAM returns it: JSON, or
 // URL-encoded JSON (RFC 3986, so PathUnescape: a "+" stays a "+").
 func parsePolicy(doc string) (Policy, error) {
-	text := strings.TrimSpace(doc)
-	if !strings.HasPrefix(text, "{") {
-		dec, err := url.PathUnescape(text)
-		if err != nil {
-			return Policy{}, fmt.Errorf("policy document is neither JSON nor URL-encoded JSON: %w", err)
-		}
-		text = dec
+	text, err := policyText(doc)
+	if err != nil {
+		return Policy{}, err
 	}
 	var raw struct {
 		Version   string
@@ -75,6 +71,19 @@ func parsePolicy(doc string) (Policy, error) {
 		p.Statements[key] = string(b)
 	}
 	return p, nil
+}
+
+// policyText is a policy document as JSON, decoded if IAM URL-encoded it.
+func policyText(doc string) (string, error) {
+	text := strings.TrimSpace(doc)
+	if strings.HasPrefix(text, "{") {
+		return text, nil
+	}
+	dec, err := url.PathUnescape(text)
+	if err != nil {
+		return "", fmt.Errorf("policy document is neither JSON nor URL-encoded JSON: %w", err)
+	}
+	return dec, nil
 }
 
 // canonicalStatement rewrites st in place: set-valued elements, principal
