@@ -41,7 +41,7 @@ func readAPIs(ctx context.Context, sn *snapshot) error {
 		if len(mine) > 1 {
 			token = "{api:" + name + "}"
 		}
-		sn.registerID(aws.ToString(a.ApiId), token)
+		sn.n.id(aws.ToString(a.ApiId), token)
 		api, err := readAPI(ctx, sn, a)
 		if err != nil {
 			return fmt.Errorf("api %s (%s): %w", name, aws.ToString(a.ApiId), err)
@@ -88,7 +88,7 @@ func readAPI(ctx context.Context, sn *snapshot, a gtypes.Api) (API, error) {
 		if len(authorizers) > 1 {
 			token = "{authorizer:" + name + "}"
 		}
-		sn.registerID(aws.ToString(z.AuthorizerId), token)
+		sn.n.id(aws.ToString(z.AuthorizerId), token)
 		api.Authorizers[name] = Authorizer{
 			Type:            string(z.AuthorizerType),
 			PayloadVersion:  aws.ToString(z.AuthorizerPayloadFormatVersion),
@@ -127,7 +127,7 @@ func readAPI(ctx context.Context, sn *snapshot, a gtypes.Api) (API, error) {
 		}
 		key = uniqueKey(api.Integrations, key)
 		integrationKey[aws.ToString(in.IntegrationId)] = key
-		sn.registerID(aws.ToString(in.IntegrationId), "{integration:"+key+"}")
+		sn.n.id(aws.ToString(in.IntegrationId), "{integration:"+key+"}")
 		api.Integrations[key] = Integration{
 			Type:              string(in.IntegrationType),
 			Method:            aws.ToString(in.IntegrationMethod),
@@ -157,7 +157,7 @@ func readAPI(ctx context.Context, sn *snapshot, a gtypes.Api) (API, error) {
 	})
 	for _, r := range routes {
 		key := uniqueKey(api.Routes, aws.ToString(r.RouteKey))
-		sn.registerID(aws.ToString(r.RouteId), "{route:"+key+"}")
+		sn.n.id(aws.ToString(r.RouteId), "{route:"+key+"}")
 		route := Route{
 			// An emulator that stores no type means NONE, as AWS reports
 			// for a route created without one.
@@ -263,9 +263,10 @@ func jwtConfig(j *gtypes.JWTConfiguration) string {
 }
 
 // compactJSON encodes v as JSON with sorted keys, leaving out null, false,
-// zero, empty string and empty collection fields, so what an emulator or a
-// provider leaves unset and what it sets to the zero value read the same;
-// "" when nothing is left.
+// empty string and empty collection fields, so what an emulator or a
+// provider leaves unset and what it sets to its default read the same;
+// "" when nothing is left. Numbers stay, zero included: a throttling limit
+// of 0 blocks every request, where no limit blocks none.
 func compactJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -308,10 +309,6 @@ func dropEmpty(v any) any {
 		}
 	case bool:
 		if !v {
-			return nil
-		}
-	case float64:
-		if v == 0 {
 			return nil
 		}
 	}

@@ -88,6 +88,8 @@ func TestLiveTwoDeployerStacksAreEqual(t *testing.T) {
 	t.Run("extra route", m.extraRoute)
 	t.Run("table ttl", m.tableTTL)
 	t.Run("extra table", m.extraTable)
+	t.Run("extra log group", m.extraLogGroup)
+	t.Run("stage throttling", m.stageThrottling)
 }
 
 // randomPrefix is a fresh prefix within the deployer's rule
@@ -327,7 +329,7 @@ func (m mutator) inlinePolicy(t *testing.T) {
 
 	got := Diff(m.a, snapshotOf(t, m.cfg, m.prefix))
 	head := fmt.Sprintf("role %s: inline policy %s: statement sid %s ", target, replacePrefix(name, m.prefix), sid)
-	if len(got) != 1 || !strings.HasPrefix(got[0], head) || !strings.Contains(strings.SplitN(got[0], " vs ", 2)[1], "iam:PassRole") {
+	if len(got) != 1 || !strings.HasPrefix(got[0], head) || !strings.Contains(afterVs(got[0]), "iam:PassRole") {
 		t.Errorf("Diff = %q, want one line %q... with iam:PassRole in b", got, head)
 	}
 	m.putInlinePolicy(t, name, was)
@@ -354,6 +356,12 @@ func (m mutator) samePolicy(t *testing.T) {
 	m.expect(t)
 	m.putInlinePolicy(t, name, was)
 	m.expect(t)
+}
+
+// afterVs is the b side of a diff line "... <a> vs <b>".
+func afterVs(line string) string {
+	_, b, _ := strings.Cut(line, " vs ")
+	return b
 }
 
 func anyList(v any) []any {
@@ -512,6 +520,49 @@ func (m mutator) extraTable(t *testing.T) {
 	}
 	m.expect(t, "table livediff: only in b")
 	if _, err := ddb.DeleteTable(t.Context(), &dynamodb.DeleteTableInput{TableName: &table}); err != nil {
+		t.Fatal(err)
+	}
+	m.expect(t)
+}
+
+// extraLogGroup creates the log group Lambda would write the function's
+// logs to (the deployer creates none; Terraform does, with a retention).
+func (m mutator) extraLogGroup(t *testing.T) {
+	group := naming.LogGroup(m.prefix, target)
+	logs := cloudwatchlogs.NewFromConfig(m.cfg)
+	if _, err := logs.CreateLogGroup(t.Context(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &group}); err != nil {
+		t.Fatal(err)
+	}
+	m.expect(t, "log group "+naming.LogGroup(PrefixToken, target)+": only in b")
+	if _, err := logs.DeleteLogGroup(t.Context(), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: &group}); err != nil {
+		t.Fatal(err)
+	}
+	m.expect(t)
+}
+
+func (m mutator) stageThrottling(t *testing.T) {
+	id, _, _ := m.api(t)
+	gw := apigatewayv2.NewFromConfig(m.cfg)
+	stage, err := gw.GetStage(t.Context(), &apigatewayv2.GetStageInput{ApiId: &id, StageName: aws.String("$default")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if routeSettings(stage.DefaultRouteSettings) != "" {
+		t.Fatalf("stage $default has default route settings %+v; the deployer sets none", stage.DefaultRouteSettings)
+	}
+	_, err = gw.UpdateStage(t.Context(), &apigatewayv2.UpdateStageInput{
+		ApiId: &id, StageName: aws.String("$default"),
+		DefaultRouteSettings: &gtypes.RouteSettings{ThrottlingBurstLimit: aws.Int32(20), ThrottlingRateLimit: aws.Float64(10)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.expect(t, fmt.Sprintf(`api %s: stage $default: default route settings "" vs {"ThrottlingBurstLimit":20,"ThrottlingRateLimit":10}`, m.apiName()))
+	// No API call unsets a limit; the stage the deployer made is this one.
+	if _, err := gw.DeleteStage(t.Context(), &apigatewayv2.DeleteStageInput{ApiId: &id, StageName: aws.String("$default")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gw.CreateStage(t.Context(), &apigatewayv2.CreateStageInput{ApiId: &id, StageName: aws.String("$default"), AutoDeploy: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
 	m.expect(t)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -34,21 +35,12 @@ type normaliser struct {
 func newNormaliser(prefix string, stackPrefixes []string) *normaliser {
 	n := &normaliser{prefix: prefix, ids: map[string]string{}}
 	for _, p := range stackPrefixes {
-		if strings.HasPrefix(p, prefix+"-") && !contains(n.nested, p) {
+		if strings.HasPrefix(p, prefix+"-") && !slices.Contains(n.nested, p) {
 			n.nested = append(n.nested, p)
 		}
 	}
 	sort.Strings(n.nested)
 	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // ownedBy reports whether a physical name belongs to the stack of prefix:
