@@ -27,6 +27,7 @@ import (
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 )
 
 // Params are what a deployment target decides: the stack's prefix and where
@@ -80,6 +81,10 @@ const (
 type Deployment struct {
 	Prefix string `json:"prefix"`
 
+	// Settings are the stack-wide defaults; Terraform lets an operator
+	// override each (a variable whose null means the model's value).
+	Settings Settings `json:"settings"`
+
 	Tables    []Table    `json:"tables"`
 	Functions []Function `json:"functions"`
 	API       HTTPAPI    `json:"api"`
@@ -90,6 +95,47 @@ type Deployment struct {
 	Issuers       []Issuer `json:"issuers"`
 	JWKSParameter string   `json:"jwksParameter"`
 }
+
+// Settings are the stack-wide settings every deployment applies alike.
+type Settings struct {
+	// LogRetentionDays is how long the functions' and the API's log groups
+	// keep their logs.
+	LogRetentionDays int `json:"logRetentionDays"`
+	// Throttling is the $default stage's limit for every route; password
+	// routes (Function.HashesPasswords) get the tighter PasswordThrottling
+	// as route settings, since each of their requests costs a deliberately
+	// slow hash.
+	Throttling         Throttling `json:"throttling"`
+	PasswordThrottling Throttling `json:"passwordThrottling"`
+	// PointInTimeRecovery and ServerSideEncryption (the AWS-managed KMS key,
+	// whose use shows in CloudTrail, rather than the invisible AWS-owned
+	// one) are on for every table.
+	PointInTimeRecovery  bool `json:"pointInTimeRecovery"`
+	ServerSideEncryption bool `json:"serverSideEncryption"`
+}
+
+// Throttling is an API Gateway token bucket: Burst requests at once,
+// refilled at Rate per second.
+type Throttling struct {
+	Burst int     `json:"burst"`
+	Rate  float64 `json:"rate"`
+}
+
+// DefaultSettings are the model's settings.
+func DefaultSettings() Settings {
+	return Settings{
+		LogRetentionDays:     14,
+		Throttling:           Throttling{Burst: 100, Rate: 50},
+		PasswordThrottling:   Throttling{Burst: 10, Rate: 5},
+		PointInTimeRecovery:  true,
+		ServerSideEncryption: true,
+	}
+}
+
+// AccessLogFormat is one JSON line per API request; integrationError carries
+// the reason when the Lambda integration itself fails (timeout, permission,
+// bad response), which the function's own logs cannot show.
+const AccessLogFormat = `{"requestId":"$context.requestId","requestTime":"$context.requestTime","httpMethod":"$context.httpMethod","path":"$context.path","routeKey":"$context.routeKey","status":"$context.status","protocol":"$context.protocol","responseLength":"$context.responseLength","responseLatency":"$context.responseLatency","integrationStatus":"$context.integrationStatus","integrationLatency":"$context.integrationLatency","integrationError":"$context.integrationErrorMessage","error":"$context.error.message","authorizerError":"$context.authorizer.error","sourceIp":"$context.identity.sourceIp","userAgent":"$context.identity.userAgent"}`
 
 // Table is a service's DynamoDB table, billed on demand.
 type Table struct {
@@ -178,8 +224,12 @@ type Route struct {
 // HTTPAPI is the stack's one HTTP API.
 type HTTPAPI struct {
 	Name                 string `json:"name"`
+	Description          string `json:"description"`
 	Stage                string `json:"stage"`
 	PayloadFormatVersion string `json:"payloadFormatVersion"`
+	// AccessLogGroup receives one AccessLogFormat line per request.
+	AccessLogGroup  string `json:"accessLogGroup"`
+	AccessLogFormat string `json:"accessLogFormat"`
 	// Authorizer is the stack's one Lambda authorizer; nil when the
 	// manifests declare none (and then every route is open).
 	Authorizer *Authorizer `json:"authorizer,omitempty"`
@@ -200,10 +250,11 @@ type Authorizer struct {
 
 // Issuer is a token issuer: a service that declares tokens, or the operator.
 type Issuer struct {
-	Service       string              `json:"service"`
-	Issuer        string              `json:"issuer"`
-	SigningSecret string              `json:"signingSecret"`
-	Policy        servicetoken.Policy `json:"-"` // published by keytool or the deployer, not by Terraform
+	Service           string              `json:"service"`
+	Issuer            string              `json:"issuer"`
+	SigningSecret     string              `json:"signingSecret"`
+	SecretDescription string              `json:"secretDescription"`
+	Policy            servicetoken.Policy `json:"-"` // published by keytool or the deployer, not by Terraform
 }
 
 // Build makes the model of set deployed with p.
@@ -216,11 +267,15 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 	}
 	d := &Deployment{
 		Prefix:        p.Prefix,
+		Settings:      DefaultSettings(),
 		JWKSParameter: naming.JWKSParameter(p.Prefix),
 		API: HTTPAPI{
 			Name:                 naming.API(p.Prefix),
+			Description:          "Public HTTP API of " + p.Prefix + ": one route per http function manifest.",
 			Stage:                Stage,
 			PayloadFormatVersion: PayloadFormatVersion,
+			AccessLogGroup:       naming.AccessLogGroup(p.Prefix),
+			AccessLogFormat:      AccessLogFormat,
 		},
 	}
 	for _, svc := range set.Services {
@@ -232,10 +287,11 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 	}
 	for _, iss := range set.Issuers() {
 		d.Issuers = append(d.Issuers, Issuer{
-			Service:       iss.Service,
-			Issuer:        naming.Issuer(p.Prefix, iss.Service),
-			SigningSecret: naming.SigningSecret(p.Prefix, iss.Service),
-			Policy:        iss.Policy,
+			Service:           iss.Service,
+			Issuer:            naming.Issuer(p.Prefix, iss.Service),
+			SigningSecret:     naming.SigningSecret(p.Prefix, iss.Service),
+			SecretDescription: keystore.SecretDescription(naming.Issuer(p.Prefix, iss.Service)),
+			Policy:            iss.Policy,
 		})
 	}
 	auth := set.Authorizer()

@@ -49,3 +49,6 @@ func Authorizer(prefix string) string { return prefix + "-authorizer" }
 // LogGroup is the CloudWatch Logs group of a function (manifest name),
 // where Lambda writes its logs.
 func LogGroup(prefix, name string) string { return "/aws/lambda/" + Function(prefix, name) }
+
+// AccessLogGroup is the CloudWatch Logs group of the HTTP API's access log.
+func AccessLogGroup(prefix string) string { return "/aws/apigateway/" + API(prefix) + "/access" }

@@ -290,7 +290,7 @@ func EnsureIssuer(ctx context.Context, sm SecretsAPI, jwks JWKSStore, prefix, se
 	}
 	_, err = sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 		Name:         aws.String(ks.secret),
-		Description:  aws.String("Ed25519 token signing keys of issuer " + ks.issuer + " (managed by infra/keytool)"),
+		Description:  aws.String(SecretDescription(ks.issuer)),
 		SecretString: aws.String(string(body)),
 	})
 	if err == nil {
@@ -536,4 +536,10 @@ func (ks *keyStore) editJWKS(ctx context.Context, edit func(*servicetoken.JWKSDo
 		return false, err
 	}
 	return true, nil
+}
+
+// SecretDescription describes the signing secret of issuer, wherever it is
+// created (here, or by Terraform as an empty container: shared/deployment).
+func SecretDescription(issuer string) string {
+	return "Ed25519 token signing keys of issuer " + issuer + " (managed by infra/keytool)"
 }
