@@ -11,31 +11,9 @@ import (
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 
 	"github.com/shop-serverless/shop/shared/awserr"
-	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/naming"
 )
-
-// The authorizer's contract with the function (functions/platform/authorizer):
-// a REQUEST authorizer on payload 2.0 answering {"isAuthorized", "context"}.
-const (
-	authorizerIdentity = "$request.header.Authorization"
-	// authorizerTTL caches a verdict per Authorization header for a minute:
-	// tokens live longer than that, and a revoked key then stops working
-	// within a minute without every request paying for the authorizer.
-	authorizerTTL = 60
-)
-
-// authorizerFunction is the function of kind authorizer, or nil.
-// manifest.Load allows at most one.
-func authorizerFunction(fns []*manifest.Function) *manifest.Function {
-	for _, fn := range fns {
-		if fn.Kind == manifest.KindAuthorizer {
-			return fn
-		}
-	}
-	return nil
-}
-
-func (d *deployer) authorizerName() string { return d.prefix + "-authorizer" }
 
 // authorizerURI is the Lambda invocation URI API Gateway calls an authorizer
 // function by; unlike an AWS_PROXY integration, an authorizer takes only this
@@ -44,19 +22,17 @@ func authorizerURI(region, fnARN string) string {
 	return "arn:aws:apigateway:" + region + ":lambda:path/2015-03-31/functions/" + fnARN + "/invocations"
 }
 
-// wantAuthorizer is the authorizer the API must have.
-func wantAuthorizer(name, uri string) gtypes.Authorizer {
+// wantAuthorizer is the model's authorizer as API Gateway describes it,
+// invoking uri.
+func wantAuthorizer(a *deployment.Authorizer, uri string) gtypes.Authorizer {
 	return gtypes.Authorizer{
-		Name:                           aws.String(name),
-		AuthorizerType:                 gtypes.AuthorizerTypeRequest,
+		Name:                           aws.String(a.Name),
+		AuthorizerType:                 gtypes.AuthorizerType(a.Type),
 		AuthorizerUri:                  aws.String(uri),
-		AuthorizerPayloadFormatVersion: aws.String(payloadVersion),
-		// {"isAuthorized": bool, "context": {...}} instead of an IAM policy:
-		// the authorizer only authenticates, it has no per-route decision
-		// to express.
-		EnableSimpleResponses:        aws.Bool(true),
-		IdentitySource:               []string{authorizerIdentity},
-		AuthorizerResultTtlInSeconds: aws.Int32(authorizerTTL),
+		AuthorizerPayloadFormatVersion: aws.String(a.PayloadVersion),
+		EnableSimpleResponses:          aws.Bool(a.SimpleResponses),
+		IdentitySource:                 slices.Clone(a.IdentitySources),
+		AuthorizerResultTtlInSeconds:   aws.Int32(int32(a.TTLSeconds)),
 	}
 }
 
@@ -86,11 +62,11 @@ func authorizerDiff(want, have gtypes.Authorizer) []string {
 }
 
 // pickAuthorizer splits the API's authorizers named name into the one to
-// keep (the lowest id of type REQUEST, so every run picks the same) and the
+// keep (the lowest id of type typ, so every run picks the same) and the
 // rest, to delete once no route uses them. An authorizer of another type
-// cannot become REQUEST in place on every emulator, so it is replaced.
-// Without an authorizer function (keep false) every one of them goes.
-func pickAuthorizer(existing []gtypes.Authorizer, name string, keep bool) (*gtypes.Authorizer, []gtypes.Authorizer) {
+// cannot change type in place on every emulator, so it is replaced.
+// Without an authorizer in the model (keep false) every one of them goes.
+func pickAuthorizer(existing []gtypes.Authorizer, name string, typ gtypes.AuthorizerType, keep bool) (*gtypes.Authorizer, []gtypes.Authorizer) {
 	var named []gtypes.Authorizer
 	for _, a := range existing {
 		if aws.ToString(a.Name) == name {
@@ -101,7 +77,7 @@ func pickAuthorizer(existing []gtypes.Authorizer, name string, keep bool) (*gtyp
 	var kept *gtypes.Authorizer
 	var stale []gtypes.Authorizer
 	for _, a := range named {
-		if keep && kept == nil && a.AuthorizerType == gtypes.AuthorizerTypeRequest {
+		if keep && kept == nil && a.AuthorizerType == typ {
 			kept = &a
 			continue
 		}
@@ -110,25 +86,31 @@ func pickAuthorizer(existing []gtypes.Authorizer, name string, keep bool) (*gtyp
 	return kept, stale
 }
 
-// ensureAuthorizer creates or updates the API's one Lambda authorizer,
-// <prefix>-authorizer, invoking fn (nil: the manifests declare none). It
-// returns the authorizer's id ("" without fn) and the authorizers of that
-// name to delete once routes no longer use them.
-func (d *deployer) ensureAuthorizer(ctx context.Context, apiID string, fn *manifest.Function, arns map[string]string) (string, []gtypes.Authorizer, error) {
-	name := d.authorizerName()
+// ensureAuthorizer creates or updates the API's one Lambda authorizer as
+// the model has it (none: every route is open). It returns the authorizer's
+// id ("" without one) and the authorizers of its name to delete once routes
+// no longer use them.
+func (d *deployer) ensureAuthorizer(ctx context.Context, apiID string, arns map[string]string) (string, []gtypes.Authorizer, error) {
+	model := d.model.API.Authorizer
+	// Without one in the model, the authorizer the deployer would have
+	// made goes all the same.
+	name, typ := naming.Authorizer(d.model.Prefix), gtypes.AuthorizerTypeRequest
+	if model != nil {
+		name, typ = model.Name, gtypes.AuthorizerType(model.Type)
+	}
 	existing, err := d.listAuthorizers(ctx, apiID)
 	if err != nil {
 		return "", nil, err
 	}
-	kept, stale := pickAuthorizer(existing, name, fn != nil)
-	if fn == nil {
+	kept, stale := pickAuthorizer(existing, name, typ, model != nil)
+	if model == nil {
 		return "", stale, nil
 	}
-	fnARN := arns[fn.Name]
+	fnARN := arns[model.Function]
 	if fnARN == "" {
-		return "", nil, fmt.Errorf("authorizer %s: no ARN for function %s", name, fn.Name)
+		return "", nil, fmt.Errorf("authorizer %s: no ARN for function %s", name, model.Function)
 	}
-	want := wantAuthorizer(name, authorizerURI(d.region, fnARN))
+	want := wantAuthorizer(model, authorizerURI(d.region, fnARN))
 
 	if kept == nil {
 		out, err := d.apigw.CreateAuthorizer(ctx, &apigatewayv2.CreateAuthorizerInput{

@@ -7,18 +7,22 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/manifest"
 )
 
 // defaultRegion is where the emulators put everything unless told otherwise.
@@ -33,17 +37,25 @@ type clients struct {
 	apigw  *apigatewayv2.Client
 	sm     *secretsmanager.Client
 	ssm    *ssm.Client
+	logs   *cloudwatchlogs.Client
+	sts    *sts.Client
 }
 
-// deployer creates or updates the resources of one deployment prefix.
+// deployer applies one deployment model (shared/deployment) to the
+// emulator: it decides nothing about what is deployed, only how to get
+// there from what the emulator holds.
 type deployer struct {
 	clients
-	prefix string
-	goarch string
-	p      *progress
+	model   *deployment.Deployment
+	account string
+	goarch  string
+	p       *progress
 }
 
-func newDeployer(ctx context.Context, endpoint, prefix, goarch string, p *progress, httpClient aws.HTTPClient) (*deployer, error) {
+// newDeployer learns the emulator's account and builds the model of set
+// under prefix for it: every ARN of the model (policies, grants) needs the
+// account, which the emulator answers through STS as AWS does.
+func newDeployer(ctx context.Context, endpoint string, set *manifest.Set, prefix, goarch string, p *progress, httpClient aws.HTTPClient) (*deployer, error) {
 	c, err := newClients(ctx, endpoint, httpClient)
 	if err != nil {
 		return nil, err
@@ -51,7 +63,16 @@ func newDeployer(ctx context.Context, endpoint, prefix, goarch string, p *progre
 	if err := checkReachable(ctx, endpoint); err != nil {
 		return nil, err
 	}
-	return &deployer{clients: c, prefix: prefix, goarch: goarch, p: p}, nil
+	id, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return nil, fmt.Errorf("account of %s (STS GetCallerIdentity): %w", endpoint, err)
+	}
+	account := aws.ToString(id.Account)
+	model, err := deployment.Build(set, deployment.Params{Prefix: prefix, Region: c.region, Account: account})
+	if err != nil {
+		return nil, err
+	}
+	return &deployer{clients: c, model: model, account: account, goarch: goarch, p: p}, nil
 }
 
 // newClients configures the SDK for a local emulator: region us-east-1 and
@@ -90,6 +111,8 @@ func newClients(ctx context.Context, endpoint string, httpClient aws.HTTPClient)
 		apigw:  apigatewayv2.NewFromConfig(cfg),
 		sm:     secretsmanager.NewFromConfig(cfg),
 		ssm:    ssm.NewFromConfig(cfg),
+		logs:   cloudwatchlogs.NewFromConfig(cfg),
+		sts:    sts.NewFromConfig(cfg),
 	}, nil
 }
 
@@ -125,10 +148,10 @@ func checkReachable(ctx context.Context, endpoint string) error {
 	return conn.Close()
 }
 
-// apiBaseURL is the path-style invoke URL of an HTTP API's $default stage.
-// Both MiniStack and LocalStack serve /_aws/execute-api/<apiId>/<stage>/ on
+// apiBaseURL is the path-style invoke URL of an HTTP API's stage. Both
+// MiniStack and LocalStack serve /_aws/execute-api/<apiId>/<stage>/ on
 // their gateway port, which needs no wildcard DNS for <apiId>.execute-api.
-func apiBaseURL(endpoint, apiID string) (string, error) {
+func apiBaseURL(endpoint, apiID, stage string) (string, error) {
 	if err := checkEndpoint(endpoint); err != nil {
 		return "", err
 	}
@@ -136,7 +159,7 @@ func apiBaseURL(endpoint, apiID string) (string, error) {
 		return "", errors.New("api base url: empty API id")
 	}
 	u, _ := url.Parse(endpoint)
-	return u.Scheme + "://" + u.Host + "/_aws/execute-api/" + apiID + "/$default", nil
+	return u.Scheme + "://" + u.Host + "/_aws/execute-api/" + apiID + "/" + stage, nil
 }
 
 // poll calls check every interval until it reports done or fails, for at
@@ -159,13 +182,4 @@ func poll(ctx context.Context, what string, limit, interval time.Duration, check
 		case <-time.After(interval):
 		}
 	}
-}
-
-// arnAccount is the account field of an ARN ("arn:aws:iam::000000000000:role/x").
-func arnAccount(arn string) (string, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[4] == "" {
-		return "", fmt.Errorf("no account in ARN %q", arn)
-	}
-	return parts[4], nil
 }

@@ -16,21 +16,18 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/awserr"
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/faults"
-	"github.com/shop-serverless/shop/shared/manifest"
-	"github.com/shop-serverless/shop/shared/naming"
 )
 
 const (
-	lambdaRuntime = ltypes.RuntimeProvidedal2023
-	lambdaHandler = "bootstrap" // ignored by provided runtimes, but AWS requires one
-	functionWait  = time.Minute
+	functionWait = time.Minute
 	// roleWait bounds the retries of CreateFunction while IAM propagates a
 	// new role (AWS answers "cannot be assumed" for a few seconds).
 	roleWait = 30 * time.Second
 )
 
-// functionEnvironment is manifest.Environment plus the local stack's two
+// functionEnvironment is the model's environment plus the local stack's two
 // test switches, which Terraform never sets, so no deployment to AWS even
 // looks at them:
 //   - SHOP_FAULTS=1, fault injection (shared/faults: tests make a function
@@ -39,8 +36,11 @@ const (
 //   - SHOP_RECORD_AWS_CALLS=1, a log line per AWS call (shared/awscalls),
 //     which the end-to-end run checks against the function's policy, since
 //     the emulator does not enforce IAM.
-func functionEnvironment(prefix string, fn *manifest.Function) map[string]string {
-	env := manifest.Environment(prefix, fn)
+func functionEnvironment(fn *deployment.Function) map[string]string {
+	env := maps.Clone(fn.Environment)
+	if env == nil {
+		env = map[string]string{}
+	}
 	env[faults.EnvSwitch] = "1"
 	env[awscalls.EnvSwitch] = "1"
 	return env
@@ -51,32 +51,47 @@ func functionEnvironment(prefix string, fn *manifest.Function) map[string]string
 // time cut a first deploy to a fraction without flooding the emulator.
 const functionParallelism = 8
 
-// ensureFunctions deploys each artifact's role and function, several at a
-// time, and returns manifest name -> function ARN. Progress lines come out
-// grouped per function in manifest order, whatever order they finish in.
+// ensureFunctions deploys each model function's role, log group and
+// function, several at a time, and returns manifest name -> function ARN.
+// Progress lines come out grouped per function in model order, whatever
+// order they finish in.
 func (d *deployer) ensureFunctions(ctx context.Context, artifacts []*artifact) (map[string]string, error) {
-	arnOf := make([]string, len(artifacts))
-	errs := make([]error, len(artifacts))
-	flush := make([]func(), len(artifacts))
+	fns := d.model.Functions
+	byName := make(map[string]*artifact, len(artifacts))
+	for _, a := range artifacts {
+		byName[a.fn.Name] = a
+	}
+	for _, fn := range fns {
+		if byName[fn.Name] == nil {
+			return nil, fmt.Errorf("function %s: no artifact built", fn.FunctionName)
+		}
+	}
+	arnOf := make([]string, len(fns))
+	errs := make([]error, len(fns))
+	flush := make([]func(), len(fns))
 	sem := make(chan struct{}, functionParallelism)
 	var wg sync.WaitGroup
-	for i, a := range artifacts {
+	for i := range fns {
+		fn := &fns[i]
+		a := byName[fn.Name]
 		sub, f := d.p.deferred()
 		flush[i] = f
 		dd := *d
 		dd.p = sub
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			roleARN, err := dd.ensureRole(ctx, a.fn)
+			roleARN, err := dd.ensureRole(ctx, fn.Role)
 			if err != nil {
 				errs[i] = err
 				return
 			}
-			arnOf[i], errs[i] = dd.ensureFunction(ctx, a, roleARN)
-		}()
+			if err := dd.ensureLogGroup(ctx, fn.LogGroup, deployment.LogRetentionDays); err != nil {
+				errs[i] = err
+				return
+			}
+			arnOf[i], errs[i] = dd.ensureFunction(ctx, fn, a, roleARN)
+		})
 	}
 	wg.Wait()
 	for _, f := range flush {
@@ -85,22 +100,42 @@ func (d *deployer) ensureFunctions(ctx context.Context, artifacts []*artifact) (
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	arns := make(map[string]string, len(artifacts))
-	for i, a := range artifacts {
-		arns[a.fn.Name] = arnOf[i]
+	arns := make(map[string]string, len(fns))
+	for i, fn := range fns {
+		arns[fn.Name] = arnOf[i]
 	}
 	return arns, nil
 }
 
-// functionConfig is the part of a function's configuration the manifest
+// functionConfig is the part of a function's configuration the model
 // decides; configDiff compares it field by field.
 type functionConfig struct {
-	Role     string
-	Runtime  string
-	Handler  string
-	MemoryMB int32
-	Timeout  int32
-	Env      map[string]string
+	Role        string
+	Runtime     string
+	Handler     string
+	Description string
+	MemoryMB    int32
+	Timeout     int32
+	Tracing     string
+	LogFormat   string
+	LogGroup    string
+	Env         map[string]string
+}
+
+// wantConfig is the configuration of fn, run by roleARN, on the local stack.
+func wantConfig(fn *deployment.Function, roleARN string) functionConfig {
+	return functionConfig{
+		Role:        roleARN,
+		Runtime:     fn.Runtime,
+		Handler:     fn.Handler,
+		Description: fn.Description,
+		MemoryMB:    int32(fn.MemoryMB),
+		Timeout:     int32(fn.TimeoutSecs),
+		Tracing:     fn.Tracing,
+		LogFormat:   fn.LogFormat,
+		LogGroup:    fn.LogGroup,
+		Env:         functionEnvironment(fn),
+	}
 }
 
 // configDiff names the fields of have that differ from want, in a fixed
@@ -109,20 +144,23 @@ type functionConfig struct {
 // a function without variables.
 func configDiff(want, have functionConfig) []string {
 	var diff []string
-	if want.Role != have.Role {
-		diff = append(diff, "role")
-	}
-	if want.Runtime != have.Runtime {
-		diff = append(diff, "runtime")
-	}
-	if want.Handler != have.Handler {
-		diff = append(diff, "handler")
-	}
-	if want.MemoryMB != have.MemoryMB {
-		diff = append(diff, "memory")
-	}
-	if want.Timeout != have.Timeout {
-		diff = append(diff, "timeout")
+	for _, f := range []struct {
+		name       string
+		want, have any
+	}{
+		{"role", want.Role, have.Role},
+		{"runtime", want.Runtime, have.Runtime},
+		{"handler", want.Handler, have.Handler},
+		{"description", want.Description, have.Description},
+		{"memory", want.MemoryMB, have.MemoryMB},
+		{"timeout", want.Timeout, have.Timeout},
+		{"tracing", want.Tracing, have.Tracing},
+		{"log format", want.LogFormat, have.LogFormat},
+		{"log group", want.LogGroup, have.LogGroup},
+	} {
+		if f.want != f.have {
+			diff = append(diff, f.name)
+		}
 	}
 	if !maps.Equal(want.Env, have.Env) {
 		diff = append(diff, "environment")
@@ -132,16 +170,33 @@ func configDiff(want, have functionConfig) []string {
 
 func haveConfig(c *ltypes.FunctionConfiguration) functionConfig {
 	fc := functionConfig{
-		Role:     aws.ToString(c.Role),
-		Runtime:  string(c.Runtime),
-		Handler:  aws.ToString(c.Handler),
-		MemoryMB: aws.ToInt32(c.MemorySize),
-		Timeout:  aws.ToInt32(c.Timeout),
+		Role:        aws.ToString(c.Role),
+		Runtime:     string(c.Runtime),
+		Handler:     aws.ToString(c.Handler),
+		Description: aws.ToString(c.Description),
+		MemoryMB:    aws.ToInt32(c.MemorySize),
+		Timeout:     aws.ToInt32(c.Timeout),
+	}
+	if c.TracingConfig != nil {
+		fc.Tracing = string(c.TracingConfig.Mode)
+	}
+	if c.LoggingConfig != nil {
+		fc.LogFormat = string(c.LoggingConfig.LogFormat)
+		fc.LogGroup = aws.ToString(c.LoggingConfig.LogGroup)
 	}
 	if c.Environment != nil {
 		fc.Env = c.Environment.Variables
 	}
 	return fc
+}
+
+// The configuration calls' shared fields, from a functionConfig.
+func (c functionConfig) tracingConfig() *ltypes.TracingConfig {
+	return &ltypes.TracingConfig{Mode: ltypes.TracingMode(c.Tracing)}
+}
+
+func (c functionConfig) loggingConfig() *ltypes.LoggingConfig {
+	return &ltypes.LoggingConfig{LogFormat: ltypes.LogFormat(c.LogFormat), LogGroup: aws.String(c.LogGroup)}
 }
 
 func lambdaArchitecture(goarch string) (ltypes.Architecture, error) {
@@ -155,23 +210,15 @@ func lambdaArchitecture(goarch string) (ltypes.Architecture, error) {
 }
 
 // ensureFunction creates the function or brings it in line with the
-// artifact and manifest: new code only when CodeSha256 differs, new
+// artifact and the model: new code only when CodeSha256 differs, new
 // configuration only when a managed field differs. Returns the function ARN.
-func (d *deployer) ensureFunction(ctx context.Context, a *artifact, roleARN string) (string, error) {
-	fn := a.fn
-	name := naming.Function(d.prefix, fn.Name)
+func (d *deployer) ensureFunction(ctx context.Context, fn *deployment.Function, a *artifact, roleARN string) (string, error) {
+	name := fn.FunctionName
 	arch, err := lambdaArchitecture(d.goarch)
 	if err != nil {
 		return "", err
 	}
-	want := functionConfig{
-		Role:     roleARN,
-		Runtime:  string(lambdaRuntime),
-		Handler:  lambdaHandler,
-		MemoryMB: int32(fn.MemoryMB),
-		Timeout:  int32(fn.TimeoutSecs),
-		Env:      functionEnvironment(d.prefix, fn),
-	}
+	want := wantConfig(fn, roleARN)
 
 	got, err := d.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
 	if awserr.HasCode(err, "ResourceNotFoundException") {
@@ -210,13 +257,16 @@ func (d *deployer) ensureFunction(ctx context.Context, a *artifact, roleARN stri
 	}
 	if diff := configDiff(want, haveConfig(cfg)); len(diff) > 0 {
 		_, err := d.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
-			FunctionName: &name,
-			Role:         &want.Role,
-			Runtime:      lambdaRuntime,
-			Handler:      aws.String(lambdaHandler),
-			MemorySize:   aws.Int32(want.MemoryMB),
-			Timeout:      aws.Int32(want.Timeout),
-			Environment:  &ltypes.Environment{Variables: want.Env},
+			FunctionName:  &name,
+			Role:          &want.Role,
+			Runtime:       ltypes.Runtime(want.Runtime),
+			Handler:       &want.Handler,
+			Description:   &want.Description,
+			MemorySize:    &want.MemoryMB,
+			Timeout:       &want.Timeout,
+			TracingConfig: want.tracingConfig(),
+			LoggingConfig: want.loggingConfig(),
+			Environment:   &ltypes.Environment{Variables: want.Env},
 		})
 		if err != nil {
 			return "", fmt.Errorf("function %s: update configuration (%s): %w", name, strings.Join(diff, ", "), err)
@@ -234,14 +284,16 @@ func (d *deployer) createFunction(ctx context.Context, name string, a *artifact,
 	in := &lambda.CreateFunctionInput{
 		FunctionName:  &name,
 		Role:          &want.Role,
-		Runtime:       lambdaRuntime,
-		Handler:       aws.String(lambdaHandler),
+		Runtime:       ltypes.Runtime(want.Runtime),
+		Handler:       &want.Handler,
+		Description:   &want.Description,
 		Architectures: []ltypes.Architecture{arch},
-		MemorySize:    aws.Int32(want.MemoryMB),
-		Timeout:       aws.Int32(want.Timeout),
+		MemorySize:    &want.MemoryMB,
+		Timeout:       &want.Timeout,
+		TracingConfig: want.tracingConfig(),
+		LoggingConfig: want.loggingConfig(),
 		Environment:   &ltypes.Environment{Variables: want.Env},
 		Code:          &ltypes.FunctionCode{ZipFile: a.zip},
-		Description:   aws.String(a.fn.Description),
 	}
 	var arn string
 	err := poll(ctx, "function "+name+": create", roleWait, time.Second, func(ctx context.Context) (bool, error) {

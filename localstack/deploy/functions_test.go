@@ -2,18 +2,21 @@ package main
 
 import (
 	"maps"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
 func TestConfigDiff(t *testing.T) {
 	base := functionConfig{
 		Role: "arn:aws:iam::000000000000:role/shop-users-get", Runtime: "provided.al2023", Handler: "bootstrap",
-		MemoryMB: 128, Timeout: 5, Env: map[string]string{"SHOP_TABLE": "shop-users"},
+		Description: "Read a user.", MemoryMB: 128, Timeout: 5, Tracing: "Active", LogFormat: "JSON", LogGroup: "/aws/lambda/shop-users-get",
+		Env: map[string]string{"SHOP_TABLE": "shop-users"},
 	}
 	with := func(change func(*functionConfig)) functionConfig {
 		c := base
@@ -37,6 +40,9 @@ func TestConfigDiff(t *testing.T) {
 		{"env extra key", with(func(c *functionConfig) { c.Env["EXTRA"] = "1" }), []string{"environment"}},
 		{"env missing", with(func(c *functionConfig) { c.Env = nil }), []string{"environment"}},
 		{"runtime and handler", with(func(c *functionConfig) { c.Runtime, c.Handler = "provided.al2", "main" }), []string{"runtime", "handler"}},
+		{"description", with(func(c *functionConfig) { c.Description = "shop function users-get" }), []string{"description"}},
+		{"tracing passed through", with(func(c *functionConfig) { c.Tracing = "PassThrough" }), []string{"tracing"}},
+		{"text logs in the default group", with(func(c *functionConfig) { c.LogFormat, c.LogGroup = "Text", "/aws/lambda/other" }), []string{"log format", "log group"}},
 		{"several, in fixed order", with(func(c *functionConfig) { c.Timeout, c.Role, c.MemoryMB = 9, "r", 512 }), []string{"role", "memory", "timeout"}},
 	}
 	for _, tt := range tests {
@@ -58,13 +64,18 @@ func TestConfigDiffNilAndEmptyEnvironmentAreEqual(t *testing.T) {
 
 func TestHaveConfigReadsLambdaConfiguration(t *testing.T) {
 	mem, timeout := int32(256), int32(10)
-	role, handler := "arn:role", "bootstrap"
+	role, handler, desc, group := "arn:role", "bootstrap", "Read a user.", "/aws/lambda/shop-users-get"
 	c := &ltypes.FunctionConfiguration{
-		Role: &role, Handler: &handler, Runtime: ltypes.RuntimeProvidedal2023,
+		Role: &role, Handler: &handler, Runtime: ltypes.RuntimeProvidedal2023, Description: &desc,
 		MemorySize: &mem, Timeout: &timeout,
-		Environment: &ltypes.EnvironmentResponse{Variables: map[string]string{"A": "1"}},
+		TracingConfig: &ltypes.TracingConfigResponse{Mode: ltypes.TracingModeActive},
+		LoggingConfig: &ltypes.LoggingConfig{LogFormat: ltypes.LogFormatJson, LogGroup: &group},
+		Environment:   &ltypes.EnvironmentResponse{Variables: map[string]string{"A": "1"}},
 	}
-	want := functionConfig{Role: role, Runtime: "provided.al2023", Handler: handler, MemoryMB: 256, Timeout: 10, Env: map[string]string{"A": "1"}}
+	want := functionConfig{
+		Role: role, Runtime: "provided.al2023", Handler: handler, Description: desc, MemoryMB: 256, Timeout: 10,
+		Tracing: "Active", LogFormat: "JSON", LogGroup: group, Env: map[string]string{"A": "1"},
+	}
 	if d := configDiff(want, haveConfig(c)); len(d) != 0 {
 		t.Errorf("haveConfig differs from the configuration in %v", d)
 	}
@@ -86,16 +97,54 @@ func TestLambdaArchitecture(t *testing.T) {
 }
 
 func TestFunctionEnvironmentSetsTheTestSwitches(t *testing.T) {
-	fn := &manifest.Function{Name: "users-get", Service: "users", Environment: manifest.Env{"LOG_LEVEL": "debug"},
-		HTTP: &manifest.HTTPTrigger{Method: "GET", Path: "/v1/users/{id}", Auth: "user"}}
-	got := functionEnvironment("shop", fn)
-	want := manifest.Environment("shop", fn)
+	fn := testModel(t).Function("users-get")
+	if fn == nil {
+		t.Fatal("no users-get in the model")
+	}
+	before := maps.Clone(fn.Environment)
+	got := functionEnvironment(fn)
+	want := maps.Clone(before)
 	want["SHOP_FAULTS"] = "1"
 	want["SHOP_RECORD_AWS_CALLS"] = "1"
 	if !maps.Equal(got, want) {
-		t.Errorf("functionEnvironment = %v, want manifest.Environment plus SHOP_FAULTS=1 and SHOP_RECORD_AWS_CALLS=1: %v", got, want)
+		t.Errorf("functionEnvironment = %v, want the model's environment plus SHOP_FAULTS=1 and SHOP_RECORD_AWS_CALLS=1: %v", got, want)
+	}
+	if !maps.Equal(fn.Environment, before) {
+		t.Errorf("functionEnvironment changed the model's environment: %v", fn.Environment)
 	}
 	if got["SHOP_AUTH"] != "user" || got["SHOP_PREFIX"] != "shop" {
-		t.Errorf("the manifest's wiring is missing: %v", got)
+		t.Errorf("the model's wiring is missing: %v", got)
 	}
+}
+
+// The configuration the deployer wants is the model's, field by field.
+func TestWantConfigIsTheModels(t *testing.T) {
+	fn := testModel(t).Function("users-login")
+	got := wantConfig(fn, "arn:role")
+	want := functionConfig{
+		Role: "arn:role", Runtime: deployment.Runtime, Handler: deployment.Handler, Description: fn.Description,
+		MemoryMB: int32(fn.MemoryMB), Timeout: int32(fn.TimeoutSecs),
+		Tracing: "Active", LogFormat: "JSON", LogGroup: "/aws/lambda/shop-users-login", Env: functionEnvironment(fn),
+	}
+	if d := configDiff(want, got); len(d) != 0 {
+		t.Errorf("wantConfig differs from the model in %v: %+v", d, got)
+	}
+	if got.MemoryMB == 0 || got.Timeout == 0 || got.Description == "" {
+		t.Errorf("wantConfig lost settings: %+v", got)
+	}
+}
+
+// testModel is the repository's deployment model as the deployer builds it
+// for prefix shop.
+func testModel(t *testing.T) *deployment.Deployment {
+	t.Helper()
+	set, err := manifest.Load(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := deployment.Build(set, deployment.Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -13,36 +13,32 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/shop-serverless/shop/shared/awserr"
-	"github.com/shop-serverless/shop/shared/manifest"
-	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/deployment"
 )
 
-const (
-	defaultStage   = "$default"
-	payloadVersion = "2.0"
-)
-
-// ensureHTTPAPI makes the API <prefix>-http route every http function's
-// route key to an AWS_PROXY integration of that function, behind the Lambda
-// authorizer unless the route's auth is none; removes routes (and
-// authorizers) no manifest declares any more; and serves it on an
-// auto-deployed $default stage. arns maps manifest names to function ARNs.
+// ensureHTTPAPI makes the model's HTTP API route every route key to an
+// AWS_PROXY integration of its function, behind the Lambda authorizer
+// where the model says CUSTOM; removes routes (and authorizers) the model
+// no longer has; serves it on an auto-deployed stage; and lets API Gateway
+// invoke each function from its own route (the authorizer from itself)
+// and from nowhere else. arns maps manifest names to function ARNs.
 // Returns the API id.
-func (d *deployer) ensureHTTPAPI(ctx context.Context, fns []*manifest.Function, arns map[string]string) (string, error) {
+func (d *deployer) ensureHTTPAPI(ctx context.Context, arns map[string]string) (string, error) {
+	api := d.model.API
 	apiID, err := d.ensureAPI(ctx)
 	if err != nil {
 		return "", err
 	}
-	authFn := authorizerFunction(fns)
-	authorizerID, staleAuthorizers, err := d.ensureAuthorizer(ctx, apiID, authFn, arns)
+	authorizerID, staleAuthorizers, err := d.ensureAuthorizer(ctx, apiID, arns)
 	if err != nil {
 		return "", err
 	}
-	integrations, orphans, err := d.ensureIntegrations(ctx, apiID, fns, arns)
+	routes := d.model.Routes()
+	integrations, orphans, err := d.ensureIntegrations(ctx, apiID, routes, arns)
 	if err != nil {
 		return "", err
 	}
-	if err := d.ensureRoutes(ctx, apiID, fns, integrations, authorizerID); err != nil {
+	if err := d.ensureRoutes(ctx, apiID, routes, integrations, authorizerID); err != nil {
 		return "", err
 	}
 	// Only now that no route points at them any more.
@@ -55,45 +51,84 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, fns []*manifest.Function, 
 	if err := d.ensureStage(ctx, apiID); err != nil {
 		return "", err
 	}
-	for _, fn := range fns {
-		if fn.HTTP == nil {
-			continue
-		}
+	execution := executeAPIARN(d.region, d.account, apiID)
+	for _, fn := range routes {
 		// This function's own route, on any stage: API Gateway invokes it as
-		// arn:...:<apiId>/<stage>/<METHOD>/<path, each parameter a *>.
-		err := d.ensureInvokePermission(ctx, fn, arns[fn.Name], permissionStatementID(apiID), func(account string) string {
-			return executeAPIARN(d.region, account, apiID, "*/"+fn.HTTP.InvokeResource())
-		})
-		if err != nil {
+		// <execution ARN>/<stage>/<METHOD>/<path, each parameter a *>.
+		if err := d.ensureInvokePermission(ctx, fn.FunctionName, deployment.RoutePermissionID, execution+"/"+fn.Route.InvokeSource); err != nil {
 			return "", err
 		}
 	}
-	if authFn != nil {
+	if api.Authorizer != nil {
 		// Only this authorizer of this API: API Gateway invokes an
-		// authorizer function as arn:...:<apiId>/authorizers/<authorizerId>.
-		err := d.ensureInvokePermission(ctx, authFn, arns[authFn.Name], authorizerStatementID(apiID, authorizerID), func(account string) string {
-			return executeAPIARN(d.region, account, apiID, "authorizers/"+authorizerID)
-		})
-		if err != nil {
+		// authorizer function as <execution ARN>/authorizers/<id>.
+		fn := d.model.Function(api.Authorizer.Function)
+		if err := d.ensureInvokePermission(ctx, fn.FunctionName, deployment.AuthorizerPermissionID, execution+"/authorizers/"+authorizerID); err != nil {
 			return "", err
 		}
 	}
 	return apiID, nil
 }
 
-func (d *deployer) apiName() string { return d.prefix + "-http" }
+// legacyAPIName is what the deployer called the API before the model named
+// it (<prefix>-api): a stack deployed then is taken over by renaming its
+// API, which keeps its id, URL, routes and integrations.
+func legacyAPIName(prefix string) string { return prefix + "-http" }
 
-// ensureAPI finds the API by name or creates it. API ids are random, so the
-// name is the only stable handle; two APIs with the name is an error rather
-// than a guess, and a run never creates a second one.
+// apiPlan is what ensureAPI does with the HTTP APIs that carry the
+// stack's name or its legacy name: use keep ("" creates one), renaming it
+// when it has the legacy name, and delete the rest.
+type apiPlan struct {
+	keep   string
+	rename bool
+	delete []string
+}
+
+// planAPI decides from the ids of the APIs with the model's name and with
+// the legacy name. API ids are random, so the name is the only stable
+// handle: two APIs with one name is an error rather than a guess, and a
+// run never creates a second one. An API with the legacy name beside one
+// with the model's is the old deployer's, run after the new one: it goes.
+func planAPI(name string, current, legacy []string) (apiPlan, error) {
+	switch {
+	case len(current) > 1:
+		return apiPlan{}, fmt.Errorf("api %s: %d HTTP APIs have this name (%v); delete all but one", name, len(current), sorted(current))
+	case len(current) == 1:
+		return apiPlan{keep: current[0], delete: sorted(legacy)}, nil
+	case len(legacy) > 1:
+		return apiPlan{}, fmt.Errorf("api %s: none has this name, and %d have the old one (%v); delete all but one", name, len(legacy), sorted(legacy))
+	case len(legacy) == 1:
+		return apiPlan{keep: legacy[0], rename: true}, nil
+	}
+	return apiPlan{}, nil
+}
+
+func sorted(ids []string) []string {
+	out := append([]string(nil), ids...)
+	sort.Strings(out)
+	return out
+}
+
+// ensureAPI finds the model's API by name, or takes over the legacy one,
+// or creates it, and returns its id.
 func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
-	name := d.apiName()
-	found, err := d.listHTTPAPIs(ctx, name)
+	name, legacy := d.model.API.Name, legacyAPIName(d.model.Prefix)
+	byName, err := d.listHTTPAPIs(ctx)
 	if err != nil {
 		return "", err
 	}
-	switch len(found) {
-	case 0:
+	plan, err := planAPI(name, byName[name], byName[legacy])
+	if err != nil {
+		return "", err
+	}
+	for _, id := range plan.delete {
+		if _, err := d.apigw.DeleteApi(ctx, &apigatewayv2.DeleteApiInput{ApiId: &id}); err != nil && !awserr.HasCode(err, "NotFoundException") {
+			return "", fmt.Errorf("api %s (%s): delete: %w", legacy, id, err)
+		}
+		d.p.report("api", legacy+" "+id, statusDeleted)
+	}
+	switch {
+	case plan.keep == "":
 		out, err := d.apigw.CreateApi(ctx, &apigatewayv2.CreateApiInput{
 			Name:         &name,
 			ProtocolType: gtypes.ProtocolTypeHttp,
@@ -109,27 +144,30 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 		}
 		d.p.report("api", name, statusCreated)
 		return id, nil
-	case 1:
-		d.p.report("api", name, statusUnchanged)
-		return found[0], nil
-	default:
-		sort.Strings(found)
-		return "", fmt.Errorf("api %s: %d HTTP APIs have this name (%v); delete all but one", name, len(found), found)
+	case plan.rename:
+		if _, err := d.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &plan.keep, Name: &name}); err != nil {
+			return "", fmt.Errorf("api %s (%s): rename from %s: %w", name, plan.keep, legacy, err)
+		}
+		d.p.report("api", name, statusUpdated)
+		return plan.keep, nil
 	}
+	d.p.report("api", name, statusUnchanged)
+	return plan.keep, nil
 }
 
-// listHTTPAPIs returns the ids of the HTTP APIs named name.
-func (d *deployer) listHTTPAPIs(ctx context.Context, name string) ([]string, error) {
-	var found []string
+// listHTTPAPIs returns the ids of the emulator's HTTP APIs by name.
+func (d *deployer) listHTTPAPIs(ctx context.Context) (map[string][]string, error) {
+	found := map[string][]string{}
 	in := &apigatewayv2.GetApisInput{}
 	for {
 		out, err := d.apigw.GetApis(ctx, in)
 		if err != nil {
-			return nil, fmt.Errorf("api %s: list: %w", name, err)
+			return nil, fmt.Errorf("apis: list: %w", err)
 		}
 		for _, api := range out.Items {
-			if aws.ToString(api.Name) == name && api.ProtocolType == gtypes.ProtocolTypeHttp {
-				found = append(found, aws.ToString(api.ApiId))
+			if api.ProtocolType == gtypes.ProtocolTypeHttp {
+				name := aws.ToString(api.Name)
+				found[name] = append(found[name], aws.ToString(api.ApiId))
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {
@@ -139,12 +177,11 @@ func (d *deployer) listHTTPAPIs(ctx context.Context, name string) ([]string, err
 	}
 }
 
-// ensureIntegrations gives each http function one AWS_PROXY integration,
-// found again by its URI (the function ARN), and deletes integrations no
-// function owns any more. Returns manifest name -> integration id, and the
-// integrations no function owns, for deleteIntegrations once routes no
-// longer point at them.
-func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*manifest.Function, arns map[string]string) (map[string]string, []gtypes.Integration, error) {
+// ensureIntegrations gives each routed function one AWS_PROXY integration,
+// found again by its URI (the function ARN). Returns manifest name ->
+// integration id, and the integrations no function owns any more, for
+// deleteIntegrations once routes no longer point at them.
+func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, routes []*deployment.Function, arns map[string]string) (map[string]string, []gtypes.Integration, error) {
 	existing, err := d.listIntegrations(ctx, apiID)
 	if err != nil {
 		return nil, nil, err
@@ -157,26 +194,24 @@ func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*
 		}
 	}
 
+	payload := d.model.API.PayloadFormatVersion
 	ids := map[string]string{}
 	keep := map[string]bool{}
-	for _, fn := range fns {
-		if fn.HTTP == nil {
-			continue
-		}
+	for _, fn := range routes {
 		arn := arns[fn.Name]
 		if arn == "" {
 			return nil, nil, fmt.Errorf("integration %s: no function ARN", fn.Name)
 		}
-		label := naming.Function(d.prefix, fn.Name)
+		label := fn.FunctionName
 		if in, ok := byURI[arn]; ok {
 			id := aws.ToString(in.IntegrationId)
 			status := statusUnchanged
-			if in.IntegrationType != gtypes.IntegrationTypeAwsProxy || aws.ToString(in.PayloadFormatVersion) != payloadVersion {
+			if in.IntegrationType != gtypes.IntegrationTypeAwsProxy || aws.ToString(in.PayloadFormatVersion) != payload {
 				_, err := d.apigw.UpdateIntegration(ctx, &apigatewayv2.UpdateIntegrationInput{
 					ApiId:                &apiID,
 					IntegrationId:        &id,
 					IntegrationType:      gtypes.IntegrationTypeAwsProxy,
-					PayloadFormatVersion: aws.String(payloadVersion),
+					PayloadFormatVersion: &payload,
 				})
 				if err != nil {
 					return nil, nil, fmt.Errorf("integration %s (%s): update: %w", label, id, err)
@@ -192,7 +227,7 @@ func (d *deployer) ensureIntegrations(ctx context.Context, apiID string, fns []*
 			IntegrationType:      gtypes.IntegrationTypeAwsProxy,
 			IntegrationUri:       aws.String(arn),
 			IntegrationMethod:    aws.String("POST"),
-			PayloadFormatVersion: aws.String(payloadVersion),
+			PayloadFormatVersion: &payload,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("integration %s: create: %w", label, err)
@@ -264,31 +299,30 @@ type routeSpec struct {
 	label        string // function name, for errors
 }
 
-// wantRoutes derives the route table from the manifests. A route whose auth
-// is not none goes through the Lambda authorizer (CUSTOM): it authenticates
-// the caller, and the function checks the scope or ownership itself, so one
-// cached verdict per token is right for every route.
-func wantRoutes(prefix string, fns []*manifest.Function, integrations map[string]string, authorizerID string) (map[string]routeSpec, error) {
+// wantRoutes is the route table of the model's routed functions. A route
+// the model authorizes CUSTOM goes through the stack's Lambda authorizer:
+// it authenticates the caller, and the function checks the scope or
+// ownership itself, so one cached verdict per token is right for every
+// route.
+func wantRoutes(routes []*deployment.Function, integrations map[string]string, authorizerID string) (map[string]routeSpec, error) {
 	want := map[string]routeSpec{}
-	for _, fn := range fns {
-		if fn.HTTP == nil {
-			continue
-		}
+	for _, fn := range routes {
+		r := fn.Route
 		id := integrations[fn.Name]
 		if id == "" {
-			return nil, fmt.Errorf("route %s (%s): no integration", fn.HTTP.RouteKey(), fn.Name)
+			return nil, fmt.Errorf("route %s (%s): no integration", r.RouteKey, fn.Name)
 		}
 		spec := routeSpec{
-			key:      fn.HTTP.RouteKey(),
+			key:      r.RouteKey,
 			target:   "integrations/" + id,
-			authType: gtypes.AuthorizationTypeNone,
-			label:    naming.Function(prefix, fn.Name),
+			authType: gtypes.AuthorizationType(r.AuthorizationType),
+			label:    fn.FunctionName,
 		}
-		if fn.HTTP.Auth != manifest.AuthNone {
+		if spec.authType == gtypes.AuthorizationTypeCustom {
 			if authorizerID == "" {
-				return nil, fmt.Errorf("route %s (%s): auth %q needs the authorizer, and no function of kind authorizer is deployed", spec.key, fn.Name, fn.HTTP.Auth)
+				return nil, fmt.Errorf("route %s (%s): authorization CUSTOM needs the authorizer, and the model has none", spec.key, fn.Name)
 			}
-			spec.authType, spec.authorizerID = gtypes.AuthorizationTypeCustom, authorizerID
+			spec.authorizerID = authorizerID
 		}
 		want[spec.key] = spec
 	}
@@ -335,8 +369,8 @@ func updateRouteInput(apiID string, r gtypes.Route, spec routeSpec) *apigatewayv
 	return in
 }
 
-func (d *deployer) ensureRoutes(ctx context.Context, apiID string, fns []*manifest.Function, integrations map[string]string, authorizerID string) error {
-	want, err := wantRoutes(d.prefix, fns, integrations, authorizerID)
+func (d *deployer) ensureRoutes(ctx context.Context, apiID string, routes []*deployment.Function, integrations map[string]string, authorizerID string) error {
+	want, err := wantRoutes(routes, integrations, authorizerID)
 	if err != nil {
 		return err
 	}
@@ -425,16 +459,17 @@ func (d *deployer) listRoutes(ctx context.Context, apiID string) ([]gtypes.Route
 	}
 }
 
-// ensureStage serves the API on $default with auto-deploy, so route changes
-// are live without explicit deployments.
+// ensureStage serves the API on the model's stage with auto-deploy, so
+// route changes are live without explicit deployments.
 func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
-	label := d.apiName() + " " + defaultStage
-	got, err := d.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: aws.String(defaultStage)})
+	stage := d.model.API.Stage
+	label := d.model.API.Name + " " + stage
+	got, err := d.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: &stage})
 	switch {
 	case awserr.HasCode(err, "NotFoundException"):
 		_, err := d.apigw.CreateStage(ctx, &apigatewayv2.CreateStageInput{
 			ApiId:      &apiID,
-			StageName:  aws.String(defaultStage),
+			StageName:  &stage,
 			AutoDeploy: aws.Bool(true),
 		})
 		// A conflict is our own create, retried after a lost response
@@ -448,7 +483,7 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 	case !aws.ToBool(got.AutoDeploy):
 		_, err := d.apigw.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{
 			ApiId:      &apiID,
-			StageName:  aws.String(defaultStage),
+			StageName:  &stage,
 			AutoDeploy: aws.Bool(true),
 		})
 		if err != nil {
@@ -461,83 +496,81 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 	return nil
 }
 
-// apiGatewayStatementPrefix starts the id of every grant the deployer
-// gives API Gateway; a grant with it that is not the one wanted now (an old
-// API's, a route's before it moved) is removed.
-const apiGatewayStatementPrefix = "apigateway-"
+// legacyStatementPrefix starts the ids of the grants the deployer gave API
+// Gateway before the model named them (one per API id): a stack deployed
+// then converges to the model's grants.
+const legacyStatementPrefix = "apigateway-"
 
-// permissionStatementID names a route's grant per API, so a recreated API
-// gets a grant of its own instead of colliding with the old one.
-func permissionStatementID(apiID string) string { return apiGatewayStatementPrefix + apiID }
-
-// authorizerStatementID names the authorizer's grant per API and authorizer,
-// for the same reason: a recreated authorizer has another id and ARN.
-func authorizerStatementID(apiID, authorizerID string) string {
-	return apiGatewayStatementPrefix + apiID + "-authorizer-" + authorizerID
+// managedGrant says whether a resource-policy statement is one of the
+// deployer's grants to API Gateway, which ensureInvokePermission replaces
+// by the one the model wants.
+func managedGrant(sid string) bool {
+	return sid == deployment.RoutePermissionID || sid == deployment.AuthorizerPermissionID || strings.HasPrefix(sid, legacyStatementPrefix)
 }
 
-// executeAPIARN is the execute-api ARN of resource ("<stage>/<method>/<path>"
-// or "authorizers/<id>") of an API: the source API Gateway invokes as.
-func executeAPIARN(region, account, apiID, resource string) string {
-	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s/%s", region, account, apiID, resource)
+// executeAPIARN is the execution ARN of an API: the source API Gateway
+// invokes as is this followed by "/<stage>/<METHOD>/<path>" for a route or
+// "/authorizers/<id>" for an authorizer.
+func executeAPIARN(region, account, apiID string) string {
+	return fmt.Sprintf("arn:aws:execute-api:%s:%s:%s", region, account, apiID)
 }
 
-// ensureInvokePermission lets API Gateway invoke fn from exactly the source
-// ARN that source builds from the function's account, under statement id
-// sid, and removes every other API Gateway grant of fn.
-func (d *deployer) ensureInvokePermission(ctx context.Context, fn *manifest.Function, fnARN, sid string, source func(account string) string) error {
-	name := naming.Function(d.prefix, fn.Name)
-	account, err := arnAccount(fnARN)
-	if err != nil {
-		return fmt.Errorf("permission %s: %w", name, err)
-	}
-	want := source(account)
-	grants, err := d.apiGatewayGrants(ctx, name)
+// ensureInvokePermission lets API Gateway invoke fn from exactly source
+// under statement id sid, and removes every other grant of the deployer's
+// (managedGrant) from fn.
+func (d *deployer) ensureInvokePermission(ctx context.Context, fn, sid, source string) error {
+	grants, err := d.apiGatewayGrants(ctx, fn)
 	if err != nil {
 		return err
 	}
-	status := statusCreated
+	have, granted := grants[sid]
+	granted = granted && have == source
+	removed := false
 	for gotSID, gotSource := range grants {
-		if gotSID == sid && gotSource == want {
-			status = statusUnchanged
+		if gotSID == sid && gotSource == source {
 			continue
 		}
-		if _, err := d.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: &name, StatementId: aws.String(gotSID)}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
-			return fmt.Errorf("permission %s: remove %s: %w", name, gotSID, err)
+		if _, err := d.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: &fn, StatementId: aws.String(gotSID)}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
+			return fmt.Errorf("permission %s: remove %s: %w", fn, gotSID, err)
 		}
-		if gotSID == sid {
-			status = statusUpdated
-		}
+		removed = true
 	}
-	if status == statusUnchanged {
-		d.p.report("permission", name, status)
+	status := statusUnchanged
+	switch {
+	case removed:
+		status = statusUpdated
+	case !granted:
+		status = statusCreated
+	}
+	if granted {
+		d.p.report("permission", fn, status)
 		return nil
 	}
 	_, err = d.lambda.AddPermission(ctx, &lambda.AddPermissionInput{
-		FunctionName: &name,
+		FunctionName: &fn,
 		StatementId:  &sid,
 		Action:       aws.String("lambda:InvokeFunction"),
 		Principal:    aws.String("apigateway.amazonaws.com"),
-		SourceArn:    aws.String(want),
+		SourceArn:    &source,
 	})
 	if awserr.HasCode(err, "ResourceConflictException") {
 		// The statement exists already: our own first attempt, applied but
 		// its response lost and the request retried by the SDK (the
 		// emulator does that under load), or a concurrent deploy. Either is
 		// fine if it grants exactly what we want.
-		if grants, gerr := d.apiGatewayGrants(ctx, name); gerr == nil && grants[sid] == want {
+		if grants, gerr := d.apiGatewayGrants(ctx, fn); gerr == nil && grants[sid] == source {
 			err = nil
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("permission %s: add %s: %w", name, sid, err)
+		return fmt.Errorf("permission %s: add %s: %w", fn, sid, err)
 	}
-	d.p.report("permission", name, status)
+	d.p.report("permission", fn, status)
 	return nil
 }
 
-// apiGatewayGrants returns fn's resource-policy statements that the
-// deployer gave API Gateway: statement id -> source ARN.
+// apiGatewayGrants returns fn's resource-policy statements that are the
+// deployer's grants to API Gateway: statement id -> source ARN.
 func (d *deployer) apiGatewayGrants(ctx context.Context, fn string) (map[string]string, error) {
 	out, err := d.lambda.GetPolicy(ctx, &lambda.GetPolicyInput{FunctionName: &fn})
 	if awserr.HasCode(err, "ResourceNotFoundException") {
@@ -559,7 +592,7 @@ func (d *deployer) apiGatewayGrants(ctx context.Context, fn string) (map[string]
 	}
 	grants := map[string]string{}
 	for _, st := range policy.Statement {
-		if strings.HasPrefix(st.Sid, apiGatewayStatementPrefix) {
+		if managedGrant(st.Sid) {
 			grants[st.Sid] = st.Condition.ArnLike["AWS:SourceArn"]
 		}
 	}
@@ -570,11 +603,11 @@ func (d *deployer) apiGatewayGrants(ctx context.Context, fn string) (map[string]
 // create the SDK retried made besides the one it answered with
 // (retried.go). Nothing refers to them yet.
 func (d *deployer) deleteOtherAPIs(ctx context.Context, name, keep string) error {
-	ids, err := d.listHTTPAPIs(ctx, name)
+	byName, err := d.listHTTPAPIs(ctx)
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
+	for _, id := range byName[name] {
 		if id == keep {
 			continue
 		}

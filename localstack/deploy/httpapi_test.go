@@ -9,23 +9,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
-func httpFn(name, method, path, auth string) *manifest.Function {
-	return &manifest.Function{Name: name, Kind: manifest.KindHTTP, HTTP: &manifest.HTTPTrigger{Method: method, Path: path, Auth: auth}}
+func routed(name, routeKey, authType string) *deployment.Function {
+	return &deployment.Function{Name: name, FunctionName: "shop-" + name, Route: &deployment.Route{RouteKey: routeKey, AuthorizationType: authType}}
 }
 
 func TestWantRoutes(t *testing.T) {
-	fns := []*manifest.Function{
-		httpFn("users-get", "GET", "/v1/users/{id}", "user"),
-		httpFn("users-register", "POST", "/v1/users", "none"),
-		httpFn("inventory-create", "POST", "/v1/products", "scope:inventory:write"),
-		{Name: "orders-confirm", Kind: manifest.KindStep},            // no route
-		{Name: "platform-authorizer", Kind: manifest.KindAuthorizer}, // no route either
+	routes := []*deployment.Function{
+		routed("users-get", "GET /v1/users/{id}", "CUSTOM"),
+		routed("users-register", "POST /v1/users", "NONE"),
+		routed("inventory-create", "POST /v1/products", "CUSTOM"),
 	}
 	integrations := map[string]string{"users-get": "i1", "users-register": "i2", "inventory-create": "i3"}
-	got, err := wantRoutes("shop", fns, integrations, "auth1")
+	got, err := wantRoutes(routes, integrations, "auth1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,15 +38,70 @@ func TestWantRoutes(t *testing.T) {
 	}
 }
 
+// The route table of the repository's model: one route per routed
+// function, protected exactly where the manifest's auth is not none.
+func TestWantRoutesOfTheModel(t *testing.T) {
+	model := testModel(t)
+	routes := model.Routes()
+	integrations := map[string]string{}
+	for _, fn := range routes {
+		integrations[fn.Name] = "i-" + fn.Name
+	}
+	got, err := wantRoutes(routes, integrations, "auth1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(routes) || len(routes) == 0 {
+		t.Fatalf("%d routes for %d routed functions", len(got), len(routes))
+	}
+	for _, fn := range routes {
+		spec := got[fn.Route.RouteKey]
+		protected := fn.Route.Auth != manifest.AuthNone
+		if protected != (spec.authType == gtypes.AuthorizationTypeCustom && spec.authorizerID == "auth1") || spec.target != "integrations/i-"+fn.Name {
+			t.Errorf("route %s (auth %s): %+v", fn.Route.RouteKey, fn.Route.Auth, spec)
+		}
+	}
+}
+
 func TestWantRoutesNeedsAnAuthorizerForProtectedRoutes(t *testing.T) {
-	fns := []*manifest.Function{httpFn("users-get", "GET", "/v1/users/{id}", "user")}
-	_, err := wantRoutes("shop", fns, map[string]string{"users-get": "i1"}, "")
+	routes := []*deployment.Function{routed("users-get", "GET /v1/users/{id}", "CUSTOM")}
+	_, err := wantRoutes(routes, map[string]string{"users-get": "i1"}, "")
 	if err == nil || !strings.Contains(err.Error(), "authorizer") {
 		t.Errorf("err = %v, want one naming the missing authorizer", err)
 	}
-	fns = []*manifest.Function{httpFn("users-register", "POST", "/v1/users", "none")}
-	if _, err := wantRoutes("shop", fns, map[string]string{"users-register": "i1"}, ""); err != nil {
+	routes = []*deployment.Function{routed("users-register", "POST /v1/users", "NONE")}
+	if _, err := wantRoutes(routes, map[string]string{"users-register": "i1"}, ""); err != nil {
 		t.Errorf("auth none without an authorizer: %v", err)
+	}
+}
+
+func TestPlanAPI(t *testing.T) {
+	tests := []struct {
+		name            string
+		current, legacy []string
+		want            apiPlan
+		err             string
+	}{
+		{"nothing yet: create", nil, nil, apiPlan{}, ""},
+		{"the model's", []string{"a1"}, nil, apiPlan{keep: "a1"}, ""},
+		{"an old stack: rename its API", nil, []string{"o1"}, apiPlan{keep: "o1", rename: true}, ""},
+		{"both: the old one goes", []string{"a1"}, []string{"o2", "o1"}, apiPlan{keep: "a1", delete: []string{"o1", "o2"}}, ""},
+		{"two with the model's name", []string{"a2", "a1"}, nil, apiPlan{}, "2 HTTP APIs have this name ([a1 a2])"},
+		{"two with the old name", nil, []string{"o1", "o2"}, apiPlan{}, "2 have the old one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := planAPI("shop-api", tt.current, tt.legacy)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want one with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got.keep != tt.want.keep || got.rename != tt.want.rename || !slices.Equal(got.delete, tt.want.delete) {
+				t.Errorf("planAPI = %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
 	}
 }
 
@@ -135,7 +189,7 @@ func TestAuthorizerURI(t *testing.T) {
 }
 
 func TestWantAuthorizer(t *testing.T) {
-	a := wantAuthorizer("shop-authorizer", "uri")
+	a := wantAuthorizer(testModel(t).API.Authorizer, "uri")
 	if a.AuthorizerType != gtypes.AuthorizerTypeRequest ||
 		aws.ToString(a.AuthorizerPayloadFormatVersion) != "2.0" ||
 		!aws.ToBool(a.EnableSimpleResponses) ||
@@ -147,7 +201,7 @@ func TestWantAuthorizer(t *testing.T) {
 }
 
 func TestAuthorizerDiff(t *testing.T) {
-	want := wantAuthorizer("shop-authorizer", "uri")
+	want := wantAuthorizer(testModel(t).API.Authorizer, "uri")
 	with := func(change func(*gtypes.Authorizer)) gtypes.Authorizer {
 		a := want
 		a.IdentitySource = slices.Clone(want.IdentitySource)
@@ -206,7 +260,7 @@ func TestPickAuthorizer(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			kept, stale := pickAuthorizer(tt.existing, "shop-authorizer", tt.keep)
+			kept, stale := pickAuthorizer(tt.existing, "shop-authorizer", gtypes.AuthorizerTypeRequest, tt.keep)
 			gotKept := ""
 			if kept != nil {
 				gotKept = aws.ToString(kept.AuthorizerId)
@@ -219,14 +273,28 @@ func TestPickAuthorizer(t *testing.T) {
 }
 
 func TestInvokeSourceARNs(t *testing.T) {
-	if got, want := executeAPIARN("us-east-1", "000000000000", "api1", "*/*"), "arn:aws:execute-api:us-east-1:000000000000:api1/*/*"; got != want {
-		t.Errorf("routes source %q, want %q", got, want)
+	if got, want := executeAPIARN("us-east-1", "000000000000", "api1")+"/*/GET/v1/users/*", "arn:aws:execute-api:us-east-1:000000000000:api1/*/GET/v1/users/*"; got != want {
+		t.Errorf("route source %q, want %q", got, want)
 	}
-	if got, want := executeAPIARN("us-east-1", "000000000000", "api1", "authorizers/au1"), "arn:aws:execute-api:us-east-1:000000000000:api1/authorizers/au1"; got != want {
-		t.Errorf("authorizer source %q, want %q", got, want)
-	}
-	if permissionStatementID("api1") == authorizerStatementID("api1", "au1") {
+	if deployment.RoutePermissionID == deployment.AuthorizerPermissionID {
 		t.Error("the routes' and the authorizer's grants share a statement id")
+	}
+}
+
+// The deployer replaces its own grants to API Gateway, today's and the
+// ones it gave before the model named them, and leaves any other alone.
+func TestManagedGrant(t *testing.T) {
+	for sid, want := range map[string]bool{
+		deployment.RoutePermissionID:      true,
+		deployment.AuthorizerPermissionID: true,
+		"apigateway-abc123":               true,
+		"apigateway-abc123-authorizer-x1": true,
+		"AllowEventBridgeInvoke":          false,
+		"":                                false,
+	} {
+		if got := managedGrant(sid); got != want {
+			t.Errorf("managedGrant(%q) = %v, want %v", sid, got, want)
+		}
 	}
 }
 

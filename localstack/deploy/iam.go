@@ -6,123 +6,19 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/shop-serverless/shop/shared/awserr"
-	"github.com/shop-serverless/shop/shared/manifest"
-	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/deployment"
 )
-
-// policyDocument is an IAM policy; marshalled from structs so the JSON is
-// deterministic and can be compared with what IAM holds.
-type policyDocument struct {
-	Version   string            `json:"Version"`
-	Statement []policyStatement `json:"Statement"`
-}
-
-type policyStatement struct {
-	Sid       string                         `json:"Sid,omitempty"`
-	Effect    string                         `json:"Effect"`
-	Principal map[string]string              `json:"Principal,omitempty"`
-	Action    any                            `json:"Action"`
-	Resource  any                            `json:"Resource,omitempty"`
-	Condition map[string]map[string][]string `json:"Condition,omitempty"`
-}
-
-func trustPolicy() policyDocument {
-	return policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
-		Effect:    "Allow",
-		Principal: map[string]string{"Service": "lambda.amazonaws.com"},
-		Action:    "sts:AssumeRole",
-	}}}
-}
-
-// functionPolicy is the least privilege of one function: write its own log
-// group; the manifest's DynamoDB actions on its own service's table and that
-// table's indexes; and, when the manifest asks, read its own service's
-// signing secret, read the published public keys, and keep circuit-breaker
-// state in the platform table. Nothing else.
-func functionPolicy(region, account, prefix string, fn *manifest.Function) policyDocument {
-	logGroup := fmt.Sprintf("arn:aws:logs:%s:%s:log-group:/aws/lambda/%s", region, account, naming.Function(prefix, fn.Name))
-	doc := policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
-		Sid:      "OwnLogs",
-		Effect:   "Allow",
-		Action:   []string{"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-		Resource: []string{logGroup, logGroup + ":*"},
-	}}}
-	perms := fn.Permissions
-	if len(perms.DynamoDB) > 0 {
-		table := tableARN(region, account, naming.Table(prefix, fn.Service))
-		actions := make([]string, 0, len(perms.DynamoDB))
-		for _, a := range perms.DynamoDB {
-			actions = append(actions, "dynamodb:"+a)
-		}
-		slices.Sort(actions)
-		doc.Statement = append(doc.Statement, policyStatement{
-			Sid:      "OwnTable",
-			Effect:   "Allow",
-			Action:   actions,
-			Resource: []string{table, table + "/index/*"},
-		})
-	}
-	if perms.SigningKey {
-		// Secrets Manager appends "-" and six random characters to a
-		// secret's ARN; "-??????" matches exactly that suffix, where "*"
-		// would also match a secret named <prefix>/signing/<service>-other.
-		secret := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-??????", region, account, naming.SigningSecret(prefix, fn.Service))
-		doc.Statement = append(doc.Statement, policyStatement{
-			Sid:      "ReadOwnSigningKeys",
-			Effect:   "Allow",
-			Action:   []string{"secretsmanager:GetSecretValue"},
-			Resource: []string{secret},
-		})
-	}
-	if perms.PublicKeys {
-		// The parameter name starts with "/", which the ARN's "parameter"
-		// already ends with: arn:...:parameter/<prefix>/jwks.
-		param := fmt.Sprintf("arn:aws:ssm:%s:%s:parameter%s", region, account, naming.JWKSParameter(prefix))
-		doc.Statement = append(doc.Statement, policyStatement{
-			Sid:      "ReadPublicKeys",
-			Effect:   "Allow",
-			Action:   []string{"ssm:GetParameter"},
-			Resource: []string{param},
-		})
-	}
-	if perms.Breakers {
-		// The platform table also holds other platform state; LeadingKeys
-		// confines the function to the breaker items' partition keys. The
-		// table alone (no index/*): breaker state is read and written by key.
-		doc.Statement = append(doc.Statement, policyStatement{
-			Sid:       "SharedBreakers",
-			Effect:    "Allow",
-			Action:    breakerActions,
-			Resource:  []string{tableARN(region, account, naming.Table(prefix, naming.PlatformService))},
-			Condition: map[string]map[string][]string{"ForAllValues:StringLike": {"dynamodb:LeadingKeys": {breakerKeyPattern}}},
-		})
-	}
-	return doc
-}
-
-// breakerActions are what a shared circuit breaker does with its item: read
-// the state, create it, and move it conditionally (closed -> open ->
-// half-open) so concurrent instances never overwrite each other.
-var breakerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
-
-// breakerKeyPattern matches the partition keys of breaker items.
-const breakerKeyPattern = "BREAKER#*"
-
-func tableARN(region, account, table string) string {
-	return fmt.Sprintf("arn:aws:dynamodb:%s:%s:table/%s", region, account, table)
-}
 
 func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(err) // only ever called on the structs above
+		panic(err) // only ever called on the model's policy structs
 	}
 	return string(b)
 }
@@ -147,11 +43,14 @@ func decodePolicy(doc string) string {
 	return doc
 }
 
-// ensureRole makes the role <prefix>-<name> with the Lambda trust policy and
-// the function's inline policy, and returns its ARN.
-func (d *deployer) ensureRole(ctx context.Context, fn *manifest.Function) (string, error) {
-	name := naming.Function(d.prefix, fn.Name)
-	trust := mustJSON(trustPolicy())
+// ensureRole makes the model's role: its name, description and trust
+// policy, and exactly one inline policy, role.PolicyName, holding
+// role.Policy. Any other inline policy goes (the deployer once named the
+// policy after the role: a stack deployed then converges). Returns the
+// role's ARN.
+func (d *deployer) ensureRole(ctx context.Context, role deployment.Role) (string, error) {
+	name := role.Name
+	trust := mustJSON(role.Trust)
 	status := statusUnchanged
 	var arn string
 	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
@@ -160,7 +59,7 @@ func (d *deployer) ensureRole(ctx context.Context, fn *manifest.Function) (strin
 		out, err := d.iam.CreateRole(ctx, &iam.CreateRoleInput{
 			RoleName:                 &name,
 			AssumeRolePolicyDocument: &trust,
-			Description:              aws.String("shop function " + fn.Name),
+			Description:              &role.Description,
 		})
 		if awserr.HasCode(err, "EntityAlreadyExists") {
 			// Our own create, retried after a lost response (retried.go).
@@ -185,32 +84,74 @@ func (d *deployer) ensureRole(ctx context.Context, fn *manifest.Function) (strin
 			}
 			status = statusUpdated
 		}
+		if aws.ToString(got.Role.Description) != role.Description {
+			if _, err := d.iam.UpdateRole(ctx, &iam.UpdateRoleInput{RoleName: &name, Description: &role.Description}); err != nil {
+				return "", fmt.Errorf("role %s: update description: %w", name, err)
+			}
+			status = statusUpdated
+		}
 	}
 
-	account, err := arnAccount(arn)
+	changed, err := d.ensureInlinePolicy(ctx, name, role.PolicyName, mustJSON(role.Policy), status == statusCreated)
 	if err != nil {
-		return "", fmt.Errorf("role %s: %w", name, err)
+		return "", err
 	}
-	policy := mustJSON(functionPolicy(d.region, account, d.prefix, fn))
+	if changed && status == statusUnchanged {
+		status = statusUpdated
+	}
+	d.p.report("role", name, status)
+	return arn, nil
+}
+
+// ensureInlinePolicy leaves role with one inline policy, policyName holding
+// doc, and reports whether it changed anything. A new role has none to
+// read or remove.
+func (d *deployer) ensureInlinePolicy(ctx context.Context, role, policyName, doc string, newRole bool) (bool, error) {
+	changed := false
 	current := ""
-	if status != statusCreated {
-		out, err := d.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: &name})
+	if !newRole {
+		names, err := d.inlinePolicies(ctx, role)
+		if err != nil {
+			return false, err
+		}
+		for _, other := range names {
+			if other == policyName {
+				continue
+			}
+			// Not found: our own delete, retried after a lost response.
+			if _, err := d.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &role, PolicyName: &other}); err != nil && !awserr.HasCode(err, "NoSuchEntity") {
+				return false, fmt.Errorf("role %s: delete inline policy %s: %w", role, other, err)
+			}
+			changed = true
+		}
+		out, err := d.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &role, PolicyName: &policyName})
 		switch {
 		case awserr.HasCode(err, "NoSuchEntity"):
 		case err != nil:
-			return "", fmt.Errorf("role %s: get inline policy: %w", name, err)
+			return false, fmt.Errorf("role %s: get inline policy %s: %w", role, policyName, err)
 		default:
 			current = aws.ToString(out.PolicyDocument)
 		}
 	}
-	if current == "" || !samePolicy(current, policy) {
-		if _, err := d.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &name, PolicyName: &name, PolicyDocument: &policy}); err != nil {
-			return "", fmt.Errorf("role %s: put inline policy: %w", name, err)
-		}
-		if status == statusUnchanged {
-			status = statusUpdated
-		}
+	if current != "" && samePolicy(current, doc) {
+		return changed, nil
 	}
-	d.p.report("role", name, status)
-	return arn, nil
+	if _, err := d.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &role, PolicyName: &policyName, PolicyDocument: &doc}); err != nil {
+		return false, fmt.Errorf("role %s: put inline policy %s: %w", role, policyName, err)
+	}
+	return true, nil
+}
+
+// inlinePolicies names the role's inline policies.
+func (d *deployer) inlinePolicies(ctx context.Context, role string) ([]string, error) {
+	var names []string
+	pages := iam.NewListRolePoliciesPaginator(d.iam, &iam.ListRolePoliciesInput{RoleName: &role})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("role %s: list inline policies: %w", role, err)
+		}
+		names = append(names, page.PolicyNames...)
+	}
+	return names, nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/shop-serverless/shop/shared/manifest"
-	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken/jwksstore"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 )
@@ -16,19 +14,18 @@ import (
 // invocation, and a changed declaration is in force before the code that
 // relies on it. One at a time, since every issuer edits the same JWKS
 // parameter.
-func (d *deployer) ensureIssuers(ctx context.Context, set *manifest.Set) error {
-	jwks := jwksstore.New(d.ssm, naming.JWKSParameter(d.prefix))
-	for _, iss := range set.Issuers() {
-		name := naming.Issuer(d.prefix, iss.Service)
-		created, err := keystore.EnsureIssuer(ctx, d.sm, jwks, d.prefix, iss.Service, iss.Policy)
+func (d *deployer) ensureIssuers(ctx context.Context) error {
+	jwks := jwksstore.New(d.ssm, d.model.JWKSParameter)
+	for _, iss := range d.model.Issuers {
+		created, err := keystore.EnsureIssuer(ctx, d.sm, jwks, d.model.Prefix, iss.Service, iss.Policy)
 		if err != nil {
-			return fmt.Errorf("issuer %s: %w", name, err)
+			return fmt.Errorf("issuer %s: %w", iss.Issuer, err)
 		}
 		status := statusUnchanged
 		if created {
 			status = statusCreated
 		}
-		d.p.report("issuer", name, status)
+		d.p.report("issuer", iss.Issuer, status)
 	}
 	return nil
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,10 +21,17 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/store/storetest"
@@ -34,19 +43,25 @@ import (
 // piling up new ones, and exercise the "already exists" paths too.
 const testPrefix = "shoptest"
 
-// TestLiveDeployTwiceChangesNothing deploys every manifest to a running
-// emulator twice and checks that the second run reports nothing but
-// unchanged; that the emulator holds exactly one API, one integration per
-// function, one route per route key and one authorizer, with the protected
-// routes (and only those) behind it; that every function has SHOP_FAULTS=1
-// and SHOP_RECORD_AWS_CALLS=1; that every issuer's signing secret and the
-// JWKS parameter exist; that a protected route refuses requests without a
-// valid token; and that a request through the API reaches its function.
+// TestLiveDeployConvergesAndChangesNothing deploys every manifest to a
+// running emulator, the first time losing a response to every kind of
+// call; then turns part of the stack back into what the deployer made
+// before it applied the deployment model (oldStack); deploys again, which
+// must bring it back; and deploys a third time, which must report nothing
+// but unchanged. Then it checks that the emulator holds exactly one API,
+// one integration per routed function, one route per route key and one
+// authorizer, configured as the model says; that what is cheap to read
+// back equals the model (each function's configuration and environment,
+// its role's trust and one inline policy, its log group, its grants to API
+// Gateway); that every issuer's signing secret and the JWKS parameter
+// exist; that a protected route refuses requests without a valid token;
+// and that a request through the API reaches its function. (tests/livediff,
+// when there, reads back everything and compares it with Terraform's.)
 //
 //	SHOP_DEPLOY_TEST_ENDPOINT=http://127.0.0.1:4566 go test ./localstack/deploy -run Live
 //
 // SHOP_DEPLOY_TEST_ROOT points it at another checkout (default: this one).
-func TestLiveDeployTwiceChangesNothing(t *testing.T) {
+func TestLiveDeployConvergesAndChangesNothing(t *testing.T) {
 	endpoint := os.Getenv("SHOP_DEPLOY_TEST_ENDPOINT")
 	if endpoint == "" {
 		t.Skip("set SHOP_DEPLOY_TEST_ENDPOINT (e.g. http://127.0.0.1:4566) to deploy to a running emulator")
@@ -74,25 +89,12 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	}
 	lossy := newLoseFirst()
 	opts.httpClient = lossy
-	var first, second bytes.Buffer
+	var first, converge, third bytes.Buffer
 	if err := deploy(ctx, opts, &first); err != nil {
 		t.Fatalf("first deploy, responses lost: %v\n%s", err, &first)
 	}
 	if lossy.lostCount() < 10 {
 		t.Fatalf("only %d responses were lost: the fault did not happen", lossy.lostCount())
-	}
-	if err := run(ctx, args, &second); err != nil {
-		t.Fatalf("second deploy: %v\n%s", err, &second)
-	}
-	lines := strings.Split(strings.TrimSpace(second.String()), "\n")
-	baseURL := lines[len(lines)-1]
-	for _, l := range lines[:len(lines)-1] {
-		if !strings.HasSuffix(l, " "+statusUnchanged) {
-			t.Errorf("second deploy changed something: %q", l)
-		}
-	}
-	if saved, err := os.ReadFile(urlFile); err != nil || strings.TrimSpace(string(saved)) != baseURL {
-		t.Errorf("url file holds %q (%v), want the printed %q", saved, err, baseURL)
 	}
 
 	set, err := manifest.Load(root)
@@ -103,23 +105,55 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	account := liveAccount(t, c)
+	model, err := deployment.Build(set, deployment.Params{Prefix: testPrefix, Region: c.region, Account: account})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	aged := oldStack(t, c, model, account)
+	if err := run(ctx, args, &converge); err != nil {
+		t.Fatalf("deploy over the old stack: %v\n%s", err, &converge)
+	}
+	for _, want := range aged {
+		if !strings.Contains(converge.String(), want) {
+			t.Errorf("deploy over the old stack did not report %q:\n%s", want, &converge)
+		}
+	}
+
+	if err := run(ctx, args, &third); err != nil {
+		t.Fatalf("third deploy: %v\n%s", err, &third)
+	}
+	lines := strings.Split(strings.TrimSpace(third.String()), "\n")
+	baseURL := lines[len(lines)-1]
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasSuffix(l, " "+statusUnchanged) {
+			t.Errorf("third deploy changed something: %q", l)
+		}
+	}
+	if saved, err := os.ReadFile(urlFile); err != nil || strings.TrimSpace(string(saved)) != baseURL {
+		t.Errorf("url file holds %q (%v), want the printed %q", saved, err, baseURL)
+	}
 
 	apis, err := c.apigw.GetApis(ctx, &apigatewayv2.GetApisInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var apiIDs []string
+	var apiIDs, legacy []string
 	for _, a := range apis.Items {
-		if aws.ToString(a.Name) == testPrefix+"-http" {
+		switch aws.ToString(a.Name) {
+		case model.API.Name:
 			apiIDs = append(apiIDs, aws.ToString(a.ApiId))
+		case legacyAPIName(testPrefix):
+			legacy = append(legacy, aws.ToString(a.ApiId))
 		}
 	}
-	if len(apiIDs) != 1 {
-		t.Fatalf("%d APIs named %s-http, want exactly 1: %v", len(apiIDs), testPrefix, apiIDs)
+	if len(apiIDs) != 1 || len(legacy) != 0 {
+		t.Fatalf("%d APIs named %s (want exactly 1: %v) and %d with the old name (want none: %v)", len(apiIDs), model.API.Name, apiIDs, len(legacy), legacy)
 	}
 	apiID := apiIDs[0]
-	if !strings.Contains(baseURL, "/_aws/execute-api/"+apiID+"/$default") {
-		t.Errorf("printed URL %q is not the $default stage of API %s", baseURL, apiID)
+	if !strings.Contains(baseURL, "/_aws/execute-api/"+apiID+"/"+model.API.Stage) {
+		t.Errorf("printed URL %q is not the %s stage of API %s", baseURL, model.API.Stage, apiID)
 	}
 
 	integrations, err := c.apigw.GetIntegrations(ctx, &apigatewayv2.GetIntegrationsInput{ApiId: &apiID})
@@ -130,10 +164,10 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	intByURI := map[string][]string{}
+	intByURI := map[string][]gtypes.Integration{}
 	for _, in := range integrations.Items {
 		uri := aws.ToString(in.IntegrationUri)
-		intByURI[uri] = append(intByURI[uri], aws.ToString(in.IntegrationId))
+		intByURI[uri] = append(intByURI[uri], in)
 	}
 	routesByKey := map[string][]string{}
 	routeOf := map[string]gtypes.Route{}
@@ -142,134 +176,242 @@ func TestLiveDeployTwiceChangesNothing(t *testing.T) {
 		routesByKey[key] = append(routesByKey[key], aws.ToString(r.Target))
 		routeOf[key] = r
 	}
-	authorizerID := checkAuthorizer(t, c, apiID, set)
+	authorizerID := checkAuthorizer(t, c, apiID, model)
 
-	httpFns := 0
-	for _, fn := range set.Functions() {
-		if fn.HTTP == nil {
-			continue
-		}
-		httpFns++
-		name := naming.Function(testPrefix, fn.Name)
-		got, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
+	routed := model.Routes()
+	for _, fn := range routed {
+		got, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &fn.FunctionName})
 		if err != nil {
-			t.Errorf("function %s: %v", name, err)
+			t.Errorf("function %s: %v", fn.FunctionName, err)
 			continue
 		}
 		arn := aws.ToString(got.Configuration.FunctionArn)
-		ids := intByURI[arn]
-		if len(ids) != 1 {
-			t.Errorf("function %s has %d integrations, want 1: %v", name, len(ids), ids)
+		ins := intByURI[arn]
+		if len(ins) != 1 {
+			t.Errorf("function %s has %d integrations, want 1: %v", fn.FunctionName, len(ins), ins)
 			continue
 		}
-		key := fn.HTTP.RouteKey()
-		if targets := routesByKey[key]; len(targets) != 1 || targets[0] != "integrations/"+ids[0] {
-			t.Errorf("route %s: targets %v, want exactly [integrations/%s]", key, targets, ids[0])
+		id := aws.ToString(ins[0].IntegrationId)
+		if v := aws.ToString(ins[0].PayloadFormatVersion); v != model.API.PayloadFormatVersion {
+			t.Errorf("integration of %s: payload format %q, want %q", fn.FunctionName, v, model.API.PayloadFormatVersion)
+		}
+		key := fn.Route.RouteKey
+		if targets := routesByKey[key]; len(targets) != 1 || targets[0] != "integrations/"+id {
+			t.Errorf("route %s: targets %v, want exactly [integrations/%s]", key, targets, id)
 		}
 		r := routeOf[key]
-		wantType, wantAuthorizer := gtypes.AuthorizationTypeNone, ""
-		if fn.HTTP.Auth != manifest.AuthNone {
-			wantType, wantAuthorizer = gtypes.AuthorizationTypeCustom, authorizerID
+		wantType, wantAuthorizer := gtypes.AuthorizationType(fn.Route.AuthorizationType), ""
+		if wantType == gtypes.AuthorizationTypeCustom {
+			wantAuthorizer = authorizerID
 		}
 		if routeAuthType(r) != wantType || aws.ToString(r.AuthorizerId) != wantAuthorizer {
 			t.Errorf("route %s (auth %s): %s with authorizer %q, want %s with %q",
-				key, fn.HTTP.Auth, r.AuthorizationType, aws.ToString(r.AuthorizerId), wantType, wantAuthorizer)
+				key, fn.Route.Auth, r.AuthorizationType, aws.ToString(r.AuthorizerId), wantType, wantAuthorizer)
 		}
 	}
-	checkFunctionsHaveFaults(t, c, set)
-	checkRoutePermissions(t, c, apiID, set)
-	checkPermissionSurvivesALostResponse(t, c, apiID, set)
-	checkIssuers(t, c, set)
-	if len(integrations.Items) != httpFns {
-		t.Errorf("API has %d integrations, want one per http function (%d)", len(integrations.Items), httpFns)
+	checkFunctionsAreTheModel(t, c, model)
+	checkGrants(t, c, apiID, authorizerID, model)
+	checkPermissionSurvivesALostResponse(t, c, apiID, authorizerID, model)
+	checkIssuers(t, c, model)
+	if len(integrations.Items) != len(routed) {
+		t.Errorf("API has %d integrations, want one per routed function (%d)", len(integrations.Items), len(routed))
 	}
-	if len(routes.Items) != httpFns {
-		t.Errorf("API has %d routes, want one per route key (%d)", len(routes.Items), httpFns)
+	if len(routes.Items) != len(routed) {
+		t.Errorf("API has %d routes, want one per route key (%d)", len(routes.Items), len(routed))
 	}
 
-	checkReachesFunction(t, baseURL, set)
-	checkProtectedRouteRefuses(t, baseURL, set)
+	checkReachesFunction(t, baseURL, model)
+	checkProtectedRouteRefuses(t, baseURL, model)
+}
+
+// liveAccount is the emulator's account, asked as the deployer asks it:
+// the model the deployer applied is built for it.
+func liveAccount(t *testing.T, c clients) string {
+	t.Helper()
+	id, err := c.sts.GetCallerIdentity(t.Context(), &sts.GetCallerIdentityInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(id.Account)
+}
+
+// oldStack turns part of the deployed stack into what the deployer made
+// before it applied the model: the API named <prefix>-http; the first
+// routed function's role with its description then and its one inline
+// policy named after the role; that function tracing PassThrough and
+// logging Text, without a log group, and invocable from API Gateway under
+// the grant id of then. It returns the progress lines the next deploy must
+// print as it brings each back.
+func oldStack(t *testing.T, c clients, model *deployment.Deployment, account string) []string {
+	t.Helper()
+	ctx := t.Context()
+	byName, err := (&deployer{clients: c}).listHTTPAPIs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(byName[model.API.Name]) != 1 {
+		t.Fatalf("APIs named %s: %v, want 1", model.API.Name, byName[model.API.Name])
+	}
+	apiID := byName[model.API.Name][0]
+	old := legacyAPIName(testPrefix)
+	if _, err := c.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &apiID, Name: &old}); err != nil {
+		t.Fatalf("rename API %s to %s: %v", apiID, old, err)
+	}
+
+	fn := model.Routes()[0]
+	role := fn.Role.Name
+	oldPolicy := mustJSON(fn.Role.Policy)
+	if _, err := c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &role, PolicyName: &role, PolicyDocument: &oldPolicy}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &role, PolicyName: &fn.Role.PolicyName}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.iam.UpdateRole(ctx, &iam.UpdateRoleInput{RoleName: &role, Description: aws.String("shop function " + fn.Name)}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = c.lambda.UpdateFunctionConfiguration(ctx, &lambda.UpdateFunctionConfigurationInput{
+		FunctionName:  &fn.FunctionName,
+		TracingConfig: &ltypes.TracingConfig{Mode: ltypes.TracingModePassThrough},
+		LoggingConfig: &ltypes.LoggingConfig{LogFormat: ltypes.LogFormatText},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&deployer{clients: c}).waitFunctionReady(ctx, fn.FunctionName); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: &fn.LogGroup}); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := c.lambda.RemovePermission(ctx, &lambda.RemovePermissionInput{FunctionName: &fn.FunctionName, StatementId: aws.String(deployment.RoutePermissionID)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.lambda.AddPermission(ctx, &lambda.AddPermissionInput{
+		FunctionName: &fn.FunctionName,
+		StatementId:  aws.String(legacyStatementPrefix + apiID),
+		Action:       aws.String("lambda:InvokeFunction"),
+		Principal:    aws.String("apigateway.amazonaws.com"),
+		SourceArn:    aws.String(executeAPIARN(c.region, account, apiID) + "/" + fn.Route.InvokeSource),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []string{
+		progressLine("api", model.API.Name, statusUpdated),
+		progressLine("role", role, statusUpdated),
+		progressLine("log group", fn.LogGroup, statusCreated),
+		progressLine("function", fn.FunctionName, statusUpdated),
+		progressLine("permission", fn.FunctionName, statusUpdated),
+	}
 }
 
 // checkAuthorizer checks that the API has exactly one authorizer of the
-// deployer's name, configured as the deployer wants it, and returns its id
-// ("" when the manifests declare no authorizer function).
-func checkAuthorizer(t *testing.T, c clients, apiID string, set *manifest.Set) string {
+// model's name, configured as the model says, and returns its id ("" when
+// the model has none).
+func checkAuthorizer(t *testing.T, c clients, apiID string, model *deployment.Deployment) string {
 	t.Helper()
 	out, err := c.apigw.GetAuthorizers(t.Context(), &apigatewayv2.GetAuthorizersInput{ApiId: &apiID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := testPrefix + "-authorizer"
+	name := naming.Authorizer(testPrefix)
 	var found []gtypes.Authorizer
 	for _, a := range out.Items {
 		if aws.ToString(a.Name) == name {
 			found = append(found, a)
 		}
 	}
-	fn := set.Authorizer()
-	if fn == nil {
+	a := model.API.Authorizer
+	if a == nil {
 		if len(found) != 0 {
-			t.Errorf("%d authorizers named %s, want none: no function of kind authorizer", len(found), name)
+			t.Errorf("%d authorizers named %s, want none: the model has none", len(found), name)
 		}
 		return ""
 	}
 	if len(found) != 1 {
 		t.Fatalf("%d authorizers named %s, want exactly 1", len(found), name)
 	}
-	fnName := naming.Function(testPrefix, fn.Name)
-	got, err := c.lambda.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: &fnName})
+	fn := model.Function(a.Function)
+	got, err := c.lambda.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: &fn.FunctionName})
 	if err != nil {
-		t.Fatalf("authorizer function %s: %v", fnName, err)
+		t.Fatalf("authorizer function %s: %v", fn.FunctionName, err)
 	}
-	want := wantAuthorizer(name, authorizerURI(c.region, aws.ToString(got.Configuration.FunctionArn)))
+	want := wantAuthorizer(a, authorizerURI(c.region, aws.ToString(got.Configuration.FunctionArn)))
 	if diff := authorizerDiff(want, found[0]); len(diff) > 0 {
-		t.Errorf("authorizer %s differs in %v: %+v", name, diff, found[0])
+		t.Errorf("authorizer %s differs from the model in %v: %+v", name, diff, found[0])
 	}
 	return aws.ToString(found[0].AuthorizerId)
 }
 
-// checkFunctionsHaveFaults checks the local stack's test switches (fault
-// injection, recording of AWS calls) are on for every function, next to the
-// manifest's own wiring.
-func checkFunctionsHaveFaults(t *testing.T, c clients, set *manifest.Set) {
+// checkFunctionsAreTheModel reads back each function's configuration, its
+// role and its log group and compares them with the model: the
+// configuration field by field (the environment is the model's plus the
+// local test switches), the role's trust, description and one inline
+// policy by meaning, the log group's retention.
+func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deployment) {
 	t.Helper()
-	for _, fn := range set.Functions() {
-		name := naming.Function(testPrefix, fn.Name)
-		got, err := c.lambda.GetFunctionConfiguration(t.Context(), &lambda.GetFunctionConfigurationInput{FunctionName: &name})
+	ctx := t.Context()
+	for i := range model.Functions {
+		fn := &model.Functions[i]
+		role, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &fn.Role.Name})
 		if err != nil {
-			t.Errorf("function %s: %v", name, err)
+			t.Errorf("role %s: %v", fn.Role.Name, err)
 			continue
 		}
-		var env map[string]string
-		if got.Environment != nil {
-			env = got.Environment.Variables
+		if !samePolicy(aws.ToString(role.Role.AssumeRolePolicyDocument), mustJSON(fn.Role.Trust)) || aws.ToString(role.Role.Description) != fn.Role.Description {
+			t.Errorf("role %s: trust %s, description %q; want the model's %s, %q", fn.Role.Name,
+				decodePolicy(aws.ToString(role.Role.AssumeRolePolicyDocument)), aws.ToString(role.Role.Description), mustJSON(fn.Role.Trust), fn.Role.Description)
 		}
-		if env["SHOP_FAULTS"] != "1" || env["SHOP_RECORD_AWS_CALLS"] != "1" || env["SHOP_PREFIX"] != testPrefix {
-			t.Errorf("function %s: SHOP_FAULTS=%q SHOP_RECORD_AWS_CALLS=%q SHOP_PREFIX=%q, want 1, 1 and %s",
-				name, env["SHOP_FAULTS"], env["SHOP_RECORD_AWS_CALLS"], env["SHOP_PREFIX"], testPrefix)
+		policies, err := (&deployer{clients: c}).inlinePolicies(ctx, fn.Role.Name)
+		if err != nil || !slices.Equal(policies, []string{fn.Role.PolicyName}) {
+			t.Errorf("role %s: inline policies %v (%v), want exactly [%s]", fn.Role.Name, policies, err, fn.Role.PolicyName)
+		}
+		doc, err := c.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &fn.Role.Name, PolicyName: &fn.Role.PolicyName})
+		if err != nil || !samePolicy(aws.ToString(doc.PolicyDocument), mustJSON(fn.Role.Policy)) {
+			t.Errorf("role %s: policy %s (%v), want the model's %s", fn.Role.Name, decodePolicy(aws.ToString(doc.PolicyDocument)), err, mustJSON(fn.Role.Policy))
+		}
+
+		got, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &fn.FunctionName})
+		if err != nil {
+			t.Errorf("function %s: %v", fn.FunctionName, err)
+			continue
+		}
+		have := haveConfig(got.Configuration)
+		if diff := configDiff(wantConfig(fn, aws.ToString(role.Role.Arn)), have); len(diff) > 0 {
+			t.Errorf("function %s differs from the model in %v: %+v", fn.FunctionName, diff, have)
+		}
+		if have.Env[faults.EnvSwitch] != "1" || have.Env[awscalls.EnvSwitch] != "1" {
+			t.Errorf("function %s: the local test switches are off: %v", fn.FunctionName, have.Env)
+		}
+
+		retention, found, err := (&deployer{clients: c}).logGroupRetention(ctx, fn.LogGroup)
+		if err != nil || !found || retention != deployment.LogRetentionDays {
+			t.Errorf("log group %s: found %v, retention %d (%v); want it kept %d days", fn.LogGroup, found, retention, err, deployment.LogRetentionDays)
 		}
 	}
 }
 
-// checkRoutePermissions checks that API Gateway may invoke each http
-// function for its own route only, and through no other grant.
-func checkRoutePermissions(t *testing.T, c clients, apiID string, set *manifest.Set) {
+// checkGrants checks that API Gateway may invoke each routed function from
+// its own route only, and the authorizer function from the authorizer
+// only, each under the model's statement id and through no other grant.
+func checkGrants(t *testing.T, c clients, apiID, authorizerID string, model *deployment.Deployment) {
 	t.Helper()
-	d := &deployer{clients: c, prefix: testPrefix}
-	for _, fn := range set.Functions() {
-		if fn.HTTP == nil {
-			continue
-		}
-		name := naming.Function(testPrefix, fn.Name)
-		grants, err := d.apiGatewayGrants(t.Context(), name)
-		if err != nil {
-			t.Errorf("function %s: %v", name, err)
-			continue
-		}
-		source := grants[permissionStatementID(apiID)]
-		if len(grants) != 1 || !strings.HasSuffix(source, ":"+apiID+"/*/"+fn.HTTP.InvokeResource()) {
-			t.Errorf("function %s: API Gateway grants %v, want one for %s/*/%s", name, grants, apiID, fn.HTTP.InvokeResource())
+	d := &deployer{clients: c}
+	execution := executeAPIARN(c.region, liveAccount(t, c), apiID)
+	want := map[string]map[string]string{}
+	for _, fn := range model.Routes() {
+		want[fn.FunctionName] = map[string]string{deployment.RoutePermissionID: execution + "/" + fn.Route.InvokeSource}
+	}
+	if a := model.API.Authorizer; a != nil {
+		want[model.Function(a.Function).FunctionName] = map[string]string{deployment.AuthorizerPermissionID: execution + "/authorizers/" + authorizerID}
+	}
+	for fn, grants := range want {
+		got, err := d.apiGatewayGrants(t.Context(), fn)
+		if err != nil || !maps.Equal(got, grants) {
+			t.Errorf("function %s: API Gateway grants %v (%v), want exactly %v", fn, got, err, grants)
 		}
 	}
 }
@@ -279,39 +421,26 @@ func checkRoutePermissions(t *testing.T, c clients, apiID string, set *manifest.
 // emulator applied it (as MiniStack does under load now and then): the
 // SDK's retry meets the statement its first attempt added, which is
 // success, not a conflict.
-func checkPermissionSurvivesALostResponse(t *testing.T, c clients, apiID string, set *manifest.Set) {
+func checkPermissionSurvivesALostResponse(t *testing.T, c clients, apiID, authorizerID string, model *deployment.Deployment) {
 	t.Helper()
-	var fn *manifest.Function
-	for _, f := range set.Functions() {
-		if f.HTTP != nil {
-			fn = f
-			break
-		}
-	}
-	name := naming.Function(testPrefix, fn.Name)
-	sid := permissionStatementID(apiID)
-	if _, err := c.lambda.RemovePermission(t.Context(), &lambda.RemovePermissionInput{FunctionName: &name, StatementId: &sid}); err != nil {
-		t.Fatalf("remove %s's grant: %v", name, err)
-	}
-	out, err := c.lambda.GetFunction(t.Context(), &lambda.GetFunctionInput{FunctionName: &name})
-	if err != nil {
-		t.Fatal(err)
+	fn := model.Routes()[0]
+	sid := deployment.RoutePermissionID
+	if _, err := c.lambda.RemovePermission(t.Context(), &lambda.RemovePermissionInput{FunctionName: &fn.FunctionName, StatementId: &sid}); err != nil {
+		t.Fatalf("remove %s's grant: %v", fn.FunctionName, err)
 	}
 	lossy := &loseOnce{next: awshttp.NewBuildableClient(), match: func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/policy")
 	}}
-	d := &deployer{clients: c, prefix: testPrefix, p: newProgress(io.Discard)}
+	d := &deployer{clients: c, p: newProgress(io.Discard)}
 	d.lambda = lambda.New(c.lambda.Options(), func(o *lambda.Options) { o.HTTPClient = lossy })
-	err = d.ensureInvokePermission(t.Context(), fn, aws.ToString(out.Configuration.FunctionArn), sid, func(account string) string {
-		return executeAPIARN(c.region, account, apiID, "*/"+fn.HTTP.InvokeResource())
-	})
-	if err != nil {
+	source := executeAPIARN(c.region, liveAccount(t, c), apiID) + "/" + fn.Route.InvokeSource
+	if err := d.ensureInvokePermission(t.Context(), fn.FunctionName, sid, source); err != nil {
 		t.Fatalf("ensureInvokePermission with AddPermission's response lost: %v", err)
 	}
 	if lossy.sent.Load() < 2 {
 		t.Fatalf("AddPermission sent %d times: the loss did not happen, the test proves nothing", lossy.sent.Load())
 	}
-	checkRoutePermissions(t, c, apiID, set)
+	checkGrants(t, c, apiID, authorizerID, model)
 }
 
 // loseFirst sends every request and loses the response to the first call
@@ -393,16 +522,15 @@ func (l *loseOnce) Do(r *http.Request) (*http.Response, error) {
 
 // checkIssuers checks every issuer has its signing secret, and that the
 // public keys are published.
-func checkIssuers(t *testing.T, c clients, set *manifest.Set) {
+func checkIssuers(t *testing.T, c clients, model *deployment.Deployment) {
 	t.Helper()
-	issuers := set.Issuers()
+	issuers := model.Issuers
 	for _, iss := range issuers {
-		secret := naming.SigningSecret(testPrefix, iss.Service)
-		if _, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &secret}); err != nil {
-			t.Errorf("issuer %s: secret %s: %v", naming.Issuer(testPrefix, iss.Service), secret, err)
+		if _, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &iss.SigningSecret}); err != nil {
+			t.Errorf("issuer %s: secret %s: %v", iss.Issuer, iss.SigningSecret, err)
 		}
 	}
-	param := naming.JWKSParameter(testPrefix)
+	param := model.JWKSParameter
 	out, err := c.ssm.GetParameter(t.Context(), &ssm.GetParameterInput{Name: &param})
 	if err != nil {
 		t.Errorf("JWKS parameter %s: %v", param, err)
@@ -419,12 +547,12 @@ func checkIssuers(t *testing.T, c clients, set *manifest.Set) {
 // checkProtectedRouteRefuses sends requests to the first route behind the
 // authorizer: without an Authorization header API Gateway itself answers
 // 401; with a token no issuer signed, the authorizer denies (403).
-func checkProtectedRouteRefuses(t *testing.T, baseURL string, set *manifest.Set) {
+func checkProtectedRouteRefuses(t *testing.T, baseURL string, model *deployment.Deployment) {
 	t.Helper()
-	var target *manifest.Function
-	for _, fn := range set.Functions() {
-		if fn.HTTP != nil && fn.HTTP.Auth != manifest.AuthNone {
-			target = fn
+	var target *deployment.Route
+	for _, fn := range model.Routes() {
+		if fn.Route.AuthorizationType == string(gtypes.AuthorizationTypeCustom) {
+			target = fn.Route
 			break
 		}
 	}
@@ -432,7 +560,7 @@ func checkProtectedRouteRefuses(t *testing.T, baseURL string, set *manifest.Set)
 		t.Log("no protected route declared; skipping the authorizer check")
 		return
 	}
-	url := baseURL + samplePath(target.HTTP.Path)
+	url := baseURL + samplePath(target.Path)
 	client := &http.Client{Timeout: 30 * time.Second}
 	for _, tc := range []struct {
 		authorization string
@@ -441,7 +569,7 @@ func checkProtectedRouteRefuses(t *testing.T, baseURL string, set *manifest.Set)
 		{"", http.StatusUnauthorized},
 		{"Bearer not-a-token", http.StatusForbidden},
 	} {
-		req, err := http.NewRequestWithContext(t.Context(), target.HTTP.Method, url, nil)
+		req, err := http.NewRequestWithContext(t.Context(), target.Method, url, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,12 +578,12 @@ func checkProtectedRouteRefuses(t *testing.T, baseURL string, set *manifest.Set)
 		}
 		resp, err := client.Do(req)
 		if err != nil {
-			t.Fatalf("%s %s: %v", target.HTTP.Method, url, err)
+			t.Fatalf("%s %s: %v", target.Method, url, err)
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
-			t.Errorf("%s %s with Authorization %q: %d %s, want %d", target.HTTP.Method, target.HTTP.Path, tc.authorization, resp.StatusCode, body, tc.want)
+			t.Errorf("%s %s with Authorization %q: %d %s, want %d", target.Method, target.Path, tc.authorization, resp.StatusCode, body, tc.want)
 		}
 	}
 }
@@ -471,11 +599,11 @@ var pathParamRE = regexp.MustCompile(`\{[^}]+\}`)
 // checkReachesFunction sends POST /v1/users through the API and checks the
 // answer comes from the function, not from the gateway (404 for no route,
 // 5xx for a failed integration). Placeholders answer 501 naming themselves.
-func checkReachesFunction(t *testing.T, baseURL string, set *manifest.Set) {
+func checkReachesFunction(t *testing.T, baseURL string, model *deployment.Deployment) {
 	t.Helper()
-	var target *manifest.Function
-	for _, fn := range set.Functions() {
-		if fn.HTTP != nil && fn.HTTP.RouteKey() == "POST /v1/users" {
+	var target *deployment.Function
+	for _, fn := range model.Routes() {
+		if fn.Route.RouteKey == "POST /v1/users" {
 			target = fn
 		}
 	}
@@ -490,7 +618,7 @@ func checkReachesFunction(t *testing.T, baseURL string, set *manifest.Set) {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	fromFunction := resp.StatusCode == http.StatusNotImplemented && strings.Contains(string(body), naming.Function(testPrefix, target.Name)) ||
+	fromFunction := resp.StatusCode == http.StatusNotImplemented && strings.Contains(string(body), target.FunctionName) ||
 		resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusNotFound ||
 		resp.StatusCode < 300
 	if !fromFunction {

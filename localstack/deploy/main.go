@@ -1,8 +1,9 @@
-// Command deploy builds every function declared under functions/ and deploys
-// the whole topology (tables, signing keys, roles, functions, HTTP API with
-// its Lambda authorizer) to a local AWS emulator: MiniStack or LocalStack.
-// It reads the same manifests as the Terraform in infra/, so the local stack
-// and AWS cannot drift apart.
+// Command deploy builds every function declared under functions/ and applies
+// the deployment model (shared/deployment: tables, signing keys, roles, log
+// groups, functions, HTTP API with its Lambda authorizer) to a local AWS
+// emulator: MiniStack or LocalStack. Terraform (infra/) reads the same
+// model, so the local stack and AWS cannot drift apart; what is here is
+// only how to get there with AWS calls.
 //
 //	go run ./localstack/deploy                                   # build + deploy to $AWS_ENDPOINT_URL
 //	go run ./localstack/deploy -build-only -goarch arm64 -out build/aws   # zips for Terraform
@@ -126,7 +127,7 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	var d *deployer
 	if !opts.buildOnly {
 		// Before the build, so a stopped emulator fails in a second, not after it.
-		if d, err = newDeployer(ctx, opts.endpoint, opts.prefix, opts.goarch, p, opts.httpClient); err != nil {
+		if d, err = newDeployer(ctx, opts.endpoint, set, opts.prefix, opts.goarch, p, opts.httpClient); err != nil {
 			return err
 		}
 	}
@@ -141,15 +142,15 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	}
 
 	start = time.Now()
-	for _, svc := range set.Services {
-		if err := d.ensureTable(ctx, svc); err != nil {
+	for _, t := range d.model.Tables {
+		if err := d.ensureTable(ctx, t); err != nil {
 			return err
 		}
 	}
 	p.phase("tables", time.Since(start))
 
 	start = time.Now()
-	if err := d.ensureIssuers(ctx, set); err != nil {
+	if err := d.ensureIssuers(ctx); err != nil {
 		return err
 	}
 	p.phase("issuers", time.Since(start))
@@ -162,13 +163,13 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	p.phase("functions", time.Since(start))
 
 	start = time.Now()
-	apiID, err := d.ensureHTTPAPI(ctx, set.Functions(), arns)
+	apiID, err := d.ensureHTTPAPI(ctx, arns)
 	if err != nil {
 		return err
 	}
 	p.phase("http api", time.Since(start))
 
-	url, err := apiBaseURL(opts.endpoint, apiID)
+	url, err := apiBaseURL(opts.endpoint, apiID, d.model.API.Stage)
 	if err != nil {
 		return err
 	}

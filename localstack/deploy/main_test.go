@@ -19,7 +19,7 @@ func TestAPIBaseURL(t *testing.T) {
 		{"http://emulator", "http://emulator/_aws/execute-api/abc123/$default"},
 	}
 	for _, tt := range tests {
-		got, err := apiBaseURL(tt.endpoint, "abc123")
+		got, err := apiBaseURL(tt.endpoint, "abc123", "$default")
 		if err != nil {
 			t.Errorf("apiBaseURL(%q): %v", tt.endpoint, err)
 			continue
@@ -29,28 +29,12 @@ func TestAPIBaseURL(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "127.0.0.1:4566", "ftp://host", "http://"} {
-		if _, err := apiBaseURL(bad, "abc123"); err == nil {
+		if _, err := apiBaseURL(bad, "abc123", "$default"); err == nil {
 			t.Errorf("apiBaseURL(%q) accepted a malformed endpoint", bad)
 		}
 	}
-	if _, err := apiBaseURL("http://127.0.0.1:4566", ""); err == nil {
+	if _, err := apiBaseURL("http://127.0.0.1:4566", "", "$default"); err == nil {
 		t.Error("apiBaseURL accepted an empty API id")
-	}
-}
-
-func TestArnAccount(t *testing.T) {
-	got, err := arnAccount("arn:aws:iam::000000000000:role/shop-users-get")
-	if err != nil || got != "000000000000" {
-		t.Errorf("arnAccount(role) = %q, %v", got, err)
-	}
-	got, err = arnAccount("arn:aws:lambda:us-east-1:123456789012:function:f")
-	if err != nil || got != "123456789012" {
-		t.Errorf("arnAccount(function) = %q, %v", got, err)
-	}
-	for _, bad := range []string{"", "role/x", "arn:aws:s3:::bucket"} {
-		if _, err := arnAccount(bad); err == nil {
-			t.Errorf("arnAccount(%q) found an account", bad)
-		}
 	}
 }
 
@@ -108,5 +92,9 @@ func TestProgressLineAlignment(t *testing.T) {
 	}
 	if !strings.HasPrefix(a, "table ") || !strings.HasSuffix(a, " created") {
 		t.Errorf("line %q", a)
+	}
+	long := progressLine("log group", "/aws/lambda/a-prefix-of-twenty-ch-inventory-adjust-stock", statusCreated)
+	if !strings.HasSuffix(long, "-stock "+statusCreated) {
+		t.Errorf("a name longer than the column runs into the status: %q", long)
 	}
 }

@@ -23,7 +23,7 @@ var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 
 // progress prints one aligned line per resource:
 //
-//	table       shop-users                          created
+//	table       shop-users                                  created
 //
 // and, when timings is set, how long each phase took.
 type progress struct {
@@ -40,8 +40,11 @@ func (p *progress) report(kind, name, status string) {
 	fmt.Fprintln(p.out, progressLine(kind, name, status))
 }
 
+// progressLine pads the name to the width of a log group's name with the
+// default prefix (/aws/lambda/shop-inventory-adjust-stock), and always
+// leaves a space before the status, which callers look for.
 func progressLine(kind, name, status string) string {
-	return fmt.Sprintf("%-12s%-36s%s", kind, name, status)
+	return fmt.Sprintf("%-12s%-43s %s", kind, name, status)
 }
 
 // deferred returns a progress that collects its lines, and a flush that

@@ -10,22 +10,25 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shop-serverless/shop/shared/awserr"
-	"github.com/shop-serverless/shop/shared/manifest"
-	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/deployment"
 )
 
 const tableWait = 2 * time.Minute
 
-// ensureTable creates the service's table as service.yaml describes it, or,
-// for an existing table, adds the indexes, TTL and stream it lacks. Key
-// schemas cannot change in place: a mismatch is an error, since the code
-// would then read a table shaped differently from what it was written for.
-func (d *deployer) ensureTable(ctx context.Context, svc *manifest.Service) error {
-	name := naming.Table(d.prefix, svc.Name)
-	t := svc.Table
+// ensureTable creates the model's table, or, for an existing table, adds
+// the indexes, TTL and stream it lacks. Key schemas cannot change in place:
+// a mismatch is an error, since the code would then read a table shaped
+// differently from what it was written for.
+func (d *deployer) ensureTable(ctx context.Context, t deployment.Table) error {
+	name := t.Name
+	spec := createTableInput(t)
 	out, err := d.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
 	if awserr.HasCode(err, "ResourceNotFoundException") {
-		if err := d.createTable(ctx, name, t); err != nil {
+		// In use: our own create, retried after a lost response (retried.go).
+		if _, err := d.ddb.CreateTable(ctx, spec); err != nil && !awserr.HasCode(err, "ResourceInUseException") {
+			return fmt.Errorf("table %s: create: %w", name, err)
+		}
+		if err := d.waitTableActive(ctx, name, ""); err != nil {
 			return err
 		}
 		if _, err := d.ensureTTL(ctx, name, t.TTL); err != nil {
@@ -38,14 +41,13 @@ func (d *deployer) ensureTable(ctx context.Context, svc *manifest.Service) error
 		return fmt.Errorf("table %s: describe: %w", name, err)
 	}
 	have := out.Table
-	spec := t.CreateTableInput(name) // the one translation of service.yaml, shared with the tests
 	if got, want := keySchemaString(have.KeySchema), keySchemaString(spec.KeySchema); got != want {
-		return fmt.Errorf("table %s: key schema is %s, service.yaml wants %s; a key change needs a new table (restart the emulator for a clean slate)", name, got, want)
+		return fmt.Errorf("table %s: key schema is %s, the model (service.yaml) wants %s; a key change needs a new table (restart the emulator for a clean slate)", name, got, want)
 	}
 
 	changed := false
-	for _, ix := range missingIndexes(t.Indexes, have.GlobalSecondaryIndexes) {
-		if err := d.addIndex(ctx, name, spec, ix); err != nil {
+	for _, ix := range missingIndexes(spec.GlobalSecondaryIndexes, have.GlobalSecondaryIndexes) {
+		if err := d.addIndex(ctx, name, spec.AttributeDefinitions, ix); err != nil {
 			return err
 		}
 		changed = true
@@ -72,6 +74,40 @@ func (d *deployer) ensureTable(ctx context.Context, svc *manifest.Service) error
 	return nil
 }
 
+// createTableInput is the CreateTable call of a model table, billed on
+// demand. TTL is a call of its own (ensureTTL).
+func createTableInput(t deployment.Table) *dynamodb.CreateTableInput {
+	in := &dynamodb.CreateTableInput{
+		TableName:   aws.String(t.Name),
+		BillingMode: types.BillingModePayPerRequest,
+		KeySchema:   keySchema(t.PartitionKey, t.SortKey),
+	}
+	for _, a := range t.Attributes {
+		in.AttributeDefinitions = append(in.AttributeDefinitions, types.AttributeDefinition{
+			AttributeName: aws.String(a.Name), AttributeType: types.ScalarAttributeType(a.Type),
+		})
+	}
+	for _, ix := range t.Indexes {
+		in.GlobalSecondaryIndexes = append(in.GlobalSecondaryIndexes, types.GlobalSecondaryIndex{
+			IndexName:  aws.String(ix.Name),
+			KeySchema:  keySchema(ix.PartitionKey, ix.SortKey),
+			Projection: &types.Projection{ProjectionType: types.ProjectionType(ix.Projection)},
+		})
+	}
+	if t.Stream != "" {
+		in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewType(t.Stream)}
+	}
+	return in
+}
+
+func keySchema(partitionKey, sortKey string) []types.KeySchemaElement {
+	ks := []types.KeySchemaElement{{AttributeName: aws.String(partitionKey), KeyType: types.KeyTypeHash}}
+	if sortKey != "" {
+		ks = append(ks, types.KeySchemaElement{AttributeName: aws.String(sortKey), KeyType: types.KeyTypeRange})
+	}
+	return ks
+}
+
 func changedStatus(changed bool) string {
 	if changed {
 		return statusUpdated
@@ -79,36 +115,22 @@ func changedStatus(changed bool) string {
 	return statusUnchanged
 }
 
-func (d *deployer) createTable(ctx context.Context, name string, t manifest.Table) error {
-	// In use: our own create, retried after a lost response (retried.go).
-	if _, err := d.ddb.CreateTable(ctx, t.CreateTableInput(name)); err != nil && !awserr.HasCode(err, "ResourceInUseException") {
-		return fmt.Errorf("table %s: create: %w", name, err)
-	}
-	return d.waitTableActive(ctx, name, "")
-}
-
 // addIndex creates one GSI; DynamoDB accepts a single index creation per
 // UpdateTable call.
-func (d *deployer) addIndex(ctx context.Context, name string, spec *dynamodb.CreateTableInput, ix manifest.Index) error {
-	var g types.GlobalSecondaryIndex
-	for _, candidate := range spec.GlobalSecondaryIndexes {
-		if aws.ToString(candidate.IndexName) == ix.Name {
-			g = candidate
-		}
-	}
+func (d *deployer) addIndex(ctx context.Context, name string, attrs []types.AttributeDefinition, ix types.GlobalSecondaryIndex) error {
 	_, err := d.ddb.UpdateTable(ctx, &dynamodb.UpdateTableInput{
 		TableName:            &name,
-		AttributeDefinitions: spec.AttributeDefinitions,
+		AttributeDefinitions: attrs,
 		GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
-			IndexName:  g.IndexName,
-			KeySchema:  g.KeySchema,
-			Projection: g.Projection,
+			IndexName:  ix.IndexName,
+			KeySchema:  ix.KeySchema,
+			Projection: ix.Projection,
 		}}},
 	})
 	if err != nil {
-		return fmt.Errorf("table %s: add index %s: %w", name, ix.Name, err)
+		return fmt.Errorf("table %s: add index %s: %w", name, aws.ToString(ix.IndexName), err)
 	}
-	return d.waitTableActive(ctx, name, ix.Name)
+	return d.waitTableActive(ctx, name, aws.ToString(ix.IndexName))
 }
 
 // waitTableActive waits until the table, and the index if one is named, is
@@ -137,9 +159,9 @@ func (d *deployer) waitTableActive(ctx context.Context, name, index string) erro
 	})
 }
 
-// ensureTTL enables TTL on attr (when the manifest declares one) and
-// reports whether it changed anything. TTL is never switched off here: on
-// AWS that blocks TTL changes for an hour, too high a price for a local run.
+// ensureTTL enables TTL on attr (when the model declares one) and reports
+// whether it changed anything. TTL is never switched off here: on AWS that
+// blocks TTL changes for an hour, too high a price for a local run.
 func (d *deployer) ensureTTL(ctx context.Context, name, attr string) (bool, error) {
 	if attr == "" {
 		return false, nil
@@ -152,7 +174,7 @@ func (d *deployer) ensureTTL(ctx context.Context, name, attr string) (bool, erro
 		if on == attr {
 			return false, nil
 		}
-		return false, fmt.Errorf("table %s: TTL is on attribute %q, service.yaml wants %q; restart the emulator for a clean slate",
+		return false, fmt.Errorf("table %s: TTL is on attribute %q, the model (service.yaml) wants %q; restart the emulator for a clean slate",
 			name, on, attr)
 	}
 	_, err = d.ddb.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
@@ -187,15 +209,15 @@ func keySchemaString(ks []types.KeySchemaElement) string {
 	return s
 }
 
-// missingIndexes are the declared indexes the table does not have (by name).
-func missingIndexes(want []manifest.Index, have []types.GlobalSecondaryIndexDescription) []manifest.Index {
+// missingIndexes are the wanted indexes the table does not have (by name).
+func missingIndexes(want []types.GlobalSecondaryIndex, have []types.GlobalSecondaryIndexDescription) []types.GlobalSecondaryIndex {
 	present := map[string]bool{}
 	for _, g := range have {
 		present[aws.ToString(g.IndexName)] = true
 	}
-	var missing []manifest.Index
+	var missing []types.GlobalSecondaryIndex
 	for _, ix := range want {
-		if !present[ix.Name] {
+		if !present[aws.ToString(ix.IndexName)] {
 			missing = append(missing, ix)
 		}
 	}

@@ -60,6 +60,12 @@ const (
 	LogFormat = "JSON"
 )
 
+// LogRetentionDays is how long a function's log group keeps its logs: two
+// weeks, long enough to look into last week's incident, short enough that
+// logs full of request details do not pile up. CloudWatch Logs accepts
+// only some values (TestLogRetentionIsOneCloudWatchAccepts).
+const LogRetentionDays = 14
+
 // HTTP API settings.
 const (
 	Stage                = "$default"

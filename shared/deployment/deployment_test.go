@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -133,5 +134,13 @@ func TestKeyAttributeWithTwoTypesIsRefused(t *testing.T) {
 	}
 	if _, err := Build(set, Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"}); err == nil || !strings.Contains(err.Error(), "two types") {
 		t.Fatalf("Build: %v, want a two-types error", err)
+	}
+}
+
+// CloudWatch Logs refuses any retention but these (PutRetentionPolicy).
+func TestLogRetentionIsOneCloudWatchAccepts(t *testing.T) {
+	accepted := []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
+	if !slices.Contains(accepted, LogRetentionDays) {
+		t.Errorf("LogRetentionDays = %d, not one of %v", LogRetentionDays, accepted)
 	}
 }

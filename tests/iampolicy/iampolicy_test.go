@@ -5,36 +5,39 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/shop-serverless/shop/shared/deployment/deploymenttest"
+	"github.com/shop-serverless/shop/shared/manifest"
 )
 
 const (
 	usersTable = "arn:aws:dynamodb:us-east-1:000000000000:table/shop-users"
 	platform   = "arn:aws:dynamodb:us-east-1:000000000000:table/shop-platform"
 	secret     = "arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/signing/users-AbC123"
+	logGroup   = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/shop-users-login"
 )
 
-// deployerPolicy is the shape of what localstack/deploy writes for a
-// function with table, signing-key and breaker permissions.
-const deployerPolicy = `{"Version":"2012-10-17","Statement":[
- {"Sid":"OwnLogs","Effect":"Allow","Action":["logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],
-  "Resource":["arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/shop-users-login","arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/shop-users-login:*"]},
- {"Sid":"OwnTable","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:UpdateItem"],
-  "Resource":["arn:aws:dynamodb:us-east-1:000000000000:table/shop-users","arn:aws:dynamodb:us-east-1:000000000000:table/shop-users/index/*"]},
- {"Sid":"ReadOwnSigningKeys","Effect":"Allow","Action":["secretsmanager:GetSecretValue"],
-  "Resource":["arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/signing/users-??????"]},
- {"Sid":"SharedBreakers","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem","dynamodb:UpdateItem"],
-  "Resource":["arn:aws:dynamodb:us-east-1:000000000000:table/shop-platform"],
-  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["BREAKER#*"]}}}]}`
+// loginPolicy is what the deployment model grants a function of users
+// that reads and updates its table, signs with its own key and keeps
+// shared breakers.
+func loginPolicy(t *testing.T) Policy {
+	t.Helper()
+	doc := deploymenttest.FunctionPolicy(t, "users", "users-login", manifest.Permissions{
+		DynamoDB: []string{"GetItem", "UpdateItem"}, SigningKey: true, Breakers: true,
+	})
+	p, err := Parse("shop-users-login", doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
 
 func leading(keys ...string) map[string][]string {
 	return map[string][]string{"dynamodb:LeadingKeys": keys}
 }
 
-func TestEvaluateTheDeployersPolicy(t *testing.T) {
-	p, err := Parse("shop-users-login", deployerPolicy)
-	if err != nil {
-		t.Fatal(err)
-	}
+func TestEvaluateTheModelsPolicy(t *testing.T) {
+	p := loginPolicy(t)
 	tests := []struct {
 		name    string
 		req     Request
@@ -59,6 +62,10 @@ func TestEvaluateTheDeployersPolicy(t *testing.T) {
 		{"leading keys absent: ForAllValues holds, as in IAM", Request{Action: "dynamodb:GetItem", Resource: platform}, true, "", []string{"SharedBreakers dynamodb:GetItem"}},
 		{"an action of another service", Request{Action: "ssm:GetParameter", Resource: "arn:aws:ssm:us-east-1:000000000000:parameter/shop/jwks"}, false, "", nil},
 		{"an empty action", Request{Action: "", Resource: usersTable}, false, "", nil},
+		{"its own log group's streams", Request{Action: "logs:PutLogEvents", Resource: logGroup + ":log-stream:2026/01/01/x"}, true, "", []string{"WriteOwnLogs logs:PutLogEvents"}},
+		{"creating its log group: the deployment does that", Request{Action: "logs:CreateLogGroup", Resource: logGroup}, false, "no statement allows it", nil},
+		{"another function's log group", Request{Action: "logs:PutLogEvents", Resource: strings.Replace(logGroup, "users-login", "users-get", 1) + ":log-stream:x"}, false, "no statement allows it", nil},
+		{"traces", Request{Action: "xray:PutTraceSegments", Resource: "*"}, true, "", []string{"WriteTraces xray:PutTraceSegments"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

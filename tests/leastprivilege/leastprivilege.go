@@ -278,7 +278,7 @@ func (r Report) Write(w io.Writer) {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", u.Function, u.Action, strings.Join(res, ", "), dash(u.Sid))
 		}
 		tw.Flush()
-		fmt.Fprintln(w, "  (not listed: the logs actions every role grants for Lambda itself to deliver the function's output)")
+		fmt.Fprintln(w, "  (not listed: the logs and X-Ray actions every role grants for Lambda itself to deliver the function's output and traces)")
 	}
 }
 

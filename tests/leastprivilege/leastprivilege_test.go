@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/deployment/deploymenttest"
+	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/tests/iampolicy"
 )
 
@@ -31,16 +33,12 @@ func (fakeResolver) PartitionKey(_ context.Context, table string) (string, error
 	return "", errors.New("ResourceNotFoundException")
 }
 
-// loginPolicy is what the deployer grants a login with the given table
-// actions, its signing key and the shared breakers.
-func loginPolicy(t *testing.T, actions string) iampolicy.Policy {
+// loginPolicy is what the deployment model grants a login with the given
+// table actions, its signing key and the shared breakers.
+func loginPolicy(t *testing.T, actions ...string) iampolicy.Policy {
 	t.Helper()
-	p, err := iampolicy.Parse("shop-users-login", `{"Version":"2012-10-17","Statement":[
- {"Sid":"OwnLogs","Effect":"Allow","Action":["logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],"Resource":["arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/shop-users-login:*"]},
- {"Sid":"OwnTable","Effect":"Allow","Action":[`+actions+`],"Resource":["arn:aws:dynamodb:us-east-1:000000000000:table/shop-users","arn:aws:dynamodb:us-east-1:000000000000:table/shop-users/index/*"]},
- {"Sid":"ReadOwnSigningKeys","Effect":"Allow","Action":["secretsmanager:GetSecretValue"],"Resource":["arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/signing/users-??????"]},
- {"Sid":"SharedBreakers","Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:PutItem"],"Resource":["arn:aws:dynamodb:us-east-1:000000000000:table/shop-platform"],
-  "Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["BREAKER#*"]}}}]}`)
+	doc := deploymenttest.FunctionPolicy(t, "users", "users-login", manifest.Permissions{DynamoDB: actions, SigningKey: true, Breakers: true})
+	p, err := iampolicy.Parse("shop-users-login", doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +68,7 @@ func TestCheck(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		actions string
+		actions []string
 		calls   []awscalls.Call
 		denied  []string // "action resource count | reason substring"
 		unused  []string // "sid action"
@@ -78,64 +76,64 @@ func TestCheck(t *testing.T) {
 	}{
 		{
 			name:    "every call granted",
-			actions: `"dynamodb:BatchGetItem","dynamodb:UpdateItem"`,
+			actions: []string{"BatchGetItem", "UpdateItem"},
 			calls:   []awscalls.Call{batchGet, update, update, secret, breaker, fault},
-			unused:  []string{"SharedBreakers dynamodb:PutItem"},
+			unused:  []string{"SharedBreakers dynamodb:PutItem", "SharedBreakers dynamodb:UpdateItem"},
 			checked: 5,
 		},
 		{
 			name:    "login as deployed before the fix: BatchGetItem denied, each time counted once per kind",
-			actions: `"dynamodb:GetItem","dynamodb:UpdateItem","dynamodb:DeleteItem"`,
+			actions: []string{"GetItem", "UpdateItem", "DeleteItem"},
 			calls:   []awscalls.Call{batchGet, batchGet, update},
 			denied:  []string{"dynamodb:BatchGetItem arn:aws:dynamodb:us-east-1:000000000000:table/shop-users 2 | no statement allows it"},
-			unused: []string{"OwnTable dynamodb:GetItem", "OwnTable dynamodb:DeleteItem", "ReadOwnSigningKeys secretsmanager:GetSecretValue",
-				"SharedBreakers dynamodb:GetItem", "SharedBreakers dynamodb:PutItem"},
+			unused: []string{"OwnTable dynamodb:DeleteItem", "OwnTable dynamodb:GetItem", "ReadOwnSigningKeys secretsmanager:GetSecretValue",
+				"SharedBreakers dynamodb:GetItem", "SharedBreakers dynamodb:PutItem", "SharedBreakers dynamodb:UpdateItem"},
 			checked: 3,
 		},
 		{
 			name:    "a platform item that is not a breaker",
-			actions: `"dynamodb:UpdateItem"`,
+			actions: []string{"UpdateItem"},
 			calls:   []awscalls.Call{call("PutItem", need("dynamodb:PutItem", "table/shop-platform", key("SIGNING#x")))},
 			denied:  []string{"dynamodb:PutItem arn:aws:dynamodb:us-east-1:000000000000:table/shop-platform 1 | condition does not hold"},
 			checked: 1,
 		},
 		{
 			name:    "a breaker item whose key lacks the partition key attribute fails closed",
-			actions: `"dynamodb:UpdateItem"`,
+			actions: []string{"UpdateItem"},
 			calls:   []awscalls.Call{call("GetItem", need("dynamodb:GetItem", "table/shop-platform", map[string]string{"id": "BREAKER#x"}))},
 			denied:  []string{"dynamodb:GetItem arn:aws:dynamodb:us-east-1:000000000000:table/shop-platform 1 | not known"},
 			checked: 1,
 		},
 		{
 			name:    "an index: granted without a condition",
-			actions: `"dynamodb:Query"`,
+			actions: []string{"Query"},
 			calls:   []awscalls.Call{call("Query", need("dynamodb:Query", "table/shop-users/index/gsi1", map[string]string{"gsi1pk": "P"}))},
 			checked: 1,
 		},
 		{
 			name:    "a secret that does not exist cannot be resolved",
-			actions: `"dynamodb:UpdateItem"`,
+			actions: []string{"UpdateItem"},
 			calls:   []awscalls.Call{call("GetSecretValue", need("secretsmanager:GetSecretValue", "secret:shop/signing/orders"))},
 			denied:  []string{"secretsmanager:GetSecretValue secret:shop/signing/orders 1 | no ARN"},
 			checked: 1,
 		},
 		{
 			name:    "a secret of another issuer",
-			actions: `"dynamodb:UpdateItem"`,
+			actions: []string{"UpdateItem"},
 			calls:   []awscalls.Call{call("GetSecretValue", need("secretsmanager:GetSecretValue", "arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/signing/operator-XyZ789"))},
 			denied:  []string{"secretsmanager:GetSecretValue arn:aws:secretsmanager:us-east-1:000000000000:secret:shop/signing/operator-XyZ789 1 | no statement allows it"},
 			checked: 1,
 		},
 		{
 			name:    "a call the recorder could not describe",
-			actions: `"dynamodb:UpdateItem"`,
+			actions: []string{"UpdateItem"},
 			calls:   []awscalls.Call{{Service: "lambda", Status: 200, Problem: "no X-Amz-Target header"}},
 			denied:  []string{"lambda: - 1 | cannot be checked: no X-Amz-Target"},
 			checked: 1,
 		},
 		{
 			name:    "a transaction's items each need their own grant",
-			actions: `"dynamodb:PutItem"`,
+			actions: []string{"PutItem"},
 			calls: []awscalls.Call{call("TransactWriteItems",
 				need("dynamodb:PutItem", "table/shop-users", key("USER#1")),
 				need("dynamodb:DeleteItem", "table/shop-users", key("EMAIL#a")))},
@@ -145,7 +143,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fn := Function{Name: "shop-users-login", ARN: loginARN, Recording: true, Policies: []iampolicy.Policy{loginPolicy(t, tt.actions)}, Calls: tt.calls}
+			fn := Function{Name: "shop-users-login", ARN: loginARN, Recording: true, Policies: []iampolicy.Policy{loginPolicy(t, tt.actions...)}, Calls: tt.calls}
 			rep := Check(t.Context(), []Function{fn}, fakeResolver{})
 			if rep.Checked != tt.checked {
 				t.Errorf("checked %d calls, want %d", rep.Checked, tt.checked)
@@ -180,8 +178,8 @@ func TestCheck(t *testing.T) {
 func TestCheckFailsForFunctionsItCannotProve(t *testing.T) {
 	fns := []Function{
 		{Name: "shop-missing", Err: errors.New("not deployed: ResourceNotFoundException")},
-		{Name: "shop-unrecorded", ARN: loginARN, Recording: false, Policies: []iampolicy.Policy{loginPolicy(t, `"dynamodb:GetItem"`)}},
-		{Name: "shop-idle", ARN: loginARN, Recording: true, Policies: []iampolicy.Policy{loginPolicy(t, `"dynamodb:GetItem"`)}},
+		{Name: "shop-unrecorded", ARN: loginARN, Recording: false, Policies: []iampolicy.Policy{loginPolicy(t, "GetItem")}},
+		{Name: "shop-idle", ARN: loginARN, Recording: true, Policies: []iampolicy.Policy{loginPolicy(t, "GetItem")}},
 	}
 	rep := Check(t.Context(), fns, fakeResolver{})
 	if len(rep.Denied) != 2 || rep.Denied[0].Function != "shop-missing" || rep.Denied[1].Function != "shop-unrecorded" ||
@@ -196,7 +194,7 @@ func TestCheckFailsForFunctionsItCannotProve(t *testing.T) {
 func TestReportPrintsVerdictDenialsAndUnusedGrants(t *testing.T) {
 	fault := call("GetItem", need("dynamodb:GetItem", "table/shop-users", key("FAULT#users-login")))
 	fault.LocalOnly = "faults"
-	fn := Function{Name: "shop-users-login", ARN: loginARN, Recording: true, Policies: []iampolicy.Policy{loginPolicy(t, `"dynamodb:GetItem"`)},
+	fn := Function{Name: "shop-users-login", ARN: loginARN, Recording: true, Policies: []iampolicy.Policy{loginPolicy(t, "GetItem")},
 		Calls: []awscalls.Call{call("PutItem", need("dynamodb:PutItem", "table/shop-users", key("LOGIN#a"))), fault}}
 	var out bytes.Buffer
 	Check(t.Context(), []Function{fn}, fakeResolver{}).Write(&out)
@@ -211,7 +209,7 @@ func TestReportPrintsVerdictDenialsAndUnusedGrants(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, &out)
 		}
 	}
-	if strings.Contains(out.String(), "logs:PutLogEvents") {
-		t.Errorf("the report lists the logs actions Lambda itself uses:\n%s", &out)
+	if strings.Contains(out.String(), "logs:PutLogEvents") || strings.Contains(out.String(), "xray:") {
+		t.Errorf("the report lists the logs or X-Ray actions Lambda itself uses:\n%s", &out)
 	}
 }

@@ -1,0 +1,46 @@
+// Package deploymenttest gives tests the policy documents the deployment
+// model grants, so that a test of what evaluates or checks a policy holds
+// the deployment's real policy rather than a hand-written copy of it that
+// drifts.
+//
+//	doc := deploymenttest.FunctionPolicy(t, "users", "users-login", manifest.Permissions{SigningKey: true})
+package deploymenttest
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/manifest"
+)
+
+// Params are where FunctionPolicy's function is deployed: prefix shop, the
+// emulators' region and account.
+var Params = deployment.Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"}
+
+// FunctionPolicy is the inline policy document, as the deployment writes
+// it to the function's role, of a function name of service with perms,
+// deployed with Params.
+func FunctionPolicy(t testing.TB, service, name string, perms manifest.Permissions) string {
+	t.Helper()
+	set := &manifest.Set{Services: []*manifest.Service{{
+		Name:  service,
+		Table: manifest.Table{PartitionKey: manifest.Key{Name: "pk", Type: "S"}, SortKey: &manifest.Key{Name: "sk", Type: "S"}},
+		Functions: []*manifest.Function{{
+			Name: name, Service: service, Kind: manifest.KindStep, MemoryMB: 128, TimeoutSecs: 3, Permissions: perms,
+		}},
+	}}}
+	d, err := deployment.Build(set, Params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := d.Function(name)
+	if fn == nil {
+		t.Fatalf("the model has no function %s", name)
+	}
+	doc, err := json.Marshal(fn.Role.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(doc)
+}
