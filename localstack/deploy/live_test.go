@@ -388,8 +388,8 @@ func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deploy
 		}
 
 		retention, found, err := (&deployer{clients: c}).logGroupRetention(ctx, fn.LogGroup)
-		if err != nil || !found || retention != deployment.LogRetentionDays {
-			t.Errorf("log group %s: found %v, retention %d (%v); want it kept %d days", fn.LogGroup, found, retention, err, deployment.LogRetentionDays)
+		if err != nil || !found || int(retention) != deployment.DefaultSettings().LogRetentionDays {
+			t.Errorf("log group %s: found %v, retention %d (%v); want it kept %d days", fn.LogGroup, found, retention, err, deployment.DefaultSettings().LogRetentionDays)
 		}
 	}
 }

@@ -60,12 +60,6 @@ const (
 	LogFormat = "JSON"
 )
 
-// LogRetentionDays is how long a function's log group keeps its logs: two
-// weeks, long enough to look into last week's incident, short enough that
-// logs full of request details do not pile up. CloudWatch Logs accepts
-// only some values (TestLogRetentionIsOneCloudWatchAccepts).
-const LogRetentionDays = 14
-
 // HTTP API settings.
 const (
 	Stage                = "$default"
@@ -105,7 +99,10 @@ type Deployment struct {
 // Settings are the stack-wide settings every deployment applies alike.
 type Settings struct {
 	// LogRetentionDays is how long the functions' and the API's log groups
-	// keep their logs.
+	// keep their logs: two weeks by default, long enough to look into last
+	// week's incident, short enough that logs full of request details do
+	// not pile up. CloudWatch Logs accepts only some values
+	// (TestLogRetentionIsOneCloudWatchAccepts).
 	LogRetentionDays int `json:"logRetentionDays"`
 	// Throttling is the $default stage's limit for every route; password
 	// routes (Function.HashesPasswords) get the tighter PasswordThrottling

@@ -140,7 +140,7 @@ func TestKeyAttributeWithTwoTypesIsRefused(t *testing.T) {
 // CloudWatch Logs refuses any retention but these (PutRetentionPolicy).
 func TestLogRetentionIsOneCloudWatchAccepts(t *testing.T) {
 	accepted := []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
-	if !slices.Contains(accepted, LogRetentionDays) {
-		t.Errorf("LogRetentionDays = %d, not one of %v", LogRetentionDays, accepted)
+	if days := DefaultSettings().LogRetentionDays; !slices.Contains(accepted, days) {
+		t.Errorf("LogRetentionDays = %d, not one of %v", days, accepted)
 	}
 }
