@@ -525,15 +525,14 @@ func (m mutator) extraTable(t *testing.T) {
 	m.expect(t)
 }
 
-// extraLogGroup creates the log group Lambda would write the function's
-// logs to (the deployer creates none; Terraform does, with a retention).
+// extraLogGroup creates a log group of the stack that no deployment makes.
 func (m mutator) extraLogGroup(t *testing.T) {
-	group := naming.LogGroup(m.prefix, target)
+	group := naming.LogGroup(m.prefix, "livediff")
 	logs := cloudwatchlogs.NewFromConfig(m.cfg)
 	if _, err := logs.CreateLogGroup(t.Context(), &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &group}); err != nil {
 		t.Fatal(err)
 	}
-	m.expect(t, "log group "+naming.LogGroup(PrefixToken, target)+": only in b")
+	m.expect(t, "log group "+naming.LogGroup(PrefixToken, "livediff")+": only in b")
 	if _, err := logs.DeleteLogGroup(t.Context(), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: &group}); err != nil {
 		t.Fatal(err)
 	}
