@@ -86,7 +86,7 @@ func (d *deployer) ensureFunctions(ctx context.Context, artifacts []*artifact) (
 				errs[i] = err
 				return
 			}
-			if err := dd.ensureLogGroup(ctx, fn.LogGroup, int32(d.model.Settings.LogRetentionDays)); err != nil {
+			if _, err := dd.ensureLogGroup(ctx, fn.LogGroup, int32(d.model.Settings.LogRetentionDays)); err != nil {
 				errs[i] = err
 				return
 			}

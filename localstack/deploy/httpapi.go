@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
@@ -19,7 +20,8 @@ import (
 // ensureHTTPAPI makes the model's HTTP API route every route key to an
 // AWS_PROXY integration of its function, behind the Lambda authorizer
 // where the model says CUSTOM; removes routes (and authorizers) the model
-// no longer has; serves it on an auto-deployed stage; and lets API Gateway
+// no longer has; serves it on an auto-deployed, throttled stage that logs
+// every request to the access log group; and lets API Gateway
 // invoke each function from its own route (the authorizer from itself)
 // and from nowhere else. arns maps manifest names to function ARNs.
 // Returns the API id.
@@ -48,7 +50,11 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, arns map[string]string) (s
 	if err := d.deleteAuthorizers(ctx, apiID, staleAuthorizers); err != nil {
 		return "", err
 	}
-	if err := d.ensureStage(ctx, apiID); err != nil {
+	accessLogARN, err := d.ensureLogGroup(ctx, api.AccessLogGroup, int32(d.model.Settings.LogRetentionDays))
+	if err != nil {
+		return "", err
+	}
+	if err := d.ensureStage(ctx, apiID, accessLogARN); err != nil {
 		return "", err
 	}
 	execution := executeAPIARN(d.region, d.account, apiID)
@@ -110,14 +116,15 @@ func sorted(ids []string) []string {
 }
 
 // ensureAPI finds the model's API by name, or takes over the legacy one,
-// or creates it, and returns its id.
+// or creates it, gives it the model's description, and returns its id.
 func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 	name, legacy := d.model.API.Name, legacyAPIName(d.model.Prefix)
+	description := d.model.API.Description
 	byName, err := d.listHTTPAPIs(ctx)
 	if err != nil {
 		return "", err
 	}
-	plan, err := planAPI(name, byName[name], byName[legacy])
+	plan, err := planAPI(name, apiIDs(byName[name]), apiIDs(byName[legacy]))
 	if err != nil {
 		return "", err
 	}
@@ -131,6 +138,7 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 	case plan.keep == "":
 		out, err := d.apigw.CreateApi(ctx, &apigatewayv2.CreateApiInput{
 			Name:         &name,
+			Description:  &description,
 			ProtocolType: gtypes.ProtocolTypeHttp,
 		})
 		if err != nil {
@@ -145,8 +153,16 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 		d.p.report("api", name, statusCreated)
 		return id, nil
 	case plan.rename:
-		if _, err := d.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &plan.keep, Name: &name}); err != nil {
+		_, err := d.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &plan.keep, Name: &name, Description: &description})
+		if err != nil {
 			return "", fmt.Errorf("api %s (%s): rename from %s: %w", name, plan.keep, legacy, err)
+		}
+		d.p.report("api", name, statusUpdated)
+		return plan.keep, nil
+	}
+	if aws.ToString(byName[name][0].Description) != description {
+		if _, err := d.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &plan.keep, Description: &description}); err != nil {
+			return "", fmt.Errorf("api %s (%s): update description: %w", name, plan.keep, err)
 		}
 		d.p.report("api", name, statusUpdated)
 		return plan.keep, nil
@@ -155,9 +171,9 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 	return plan.keep, nil
 }
 
-// listHTTPAPIs returns the ids of the emulator's HTTP APIs by name.
-func (d *deployer) listHTTPAPIs(ctx context.Context) (map[string][]string, error) {
-	found := map[string][]string{}
+// listHTTPAPIs returns the emulator's HTTP APIs by name.
+func (d *deployer) listHTTPAPIs(ctx context.Context) (map[string][]gtypes.Api, error) {
+	found := map[string][]gtypes.Api{}
 	in := &apigatewayv2.GetApisInput{}
 	for {
 		out, err := d.apigw.GetApis(ctx, in)
@@ -167,7 +183,7 @@ func (d *deployer) listHTTPAPIs(ctx context.Context) (map[string][]string, error
 		for _, api := range out.Items {
 			if api.ProtocolType == gtypes.ProtocolTypeHttp {
 				name := aws.ToString(api.Name)
-				found[name] = append(found[name], aws.ToString(api.ApiId))
+				found[name] = append(found[name], api)
 			}
 		}
 		if aws.ToString(out.NextToken) == "" {
@@ -175,6 +191,14 @@ func (d *deployer) listHTTPAPIs(ctx context.Context) (map[string][]string, error
 		}
 		in.NextToken = out.NextToken
 	}
+}
+
+func apiIDs(apis []gtypes.Api) []string {
+	ids := make([]string, 0, len(apis))
+	for _, a := range apis {
+		ids = append(ids, aws.ToString(a.ApiId))
+	}
+	return ids
 }
 
 // ensureIntegrations gives each routed function one AWS_PROXY integration,
@@ -459,18 +483,108 @@ func (d *deployer) listRoutes(ctx context.Context, apiID string) ([]gtypes.Route
 	}
 }
 
-// ensureStage serves the API on the model's stage with auto-deploy, so
-// route changes are live without explicit deployments.
-func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
+// stageSpec is what the model decides of the API's stage: auto-deploy, so
+// route changes are live without explicit deployments; the stack's
+// throttling for every route, and the tighter password throttling for the
+// routes of functions that hash passwords (keyed by route key); one access
+// log line per request into the access log group.
+type stageSpec struct {
+	autoDeploy   bool
+	defaultRoute gtypes.RouteSettings
+	routes       map[string]gtypes.RouteSettings
+	accessLog    gtypes.AccessLogSettings
+}
+
+// wantStage is the model's stage, logging to the group accessLogARN.
+func wantStage(model *deployment.Deployment, accessLogARN string) stageSpec {
+	s := stageSpec{
+		autoDeploy:   true,
+		defaultRoute: throttle(model.Settings.Throttling),
+		routes:       map[string]gtypes.RouteSettings{},
+		accessLog:    gtypes.AccessLogSettings{DestinationArn: aws.String(accessLogARN), Format: aws.String(model.API.AccessLogFormat)},
+	}
+	for _, fn := range model.Routes() {
+		if fn.HashesPasswords {
+			s.routes[fn.Route.RouteKey] = throttle(model.Settings.PasswordThrottling)
+		}
+	}
+	return s
+}
+
+func throttle(t deployment.Throttling) gtypes.RouteSettings {
+	return gtypes.RouteSettings{ThrottlingBurstLimit: aws.Int32(int32(t.Burst)), ThrottlingRateLimit: aws.Float64(t.Rate)}
+}
+
+func haveStage(out *apigatewayv2.GetStageOutput) stageSpec {
+	s := stageSpec{autoDeploy: aws.ToBool(out.AutoDeploy), routes: out.RouteSettings}
+	if out.DefaultRouteSettings != nil {
+		s.defaultRoute = *out.DefaultRouteSettings
+	}
+	if out.AccessLogSettings != nil {
+		s.accessLog = *out.AccessLogSettings
+	}
+	return s
+}
+
+// stageDiff names what of have differs from want; empty means no
+// UpdateStage is needed. Of route settings only the throttling is the
+// model's; an unset limit differs from every number (0 blocks all
+// requests, unset blocks none).
+func stageDiff(want, have stageSpec) []string {
+	var diff []string
+	if want.autoDeploy != have.autoDeploy {
+		diff = append(diff, "auto-deploy")
+	}
+	if !sameThrottle(want.defaultRoute, have.defaultRoute) {
+		diff = append(diff, "throttling")
+	}
+	if !maps.EqualFunc(want.routes, have.routes, sameThrottle) {
+		diff = append(diff, "route throttling")
+	}
+	if aws.ToString(want.accessLog.DestinationArn) != aws.ToString(have.accessLog.DestinationArn) ||
+		aws.ToString(want.accessLog.Format) != aws.ToString(have.accessLog.Format) {
+		diff = append(diff, "access log")
+	}
+	return diff
+}
+
+func sameThrottle(a, b gtypes.RouteSettings) bool {
+	return samePtr(a.ThrottlingBurstLimit, b.ThrottlingBurstLimit) && samePtr(a.ThrottlingRateLimit, b.ThrottlingRateLimit)
+}
+
+func samePtr[T comparable](a, b *T) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
+}
+
+// staleRouteSettings are the route keys have holds settings for and the
+// model does not (a function that no longer hashes passwords, a route
+// that is gone), sorted.
+func staleRouteSettings(want, have stageSpec) []string {
+	var stale []string
+	for key := range have.routes {
+		if _, ok := want.routes[key]; !ok {
+			stale = append(stale, key)
+		}
+	}
+	sort.Strings(stale)
+	return stale
+}
+
+// ensureStage serves the API on the model's stage (stageSpec), with
+// access logs to the group accessLogARN.
+func (d *deployer) ensureStage(ctx context.Context, apiID, accessLogARN string) error {
 	stage := d.model.API.Stage
 	label := d.model.API.Name + " " + stage
+	want := wantStage(d.model, accessLogARN)
 	got, err := d.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: &stage})
-	switch {
-	case awserr.HasCode(err, "NotFoundException"):
+	if awserr.HasCode(err, "NotFoundException") {
 		_, err := d.apigw.CreateStage(ctx, &apigatewayv2.CreateStageInput{
-			ApiId:      &apiID,
-			StageName:  &stage,
-			AutoDeploy: aws.Bool(true),
+			ApiId:                &apiID,
+			StageName:            &stage,
+			AutoDeploy:           aws.Bool(want.autoDeploy),
+			DefaultRouteSettings: &want.defaultRoute,
+			RouteSettings:        want.routes,
+			AccessLogSettings:    &want.accessLog,
 		})
 		// A conflict is our own create, retried after a lost response
 		// (retried.go): the stage exists, with what we asked for.
@@ -478,20 +592,60 @@ func (d *deployer) ensureStage(ctx context.Context, apiID string) error {
 			return fmt.Errorf("stage %s: create: %w", label, err)
 		}
 		d.p.report("stage", label, statusCreated)
-	case err != nil:
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("stage %s: get: %w", label, err)
-	case !aws.ToBool(got.AutoDeploy):
-		_, err := d.apigw.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{
-			ApiId:      &apiID,
-			StageName:  &stage,
-			AutoDeploy: aws.Bool(true),
-		})
-		if err != nil {
-			return fmt.Errorf("stage %s: enable auto-deploy: %w", label, err)
-		}
-		d.p.report("stage", label, statusUpdated)
-	default:
+	}
+	have := haveStage(got)
+	diff := stageDiff(want, have)
+	if len(diff) == 0 {
 		d.p.report("stage", label, statusUnchanged)
+		return nil
+	}
+	// The whole stage in one call, which is safe to repeat. It sends every
+	// route setting the model wants: MiniStack 1.5.33 replaces the stage's
+	// map with it, AWS merges it into the map.
+	_, err = d.apigw.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{
+		ApiId:                &apiID,
+		StageName:            &stage,
+		AutoDeploy:           aws.Bool(want.autoDeploy),
+		DefaultRouteSettings: &want.defaultRoute,
+		RouteSettings:        want.routes,
+		AccessLogSettings:    &want.accessLog,
+	})
+	if err != nil {
+		return fmt.Errorf("stage %s: update (%s): %w", label, strings.Join(diff, ", "), err)
+	}
+	if err := d.deleteStaleRouteSettings(ctx, apiID, label, staleRouteSettings(want, have)); err != nil {
+		return err
+	}
+	d.p.report("stage", label, statusUpdated)
+	return nil
+}
+
+// deleteStaleRouteSettings removes the route settings of keys, where the
+// update above left them (AWS, which merges route settings). Only then:
+// MiniStack 1.5.33 has already dropped them, and its DeleteRouteSettings
+// deletes the whole stage (its router takes
+// /stages/<name>/routesettings/<key> for /stages/<name>).
+func (d *deployer) deleteStaleRouteSettings(ctx context.Context, apiID, label string, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	stage := d.model.API.Stage
+	got, err := d.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: &stage})
+	if err != nil {
+		return fmt.Errorf("stage %s: get: %w", label, err)
+	}
+	for _, key := range keys {
+		if _, left := got.RouteSettings[key]; !left {
+			continue
+		}
+		_, err := d.apigw.DeleteRouteSettings(ctx, &apigatewayv2.DeleteRouteSettingsInput{ApiId: &apiID, StageName: &stage, RouteKey: &key})
+		if err != nil && !awserr.HasCode(err, "NotFoundException") {
+			return fmt.Errorf("stage %s: delete route settings of %s: %w", label, key, err)
+		}
 	}
 	return nil
 }
@@ -607,7 +761,7 @@ func (d *deployer) deleteOtherAPIs(ctx context.Context, name, keep string) error
 	if err != nil {
 		return err
 	}
-	for _, id := range byName[name] {
+	for _, id := range apiIDs(byName[name]) {
 		if id == keep {
 			continue
 		}

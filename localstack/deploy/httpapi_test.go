@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	lgtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs/types"
 
 	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
@@ -306,5 +307,115 @@ func TestIntegrationLabel(t *testing.T) {
 	in.IntegrationUri = aws.String("https://example.com")
 	if got := integrationLabel(in); got != "i1" {
 		t.Errorf("label %q, want the id for a non-Lambda URI", got)
+	}
+}
+
+// The stage of the repository's model: every route throttled as the
+// settings say, the routes of functions that hash passwords (and only
+// those) tighter, access logs in the model's format to the given group.
+func TestWantStageOfTheModel(t *testing.T) {
+	model := testModel(t)
+	const arn = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/apigateway/shop-api/access"
+	got := wantStage(model, arn)
+	if !got.autoDeploy {
+		t.Error("stage without auto-deploy")
+	}
+	s := model.Settings
+	if aws.ToInt32(got.defaultRoute.ThrottlingBurstLimit) != int32(s.Throttling.Burst) || aws.ToFloat64(got.defaultRoute.ThrottlingRateLimit) != s.Throttling.Rate {
+		t.Errorf("default route settings %+v, want the model's %+v", got.defaultRoute, s.Throttling)
+	}
+	var passwords []string
+	for _, fn := range model.Routes() {
+		if fn.HashesPasswords {
+			passwords = append(passwords, fn.Route.RouteKey)
+		}
+	}
+	if len(passwords) == 0 {
+		t.Fatal("no route hashes passwords: nothing to check")
+	}
+	if keys := slices.Sorted(maps.Keys(got.routes)); !slices.Equal(keys, slices.Sorted(slices.Values(passwords))) {
+		t.Errorf("route settings for %v, want for the password routes %v", keys, passwords)
+	}
+	for key, rs := range got.routes {
+		if aws.ToInt32(rs.ThrottlingBurstLimit) != int32(s.PasswordThrottling.Burst) || aws.ToFloat64(rs.ThrottlingRateLimit) != s.PasswordThrottling.Rate {
+			t.Errorf("route %s: %+v, want the model's password throttling %+v", key, rs, s.PasswordThrottling)
+		}
+	}
+	if aws.ToString(got.accessLog.DestinationArn) != arn || aws.ToString(got.accessLog.Format) != model.API.AccessLogFormat {
+		t.Errorf("access log %+v, want to %s in the model's format", got.accessLog, arn)
+	}
+}
+
+func TestStageDiff(t *testing.T) {
+	want := stageSpec{
+		autoDeploy:   true,
+		defaultRoute: throttle(deployment.Throttling{Burst: 100, Rate: 50}),
+		routes:       map[string]gtypes.RouteSettings{"POST /v1/users": throttle(deployment.Throttling{Burst: 10, Rate: 5})},
+		accessLog:    gtypes.AccessLogSettings{DestinationArn: aws.String("arn:group"), Format: aws.String(`{"a":"b"}`)},
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*stageSpec)
+		want []string
+	}{
+		{"same", func(*stageSpec) {}, nil},
+		{"same, with other route settings than throttling", func(s *stageSpec) {
+			s.defaultRoute.DetailedMetricsEnabled = aws.Bool(true)
+		}, nil},
+		{"no auto-deploy", func(s *stageSpec) { s.autoDeploy = false }, []string{"auto-deploy"}},
+		{"no default throttling", func(s *stageSpec) { s.defaultRoute = gtypes.RouteSettings{} }, []string{"throttling"}},
+		{"other rate", func(s *stageSpec) { s.defaultRoute.ThrottlingRateLimit = aws.Float64(49.5) }, []string{"throttling"}},
+		{"password route unthrottled", func(s *stageSpec) { s.routes = nil }, []string{"route throttling"}},
+		{"stale route setting", func(s *stageSpec) {
+			s.routes = map[string]gtypes.RouteSettings{"POST /v1/users": want.routes["POST /v1/users"], "GET /v1/users/{id}": want.routes["POST /v1/users"]}
+		}, []string{"route throttling"}},
+		{"other access log format", func(s *stageSpec) { s.accessLog.Format = aws.String("x") }, []string{"access log"}},
+		{"no access log", func(s *stageSpec) { s.accessLog = gtypes.AccessLogSettings{} }, []string{"access log"}},
+	} {
+		have := want
+		have.routes = maps.Clone(want.routes)
+		tc.edit(&have)
+		if got := stageDiff(want, have); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: stageDiff = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// An unset limit is no limit; a limit of 0 blocks every request.
+func TestSameThrottleTellsZeroFromUnset(t *testing.T) {
+	zero := gtypes.RouteSettings{ThrottlingBurstLimit: aws.Int32(0), ThrottlingRateLimit: aws.Float64(0)}
+	if sameThrottle(gtypes.RouteSettings{}, zero) || sameThrottle(zero, gtypes.RouteSettings{}) {
+		t.Error("unset throttling and throttling 0 compare equal")
+	}
+	if !sameThrottle(zero, zero) || !sameThrottle(gtypes.RouteSettings{}, gtypes.RouteSettings{}) {
+		t.Error("equal throttling compares unequal")
+	}
+}
+
+func TestStaleRouteSettings(t *testing.T) {
+	rs := throttle(deployment.Throttling{Burst: 1, Rate: 1})
+	want := stageSpec{routes: map[string]gtypes.RouteSettings{"POST /v1/users": rs}}
+	have := stageSpec{routes: map[string]gtypes.RouteSettings{"POST /v1/users": rs, "GET /v1/b": rs, "GET /v1/a": rs}}
+	if got := staleRouteSettings(want, have); !slices.Equal(got, []string{"GET /v1/a", "GET /v1/b"}) {
+		t.Errorf("staleRouteSettings = %v, want [GET /v1/a GET /v1/b]", got)
+	}
+	if got := staleRouteSettings(want, stageSpec{}); len(got) != 0 {
+		t.Errorf("staleRouteSettings of a stage without route settings = %v, want none", got)
+	}
+}
+
+// An access log destination is the group's ARN as Terraform gives it:
+// without CloudWatch Logs' ":*".
+func TestLogGroupARN(t *testing.T) {
+	const arn = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/apigateway/shop-api/access"
+	for _, g := range []lgtypes.LogGroup{
+		{Arn: aws.String(arn + ":*")},
+		{Arn: aws.String(arn)},
+		{LogGroupArn: aws.String(arn)},
+		{Arn: aws.String(arn + ":*"), LogGroupArn: aws.String(arn)},
+	} {
+		if got := logGroupARN(g); got != arn {
+			t.Errorf("logGroupARN(%+v) = %q, want %q", g, got, arn)
+		}
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -51,12 +53,16 @@ const testPrefix = "shoptest"
 // but unchanged. Then it checks that the emulator holds exactly one API,
 // one integration per routed function, one route per route key and one
 // authorizer, configured as the model says; that what is cheap to read
-// back equals the model (each function's configuration and environment,
-// its role's trust and one inline policy, its log group, its grants to API
-// Gateway); that every issuer's signing secret and the JWKS parameter
-// exist; that a protected route refuses requests without a valid token;
-// and that a request through the API reaches its function. (tests/livediff,
-// when there, reads back everything and compares it with Terraform's.)
+// back equals the model (the API's description; its stage's throttling,
+// password-route throttling and access log, and the access log group;
+// each table's encryption, point-in-time recovery and deletion
+// protection; each function's configuration and environment, its role's
+// trust and one inline policy, its log group, its grants to API Gateway);
+// that every issuer's signing secret, with its description, and the JWKS
+// parameter exist; that a protected route refuses requests without a
+// valid token; and that a request through the API reaches its function.
+// (tests/livediff, when there, reads back everything and compares it with
+// Terraform's.)
 //
 //	SHOP_DEPLOY_TEST_ENDPOINT=http://127.0.0.1:4566 go test ./localstack/deploy -run Live
 //
@@ -139,19 +145,24 @@ func TestLiveDeployConvergesAndChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var apiIDs, legacy []string
+	var current, legacy []gtypes.Api
 	for _, a := range apis.Items {
 		switch aws.ToString(a.Name) {
 		case model.API.Name:
-			apiIDs = append(apiIDs, aws.ToString(a.ApiId))
+			current = append(current, a)
 		case legacyAPIName(testPrefix):
-			legacy = append(legacy, aws.ToString(a.ApiId))
+			legacy = append(legacy, a)
 		}
 	}
-	if len(apiIDs) != 1 || len(legacy) != 0 {
-		t.Fatalf("%d APIs named %s (want exactly 1: %v) and %d with the old name (want none: %v)", len(apiIDs), model.API.Name, apiIDs, len(legacy), legacy)
+	if len(current) != 1 || len(legacy) != 0 {
+		t.Fatalf("%d APIs named %s (want exactly 1: %v) and %d with the old name (want none: %v)", len(current), model.API.Name, apiIDs(current), len(legacy), apiIDs(legacy))
 	}
-	apiID := apiIDs[0]
+	apiID := aws.ToString(current[0].ApiId)
+	if got := aws.ToString(current[0].Description); got != model.API.Description {
+		t.Errorf("API %s: description %q, want the model's %q", model.API.Name, got, model.API.Description)
+	}
+	checkStage(t, c, apiID, model)
+	checkTables(t, c, model)
 	if !strings.Contains(baseURL, "/_aws/execute-api/"+apiID+"/"+model.API.Stage) {
 		t.Errorf("printed URL %q is not the %s stage of API %s", baseURL, model.API.Stage, apiID)
 	}
@@ -250,9 +261,9 @@ func oldStack(t *testing.T, c clients, model *deployment.Deployment, account str
 		t.Fatal(err)
 	}
 	if len(byName[model.API.Name]) != 1 {
-		t.Fatalf("APIs named %s: %v, want 1", model.API.Name, byName[model.API.Name])
+		t.Fatalf("APIs named %s: %v, want 1", model.API.Name, apiIDs(byName[model.API.Name]))
 	}
-	apiID := byName[model.API.Name][0]
+	apiID := apiIDs(byName[model.API.Name])[0]
 	old := legacyAPIName(testPrefix)
 	if _, err := c.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &apiID, Name: &old}); err != nil {
 		t.Fatalf("rename API %s to %s: %v", apiID, old, err)
@@ -299,13 +310,87 @@ func oldStack(t *testing.T, c clients, model *deployment.Deployment, account str
 	if err != nil {
 		t.Fatal(err)
 	}
-	return []string{
+	lines := []string{
 		progressLine("api", model.API.Name, statusUpdated),
 		progressLine("role", role, statusUpdated),
 		progressLine("log group", fn.LogGroup, statusCreated),
 		progressLine("function", fn.FunctionName, statusUpdated),
 		progressLine("permission", fn.FunctionName, statusUpdated),
 	}
+	return append(lines, oldSettings(t, c, model, apiID)...)
+}
+
+// oldSettings turns the settings the deployer did not apply before the
+// model had them into what it left then, or into another value: the first
+// table unencrypted, without point-in-time recovery and protected from
+// deletion; the access log group kept a day; the stage throttled
+// otherwise, with route settings for a route that hashes no passwords
+// (and none for those that do) and another access log format.
+func oldSettings(t *testing.T, c clients, model *deployment.Deployment, apiID string) []string {
+	t.Helper()
+	ctx := t.Context()
+	d := &deployer{clients: c}
+	table := model.Tables[0].Name
+	for _, in := range []*dynamodb.UpdateTableInput{
+		{TableName: &table, SSESpecification: &dtypes.SSESpecification{Enabled: aws.Bool(false)}},
+		{TableName: &table, DeletionProtectionEnabled: aws.Bool(true)},
+	} {
+		if _, err := c.ddb.UpdateTable(ctx, in); err != nil {
+			t.Fatalf("table %s: %v", table, err)
+		}
+		if err := d.waitTableActive(ctx, table, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := c.ddb.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
+		TableName:                        &table,
+		PointInTimeRecoverySpecification: &dtypes.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(false)},
+	})
+	if err != nil {
+		t.Fatalf("table %s: %v", table, err)
+	}
+
+	group := model.API.AccessLogGroup
+	if _, err := c.logs.PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: &group, RetentionInDays: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+
+	var open string
+	for _, fn := range model.Routes() {
+		if !fn.HashesPasswords {
+			open = fn.Route.RouteKey
+			break
+		}
+	}
+	_, err = c.apigw.UpdateStage(ctx, &apigatewayv2.UpdateStageInput{
+		ApiId:                &apiID,
+		StageName:            &model.API.Stage,
+		DefaultRouteSettings: &gtypes.RouteSettings{ThrottlingBurstLimit: aws.Int32(20), ThrottlingRateLimit: aws.Float64(10)},
+		RouteSettings:        map[string]gtypes.RouteSettings{open: {ThrottlingBurstLimit: aws.Int32(1), ThrottlingRateLimit: aws.Float64(1)}},
+		AccessLogSettings:    &gtypes.AccessLogSettings{DestinationArn: aws.String(accessLogARN(t, c, model)), Format: aws.String(`{"requestId":"$context.requestId"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.apigw.GetStage(ctx, &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: &model.API.Stage})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.RouteSettings[open]; !ok {
+		t.Fatalf("stage %s: route settings %v after setting them for %s", model.API.Stage, got.RouteSettings, open)
+	}
+	return []string{
+		progressLine("table", table, statusUpdated),
+		progressLine("log group", group, statusUpdated),
+		progressLine("stage", model.API.Name+" "+model.API.Stage, statusUpdated),
+	}
+}
+
+// accessLogARN is the ARN of the model's access log group in the form
+// Terraform's aws_cloudwatch_log_group.arn gives (provider 5.x): no ":*".
+func accessLogARN(t *testing.T, c clients, model *deployment.Deployment) string {
+	t.Helper()
+	return "arn:aws:logs:" + c.region + ":" + liveAccount(t, c) + ":log-group:" + model.API.AccessLogGroup
 }
 
 // checkAuthorizer checks that the API has exactly one authorizer of the
@@ -387,9 +472,78 @@ func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deploy
 			t.Errorf("function %s: the local test switches are off: %v", fn.FunctionName, have.Env)
 		}
 
-		retention, found, err := (&deployer{clients: c}).logGroupRetention(ctx, fn.LogGroup)
-		if err != nil || !found || int(retention) != deployment.DefaultSettings().LogRetentionDays {
-			t.Errorf("log group %s: found %v, retention %d (%v); want it kept %d days", fn.LogGroup, found, retention, err, deployment.DefaultSettings().LogRetentionDays)
+		checkLogGroup(t, c, fn.LogGroup, model)
+	}
+}
+
+// checkLogGroup checks that the log group exists, kept as long as the
+// model says.
+func checkLogGroup(t *testing.T, c clients, group string, model *deployment.Deployment) {
+	t.Helper()
+	g, found, err := (&deployer{clients: c}).describeLogGroup(t.Context(), group)
+	if retention := aws.ToInt32(g.RetentionInDays); err != nil || !found || int(retention) != model.Settings.LogRetentionDays {
+		t.Errorf("log group %s: found %v, retention %d (%v); want it kept %d days", group, found, retention, err, model.Settings.LogRetentionDays)
+	}
+}
+
+// checkStage checks the API's stage against the model: auto-deployed;
+// every route throttled as the settings say, and the routes of functions
+// that hash passwords, and only those, throttled tighter; access logs in
+// the model's format to the access log group, named by its ARN in the
+// form Terraform gives it, kept as long as the model says.
+func checkStage(t *testing.T, c clients, apiID string, model *deployment.Deployment) {
+	t.Helper()
+	got, err := c.apigw.GetStage(t.Context(), &apigatewayv2.GetStageInput{ApiId: &apiID, StageName: &model.API.Stage})
+	if err != nil {
+		t.Fatalf("stage %s: %v", model.API.Stage, err)
+	}
+	want := stageSpec{
+		autoDeploy:   true,
+		defaultRoute: throttle(model.Settings.Throttling),
+		routes:       map[string]gtypes.RouteSettings{},
+		accessLog:    gtypes.AccessLogSettings{DestinationArn: aws.String(accessLogARN(t, c, model)), Format: aws.String(model.API.AccessLogFormat)},
+	}
+	passwords := 0
+	for _, fn := range model.Routes() {
+		if fn.HashesPasswords {
+			want.routes[fn.Route.RouteKey] = throttle(model.Settings.PasswordThrottling)
+			passwords++
+		}
+	}
+	if passwords == 0 {
+		t.Error("no route hashes passwords: the password throttling is not exercised")
+	}
+	if diff := stageDiff(want, haveStage(got)); len(diff) > 0 {
+		t.Errorf("stage %s differs from the model in %v: auto-deploy %v, default route %s, routes %s, access log %s",
+			model.API.Stage, diff, aws.ToBool(got.AutoDeploy), mustJSON(got.DefaultRouteSettings), mustJSON(got.RouteSettings), mustJSON(got.AccessLogSettings))
+	}
+	checkLogGroup(t, c, model.API.AccessLogGroup, model)
+}
+
+// checkTables checks every table's encryption (the AWS-managed key),
+// point-in-time recovery and deletion protection (off on the local stack).
+func checkTables(t *testing.T, c clients, model *deployment.Deployment) {
+	t.Helper()
+	want := tableSettings{
+		Encrypted:           model.Settings.ServerSideEncryption,
+		PointInTimeRecovery: model.Settings.PointInTimeRecovery,
+	}
+	for _, tbl := range model.Tables {
+		d, err := c.ddb.DescribeTable(t.Context(), &dynamodb.DescribeTableInput{TableName: &tbl.Name})
+		if err != nil {
+			t.Errorf("table %s: %v", tbl.Name, err)
+			continue
+		}
+		b, err := c.ddb.DescribeContinuousBackups(t.Context(), &dynamodb.DescribeContinuousBackupsInput{TableName: &tbl.Name})
+		if err != nil {
+			t.Errorf("table %s: %v", tbl.Name, err)
+			continue
+		}
+		if have := haveTableSettings(d.Table, b.ContinuousBackupsDescription); have != want {
+			t.Errorf("table %s: %+v (encryption %s), want %+v", tbl.Name, have, mustJSON(d.Table.SSEDescription), want)
+		}
+		if sse := d.Table.SSEDescription; want.Encrypted && (sse == nil || sse.SSEType != dtypes.SSETypeKms) {
+			t.Errorf("table %s: encryption %s, want the AWS-managed KMS key", tbl.Name, mustJSON(sse))
 		}
 	}
 }
@@ -526,8 +680,13 @@ func checkIssuers(t *testing.T, c clients, model *deployment.Deployment) {
 	t.Helper()
 	issuers := model.Issuers
 	for _, iss := range issuers {
-		if _, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &iss.SigningSecret}); err != nil {
+		secret, err := c.sm.DescribeSecret(t.Context(), &secretsmanager.DescribeSecretInput{SecretId: &iss.SigningSecret})
+		if err != nil {
 			t.Errorf("issuer %s: secret %s: %v", iss.Issuer, iss.SigningSecret, err)
+			continue
+		}
+		if got := aws.ToString(secret.Description); got != iss.SecretDescription {
+			t.Errorf("issuer %s: secret %s has description %q, want the model's %q", iss.Issuer, iss.SigningSecret, got, iss.SecretDescription)
 		}
 	}
 	param := model.JWKSParameter

@@ -1,6 +1,7 @@
 // Command deploy builds every function declared under functions/ and applies
 // the deployment model (shared/deployment: tables, signing keys, roles, log
-// groups, functions, HTTP API with its Lambda authorizer) to a local AWS
+// groups, functions, HTTP API with its Lambda authorizer, throttled stage
+// and access log, and the stack-wide settings) to a local AWS
 // emulator: MiniStack or LocalStack. Terraform (infra/) reads the same
 // model, so the local stack and AWS cannot drift apart; what is here is
 // only how to get there with AWS calls.

@@ -16,22 +16,31 @@ import (
 const tableWait = 2 * time.Minute
 
 // ensureTable creates the model's table, or, for an existing table, adds
-// the indexes, TTL and stream it lacks. Key schemas cannot change in place:
-// a mismatch is an error, since the code would then read a table shaped
+// the indexes, TTL and stream it lacks; either way it brings encryption,
+// point-in-time recovery and deletion protection to what the model's
+// settings say (tableSettings). Key schemas cannot change in place: a
+// mismatch is an error, since the code would then read a table shaped
 // differently from what it was written for.
 func (d *deployer) ensureTable(ctx context.Context, t deployment.Table) error {
 	name := t.Name
 	spec := createTableInput(t)
+	want := wantTableSettings(d.model.Settings)
 	out, err := d.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
 	if awserr.HasCode(err, "ResourceNotFoundException") {
+		create := *spec
+		create.SSESpecification = want.sseSpecification()
+		create.DeletionProtectionEnabled = aws.Bool(want.DeletionProtection)
 		// In use: our own create, retried after a lost response (retried.go).
-		if _, err := d.ddb.CreateTable(ctx, spec); err != nil && !awserr.HasCode(err, "ResourceInUseException") {
+		if _, err := d.ddb.CreateTable(ctx, &create); err != nil && !awserr.HasCode(err, "ResourceInUseException") {
 			return fmt.Errorf("table %s: create: %w", name, err)
 		}
 		if err := d.waitTableActive(ctx, name, ""); err != nil {
 			return err
 		}
 		if _, err := d.ensureTTL(ctx, name, t.TTL); err != nil {
+			return err
+		}
+		if _, err := d.ensureTableSettings(ctx, name, want); err != nil {
 			return err
 		}
 		d.p.report("table", name, statusCreated)
@@ -70,8 +79,126 @@ func (d *deployer) ensureTable(ctx context.Context, t deployment.Table) error {
 		return err
 	}
 	changed = changed || ttlChanged
+	settingsChanged, err := d.ensureTableSettings(ctx, name, want)
+	if err != nil {
+		return err
+	}
+	changed = changed || settingsChanged
 	d.p.report("table", name, changedStatus(changed))
 	return nil
+}
+
+// tableSettings are a table's settings beyond its shape.
+type tableSettings struct {
+	// Encrypted: server-side encryption with the AWS-managed KMS key
+	// (aws/dynamodb), not the AWS-owned default: SSEType KMS without a key
+	// of the stack's, which is what Terraform's server_side_encryption
+	// { enabled = true } makes too.
+	Encrypted           bool
+	PointInTimeRecovery bool
+	DeletionProtection  bool
+}
+
+// wantTableSettings are the model's settings on the local stack. Deletion
+// protection is off: it is an AWS-only safety the operator chooses
+// (Terraform's table_deletion_protection), and a local stack is thrown
+// away.
+func wantTableSettings(s deployment.Settings) tableSettings {
+	return tableSettings{Encrypted: s.ServerSideEncryption, PointInTimeRecovery: s.PointInTimeRecovery}
+}
+
+// haveTableSettings reads a table's settings from DescribeTable and
+// DescribeContinuousBackups. Encryption turning on counts as on, as
+// Terraform reads it.
+func haveTableSettings(t *types.TableDescription, backups *types.ContinuousBackupsDescription) tableSettings {
+	var have tableSettings
+	if sse := t.SSEDescription; sse != nil && sse.SSEType == types.SSETypeKms {
+		have.Encrypted = sse.Status == types.SSEStatusEnabled || sse.Status == types.SSEStatusEnabling || sse.Status == types.SSEStatusUpdating
+	}
+	if backups != nil && backups.PointInTimeRecoveryDescription != nil {
+		have.PointInTimeRecovery = backups.PointInTimeRecoveryDescription.PointInTimeRecoveryStatus == types.PointInTimeRecoveryStatusEnabled
+	}
+	have.DeletionProtection = aws.ToBool(t.DeletionProtectionEnabled)
+	return have
+}
+
+// sseSpecification asks for the AWS-managed key, or for the AWS-owned
+// default when encryption is off.
+func (s tableSettings) sseSpecification() *types.SSESpecification {
+	if !s.Encrypted {
+		return &types.SSESpecification{Enabled: aws.Bool(false)}
+	}
+	return &types.SSESpecification{Enabled: aws.Bool(true), SSEType: types.SSETypeKms}
+}
+
+// ensureTableSettings brings the table's encryption, point-in-time
+// recovery and deletion protection to want, one call each where they
+// differ, and reports whether it changed anything. Each call is checked
+// against a fresh read when it fails: a retry after a lost response
+// (retried.go) may be refused for asking what is already so.
+func (d *deployer) ensureTableSettings(ctx context.Context, name string, want tableSettings) (bool, error) {
+	read := func(ctx context.Context) (tableSettings, error) {
+		t, err := d.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+		if err != nil {
+			return tableSettings{}, fmt.Errorf("table %s: describe: %w", name, err)
+		}
+		b, err := d.ddb.DescribeContinuousBackups(ctx, &dynamodb.DescribeContinuousBackupsInput{TableName: &name})
+		if err != nil {
+			return tableSettings{}, fmt.Errorf("table %s: describe continuous backups: %w", name, err)
+		}
+		return haveTableSettings(t.Table, b.ContinuousBackupsDescription), nil
+	}
+	have, err := read(ctx)
+	if err != nil {
+		return false, err
+	}
+	changed := false
+	apply := func(what string, differs func(tableSettings) bool, call func() error) error {
+		if !differs(have) {
+			return nil
+		}
+		if err := call(); err != nil {
+			if again, rerr := read(ctx); rerr != nil || differs(again) {
+				return fmt.Errorf("table %s: %s: %w", name, what, err)
+			}
+		}
+		changed = true
+		return d.waitTableActive(ctx, name, "")
+	}
+	err = apply("set encryption", func(h tableSettings) bool { return h.Encrypted != want.Encrypted }, func() error {
+		_, err := d.ddb.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: &name, SSESpecification: want.sseSpecification()})
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	err = apply("set deletion protection", func(h tableSettings) bool { return h.DeletionProtection != want.DeletionProtection }, func() error {
+		_, err := d.ddb.UpdateTable(ctx, &dynamodb.UpdateTableInput{TableName: &name, DeletionProtectionEnabled: aws.Bool(want.DeletionProtection)})
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	err = apply("set point-in-time recovery", func(h tableSettings) bool { return h.PointInTimeRecovery != want.PointInTimeRecovery }, func() error {
+		return d.updatePointInTimeRecovery(ctx, name, want.PointInTimeRecovery)
+	})
+	return changed, err
+}
+
+// updatePointInTimeRecovery switches point-in-time recovery, waiting out
+// the minutes after a table's creation in which AWS answers
+// ContinuousBackupsUnavailableException.
+func (d *deployer) updatePointInTimeRecovery(ctx context.Context, name string, on bool) error {
+	return poll(ctx, "table "+name+": point-in-time recovery", tableWait, time.Second, func(ctx context.Context) (bool, error) {
+		_, err := d.ddb.UpdateContinuousBackups(ctx, &dynamodb.UpdateContinuousBackupsInput{
+			TableName:                        &name,
+			PointInTimeRecoverySpecification: &types.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: aws.Bool(on)},
+		})
+		if awserr.HasCode(err, "ContinuousBackupsUnavailableException") {
+			return false, nil
+		}
+		return err == nil, err
+	})
 }
 
 // createTableInput is the CreateTable call of a model table, billed on

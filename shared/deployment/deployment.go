@@ -274,7 +274,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		JWKSParameter: naming.JWKSParameter(p.Prefix),
 		API: HTTPAPI{
 			Name:                 naming.API(p.Prefix),
-			Description:          "Public HTTP API of " + p.Prefix + ": one route per http function manifest.",
+			Description:          "Public HTTP API of " + naming.API(p.Prefix) + ": one route per http function manifest.",
 			Stage:                Stage,
 			PayloadFormatVersion: PayloadFormatVersion,
 			AccessLogGroup:       naming.AccessLogGroup(p.Prefix),

@@ -54,6 +54,20 @@ func TestTemplateWithValuesSubstitutedIsTheModel(t *testing.T) {
 	}
 }
 
+// The API's description names the API, as Terraform always described it:
+// the prefix then stands as a name part ("shop-api"), which is how the live
+// diff (tests/livediff) recognises it in two stacks; "of shop:" would make
+// every two stacks' descriptions differ.
+func TestAPIDescriptionNamesTheAPI(t *testing.T) {
+	d, err := Build(load(t), Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Public HTTP API of shop-api: one route per http function manifest."; d.API.Description != want {
+		t.Errorf("API description %q, want %q", d.API.Description, want)
+	}
+}
+
 func firstDiff(a, b string) string {
 	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
 	for i := range min(len(la), len(lb)) {
