@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every physical name: tables are <prefix>-<service>, functions <prefix>-<service>-<op>. Lets two stacks share an account."
+  description = "Prefix of every physical name (substituted for {prefix} in deployment.json): tables are <prefix>-<service>, functions <prefix>-<service>-<op>. Lets two stacks share an account."
   type        = string
   default     = "shop"
 
@@ -28,6 +28,23 @@ variable "artifacts_dir" {
   default     = null
   # A variable default cannot reference path.root, hence null and the
   # fallback in local.artifacts_dir.
+}
+
+variable "architecture" {
+  description = "Instruction set of every function: arm64 (Graviton) on AWS. The zips must hold binaries for it (`make build-aws` builds arm64). An emulator runs whatever binary the zip holds and ignores this setting, so there use host zips (`make build`) and, for an honest plan, the host's architecture."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "function_environment" {
+  description = "Extra environment variables for every function, e.g. the local stack's test switches. The model's own variables (deployment.json) win over these: nothing here can change a function's wiring."
+  type        = map(string)
+  default     = {}
 }
 
 variable "log_retention_days" {
@@ -63,6 +80,45 @@ variable "api_throttling_rate_limit" {
   }
 }
 
+# The routes whose functions hash passwords (argon2id: register, login) cost
+# far more per request than any other, and login is what a password guesser
+# calls: they get their own, tighter stage limits and their own reserved
+# concurrency, so a flood on them neither runs up the bill nor starves the
+# other functions of the account's concurrency. The model marks them
+# (hashesPasswords in deployment.json).
+variable "password_route_throttling_burst_limit" {
+  description = "Burst limit of each password-hashing route (register, login) on the $default stage, instead of api_throttling_burst_limit."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.password_route_throttling_burst_limit >= 0 && floor(var.password_route_throttling_burst_limit) == var.password_route_throttling_burst_limit
+    error_message = "password_route_throttling_burst_limit must be a whole number >= 0."
+  }
+}
+
+variable "password_route_throttling_rate_limit" {
+  description = "Steady-state requests per second of each password-hashing route (register, login) on the $default stage, instead of api_throttling_rate_limit."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.password_route_throttling_rate_limit >= 0
+    error_message = "password_route_throttling_rate_limit must be >= 0."
+  }
+}
+
+variable "password_function_reserved_concurrency" {
+  description = "Reserved concurrency of each password-hashing function (register, login): its ceiling, and capacity no other function can take from it. Null leaves them unreserved (a new account's concurrency quota may leave nothing to reserve)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.password_function_reserved_concurrency == null || try(var.password_function_reserved_concurrency >= 0 && floor(var.password_function_reserved_concurrency) == var.password_function_reserved_concurrency, false)
+    error_message = "password_function_reserved_concurrency must be null or a whole number >= 0."
+  }
+}
+
 variable "table_deletion_protection" {
   description = "Refuse to delete the services' tables. Keep true for AWS; set false for throwaway stacks (an emulator, a review environment) so destroy works."
   type        = bool
@@ -81,12 +137,12 @@ variable "signing_secret_recovery_window_days" {
 }
 
 variable "endpoint_url" {
-  description = "Base URL of an AWS emulator (LocalStack, MiniStack), e.g. http://localhost:4566. Null (the default) deploys to AWS."
+  description = "Base URL of an AWS emulator (LocalStack, MiniStack), e.g. http://127.0.0.1:4566. Null (the default) deploys to AWS."
   type        = string
   default     = null
 
   validation {
     condition     = var.endpoint_url == null || can(regex("^https?://[^/]+/?$", var.endpoint_url))
-    error_message = "endpoint_url must be null or a base URL like http://localhost:4566 (scheme, host, optional port; no path)."
+    error_message = "endpoint_url must be null or a base URL like http://127.0.0.1:4566 (scheme, host, optional port; no path)."
   }
 }
