@@ -112,8 +112,10 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 	}
 
 	// A copy of the configuration, so the state and anything init writes
-	// stay out of the repository.
+	// stay out of the repository; its state is local to the copy whatever
+	// backend an operator has configured (backend.tf.example).
 	copyConfig(t, infraDir, run.dir)
+	writeTestFile(t, filepath.Join(run.dir, "zz_test_backend_override.tf"), "terraform {\n  backend \"local\" {}\n}\n")
 
 	// 1. Zips for this machine: the ones make test's deploy has just built
 	// from this tree (SHOP_TERRAFORM_ARTIFACTS), or our own.
@@ -204,6 +206,7 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		return goCmd(ctx, t, []string{
 			"SHOP_API_URL=" + apiURL,
 			"SHOP_PREFIX=" + prefix,
+			"SHOP_PLATFORM=", // through API Gateway and Lambda, whatever the caller's environment says
 			"SHOP_REQUIRE_EMULATOR=1",
 			"SHOP_PRIVILEGE_REPORT=" + privilege,
 		}, "test", "-count=1", "-timeout", "5m", "-parallel", e2eParallel, "./tests")
