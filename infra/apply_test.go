@@ -2,6 +2,7 @@ package infra
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -30,6 +31,7 @@ import (
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/tests/livediff"
 )
 
 // providerMirror is where this machine image keeps the AWS provider (no
@@ -241,17 +243,46 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 }
 
 // liveDiff compares what Terraform deployed under prefix with what the
-// local deployer deployed (the stack make test runs the e2e suite on), as
-// the emulator reports them, and returns what it found for the report.
-//
-// HOOK(tests/livediff): the snapshot and diff of two live stacks is being
-// written in tests/livediff; until it lands this says so in the report and
-// compares nothing. Then: snapshot the deployer's stack (prefix "shop")
-// and this one, and t.Error every difference other than the prefix.
-func liveDiff(_ context.Context, t *testing.T, prefix string) string {
+// local deployer deployed (the stack make test runs the main end-to-end
+// suite on: $SHOP_PREFIX, else shop), as the emulator reports them: every
+// difference but the prefix and the ids the cloud assigns is an error
+// (tests/livediff says what is compared). It returns what it found, for
+// the report.
+func liveDiff(ctx context.Context, t *testing.T, prefix string) string {
 	t.Helper()
-	t.Logf("live diff: NOT RUN for %s: tests/livediff has not landed yet (hook in infra/apply_test.go)", prefix)
-	return "live diff NOT RUN (tests/livediff not landed yet)"
+	local := cmp.Or(os.Getenv("SHOP_PREFIX"), "shop")
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		t.Errorf("live diff: %v", err)
+		return "live diff FAILED: " + err.Error()
+	}
+	a, err := livediff.Snapshot(ctx, cfg, local)
+	if err != nil {
+		t.Errorf("live diff: %v", err)
+		return "live diff FAILED: " + err.Error()
+	}
+	if len(a.Functions) == 0 {
+		why := fmt.Sprintf("no stack of the local deployer (prefix %s) on the emulator to compare with (make run or make deploy makes one)", local)
+		if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
+			t.Errorf("live diff: %s", why)
+			return "live diff FAILED: " + why
+		}
+		t.Logf("LIVE DIFF NOT RUN: %s", why)
+		return "live diff NOT RUN: " + why
+	}
+	b, err := livediff.Snapshot(ctx, cfg, prefix)
+	if err != nil {
+		t.Errorf("live diff: %v", err)
+		return "live diff FAILED: " + err.Error()
+	}
+	diffs := livediff.Diff(a, b)
+	for _, d := range diffs {
+		t.Errorf("live diff (a: local deployer %s, b: Terraform %s): %s", local, prefix, d)
+	}
+	if len(diffs) > 0 {
+		return fmt.Sprintf("live diff against the local deployer's stack (%s): %d DIFFERENCES", local, len(diffs))
+	}
+	return fmt.Sprintf("live diff against the local deployer's stack (%s): none", local)
 }
 
 // leftovers lists what the emulator still holds under prefix: tables,
@@ -460,11 +491,11 @@ func (r *report) write() {
 				verdict += " at " + r.failedAt
 			}
 		}
-		what := "infra/ applied"
+		what := "infra/ on"
 		if r.resources != "" {
-			what += " (" + r.resources + " resources)"
+			what = "infra/ (" + r.resources + " resources) applied to"
 		}
-		text = fmt.Sprintf("terraform: %s: %s to the emulator as prefix %s with the %s; %s; %s.",
+		text = fmt.Sprintf("terraform: %s: %s the emulator as prefix %s with the %s; %s; %s.",
 			verdict, what, r.prefix, r.provider, strings.Join(r.phases, ", "), strings.Join(r.notes, "; "))
 	}
 	r.t.Log(text)

@@ -3,8 +3,10 @@
 # deployment model, shared/deployment, rendered into deployment.json by
 # `make generate` with placeholders for what only Terraform knows. Nothing
 # here derives a name, a policy or a variable of its own: this file and the
-# modules map the model onto resources, and add the AWS hardening the model
-# leaves to each target (said where it is).
+# modules map the model onto resources. The model's stack-wide settings (log
+# retention, throttling) can be overridden by variables whose null means the
+# model's value; what only AWS needs and the model leaves out (deletion
+# protection, default tags) is said to be AWS hardening where it is.
 
 data "aws_caller_identity" "current" {}
 
@@ -28,6 +30,21 @@ locals {
   tables    = { for t in local.model.tables : t.service => t }
   functions = { for fn in local.model.functions : fn.name => fn }
   issuers   = { for iss in local.model.issuers : iss.service => iss }
+
+  # The model's settings, each overridden by its variable when that is set.
+  settings = local.model.settings
+  log_retention_days = (var.log_retention_days != null
+    ? var.log_retention_days
+    : local.settings.logRetentionDays
+  )
+  throttling = {
+    burst = var.api_throttling_burst_limit != null ? var.api_throttling_burst_limit : local.settings.throttling.burst
+    rate  = var.api_throttling_rate_limit != null ? var.api_throttling_rate_limit : local.settings.throttling.rate
+  }
+  password_throttling = {
+    burst = var.password_route_throttling_burst_limit != null ? var.password_route_throttling_burst_limit : local.settings.passwordThrottling.burst
+    rate  = var.password_route_throttling_rate_limit != null ? var.password_route_throttling_rate_limit : local.settings.passwordThrottling.rate
+  }
 }
 
 # Token keys. Terraform creates the containers and never their contents: a
@@ -39,7 +56,7 @@ resource "aws_secretsmanager_secret" "signing" {
   for_each = local.issuers
 
   name                    = each.value.signingSecret
-  description             = "Private token signing keys of issuer ${each.value.issuer}; written by infra/keytool, never by Terraform."
+  description             = each.value.secretDescription
   recovery_window_in_days = var.signing_secret_recovery_window_days
 }
 
@@ -64,9 +81,11 @@ module "table" {
   source   = "./modules/table"
   for_each = local.tables
 
-  table = each.value
+  table                  = each.value
+  point_in_time_recovery = local.settings.pointInTimeRecovery
+  server_side_encryption = local.settings.serverSideEncryption
 
-  # AWS hardening, not in the model.
+  # AWS hardening, not in the model: a throwaway stack turns it off.
   deletion_protection = var.table_deletion_protection
 }
 
@@ -78,7 +97,7 @@ module "function" {
   artifact      = "${local.artifacts_dir}/${each.key}.zip"
   architecture  = var.architecture
   extra_env     = var.function_environment
-  log_retention = var.log_retention_days
+  log_retention = local.log_retention_days
   reserved_concurrency = (each.value.hashesPasswords
     ? var.password_function_reserved_concurrency
     : null
@@ -101,10 +120,7 @@ module "http_api" {
     invoke_arn    = module.function[local.model.api.authorizer.function].invoke_arn
   })
 
-  # AWS hardening, not in the model: access logs and stage throttling.
-  log_retention_days              = var.log_retention_days
-  throttling_burst_limit          = var.api_throttling_burst_limit
-  throttling_rate_limit           = var.api_throttling_rate_limit
-  password_throttling_burst_limit = var.password_route_throttling_burst_limit
-  password_throttling_rate_limit  = var.password_route_throttling_rate_limit
+  log_retention_days  = local.log_retention_days
+  throttling          = local.throttling
+  password_throttling = local.password_throttling
 }

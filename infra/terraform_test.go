@@ -187,7 +187,7 @@ func modelLiterals(t *testing.T) []string {
 	out := []string{
 		deployment.Runtime, deployment.AuthorizerIdentity, deployment.BreakerKeyPattern,
 		deployment.RoutePermissionID, deployment.AuthorizerPermissionID,
-		d.API.Name, d.JWKSParameter,
+		d.API.Name, d.API.Description, d.API.AccessLogGroup, d.API.AccessLogFormat, d.JWKSParameter,
 	}
 	if a := d.API.Authorizer; a != nil {
 		out = append(out, a.Name)
@@ -199,7 +199,7 @@ func modelLiterals(t *testing.T) []string {
 		}
 	}
 	for _, iss := range d.Issuers {
-		out = append(out, iss.SigningSecret)
+		out = append(out, iss.SigningSecret, iss.SecretDescription)
 	}
 	for _, fn := range d.Functions {
 		out = append(out, fn.Name, fn.FunctionName, fn.LogGroup, fn.Role.PolicyName)

@@ -48,63 +48,64 @@ variable "function_environment" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the functions' and the API's CloudWatch log groups."
+  description = "Retention of the functions' and the API's CloudWatch log groups, in days. Null means the model's (settings.logRetentionDays in deployment.json, 14)."
   type        = number
-  default     = 14
+  default     = null
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+    condition     = var.log_retention_days == null || try(contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days), false)
+    error_message = "log_retention_days must be null or one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
   }
 }
 
 variable "api_throttling_burst_limit" {
-  description = "Requests the HTTP API's $default stage lets through in a burst, for every route."
+  description = "Requests the HTTP API's stage lets through in a burst, for every route. Null means the model's (settings.throttling.burst, 100)."
   type        = number
-  default     = 100
+  default     = null
 
   validation {
-    condition     = var.api_throttling_burst_limit >= 0 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
-    error_message = "api_throttling_burst_limit must be a whole number >= 0."
+    condition     = var.api_throttling_burst_limit == null || try(var.api_throttling_burst_limit >= 0 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit, false)
+    error_message = "api_throttling_burst_limit must be null or a whole number >= 0."
   }
 }
 
 variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second the HTTP API's $default stage allows, for every route."
+  description = "Steady-state requests per second the HTTP API's stage allows, for every route. Null means the model's (settings.throttling.rate, 50)."
   type        = number
-  default     = 50
+  default     = null
 
   validation {
-    condition     = var.api_throttling_rate_limit >= 0
-    error_message = "api_throttling_rate_limit must be >= 0."
+    condition     = var.api_throttling_rate_limit == null || try(var.api_throttling_rate_limit >= 0, false)
+    error_message = "api_throttling_rate_limit must be null or >= 0."
   }
 }
 
 # The routes whose functions hash passwords (argon2id: register, login) cost
 # far more per request than any other, and login is what a password guesser
-# calls: they get their own, tighter stage limits and their own reserved
-# concurrency, so a flood on them neither runs up the bill nor starves the
-# other functions of the account's concurrency. The model marks them
-# (hashesPasswords in deployment.json).
+# calls: the model gives them tighter stage limits of their own
+# (settings.passwordThrottling; hashesPasswords marks them), which these
+# override, and they can get reserved concurrency, so a flood on them
+# neither runs up the bill nor starves the other functions of the account's
+# concurrency.
 variable "password_route_throttling_burst_limit" {
-  description = "Burst limit of each password-hashing route (register, login) on the $default stage, instead of api_throttling_burst_limit."
+  description = "Burst limit of each password-hashing route (register, login) on the stage. Null means the model's (settings.passwordThrottling.burst, 10)."
   type        = number
-  default     = 20
+  default     = null
 
   validation {
-    condition     = var.password_route_throttling_burst_limit >= 0 && floor(var.password_route_throttling_burst_limit) == var.password_route_throttling_burst_limit
-    error_message = "password_route_throttling_burst_limit must be a whole number >= 0."
+    condition     = var.password_route_throttling_burst_limit == null || try(var.password_route_throttling_burst_limit >= 0 && floor(var.password_route_throttling_burst_limit) == var.password_route_throttling_burst_limit, false)
+    error_message = "password_route_throttling_burst_limit must be null or a whole number >= 0."
   }
 }
 
 variable "password_route_throttling_rate_limit" {
-  description = "Steady-state requests per second of each password-hashing route (register, login) on the $default stage, instead of api_throttling_rate_limit."
+  description = "Steady-state requests per second of each password-hashing route (register, login) on the stage. Null means the model's (settings.passwordThrottling.rate, 5)."
   type        = number
-  default     = 10
+  default     = null
 
   validation {
-    condition     = var.password_route_throttling_rate_limit >= 0
-    error_message = "password_route_throttling_rate_limit must be >= 0."
+    condition     = var.password_route_throttling_rate_limit == null || try(var.password_route_throttling_rate_limit >= 0, false)
+    error_message = "password_route_throttling_rate_limit must be null or >= 0."
   }
 }
 

@@ -16,8 +16,7 @@ resource "aws_iam_role_policy" "this" {
 # would leave it unmanaged and never expiring; the role may therefore write
 # to it but never create a log group.
 resource "aws_cloudwatch_log_group" "this" {
-  name = var.function.logGroup
-  # AWS hardening, not in the model.
+  name              = var.function.logGroup
   retention_in_days = var.log_retention
   tags              = { service = var.function.service }
 }

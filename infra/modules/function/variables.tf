@@ -41,7 +41,7 @@ variable "extra_env" {
 }
 
 variable "log_retention" {
-  description = "Retention of the function's log group, in days (AWS hardening, not in the model)."
+  description = "Retention of the function's log group, in days."
   type        = number
 }
 

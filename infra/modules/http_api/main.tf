@@ -1,13 +1,13 @@
 resource "aws_apigatewayv2_api" "this" {
   name          = var.api.name
   protocol_type = "HTTP"
-  description   = "Public HTTP API of ${var.api.name}: one route per http function of the deployment model."
+  description   = var.api.description
 }
 
-# AWS hardening, not in the model: access logs. The emulator stores the
-# settings but writes no access log.
+# The access log. The emulator stores the stage's settings but writes no
+# access log.
 resource "aws_cloudwatch_log_group" "access" {
-  name              = "/aws/apigateway/${var.api.name}/access"
+  name              = var.api.accessLogGroup
   retention_in_days = var.log_retention_days
 }
 
@@ -18,10 +18,10 @@ resource "aws_apigatewayv2_stage" "this" {
   name        = var.api.stage
   auto_deploy = true
 
-  # AWS hardening, not in the model: one bucket for every route...
+  # One bucket for every route...
   default_route_settings {
-    throttling_burst_limit = var.throttling_burst_limit
-    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling.burst
+    throttling_rate_limit  = var.throttling.rate
   }
 
   # ...and a tighter one for each route whose function hashes passwords
@@ -31,34 +31,15 @@ resource "aws_apigatewayv2_stage" "this" {
     for_each = { for name, r in var.routes : name => r.routeKey if r.password }
     content {
       route_key              = route_settings.value
-      throttling_burst_limit = var.password_throttling_burst_limit
-      throttling_rate_limit  = var.password_throttling_rate_limit
+      throttling_burst_limit = var.password_throttling.burst
+      throttling_rate_limit  = var.password_throttling.rate
     }
   }
 
-  # One JSON line per request; integrationError carries the reason when the
-  # Lambda integration itself fails (timeout, permission, bad response), the
-  # case the function's own logs cannot show.
+  # One JSON line per request (the model's format).
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
-    format = jsonencode({
-      requestId          = "$context.requestId"
-      requestTime        = "$context.requestTime"
-      httpMethod         = "$context.httpMethod"
-      path               = "$context.path"
-      routeKey           = "$context.routeKey"
-      status             = "$context.status"
-      protocol           = "$context.protocol"
-      responseLength     = "$context.responseLength"
-      responseLatency    = "$context.responseLatency"
-      integrationStatus  = "$context.integrationStatus"
-      integrationLatency = "$context.integrationLatency"
-      integrationError   = "$context.integrationErrorMessage"
-      error              = "$context.error.message"
-      authorizerError    = "$context.authorizer.error"
-      sourceIp           = "$context.identity.sourceIp"
-      userAgent          = "$context.identity.userAgent"
-    })
+    format          = var.api.accessLogFormat
   }
 
   # Route settings name routes by key: they must exist first.

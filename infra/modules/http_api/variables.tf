@@ -1,11 +1,14 @@
 # The deployment model's API (shared/deployment.HTTPAPI), as deployment.json
 # holds it.
 variable "api" {
-  description = "The HTTP API from the deployment model: name, stage and payload format."
+  description = "The HTTP API from the deployment model: name, description, stage, payload format, access log group and format."
   type = object({
     name                 = string
+    description          = string
     stage                = string
     payloadFormatVersion = string
+    accessLogGroup       = string
+    accessLogFormat      = string
   })
 }
 
@@ -37,29 +40,19 @@ variable "authorizer" {
   })
 }
 
-# AWS hardening, not in the model.
+# The model's settings, or the operator's overrides.
 
 variable "log_retention_days" {
   description = "Retention of the access log group."
   type        = number
 }
 
-variable "throttling_burst_limit" {
-  description = "Burst limit of every route on the stage."
-  type        = number
+variable "throttling" {
+  description = "Token bucket of every route on the stage: burst, and rate per second."
+  type        = object({ burst = number, rate = number })
 }
 
-variable "throttling_rate_limit" {
-  description = "Steady-state requests per second of every route on the stage."
-  type        = number
-}
-
-variable "password_throttling_burst_limit" {
-  description = "Burst limit of each password-hashing route on the stage."
-  type        = number
-}
-
-variable "password_throttling_rate_limit" {
-  description = "Steady-state requests per second of each password-hashing route on the stage."
-  type        = number
+variable "password_throttling" {
+  description = "Token bucket of each password-hashing route on the stage."
+  type        = object({ burst = number, rate = number })
 }

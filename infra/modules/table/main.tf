@@ -38,18 +38,18 @@ resource "aws_dynamodb_table" "this" {
   stream_enabled   = var.table.stream != null
   stream_view_type = var.table.stream
 
-  # AWS hardening, not in the model: point-in-time recovery; encryption
-  # with the AWS-managed KMS key (aws/dynamodb), whose use shows in
-  # CloudTrail, instead of the invisible AWS-owned default; deletion
-  # protection.
+  # The model's settings: point-in-time recovery, and encryption with the
+  # AWS-managed KMS key (aws/dynamodb), whose use shows in CloudTrail,
+  # instead of the invisible AWS-owned default.
   point_in_time_recovery {
-    enabled = true
+    enabled = var.point_in_time_recovery
   }
 
   server_side_encryption {
-    enabled = true
+    enabled = var.server_side_encryption
   }
 
+  # AWS hardening, not in the model.
   deletion_protection_enabled = var.deletion_protection
 
   tags = { service = var.table.service }

@@ -20,6 +20,16 @@ variable "table" {
   })
 }
 
+variable "point_in_time_recovery" {
+  description = "Continuous backups (the model's settings.pointInTimeRecovery)."
+  type        = bool
+}
+
+variable "server_side_encryption" {
+  description = "Encryption with the AWS-managed KMS key (aws/dynamodb) rather than the AWS-owned default (the model's settings.serverSideEncryption)."
+  type        = bool
+}
+
 variable "deletion_protection" {
   description = "Refuse to delete the table (AWS hardening, not in the model)."
   type        = bool
