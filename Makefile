@@ -106,13 +106,13 @@ lint: ## gofmt, go vet, staticcheck, terraform fmt + validate, tflint
 	@if ! command -v $(TERRAFORM) >/dev/null 2>&1; then \
 	  echo "lint: TERRAFORM NOT FOUND: skipping terraform fmt and terraform validate (install Terraform >= 1.6)"; \
 	else \
-	  echo "$(TERRAFORM) fmt -check -recursive infra"; $(TERRAFORM) fmt -check -recursive -diff infra; \
 	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	  if [ -d $(TF_MIRROR) ]; then \
 	    printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' $(TF_MIRROR) > "$$tmp/cli.tfrc"; \
 	    export TF_CLI_CONFIG_FILE="$$tmp/cli.tfrc"; \
 	  fi; \
 	  export TF_DATA_DIR="$$tmp/data" CHECKPOINT_DISABLE=1; \
+	  echo "$(TERRAFORM) fmt -check -recursive infra"; $(TERRAFORM) fmt -check -recursive -diff infra; \
 	  $(TERRAFORM) -chdir=infra init -backend=false -input=false -lockfile=readonly -no-color > "$$tmp/init.log" || { cat "$$tmp/init.log"; exit 1; }; \
 	  echo "$(TERRAFORM) validate infra"; $(TERRAFORM) -chdir=infra validate -no-color; \
 	fi
