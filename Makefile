@@ -13,6 +13,11 @@ GOTEST       := $(GO) test -count=1 -timeout 10m
 KEYTOOL      := $(GO) run ./infra/keytool -endpoint $(ENDPOINT)
 ISSUERS      ?=
 PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
+TERRAFORM_REPORT := $(CURDIR)/.local/terraform-$(GATEWAY_PORT).txt
+TERRAFORM    ?= terraform
+TFLINT       := $(CURDIR)/bin/tflint
+TFLINT_VERSION := v0.64.0
+TF_MIRROR    := /opt/tf-plugins
 TEST_PARALLEL ?= 8
 SCOPES       ?=
 export GATEWAY_PORT
@@ -39,7 +44,12 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # The end-to-end package ends by checking every AWS call the functions made
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
-# missing report means the check never ran, which fails the run).
+# missing report means the check never ran, which fails the run). The same
+# holds for infra/apply_test.go, which applies Terraform to the same emulator
+# under a prefix of its own, runs the end-to-end suite against it, wants an
+# empty plan and destroys it: its one paragraph (or why it skipped) is
+# printed last, and a missing one fails the run. It reuses the host zips the
+# deploy has just built (build/local).
 # Test packages run TEST_PARALLEL at a time, and so do the parallel tests
 # inside each: they mostly wait on the emulator, not on the CPU. MiniStack
 # under that load now and then applies a write and loses its response; the
@@ -54,11 +64,13 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  $(DEPLOY); \
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT); \
-	  rm -f $(PRIVILEGE_REPORT); \
+	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) \
+	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local; \
+	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT); \
 	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
-	  echo; cat $(PRIVILEGE_REPORT)
+	  test -s $(TERRAFORM_REPORT) || { echo "no Terraform report: infra/apply_test.go did not run"; exit 1; }; \
+	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(TERRAFORM_REPORT)
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...
@@ -81,10 +93,31 @@ build-aws: ## build every function for AWS (linux/arm64) into build/aws/<name>.z
 generate: ## rewrite the files made from the deployment model (infra/deployment.json) after a manifest change
 	$(GO) run ./infra/generate
 
-lint: ## gofmt, go vet, staticcheck
-	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*')); test -z "$$out" || { echo "$$out"; exit 1; }
+# Terraform's own checks need the terraform binary, and validate needs the
+# AWS provider: from the machine's mirror when there is one ($(TF_MIRROR)),
+# else the registry. Init goes to a temporary data directory with the
+# committed lock file read-only, so the tree stays as it is. Without
+# terraform, lint says so and skips those two. tflint is built once into
+# bin/ (ignored) and reused; its terraform ruleset is built in.
+lint: ## gofmt, go vet, staticcheck, terraform fmt + validate, tflint
+	@out=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); test -z "$$out" || { echo "gofmt needed:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	@if ! command -v $(TERRAFORM) >/dev/null 2>&1; then \
+	  echo "lint: TERRAFORM NOT FOUND: skipping terraform fmt and terraform validate (install Terraform >= 1.6)"; \
+	else \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  if [ -d $(TF_MIRROR) ]; then \
+	    printf 'provider_installation {\n  filesystem_mirror {\n    path = "%s"\n  }\n}\n' $(TF_MIRROR) > "$$tmp/cli.tfrc"; \
+	    export TF_CLI_CONFIG_FILE="$$tmp/cli.tfrc"; \
+	  fi; \
+	  export TF_DATA_DIR="$$tmp/data" CHECKPOINT_DISABLE=1; \
+	  echo "$(TERRAFORM) fmt -check -recursive infra"; $(TERRAFORM) fmt -check -recursive -diff infra; \
+	  $(TERRAFORM) -chdir=infra init -backend=false -input=false -lockfile=readonly -no-color > "$$tmp/init.log" || { cat "$$tmp/init.log"; exit 1; }; \
+	  echo "$(TERRAFORM) validate infra"; $(TERRAFORM) -chdir=infra validate -no-color; \
+	fi
+	@test -x $(TFLINT) || { echo "building tflint $(TFLINT_VERSION) into bin/ (once; about 2 minutes)"; GOBIN=$(CURDIR)/bin $(GO) install github.com/terraform-linters/tflint@$(TFLINT_VERSION); }
+	@echo "tflint --recursive (infra)"; cd infra && $(TFLINT) --recursive --config "$(CURDIR)/infra/.tflint.hcl"
 
 fmt: ## format the Go code
 	gofmt -w $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')

@@ -6,17 +6,15 @@ locals {
 provider "aws" {
   region = var.region
 
-  # An emulator has no STS behind real credentials, no account to look up and
-  # no instance metadata; asking for any of them only slows plans down or
-  # fails them. Against AWS all three checks stay on.
-  skip_credentials_validation = local.emulated
-  skip_requesting_account_id  = local.emulated
-  skip_metadata_api_check     = local.emulated
+  # An emulator has no instance metadata, and a look-up would leave the
+  # machine. STS it does answer, so the account lookup stays on: every ARN
+  # of the model holds the account (data.aws_caller_identity in main.tf).
+  skip_metadata_api_check = local.emulated
 
   # One endpoint for every service the stack calls, today (API Gateway v2,
-  # DynamoDB, IAM, Lambda, CloudWatch Logs, STS) and in the planned work
-  # (EventBridge, SQS, Step Functions, SSM, Secrets Manager, CloudWatch,
-  # X-Ray), so a later resource never slips out to real AWS from a local run.
+  # DynamoDB, IAM, Lambda, CloudWatch Logs, Secrets Manager, SSM, STS) and in
+  # the planned work (EventBridge, SQS, Step Functions, CloudWatch, X-Ray),
+  # so a later resource never slips out to real AWS from a local run.
   # Absent entirely when endpoint_url is null: the provider's defaults apply.
   dynamic "endpoints" {
     for_each = local.emulated ? [var.endpoint_url] : []
@@ -37,6 +35,8 @@ provider "aws" {
     }
   }
 
+  # AWS hardening: every resource says whose it is and which stack it
+  # belongs to (cost allocation, clean-up). Not part of the model.
   default_tags {
     tags = {
       project    = "shop"

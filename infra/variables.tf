@@ -10,7 +10,7 @@ variable "region" {
 }
 
 variable "name_prefix" {
-  description = "Prefix of every physical name: tables are <prefix>-<service>, functions <prefix>-<service>-<op>. Lets two stacks share an account."
+  description = "Prefix of every physical name (substituted for {prefix} in deployment.json): tables are <prefix>-<service>, functions <prefix>-<service>-<op>. Lets two stacks share an account."
   type        = string
   default     = "shop"
 
@@ -30,36 +30,93 @@ variable "artifacts_dir" {
   # fallback in local.artifacts_dir.
 }
 
-variable "log_retention_days" {
-  description = "Retention of the functions' and the API's CloudWatch log groups."
-  type        = number
-  default     = 14
+variable "architecture" {
+  description = "Instruction set of every function: arm64 (Graviton) on AWS. The zips must hold binaries for it (`make build-aws` builds arm64). An emulator runs whatever binary the zip holds and ignores this setting, so there use host zips (`make build`) and, for an honest plan, the host's architecture."
+  type        = string
+  default     = "arm64"
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "function_environment" {
+  description = "Extra environment variables for every function, e.g. the local stack's test switches. The model's own variables (deployment.json) win over these: nothing here can change a function's wiring."
+  type        = map(string)
+  default     = {}
+}
+
+variable "log_retention_days" {
+  description = "Retention of the functions' and the API's CloudWatch log groups, in days. Null means the model's (settings.logRetentionDays in deployment.json, 14)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.log_retention_days == null || try(contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days), false)
+    error_message = "log_retention_days must be null or one of the values CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
   }
 }
 
 variable "api_throttling_burst_limit" {
-  description = "Requests the HTTP API's $default stage lets through in a burst, for every route."
+  description = "Requests the HTTP API's stage lets through in a burst, for every route. Null means the model's (settings.throttling.burst, 100)."
   type        = number
-  default     = 100
+  default     = null
 
   validation {
-    condition     = var.api_throttling_burst_limit >= 0 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit
-    error_message = "api_throttling_burst_limit must be a whole number >= 0."
+    condition     = var.api_throttling_burst_limit == null || try(var.api_throttling_burst_limit >= 0 && floor(var.api_throttling_burst_limit) == var.api_throttling_burst_limit, false)
+    error_message = "api_throttling_burst_limit must be null or a whole number >= 0."
   }
 }
 
 variable "api_throttling_rate_limit" {
-  description = "Steady-state requests per second the HTTP API's $default stage allows, for every route."
+  description = "Steady-state requests per second the HTTP API's stage allows, for every route. Null means the model's (settings.throttling.rate, 50)."
   type        = number
-  default     = 50
+  default     = null
 
   validation {
-    condition     = var.api_throttling_rate_limit >= 0
-    error_message = "api_throttling_rate_limit must be >= 0."
+    condition     = var.api_throttling_rate_limit == null || try(var.api_throttling_rate_limit >= 0, false)
+    error_message = "api_throttling_rate_limit must be null or >= 0."
+  }
+}
+
+# The routes whose functions hash passwords (argon2id: register, login) cost
+# far more per request than any other, and login is what a password guesser
+# calls: the model gives them tighter stage limits of their own
+# (settings.passwordThrottling; hashesPasswords marks them), which these
+# override, and they can get reserved concurrency, so a flood on them
+# neither runs up the bill nor starves the other functions of the account's
+# concurrency.
+variable "password_route_throttling_burst_limit" {
+  description = "Burst limit of each password-hashing route (register, login) on the stage. Null means the model's (settings.passwordThrottling.burst, 10)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.password_route_throttling_burst_limit == null || try(var.password_route_throttling_burst_limit >= 0 && floor(var.password_route_throttling_burst_limit) == var.password_route_throttling_burst_limit, false)
+    error_message = "password_route_throttling_burst_limit must be null or a whole number >= 0."
+  }
+}
+
+variable "password_route_throttling_rate_limit" {
+  description = "Steady-state requests per second of each password-hashing route (register, login) on the stage. Null means the model's (settings.passwordThrottling.rate, 5)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.password_route_throttling_rate_limit == null || try(var.password_route_throttling_rate_limit >= 0, false)
+    error_message = "password_route_throttling_rate_limit must be null or >= 0."
+  }
+}
+
+variable "password_function_reserved_concurrency" {
+  description = "Reserved concurrency of each password-hashing function (register, login): its ceiling, and capacity no other function can take from it. Null leaves them unreserved (a new account's concurrency quota may leave nothing to reserve)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.password_function_reserved_concurrency == null || try(var.password_function_reserved_concurrency >= 0 && floor(var.password_function_reserved_concurrency) == var.password_function_reserved_concurrency, false)
+    error_message = "password_function_reserved_concurrency must be null or a whole number >= 0."
   }
 }
 
@@ -81,12 +138,12 @@ variable "signing_secret_recovery_window_days" {
 }
 
 variable "endpoint_url" {
-  description = "Base URL of an AWS emulator (LocalStack, MiniStack), e.g. http://localhost:4566. Null (the default) deploys to AWS."
+  description = "Base URL of an AWS emulator (LocalStack, MiniStack), e.g. http://127.0.0.1:4566. Null (the default) deploys to AWS."
   type        = string
   default     = null
 
   validation {
     condition     = var.endpoint_url == null || can(regex("^https?://[^/]+/?$", var.endpoint_url))
-    error_message = "endpoint_url must be null or a base URL like http://localhost:4566 (scheme, host, optional port; no path)."
+    error_message = "endpoint_url must be null or a base URL like http://127.0.0.1:4566 (scheme, host, optional port; no path)."
   }
 }

@@ -222,6 +222,9 @@ type Route struct {
 	// the function as for this route, on any stage:
 	// "*/GET/v1/users/*". The grant is <api execution ARN>/<InvokeSource>.
 	InvokeSource string `json:"invokeSource"`
+	// PermissionID is the statement id of the grant on the function's
+	// resource policy that lets API Gateway invoke it for this route.
+	PermissionID string `json:"permissionId"`
 }
 
 // HTTPAPI is the stack's one HTTP API.
@@ -249,6 +252,9 @@ type Authorizer struct {
 	SimpleResponses bool     `json:"simpleResponses"`
 	IdentitySources []string `json:"identitySources"`
 	TTLSeconds      int      `json:"ttlSeconds"`
+	// PermissionID is the statement id of the grant that lets API Gateway
+	// invoke the authorizer's function as this authorizer.
+	PermissionID string `json:"permissionId"`
 }
 
 // Issuer is a token issuer: a service that declares tokens, or the operator.
@@ -307,6 +313,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 			SimpleResponses: true,
 			IdentitySources: []string{AuthorizerIdentity},
 			TTLSeconds:      AuthorizerTTL,
+			PermissionID:    AuthorizerPermissionID,
 		}
 	}
 	for _, fn := range set.Functions() {
@@ -342,6 +349,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 				Auth:              fn.HTTP.Auth,
 				AuthorizationType: "NONE",
 				InvokeSource:      "*/" + fn.HTTP.InvokeResource(),
+				PermissionID:      RoutePermissionID,
 			}
 			if fn.HTTP.Auth != manifest.AuthNone {
 				// manifest.Load refuses a protected route without an

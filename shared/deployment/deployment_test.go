@@ -158,3 +158,30 @@ func TestLogRetentionIsOneCloudWatchAccepts(t *testing.T) {
 		t.Errorf("LogRetentionDays = %d, not one of %v", days, accepted)
 	}
 }
+
+// The grants that let API Gateway invoke functions carry the model's
+// statement ids, in the model Terraform reads too (infra/deployment.json),
+// so both deployers write the same resource policies.
+func TestInvokeGrantsCarryTheModelsStatementIDs(t *testing.T) {
+	d, err := Build(load(t), Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fn := range d.Routes() {
+		if fn.Route.PermissionID != RoutePermissionID {
+			t.Errorf("%s: route permission id %q, want %q", fn.Name, fn.Route.PermissionID, RoutePermissionID)
+		}
+	}
+	if d.API.Authorizer == nil || d.API.Authorizer.PermissionID != AuthorizerPermissionID {
+		t.Errorf("authorizer %+v: want permission id %q", d.API.Authorizer, AuthorizerPermissionID)
+	}
+	text, err := d.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{RoutePermissionID, AuthorizerPermissionID} {
+		if !bytes.Contains(text, []byte(`"permissionId": "`+id+`"`)) {
+			t.Errorf("the model's JSON does not carry permission id %s", id)
+		}
+	}
+}

@@ -1,88 +1,88 @@
 resource "aws_apigatewayv2_api" "this" {
-  name          = var.name
+  name          = var.api.name
   protocol_type = "HTTP"
-  description   = "Public HTTP API of ${var.name}: one route per http function manifest."
+  description   = var.api.description
 }
 
+# The access log. The emulator stores the stage's settings but writes no
+# access log.
 resource "aws_cloudwatch_log_group" "access" {
-  name              = "/aws/apigateway/${var.name}/access"
+  name              = var.api.accessLogGroup
   retention_in_days = var.log_retention_days
 }
 
-# $default with auto_deploy: every route change is live after apply, with no
-# deployment resources to keep in step.
-resource "aws_apigatewayv2_stage" "default" {
+# auto_deploy: every route change is live after apply, with no deployment
+# resources to keep in step.
+resource "aws_apigatewayv2_stage" "this" {
   api_id      = aws_apigatewayv2_api.this.id
-  name        = "$default"
+  name        = var.api.stage
   auto_deploy = true
 
+  # One bucket for every route...
   default_route_settings {
-    throttling_burst_limit = var.throttling_burst_limit
-    throttling_rate_limit  = var.throttling_rate_limit
+    throttling_burst_limit = var.throttling.burst
+    throttling_rate_limit  = var.throttling.rate
   }
 
-  # One JSON line per request; integrationError carries the reason when the
-  # Lambda integration itself fails (timeout, permission, bad response), the
-  # case the function's own logs cannot show.
+  # ...and a tighter one for each route whose function hashes passwords
+  # (register, login): each request costs an argon2id hash, and login is
+  # what a password guesser calls.
+  dynamic "route_settings" {
+    for_each = { for name, r in var.routes : name => r.routeKey if r.password }
+    content {
+      route_key              = route_settings.value
+      throttling_burst_limit = var.password_throttling.burst
+      throttling_rate_limit  = var.password_throttling.rate
+    }
+  }
+
+  # One JSON line per request (the model's format).
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access.arn
-    format = jsonencode({
-      requestId          = "$context.requestId"
-      requestTime        = "$context.requestTime"
-      httpMethod         = "$context.httpMethod"
-      path               = "$context.path"
-      routeKey           = "$context.routeKey"
-      status             = "$context.status"
-      protocol           = "$context.protocol"
-      responseLength     = "$context.responseLength"
-      responseLatency    = "$context.responseLatency"
-      integrationStatus  = "$context.integrationStatus"
-      integrationLatency = "$context.integrationLatency"
-      integrationError   = "$context.integrationErrorMessage"
-      error              = "$context.error.message"
-      authorizerError    = "$context.authorizer.error"
-      sourceIp           = "$context.identity.sourceIp"
-      userAgent          = "$context.identity.userAgent"
-    })
+    format          = var.api.accessLogFormat
   }
+
+  # Route settings name routes by key: they must exist first.
+  depends_on = [aws_apigatewayv2_route.this]
 }
 
 resource "aws_apigatewayv2_integration" "this" {
-  for_each = var.functions
+  for_each = var.routes
 
   api_id                 = aws_apigatewayv2_api.this.id
   integration_type       = "AWS_PROXY"
   integration_method     = "POST"
   integration_uri        = each.value.invoke_arn
-  payload_format_version = "2.0"
+  payload_format_version = var.api.payloadFormatVersion
 }
 
-# The authorizer only authenticates: it verifies the bearer token (issuer,
-# audience, expiry, signature against the published keys) and hands the
-# principal and its scopes to the function, which enforces the route's own
-# level (SHOP_AUTH: user, scope:...). Its answer therefore depends on the
-# token alone, so caching it per Authorization header is right for every
-# route. A cached allow can outlive the token's expiry by up to the TTL,
-# hence the cap of 60 seconds.
+# The authorizer only authenticates (see the model's Authorizer and
+# AuthorizerTTL): its answer depends on the token alone, so caching it per
+# Authorization header is right for every route.
 resource "aws_apigatewayv2_authorizer" "this" {
   count = var.authorizer == null ? 0 : 1
 
   api_id                            = aws_apigatewayv2_api.this.id
-  name                              = var.authorizer_name
-  authorizer_type                   = "REQUEST"
+  name                              = var.authorizer.name
+  authorizer_type                   = var.authorizer.type
   authorizer_uri                    = var.authorizer.invoke_arn
-  authorizer_payload_format_version = "2.0"
-  enable_simple_responses           = true
-  # With caching on, a request without the header is refused with 401
-  # before the authorizer runs.
-  identity_sources                 = ["$request.header.Authorization"]
-  authorizer_result_ttl_in_seconds = 60
+  authorizer_payload_format_version = var.authorizer.payloadVersion
+  enable_simple_responses           = var.authorizer.simpleResponses
+  identity_sources                  = var.authorizer.identitySources
+  authorizer_result_ttl_in_seconds  = var.authorizer.ttlSeconds
+
+  lifecycle {
+    # A REQUEST authorizer has no JWT configuration; the local emulator
+    # reads one back empty, which would show as a change on every plan.
+    # Harmless on AWS, where the attribute stays unset.
+    ignore_changes = [jwt_configuration]
+  }
 }
 
 resource "aws_lambda_permission" "authorizer" {
   count = var.authorizer == null ? 0 : 1
 
-  statement_id  = "AllowHttpApiAuthorizerInvoke"
+  statement_id  = var.authorizer.permissionId
   action        = "lambda:InvokeFunction"
   function_name = var.authorizer.function_name
   principal     = "apigateway.amazonaws.com"
@@ -91,34 +91,34 @@ resource "aws_lambda_permission" "authorizer" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  for_each = var.functions
+  for_each = var.routes
 
   api_id    = aws_apigatewayv2_api.this.id
-  route_key = each.value.route_key
+  route_key = each.value.routeKey
   target    = "integrations/${aws_apigatewayv2_integration.this[each.key].id}"
 
-  authorization_type = each.value.auth == "none" ? "NONE" : "CUSTOM"
-  authorizer_id      = each.value.auth == "none" ? null : one(aws_apigatewayv2_authorizer.this[*].id)
+  authorization_type = each.value.authorizationType
+  authorizer_id      = each.value.authorizationType == "NONE" ? null : one(aws_apigatewayv2_authorizer.this[*].id)
 
   lifecycle {
-    # A manifest that asks for `user` or `scope:...` must not become an open
-    # route: without an authorizer, stop the plan instead.
+    # The model never makes a protected route without an authorizer
+    # (manifest.Load refuses it); should it ever, stop the plan rather
+    # than deploy the route open.
     precondition {
-      condition     = each.value.auth == "none" || var.authorizer != null
-      error_message = "Route \"${each.value.route_key}\" (${each.key}) declares auth \"${each.value.auth}\", but the manifests have no function of kind authorizer; refusing to deploy it as an open route."
+      condition     = each.value.authorizationType == "NONE" || var.authorizer != null
+      error_message = "Route \"${each.value.routeKey}\" (${each.key}) is ${each.value.authorizationType}, but the model has no authorizer; refusing to deploy it open."
     }
   }
 }
 
+# API Gateway may invoke each function for its own route only: the model's
+# invoke source is "<stage>/<METHOD>/<path with * for parameters>".
 resource "aws_lambda_permission" "this" {
-  for_each = var.functions
+  for_each = var.routes
 
-  statement_id  = "AllowHttpApiInvoke"
+  statement_id  = each.value.permissionId
   action        = "lambda:InvokeFunction"
   function_name = each.value.function_name
   principal     = "apigateway.amazonaws.com"
-  # This function's own route, on any stage of this API, and nothing else:
-  # route "GET /a/{b}/c" is invoked as <api>/<stage>/GET/a/*/c (the local
-  # deployer derives the same from manifest.HTTPTrigger.InvokeResource).
-  source_arn = "${aws_apigatewayv2_api.this.execution_arn}/*/${replace(replace(each.value.route_key, " ", ""), "/\\{[^}]*\\}/", "*")}"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/${each.value.invokeSource}"
 }

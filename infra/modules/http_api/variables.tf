@@ -1,47 +1,58 @@
-variable "name" {
-  description = "Name of the HTTP API; also names its access log group."
-  type        = string
-}
-
-variable "functions" {
-  description = "The http functions, keyed by manifest name: route key (\"METHOD /path\"), auth level from the manifest, and the Lambda function behind the route."
-  type = map(object({
-    route_key     = string
-    auth          = string
-    function_name = string
-    invoke_arn    = string
-  }))
-
-  validation {
-    condition     = alltrue([for fn in values(var.functions) : can(regex("^(none|user|scope:[a-z][a-z0-9]*:[a-z][a-z0-9-]*)$", fn.auth))])
-    error_message = "Every route's auth must be none, user or scope:<service>:<action>."
-  }
-}
-
-variable "authorizer" {
-  description = "The Lambda function of kind authorizer, which every route whose auth is not none goes through. Null when the manifests have none; a protected route then stops the plan."
+# The deployment model's API (shared/deployment.HTTPAPI), as deployment.json
+# holds it.
+variable "api" {
+  description = "The HTTP API from the deployment model: name, description, stage, payload format, access log group and format."
   type = object({
-    function_name = string
-    invoke_arn    = string
+    name                 = string
+    description          = string
+    stage                = string
+    payloadFormatVersion = string
+    accessLogGroup       = string
+    accessLogFormat      = string
   })
 }
 
-variable "authorizer_name" {
-  description = "Name of the API's Lambda authorizer, whichever function backs it; unused when authorizer is null."
-  type        = string
+variable "routes" {
+  description = "The routes of the model's http functions, keyed by manifest name, with the Lambda function behind each and whether it hashes passwords (tighter throttling)."
+  type = map(object({
+    routeKey          = string
+    authorizationType = string
+    invokeSource      = string
+    permissionId      = string
+    function_name     = string
+    invoke_arn        = string
+    password          = bool
+  }))
 }
+
+variable "authorizer" {
+  description = "The model's Lambda authorizer with the function behind it; null when the model has none (and then every route is open)."
+  type = object({
+    name            = string
+    type            = string
+    payloadVersion  = string
+    simpleResponses = bool
+    identitySources = list(string)
+    ttlSeconds      = number
+    permissionId    = string
+    function_name   = string
+    invoke_arn      = string
+  })
+}
+
+# The model's settings, or the operator's overrides.
 
 variable "log_retention_days" {
   description = "Retention of the access log group."
   type        = number
 }
 
-variable "throttling_burst_limit" {
-  description = "Burst limit of every route on the $default stage."
-  type        = number
+variable "throttling" {
+  description = "Token bucket of every route on the stage: burst, and rate per second."
+  type        = object({ burst = number, rate = number })
 }
 
-variable "throttling_rate_limit" {
-  description = "Steady-state requests per second of every route on the $default stage."
-  type        = number
+variable "password_throttling" {
+  description = "Token bucket of each password-hashing route on the stage."
+  type        = object({ burst = number, rate = number })
 }

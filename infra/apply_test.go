@@ -1,0 +1,621 @@
+package infra
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/faults"
+	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/tests/livediff"
+)
+
+// providerMirror is where this machine image keeps the AWS provider (no
+// registry is reachable here); when it exists, init installs from it only.
+// Elsewhere init uses the user's CLI configuration, and so the registry.
+const providerMirror = "/opt/tf-plugins"
+
+// Timeouts. MiniStack reports a new function Pending at first and the
+// provider polls it every 5 s, one function at a time (it holds a lock
+// while it uploads a zip): an apply takes about a minute. destroyReserve
+// is kept back from the test's deadline so the stack is always destroyed,
+// even when a phase runs into its timeout.
+const (
+	phaseTimeout   = 6 * time.Minute
+	destroyReserve = 3 * time.Minute
+	e2eParallel    = "4" // the end-to-end tests in flight at once: make test runs other packages beside this one
+)
+
+// TestTerraformAppliesToTheEmulator deploys infra/ for real with Terraform
+// to the local emulator, under a prefix of its own beside the local
+// deployer's stack, and proves it works and is stable:
+//
+//  1. host-architecture zips (the emulator runs whatever the zip holds);
+//  2. init from the provider mirror when there is one, into a temporary
+//     data directory, with the committed lock file read-only;
+//  3. apply, with the local stack's test switches (fault injection,
+//     recording of AWS calls) added through function_environment;
+//  4. keytool ensure for that prefix, as an operator does after an apply;
+//  5. the end-to-end suite (go test ./tests) against the API Terraform
+//     outputs, ending with its least-privilege check over the calls the
+//     Terraform stack's functions made;
+//  6. the live diff against the local deployer's stack (see liveDiff);
+//  7. a plan that must show no changes (keytool's writes included);
+//  8. destroy, always, and nothing with the prefix left on the emulator.
+//
+// SHOP_TERRAFORM_ARTIFACTS names a directory (absolute) of host-architecture zips to
+// apply instead of building them here (make test passes build/local, which
+// its deploy has just built from the same tree).
+//
+// It skips, saying why (and writing why to $SHOP_TERRAFORM_REPORT), when
+// terraform or a provider is missing; make test prints that report.
+func TestTerraformAppliesToTheEmulator(t *testing.T) {
+	rep := newReport(t)
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		rep.skip("terraform is not on PATH: Terraform was not applied (install Terraform >= 1.6 to run it)")
+	}
+	if os.Getenv("AWS_ENDPOINT_URL") == "" && os.Getenv("SHOP_REQUIRE_EMULATOR") != "1" {
+		rep.skip("AWS_ENDPOINT_URL is not set: no emulator to apply Terraform to (make test sets it)")
+	}
+	testenv.RequireEmulator(t)
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	region := os.Getenv("AWS_REGION")
+	deadline, ok := t.Deadline()
+	if !ok {
+		deadline = time.Now().Add(phaseTimeout + destroyReserve)
+	}
+	if time.Until(deadline) < destroyReserve+2*time.Minute {
+		t.Fatalf("%v left before the test deadline: too little to apply, test and destroy a stack (use -timeout 10m)", time.Until(deadline).Round(time.Second))
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline.Add(-destroyReserve))
+	defer cancel()
+
+	prefix := "tf" + randomSuffix(t)
+	rep.prefix = prefix
+	work := t.TempDir()
+	run := &terraform{t: t, bin: tf, dir: filepath.Join(work, "infra"), env: []string{
+		"TF_DATA_DIR=" + filepath.Join(work, "tfdata"),
+		"TF_IN_AUTOMATION=1",
+		"TF_INPUT=0",
+		"CHECKPOINT_DISABLE=1", // no version check over the network
+	}}
+	if _, err := os.Stat(providerMirror); err == nil {
+		cli := filepath.Join(work, "cli.tfrc")
+		writeTestFile(t, cli, fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", providerMirror))
+		run.env = append(run.env, "TF_CLI_CONFIG_FILE="+cli)
+		rep.provider = "provider from the mirror " + providerMirror
+	} else {
+		rep.provider = "provider from the CLI configuration (registry)"
+	}
+
+	// A copy of the configuration, so the state and anything init writes
+	// stay out of the repository; its state is local to the copy whatever
+	// backend an operator has configured (backend.tf.example).
+	copyConfig(t, infraDir, run.dir)
+	writeTestFile(t, filepath.Join(run.dir, "zz_test_backend_override.tf"), "terraform {\n  backend \"local\" {}\n}\n")
+
+	// 1. Zips for this machine: the ones make test's deploy has just built
+	// from this tree (SHOP_TERRAFORM_ARTIFACTS), or our own.
+	zips := os.Getenv("SHOP_TERRAFORM_ARTIFACTS")
+	if zips == "" {
+		zips = filepath.Join(work, "zips")
+		rep.phase("build", func() error {
+			return goCmd(ctx, t, nil, "run", "./localstack/deploy", "-build-only", "-out", zips)
+		})
+	} else if !filepath.IsAbs(zips) {
+		t.Fatalf("SHOP_TERRAFORM_ARTIFACTS=%s: want an absolute path", zips)
+	}
+
+	// 2. Init. Without a mirror, a provider that cannot be installed (no
+	// registry, offline) is a reason to skip, said loudly; any other
+	// failure fails.
+	var initOut []byte
+	initErr := rep.measure("init", func() error {
+		var err error
+		initOut, err = run.output(ctx, "init", "-input=false", "-no-color", "-lockfile=readonly")
+		return err
+	})
+	if initErr != nil {
+		if _, err := os.Stat(providerMirror); err != nil && bytes.Contains(initOut, []byte("provider")) && bytes.Contains(initOut, []byte("Failed to")) {
+			rep.skip("the AWS provider could not be installed (no mirror at " + providerMirror + ", registry unreachable?): Terraform was not applied:\n" + lastLines(initOut, 8))
+		}
+		t.Fatalf("terraform init: %v\n%s", initErr, initOut)
+	}
+
+	vars := filepath.Join(work, "test.tfvars.json")
+	writeJSON(t, vars, map[string]any{
+		"name_prefix":                         prefix,
+		"region":                              region,
+		"endpoint_url":                        endpoint,
+		"architecture":                        lambdaArchitecture(t),
+		"artifacts_dir":                       zips,
+		"table_deletion_protection":           false,
+		"signing_secret_recovery_window_days": 0,
+		// The switches the local deployer sets, from the same constants:
+		// the e2e suite's fault injection and least-privilege check need them.
+		"function_environment": map[string]string{faults.EnvSwitch: "1", awscalls.EnvSwitch: "1"},
+	})
+	varArg := "-var-file=" + vars
+
+	// 8. Destroy, whatever happens from here on, then look for leftovers.
+	t.Cleanup(func() {
+		dctx, dcancel := context.WithDeadline(context.Background(), deadline.Add(-15*time.Second))
+		defer dcancel()
+		rep.measure("destroy", func() error {
+			out, err := run.output(dctx, "destroy", "-auto-approve", "-input=false", "-no-color", varArg)
+			if err != nil {
+				t.Errorf("terraform destroy: %v\n%s", err, lastLines(out, 40))
+			}
+			return err
+		})
+		if left := leftovers(dctx, t, prefix); len(left) > 0 {
+			rep.note("LEFT BEHIND: " + strings.Join(left, ", "))
+			t.Errorf("after destroy, the emulator still holds, for prefix %s: %s", prefix, strings.Join(left, "; "))
+		} else {
+			rep.note("nothing with the prefix left")
+		}
+	})
+
+	// 3. Apply.
+	rep.phase("apply", func() error {
+		out, err := run.output(ctx, "apply", "-auto-approve", "-input=false", "-no-color", varArg)
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, lastLines(out, 60))
+		}
+		rep.resources = countAdded(out)
+		return nil
+	})
+	apiURL := strings.TrimSpace(string(run.mustOutput(ctx, "output", "-raw", "api_url")))
+	if !strings.HasPrefix(apiURL, endpoint) {
+		t.Fatalf("api_url %q is not on the emulator %s", apiURL, endpoint)
+	}
+
+	// 4. Signing keys, as after any apply (README.md).
+	rep.phase("keys", func() error {
+		return goCmd(ctx, t, nil, "run", "./infra/keytool", "-endpoint", endpoint, "-prefix", prefix, "ensure")
+	})
+
+	// 5. The end-to-end suite against the Terraform stack. Its own
+	// least-privilege report goes to a file of ours: the main run's report
+	// (SHOP_PRIVILEGE_REPORT) is make test's.
+	privilege := filepath.Join(work, "least-privilege.txt")
+	rep.phase("e2e", func() error {
+		return goCmd(ctx, t, []string{
+			"SHOP_API_URL=" + apiURL,
+			"SHOP_PREFIX=" + prefix,
+			"SHOP_PLATFORM=", // through API Gateway and Lambda, whatever the caller's environment says
+			"SHOP_REQUIRE_EMULATOR=1",
+			"SHOP_PRIVILEGE_REPORT=" + privilege,
+		}, "test", "-count=1", "-timeout", "5m", "-parallel", e2eParallel, "./tests")
+	})
+	switch verdict := firstLine(privilege); {
+	case verdict == "":
+		t.Errorf("the end-to-end run against the Terraform stack wrote no least-privilege report (%s)", privilege)
+	case !strings.HasSuffix(verdict, ": all allowed"):
+		t.Errorf("least privilege on the Terraform stack: %s", verdict)
+		rep.note(verdict)
+	default:
+		rep.note(verdict)
+	}
+
+	// 6. The live diff against the local deployer's stack.
+	rep.note(liveDiff(ctx, t, prefix))
+
+	// 7. Nothing to change: the emulator reads back what Terraform wrote,
+	// and nothing Terraform manages was changed by keytool.
+	rep.phase("plan", func() error {
+		out, err := run.output(ctx, "plan", "-detailed-exitcode", "-input=false", "-no-color", varArg)
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 2 {
+			return fmt.Errorf("the plan right after apply is not empty:\n%s", planChanges(out))
+		}
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, lastLines(out, 40))
+		}
+		return nil
+	})
+	rep.note("plan empty")
+}
+
+// liveDiff compares what Terraform deployed under prefix with what the
+// local deployer deployed (the stack make test runs the main end-to-end
+// suite on: $SHOP_PREFIX, else shop), as the emulator reports them: every
+// difference but the prefix and the ids the cloud assigns is an error
+// (tests/livediff says what is compared). It returns what it found, for
+// the report.
+func liveDiff(ctx context.Context, t *testing.T, prefix string) string {
+	t.Helper()
+	local := cmp.Or(os.Getenv("SHOP_PREFIX"), "shop")
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		t.Errorf("live diff: %v", err)
+		return "live diff FAILED: " + err.Error()
+	}
+	a, err := livediff.Snapshot(ctx, cfg, local)
+	if err != nil {
+		t.Errorf("live diff: %v", err)
+		return "live diff FAILED: " + err.Error()
+	}
+	if len(a.Functions) == 0 {
+		why := fmt.Sprintf("no stack of the local deployer (prefix %s) on the emulator to compare with (make run or make deploy makes one)", local)
+		if os.Getenv("SHOP_REQUIRE_EMULATOR") == "1" {
+			t.Errorf("live diff: %s", why)
+			return "live diff FAILED: " + why
+		}
+		t.Logf("LIVE DIFF NOT RUN: %s", why)
+		return "live diff NOT RUN: " + why
+	}
+	b, err := livediff.Snapshot(ctx, cfg, prefix)
+	if err != nil {
+		t.Errorf("live diff: %v", err)
+		return "live diff FAILED: " + err.Error()
+	}
+	diffs := livediff.Diff(a, b)
+	for _, d := range diffs {
+		t.Errorf("live diff (a: local deployer %s, b: Terraform %s): %s", local, prefix, d)
+	}
+	if len(diffs) > 0 {
+		return fmt.Sprintf("live diff against the local deployer's stack (%s): %d DIFFERENCES", local, len(diffs))
+	}
+	return fmt.Sprintf("live diff against the local deployer's stack (%s): none", local)
+}
+
+// leftovers lists what the emulator still holds under prefix: tables,
+// functions, roles, log groups, APIs, secrets and the JWKS parameter.
+func leftovers(ctx context.Context, t *testing.T, prefix string) []string {
+	t.Helper()
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		t.Errorf("leftovers: %v", err)
+		return nil
+	}
+	var left []string
+	add := func(kind, name string) {
+		if strings.HasPrefix(name, prefix+"-") || strings.HasPrefix(name, prefix+"/") || strings.HasPrefix(name, "/"+prefix+"/") ||
+			strings.HasPrefix(name, "/aws/lambda/"+prefix+"-") || strings.HasPrefix(name, "/aws/apigateway/"+prefix+"-") {
+			left = append(left, kind+" "+name)
+		}
+	}
+	fail := func(what string, err error) { t.Errorf("leftovers: list %s: %v", what, err) }
+
+	tables, err := dynamodb.NewFromConfig(cfg).ListTables(ctx, &dynamodb.ListTablesInput{})
+	if err != nil {
+		fail("tables", err)
+	} else {
+		for _, n := range tables.TableNames {
+			add("table", n)
+		}
+	}
+	for p := lambda.NewListFunctionsPaginator(lambda.NewFromConfig(cfg), &lambda.ListFunctionsInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fail("functions", err)
+			break
+		}
+		for _, f := range page.Functions {
+			add("function", aws.ToString(f.FunctionName))
+		}
+	}
+	for p := iam.NewListRolesPaginator(iam.NewFromConfig(cfg), &iam.ListRolesInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fail("roles", err)
+			break
+		}
+		for _, r := range page.Roles {
+			add("role", aws.ToString(r.RoleName))
+		}
+	}
+	for p := cloudwatchlogs.NewDescribeLogGroupsPaginator(cloudwatchlogs.NewFromConfig(cfg), &cloudwatchlogs.DescribeLogGroupsInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fail("log groups", err)
+			break
+		}
+		for _, g := range page.LogGroups {
+			add("log group", aws.ToString(g.LogGroupName))
+		}
+	}
+	apis, err := apigatewayv2.NewFromConfig(cfg).GetApis(ctx, &apigatewayv2.GetApisInput{})
+	if err != nil {
+		fail("APIs", err)
+	} else {
+		for _, a := range apis.Items {
+			add("API", aws.ToString(a.Name))
+		}
+	}
+	for p := secretsmanager.NewListSecretsPaginator(secretsmanager.NewFromConfig(cfg), &secretsmanager.ListSecretsInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fail("secrets", err)
+			break
+		}
+		for _, s := range page.SecretList {
+			add("secret", aws.ToString(s.Name))
+		}
+	}
+	for p := ssm.NewDescribeParametersPaginator(ssm.NewFromConfig(cfg), &ssm.DescribeParametersInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fail("parameters", err)
+			break
+		}
+		for _, prm := range page.Parameters {
+			add("parameter", aws.ToString(prm.Name))
+		}
+	}
+	return left
+}
+
+// terraform runs the terraform binary in one working directory.
+type terraform struct {
+	t   *testing.T
+	bin string
+	dir string
+	env []string
+}
+
+// output runs terraform with args and returns its combined output. An
+// expired ctx interrupts it as Ctrl-C does, so it releases its state lock
+// and stops its provider, and kills it 30 s later if it has not stopped.
+func (tf *terraform) output(ctx context.Context, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, tf.bin, append([]string{"-chdir=" + tf.dir}, args...)...)
+	cmd.Env = append(os.Environ(), tf.env...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 30 * time.Second
+	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("terraform %s: %w (%v)", args[0], ctx.Err(), err)
+	}
+	return out, err
+}
+
+func (tf *terraform) mustOutput(ctx context.Context, args ...string) []byte {
+	tf.t.Helper()
+	out, err := tf.output(ctx, args...)
+	if err != nil {
+		tf.t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// goCmd runs the go command from the repository root with extra
+// environment, failing with its output.
+func goCmd(ctx context.Context, t *testing.T, env []string, args ...string) error {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, goBin, args...)
+	cmd.Dir = repoRoot
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 30 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, lastLines(out, 80))
+	}
+	return nil
+}
+
+// report is the one paragraph make test prints about this test: what ran
+// and how long each phase took, or why it skipped. It goes to the file
+// named by $SHOP_TERRAFORM_REPORT when the test ends, however it ends.
+type report struct {
+	t         *testing.T
+	prefix    string
+	provider  string
+	resources string
+	phases    []string
+	notes     []string
+	skipped   string
+	failedAt  string
+}
+
+func newReport(t *testing.T) *report {
+	r := &report{t: t}
+	t.Cleanup(r.write)
+	return r
+}
+
+// skip ends the test as skipped, with why in the report.
+func (r *report) skip(why string) {
+	r.t.Helper()
+	r.skipped = why
+	r.t.Skip("TERRAFORM NOT APPLIED: " + why)
+}
+
+// measure runs one phase and records its time; it records where the test
+// failed when f fails, and returns f's error.
+func (r *report) measure(name string, f func() error) error {
+	start := time.Now()
+	err := f()
+	took := time.Since(start).Round(100 * time.Millisecond)
+	if err != nil {
+		r.phases = append(r.phases, fmt.Sprintf("%s FAILED after %v", name, took))
+		if r.failedAt == "" {
+			r.failedAt = name
+		}
+		return err
+	}
+	r.phases = append(r.phases, fmt.Sprintf("%s %v", name, took))
+	return nil
+}
+
+// phase is measure for a phase the test cannot go on without.
+func (r *report) phase(name string, f func() error) {
+	r.t.Helper()
+	if err := r.measure(name, f); err != nil {
+		r.t.Fatalf("%s: %v", name, err)
+	}
+}
+
+func (r *report) note(s string) { r.notes = append(r.notes, s) }
+
+func (r *report) write() {
+	var text string
+	switch {
+	case r.skipped != "":
+		text = "terraform: SKIPPED: " + r.skipped
+	default:
+		verdict := "passed"
+		if r.t.Failed() {
+			verdict = "FAILED"
+			if r.failedAt != "" {
+				verdict += " at " + r.failedAt
+			}
+		}
+		what := "infra/ on"
+		if r.resources != "" {
+			what = "infra/ (" + r.resources + " resources) applied to"
+		}
+		text = fmt.Sprintf("terraform: %s: %s the emulator as prefix %s with the %s; %s; %s.",
+			verdict, what, r.prefix, r.provider, strings.Join(r.phases, ", "), strings.Join(r.notes, "; "))
+	}
+	r.t.Log(text)
+	if path := os.Getenv("SHOP_TERRAFORM_REPORT"); path != "" {
+		if err := os.WriteFile(path, []byte(text+"\n"), 0o644); err != nil {
+			r.t.Errorf("write the Terraform report: %v", err)
+		}
+	}
+}
+
+// copyConfig copies the Terraform configuration (every .tf file, the
+// model and the lock file) from src to dst.
+func copyConfig(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if e.IsDir() {
+			if e.Name() == ".terraform" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		name := e.Name()
+		if !strings.HasSuffix(name, ".tf") && name != "deployment.json" && name != ".terraform.lock.hcl" {
+			return nil
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		writeTestFile(t, filepath.Join(dst, rel), string(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lambdaArchitecture is the Lambda name of this machine's architecture,
+// which the zips are built for.
+func lambdaArchitecture(t *testing.T) string {
+	t.Helper()
+	switch runtime.GOARCH {
+	case "amd64":
+		return "x86_64"
+	case "arm64":
+		return "arm64"
+	}
+	t.Skipf("no Lambda architecture for GOARCH %s", runtime.GOARCH)
+	return ""
+}
+
+// randomSuffix keeps this stack apart from any other on the emulator,
+// left-overs of an interrupted run included.
+func randomSuffix(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 3)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTestFile(t, path, string(b))
+}
+
+// countAdded reads "Apply complete! Resources: 71 added, ..." back.
+func countAdded(out []byte) string {
+	_, rest, ok := bytes.Cut(out, []byte("Resources: "))
+	if !ok {
+		return ""
+	}
+	n, _, _ := bytes.Cut(rest, []byte(" added"))
+	return string(n)
+}
+
+// planChanges keeps the part of a plan that says what would change.
+func planChanges(out []byte) string {
+	s := string(out)
+	if i := strings.Index(s, "Terraform will perform the following actions"); i >= 0 {
+		s = s[i:]
+	}
+	return lastLines([]byte(s), 120)
+}
+
+func lastLines(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func firstLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return line
+}

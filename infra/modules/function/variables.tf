@@ -1,0 +1,51 @@
+# One function of the deployment model (shared/deployment.Function), as
+# deployment.json holds it; its route, if any, goes to modules/http_api.
+variable "function" {
+  description = "The function from the deployment model: physical name, settings, environment, log group and its own role with its trust and permissions policies."
+  type = object({
+    name         = string
+    service      = string
+    functionName = string
+    description  = string
+    runtime      = string
+    handler      = string
+    memory       = number
+    timeout      = number
+    tracing      = string
+    logFormat    = string
+    logGroup     = string
+    environment  = map(string)
+    role = object({
+      name        = string
+      description = string
+      policyName  = string
+      trust       = any
+      policy      = any
+    })
+  })
+}
+
+variable "artifact" {
+  description = "Path of the function's zip, holding a bootstrap binary for architecture."
+  type        = string
+}
+
+variable "architecture" {
+  description = "arm64 or x86_64 (the root module validates it)."
+  type        = string
+}
+
+variable "extra_env" {
+  description = "Variables added to the model's environment; the model's win."
+  type        = map(string)
+}
+
+variable "log_retention" {
+  description = "Retention of the function's log group, in days."
+  type        = number
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency; null leaves the function unreserved."
+  type        = number
+}
