@@ -61,7 +61,7 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, arns map[string]string) (s
 	for _, fn := range routes {
 		// This function's own route, on any stage: API Gateway invokes it as
 		// <execution ARN>/<stage>/<METHOD>/<path, each parameter a *>.
-		if err := d.ensureInvokePermission(ctx, fn.FunctionName, deployment.RoutePermissionID, execution+"/"+fn.Route.InvokeSource); err != nil {
+		if err := d.ensureInvokePermission(ctx, fn.FunctionName, fn.Route.PermissionID, execution+"/"+fn.Route.InvokeSource); err != nil {
 			return "", err
 		}
 	}
@@ -69,7 +69,7 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, arns map[string]string) (s
 		// Only this authorizer of this API: API Gateway invokes an
 		// authorizer function as <execution ARN>/authorizers/<id>.
 		fn := d.model.Function(api.Authorizer.Function)
-		if err := d.ensureInvokePermission(ctx, fn.FunctionName, deployment.AuthorizerPermissionID, execution+"/authorizers/"+authorizerID); err != nil {
+		if err := d.ensureInvokePermission(ctx, fn.FunctionName, api.Authorizer.PermissionID, execution+"/authorizers/"+authorizerID); err != nil {
 			return "", err
 		}
 	}
