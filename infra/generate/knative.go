@@ -243,9 +243,10 @@ func probeAt(path string, period, failures int) *probe {
 }
 
 func knativeService(fn *deployment.Function) object {
-	env := make([]envVar, 0, len(fn.Environment)+1)
-	for _, k := range sortedKeys(fn.Environment) {
-		env = append(env, envVar{Name: k, Value: fn.Environment[k]})
+	vars := fn.KnativeEnvironment()
+	env := make([]envVar, 0, len(vars)+1)
+	for _, k := range sortedKeys(vars) {
+		env = append(env, envVar{Name: k, Value: vars[k]})
 	}
 	region := envVar{Name: "AWS_REGION", ValueFrom: &envValue{}}
 	region.ValueFrom.ConfigMapKeyRef.Name, region.ValueFrom.ConfigMapKeyRef.Key = awsConfigMap, "AWS_REGION"

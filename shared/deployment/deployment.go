@@ -26,6 +26,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 )
@@ -448,4 +449,22 @@ func (d *Deployment) JSON() ([]byte, error) {
 		*Deployment
 	}{Notice, d})
 	return buf.Bytes(), err
+}
+
+// KnativeTrustedProxies are the addresses a Knative cluster's own proxies
+// (ingress gateway, activator) reach a container from: the private ranges
+// pod networks are drawn from. runtime.ClientIP looks through them to the
+// client's address. Narrow it to the cluster's pod CIDR where that is
+// known: a client inside these ranges counts as a proxy, and the address
+// it claims in X-Forwarded-For is then believed.
+const KnativeTrustedProxies = "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fc00::/7"
+
+// KnativeEnvironment is the function's environment on Knative: the model's,
+// and the proxies runtime.ClientIP looks through (nothing stands between a
+// client and a Lambda function but API Gateway, which hands over the
+// client's address itself).
+func (f *Function) KnativeEnvironment() map[string]string {
+	env := maps.Clone(f.Environment)
+	env[runtime.EnvTrustedProxies] = KnativeTrustedProxies
+	return env
 }

@@ -3,12 +3,15 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -82,23 +85,91 @@ func Guard(check CallerCheck, h http.Handler) http.Handler {
 
 // ClientIP is the address of the client that sent r. On Lambda it is API
 // Gateway's sourceIp (the adapter puts it in RemoteAddr), which a client
-// cannot forge. On Knative the peer is the cluster's ingress, which appends
-// the address it saw to X-Forwarded-For: the last entry is the one no client
-// can forge (earlier ones are whatever the client sent), so it wins over the
-// peer address.
+// cannot forge. On Knative a request passes proxies before it reaches the
+// container (the cluster's ingress, maybe the activator, and the pod's
+// queue-proxy), and each appends the address it saw to X-Forwarded-For.
+// ClientIP walks that chain, the peer last, from the right and returns the
+// first address that is not one of the trusted proxies
+// (EnvTrustedProxies): entries to its left are whatever the client sent.
+// When every address is a trusted proxy (a client inside the cluster), the
+// leftmost one that parses wins.
 func ClientIP(r *http.Request) string {
-	if !OnLambda() {
-		if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
-			hops := strings.Split(xff[len(xff)-1], ",")
-			if last := strings.TrimSpace(hops[len(hops)-1]); last != "" {
-				return last
-			}
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if OnLambda() {
+		return peer
+	}
+	trusted := trustedProxies()
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for _, h := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
 		}
 	}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return host
+	hops = append(hops, peer)
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			break // not an address a proxy appends: the client wrote it
+		}
+		client = addr.Unmap().String()
+		if !trusted.contains(addr) {
+			break
+		}
 	}
-	return r.RemoteAddr
+	return client
+}
+
+// EnvTrustedProxies lists the proxies in front of a Knative container, as
+// comma-separated CIDR prefixes or addresses; ClientIP looks through them.
+// Unset, only loopback is trusted (a proxy in the same pod, such as
+// Knative's queue-proxy). The generated Knative manifests set it.
+const EnvTrustedProxies = "SHOP_TRUSTED_PROXIES"
+
+type prefixes []netip.Prefix
+
+func (ps prefixes) contains(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// trustedProxies is EnvTrustedProxies, parsed once. ServeUntilSignal
+// refuses to start with a value that does not parse, so the error is seen
+// at start rather than ignored here.
+var trustedProxies = sync.OnceValue(func() prefixes {
+	ps, _ := parseTrustedProxies(os.Getenv(EnvTrustedProxies))
+	return ps
+})
+
+func parseTrustedProxies(v string) (prefixes, error) {
+	ps := prefixes{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q is neither an address nor a CIDR prefix", EnvTrustedProxies, f)
+			}
+			f = netip.PrefixFrom(a, a.BitLen()).String()
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %q is neither an address nor a CIDR prefix", EnvTrustedProxies, f)
+		}
+		ps = append(ps, p.Masked())
+	}
+	return ps, nil
 }
 
 // Fatal reports a wiring error in main and exits with status 1. The line is
@@ -133,6 +204,9 @@ func OnLambda() bool {
 // (default 8080), Serve h until SIGTERM (what Kubernetes sends) or SIGINT
 // (Ctrl-C when run locally), drain, return. A listen or serve error is Fatal.
 func ServeUntilSignal(h http.Handler) {
+	if _, err := parseTrustedProxies(os.Getenv(EnvTrustedProxies)); err != nil {
+		Fatal("runtime: bad trusted proxies", err)
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"

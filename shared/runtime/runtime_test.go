@@ -122,18 +122,62 @@ func TestClientIP(t *testing.T) {
 	}
 	t.Run("knative", func(t *testing.T) {
 		t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
+		trusted, err := parseTrustedProxies("10.0.0.0/8, 192.168.1.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := trustedProxies
+		trustedProxies = func() prefixes { return trusted }
+		t.Cleanup(func() { trustedProxies = old })
 		for _, tt := range []struct {
 			r    *http.Request
 			want string
 		}{
+			// No proxy in front: the peer.
+			{req("203.0.113.9:51234"), "203.0.113.9"},
 			{req("10.0.0.7:51234"), "10.0.0.7"},
 			{req("10.0.0.7:51234", "203.0.113.9"), "203.0.113.9"},
 			// The client's own entries come first; the ingress appends what it saw.
 			{req("10.0.0.7:51234", "198.51.100.66, 203.0.113.9"), "203.0.113.9"},
 			{req("10.0.0.7:51234", "198.51.100.66", "203.0.113.9"), "203.0.113.9"},
+			// Ingress, activator and queue-proxy each append their peer: the
+			// cluster's own addresses are looked through.
+			{req("127.0.0.1:40000", "198.51.100.66, 203.0.113.9, 10.1.2.3, 10.4.5.6"), "203.0.113.9"},
+			{req("[::1]:40000", "203.0.113.9, 192.168.1.1"), "203.0.113.9"},
+			{req("127.0.0.1:40000", "2001:db8::1, 10.1.2.3"), "2001:db8::1"},
+			// An untrusted peer is the client, whatever the header says.
+			{req("198.51.100.7:40000", "203.0.113.9"), "198.51.100.7"},
+			// 192.168.1.2 is not the one trusted address of that network.
+			{req("127.0.0.1:40000", "203.0.113.9, 192.168.1.2"), "192.168.1.2"},
+			// Every hop trusted (a client in the cluster): the leftmost.
+			{req("127.0.0.1:40000", "10.9.9.9, 10.1.2.3"), "10.9.9.9"},
+			// Garbage to the left of the trusted hops is the client's own
+			// writing: the last address a proxy vouched for wins.
+			{req("127.0.0.1:40000", "not-an-ip, 10.1.2.3"), "10.1.2.3"},
+			{req("127.0.0.1:40000", "::ffff:203.0.113.9"), "203.0.113.9"},
 		} {
 			if got := ClientIP(tt.r); got != tt.want {
 				t.Errorf("ClientIP(%s, %v) = %s, want %s", tt.r.RemoteAddr, tt.r.Header["X-Forwarded-For"], got, tt.want)
+			}
+		}
+	})
+	t.Run("only loopback is trusted by default", func(t *testing.T) {
+		t.Setenv("AWS_LAMBDA_RUNTIME_API", "")
+		def, err := parseTrustedProxies("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := trustedProxies
+		trustedProxies = func() prefixes { return def }
+		t.Cleanup(func() { trustedProxies = old })
+		if got := ClientIP(req("127.0.0.1:40000", "203.0.113.9, 10.1.2.3")); got != "10.1.2.3" {
+			t.Errorf("ClientIP = %s, want 10.1.2.3: an address not configured as a proxy is the client", got)
+		}
+	})
+	t.Run("bad trusted proxies are refused", func(t *testing.T) {
+		for _, v := range []string{"10.0.0.0/33", "ten", "10.0.0.0/8,,x"} {
+			if _, err := parseTrustedProxies(v); err == nil {
+				t.Errorf("parseTrustedProxies(%q) accepted", v)
 			}
 		}
 	})

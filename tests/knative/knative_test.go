@@ -482,7 +482,7 @@ type process struct {
 }
 
 // start runs bin as Knative runs the container: PORT set, no Lambda
-// Runtime API, the function's environment from the model; plus the local
+// Runtime API, the function's Knative environment from the model; plus the local
 // emulator's endpoint and credentials, and the two switches the local
 // deployer also sets (faults, so the suite's fault tests work; recording,
 // for the least-privilege check).
@@ -497,8 +497,9 @@ func start(t *testing.T, bin string, fn *deployment.Function) *process {
 
 	env := withoutVars(os.Environ(), "AWS_LAMBDA_RUNTIME_API", "PORT", "K_SINK")
 	env = slices.DeleteFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "SHOP_") })
-	for _, k := range slices.Sorted(maps.Keys(fn.Environment)) {
-		env = append(env, k+"="+fn.Environment[k])
+	vars := fn.KnativeEnvironment()
+	for _, k := range slices.Sorted(maps.Keys(vars)) {
+		env = append(env, k+"="+vars[k])
 	}
 	env = append(env, fmt.Sprintf("PORT=%d", port), faults.EnvSwitch+"=1", awscalls.EnvSwitch+"=1")
 
