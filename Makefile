@@ -90,7 +90,7 @@ build: ## build every function for this machine into build/local/<name>.zip
 build-aws: ## build every function for AWS (linux/arm64) into build/aws/<name>.zip, read by infra/
 	$(GO) run ./localstack/deploy -build-only -goarch arm64 -out build/aws
 
-generate: ## rewrite the files made from the deployment model (infra/deployment.json) after a manifest change
+generate: ## rewrite the files made from the deployment model (infra/deployment.json, infra/knative/) after a manifest change
 	$(GO) run ./infra/generate
 
 # Terraform's own checks need the terraform binary, and validate needs the
