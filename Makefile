@@ -39,6 +39,8 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 
 # make test owns the emulator only if it started it: `ensure` says which on
 # its last line, and the trap stops it on every exit path, failures included.
+# (Its output is captured and echoed, not tee'd to /dev/stderr: reopening
+# that truncates a log file that stdout and stderr both go to, such as CI's.)
 # go vet and the compilation of every test binary run while the emulator
 # starts and the deployer deploys: neither needs the other.
 # The end-to-end package ends by checking every AWS call the functions made
@@ -59,7 +61,7 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null ) & prep=$$!; \
-	  owner=$$($(STACK) ensure | tee /dev/stderr | tail -n 1); \
+	  ensured=$$($(STACK) ensure) || { echo "$$ensured"; exit 1; }; echo "$$ensured"; owner=$${ensured##*$$'\n'}; \
 	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
 	  $(DEPLOY); \
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
