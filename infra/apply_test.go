@@ -103,7 +103,35 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		"TF_IN_AUTOMATION=1",
 		"TF_INPUT=0",
 		"CHECKPOINT_DISABLE=1", // no version check over the network
+		// Every request the provider sends and every answer, for a failed
+		// run's post-mortem (kept below); the provider's own retries show
+		// only here.
+		"TF_LOG_PROVIDER=DEBUG",
+		"TF_LOG_PATH=" + filepath.Join(work, "terraform.log"),
 	}}
+	// Registered before the destroy below, so it runs after it: a failed
+	// run keeps the log, destroy included, where make test's logs are.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		kept, err := filepath.Abs(filepath.Join("..", ".local", "terraform-"+prefix+".log"))
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(kept), 0o755)
+		}
+		var log []byte
+		if err == nil {
+			log, err = os.ReadFile(filepath.Join(work, "terraform.log"))
+		}
+		if err == nil {
+			err = os.WriteFile(kept, log, 0o644)
+		}
+		if err != nil {
+			t.Logf("could not keep Terraform's log: %v", err)
+			return
+		}
+		rep.note("Terraform's log kept in " + kept)
+	})
 	if _, err := os.Stat(providerMirror); err == nil {
 		cli := filepath.Join(work, "cli.tfrc")
 		writeTestFile(t, cli, fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", providerMirror))
