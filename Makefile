@@ -72,7 +72,8 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  test -s $(TERRAFORM_REPORT) || { echo "no Terraform report: infra/apply_test.go did not run"; exit 1; }; \
-	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(TERRAFORM_REPORT)
+	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(TERRAFORM_REPORT); \
+	  command -v kubectl >/dev/null 2>&1 || echo "kubectl: NOT FOUND: the generated Knative kustomization was not built (infra/generate TestKustomizationBuilds skipped)"
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...
