@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/store"
 )
 
@@ -48,7 +49,7 @@ const (
 	itemTTL     = 24 * time.Hour
 )
 
-func itemKey(name string) store.Item { return store.Key("BREAKER#"+name, sortKey) }
+func itemKey(name string) store.Item { return store.Key(naming.BreakerKeyPrefix+name, sortKey) }
 
 // names are the expression attribute names every write uses; DynamoDB
 // rejects unused ones, so each write picks the names it needs.

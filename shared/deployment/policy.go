@@ -44,7 +44,7 @@ func trustPolicy() Policy {
 var BreakerActions = []string{"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 
 // BreakerKeyPattern matches the partition keys of breaker items.
-const BreakerKeyPattern = "BREAKER#*"
+const BreakerKeyPattern = naming.BreakerKeyPrefix + "*"
 
 // functionPolicy is the least privilege of one function: write its own log
 // group (which the deployment creates, so the function never needs

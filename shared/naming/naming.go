@@ -52,3 +52,8 @@ func LogGroup(prefix, name string) string { return "/aws/lambda/" + Function(pre
 
 // AccessLogGroup is the CloudWatch Logs group of the HTTP API's access log.
 func AccessLogGroup(prefix string) string { return "/aws/apigateway/" + API(prefix) + "/access" }
+
+// BreakerKeyPrefix starts the partition key of every circuit breaker's item
+// in the platform table (shared/breaker); the functions' IAM grant for
+// breakers reaches only keys with it (shared/deployment).
+const BreakerKeyPrefix = "BREAKER#"
