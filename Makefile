@@ -47,11 +47,14 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
 # missing report means the check never ran, which fails the run). The same
-# holds for infra/apply_test.go, which applies Terraform to the same emulator
-# under a prefix of its own, runs the end-to-end suite against it, wants an
-# empty plan and destroys it: its one paragraph (or why it skipped) is
-# printed last, and a missing one fails the run. It reuses the host zips the
-# deploy has just built (build/local).
+# holds for infra/apply_test.go, which applies Terraform under a prefix of
+# its own to an emulator of its own (SHOP_TERRAFORM_OWN_EMULATOR: the
+# provider cannot survive a create whose response the loaded shared emulator
+# lost), deploys the local deployer's stack beside it, runs the end-to-end
+# suite against the Terraform stack, diffs the two, wants an empty plan and
+# destroys it: its one paragraph (or why it skipped) is printed last, and a
+# missing one fails the run. It reuses the host zips the deploy has just
+# built (build/local).
 # Test packages run TEST_PARALLEL at a time, and so do the parallel tests
 # inside each: they mostly wait on the emulator, not on the CPU. MiniStack
 # under that load now and then applies a write and loses its response; the
@@ -67,7 +70,7 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) \
-	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local; \
+	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1; \
 	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT); \
 	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
