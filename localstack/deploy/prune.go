@@ -49,8 +49,9 @@ const prefixVariable = "SHOP_PREFIX"
 const statusTableKept = "kept: no service declares it any more; delete it yourself"
 
 // statusRoleKept reports the role of a pruned function that Lambda may not
-// assume: not one the deployer made.
-const statusRoleKept = "kept: Lambda may not assume it, so it is not the deployer's; delete it yourself"
+// assume (or, with no function in the model, whose trust there is nothing
+// to compare with): not provably one the deployer made.
+const statusRoleKept = "kept: not provably the deployer's (not the Lambda trust); delete it yourself"
 
 // liveFunction is a function on the emulator, as pruning sees it.
 type liveFunction struct {
