@@ -365,20 +365,26 @@ func removedManifest(t *testing.T, c clients, model *deployment.Deployment) []st
 	removeLeftovers(t, c, []string{gone, nested}, []string{gone, half, handmade, nested},
 		[]string{naming.LogGroup(testPrefix, goneName), naming.LogGroup(testPrefix, halfName)})
 
+	// Each was removed just now, so "already exists" below is the test's own
+	// create, retried after the emulator lost its response (retried.go).
 	roleARN := map[string]string{}
 	for role, policyName := range map[string]string{gone: shape.PolicyName, half: shape.PolicyName, handmade: "hand-made", nested: shape.PolicyName} {
-		out, err := c.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(mustJSON(shape.Trust))})
+		_, err := c.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(mustJSON(shape.Trust))})
+		if err != nil && !awserr.HasCode(err, "EntityAlreadyExists") {
+			t.Fatalf("role %s: %v", role, err)
+		}
+		got, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
 		if err != nil {
 			t.Fatalf("role %s: %v", role, err)
 		}
-		roleARN[role] = aws.ToString(out.Role.Arn)
+		roleARN[role] = aws.ToString(got.Role.Arn)
 		_, err = c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(policyName), PolicyDocument: aws.String(mustJSON(shape.Policy))})
 		if err != nil {
 			t.Fatalf("role %s: %v", role, err)
 		}
 	}
 	for _, group := range []string{naming.LogGroup(testPrefix, goneName), naming.LogGroup(testPrefix, halfName)} {
-		if _, err := c.logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &group}); err != nil {
+		if _, err := c.logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &group}); err != nil && !awserr.HasCode(err, "ResourceAlreadyExistsException") {
 			t.Fatalf("log group %s: %v", group, err)
 		}
 	}
@@ -395,7 +401,7 @@ func removedManifest(t *testing.T, c clients, model *deployment.Deployment) []st
 			Code:         &ltypes.FunctionCode{ZipFile: code},
 			Environment:  &ltypes.Environment{Variables: map[string]string{prefixVariable: stack}},
 		})
-		if err != nil {
+		if err != nil && !awserr.HasCode(err, "ResourceConflictException") {
 			t.Fatalf("function %s: %v", fn, err)
 		}
 		if err := (&deployer{clients: c}).waitFunctionReady(ctx, fn); err != nil {
