@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"maps"
@@ -32,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
@@ -48,9 +50,12 @@ const testPrefix = "shoptest"
 // TestLiveDeployConvergesAndChangesNothing deploys every manifest to a
 // running emulator, the first time losing a response to every kind of
 // call; then turns part of the stack back into what the deployer made
-// before it applied the deployment model (oldStack); deploys again, which
-// must bring it back; and deploys a third time, which must report nothing
-// but unchanged. Then it checks that the emulator holds exactly one API,
+// before it applied the deployment model (oldStack) and adds what a
+// removed manifest leaves behind, beside a nested stack's function
+// (removedManifest); deploys again, losing the first response to every
+// kind of delete, which must bring the stack back and delete the leftovers
+// and nothing else (checkPruned); and deploys a third time, which must
+// report nothing but unchanged. Then it checks that the emulator holds exactly one API,
 // one integration per routed function, one route per route key and one
 // authorizer, configured as the model says; that what is cheap to read
 // back equals the model (the API's description; its stage's throttling,
@@ -118,14 +123,23 @@ func TestLiveDeployConvergesAndChangesNothing(t *testing.T) {
 	}
 
 	aged := oldStack(t, c, model, account)
-	if err := run(ctx, args, &converge); err != nil {
-		t.Fatalf("deploy over the old stack: %v\n%s", err, &converge)
+	removed := removedManifest(t, c, model)
+	// This deploy loses the first response to every kind of delete: each
+	// must survive its own retry, which finds the resource gone.
+	lossyDeletes := newLoseFirstOf(isDelete)
+	opts.httpClient = lossyDeletes
+	if err := deploy(ctx, opts, &converge); err != nil {
+		t.Fatalf("deploy over the old stack, delete responses lost: %v\n%s", err, &converge)
 	}
-	for _, want := range aged {
+	for _, want := range append(aged, removed...) {
 		if !strings.Contains(converge.String(), want) {
 			t.Errorf("deploy over the old stack did not report %q:\n%s", want, &converge)
 		}
 	}
+	if n := lossyDeletes.retriedCount(); n < len(removed) {
+		t.Errorf("only %d deletes were retried after their response was lost, want at least %d: the fault did not happen", n, len(removed))
+	}
+	checkPruned(t, c, model)
 
 	if err := run(ctx, args, &third); err != nil {
 		t.Fatalf("third deploy: %v\n%s", err, &third)
@@ -318,6 +332,165 @@ func oldStack(t *testing.T, c clients, model *deployment.Deployment, account str
 		progressLine("permission", fn.FunctionName, statusUpdated),
 	}
 	return append(lines, oldSettings(t, c, model, apiID)...)
+}
+
+// What removedManifest leaves beside the deployed stack, by manifest name.
+const (
+	goneName     = "users-gone"     // function, role and log group of a removed manifest: all go
+	halfName     = "users-half"     // role and log group of one a cut-short prune left: both go
+	handmadeName = "users-handmade" // a role with no function, not the deployer's: it stays
+	nestedName   = "users-get"      // function and role of the nested stack nestedPrefix: they stay
+)
+
+// nestedPrefix is a stack whose names all begin with testPrefix's.
+const nestedPrefix = testPrefix + "-x"
+
+// removedManifest makes, through the AWS API, what the deployer left of a
+// manifest removed since it deployed it: the function goneName with
+// SHOP_PREFIX=<prefix>, its role (the Lambda trust, the model's inline
+// policy name) and its log group; and what a prune cut short after it
+// deleted a function leaves, halfName's role and log group. Beside them,
+// what the next deploy must not touch: the role handmadeName, whose
+// function is gone too but which has an inline policy the deployer never
+// writes, and the function and role nestedName of the stack nestedPrefix
+// (SHOP_PREFIX=<prefix>-x). It returns the progress lines the next deploy
+// must print as it deletes the first set, and removes everything it made
+// when the test ends.
+func removedManifest(t *testing.T, c clients, model *deployment.Deployment) []string {
+	t.Helper()
+	ctx := t.Context()
+	shape := model.Functions[0].Role
+	gone, half := naming.Function(testPrefix, goneName), naming.Function(testPrefix, halfName)
+	handmade, nested := naming.Function(testPrefix, handmadeName), naming.Function(nestedPrefix, nestedName)
+	removeLeftovers(t, c, []string{gone, nested}, []string{gone, half, handmade, nested},
+		[]string{naming.LogGroup(testPrefix, goneName), naming.LogGroup(testPrefix, halfName)})
+
+	// Each was removed just now, so "already exists" below is the test's own
+	// create, retried after the emulator lost its response (retried.go).
+	roleARN := map[string]string{}
+	for role, policyName := range map[string]string{gone: shape.PolicyName, half: shape.PolicyName, handmade: "hand-made", nested: shape.PolicyName} {
+		_, err := c.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(role), AssumeRolePolicyDocument: aws.String(mustJSON(shape.Trust))})
+		if err != nil && !awserr.HasCode(err, "EntityAlreadyExists") {
+			t.Fatalf("role %s: %v", role, err)
+		}
+		got, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(role)})
+		if err != nil {
+			t.Fatalf("role %s: %v", role, err)
+		}
+		roleARN[role] = aws.ToString(got.Role.Arn)
+		_, err = c.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(policyName), PolicyDocument: aws.String(mustJSON(shape.Policy))})
+		if err != nil {
+			t.Fatalf("role %s: %v", role, err)
+		}
+	}
+	for _, group := range []string{naming.LogGroup(testPrefix, goneName), naming.LogGroup(testPrefix, halfName)} {
+		if _, err := c.logs.CreateLogGroup(ctx, &cloudwatchlogs.CreateLogGroupInput{LogGroupName: &group}); err != nil && !awserr.HasCode(err, "ResourceAlreadyExistsException") {
+			t.Fatalf("log group %s: %v", group, err)
+		}
+	}
+	code, err := zipBootstrap([]byte("#!/bin/sh\nexit 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fn, stack := range map[string]string{gone: testPrefix, nested: nestedPrefix} {
+		_, err := c.lambda.CreateFunction(ctx, &lambda.CreateFunctionInput{
+			FunctionName: aws.String(fn),
+			Role:         aws.String(roleARN[fn]),
+			Runtime:      ltypes.Runtime(deployment.Runtime),
+			Handler:      aws.String(deployment.Handler),
+			Code:         &ltypes.FunctionCode{ZipFile: code},
+			Environment:  &ltypes.Environment{Variables: map[string]string{prefixVariable: stack}},
+		})
+		if err != nil && !awserr.HasCode(err, "ResourceConflictException") {
+			t.Fatalf("function %s: %v", fn, err)
+		}
+		if err := (&deployer{clients: c}).waitFunctionReady(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{
+		progressLine("function", gone, statusDeleted),
+		progressLine("log group", naming.LogGroup(testPrefix, goneName), statusDeleted),
+		progressLine("role", gone, statusDeleted),
+		progressLine("log group", naming.LogGroup(testPrefix, halfName), statusDeleted),
+		progressLine("role", half, statusDeleted),
+	}
+}
+
+// removeLeftovers deletes the functions, roles (their inline policies
+// first) and log groups, whichever are there: now, what an earlier run
+// that failed left; when the test ends, what it made.
+func removeLeftovers(t *testing.T, c clients, functions, roles, groups []string) {
+	t.Helper()
+	remove := func(ctx context.Context) {
+		for _, fn := range functions {
+			if _, err := c.lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: &fn}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
+				t.Errorf("clean up function %s: %v", fn, err)
+			}
+		}
+		for _, role := range roles {
+			policies, err := (&deployer{clients: c}).inlinePolicies(ctx, role)
+			if awserr.HasCode(err, "NoSuchEntity") {
+				continue
+			}
+			if err != nil {
+				t.Errorf("clean up role %s: %v", role, err)
+				continue
+			}
+			for _, p := range policies {
+				if _, err := c.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &role, PolicyName: &p}); err != nil {
+					t.Errorf("clean up role %s: policy %s: %v", role, p, err)
+				}
+			}
+			if _, err := c.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: &role}); err != nil {
+				t.Errorf("clean up role %s: %v", role, err)
+			}
+		}
+		for _, group := range groups {
+			if _, err := c.logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: &group}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
+				t.Errorf("clean up log group %s: %v", group, err)
+			}
+		}
+	}
+	remove(t.Context())
+	// The test's context is done by the time cleanups run.
+	t.Cleanup(func() { remove(context.Background()) })
+}
+
+// checkPruned checks that the deploy after removedManifest deleted what a
+// removed manifest left, and left alone the nested stack's function and
+// role and the role that is not the deployer's.
+func checkPruned(t *testing.T, c clients, model *deployment.Deployment) {
+	t.Helper()
+	ctx := t.Context()
+	d := &deployer{clients: c}
+	gone := naming.Function(testPrefix, goneName)
+	if _, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &gone}); !awserr.HasCode(err, "ResourceNotFoundException") {
+		t.Errorf("function %s of a removed manifest: %v, want it deleted", gone, err)
+	}
+	for _, name := range []string{goneName, halfName} {
+		role, group := naming.Function(testPrefix, name), naming.LogGroup(testPrefix, name)
+		if _, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &role}); !awserr.HasCode(err, "NoSuchEntity") {
+			t.Errorf("role %s of a removed manifest: %v, want it deleted", role, err)
+		}
+		if _, found, err := d.describeLogGroup(ctx, group); found || err != nil {
+			t.Errorf("log group %s of a removed manifest: found %v (%v), want it deleted", group, found, err)
+		}
+	}
+
+	nested := naming.Function(nestedPrefix, nestedName)
+	got, err := c.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &nested})
+	if err != nil {
+		t.Errorf("function %s of the stack %s: %v, want it left alone", nested, nestedPrefix, err)
+	} else if env := haveConfig(got.Configuration).Env; env[prefixVariable] != nestedPrefix {
+		t.Errorf("function %s of the stack %s: environment %v, want it left alone", nested, nestedPrefix, env)
+	}
+	handmade := naming.Function(testPrefix, handmadeName)
+	for role, policy := range map[string]string{nested: model.Functions[0].Role.PolicyName, handmade: "hand-made"} {
+		if policies, err := d.inlinePolicies(ctx, role); err != nil || !slices.Equal(policies, []string{policy}) {
+			t.Errorf("role %s: inline policies %v (%v), want it left alone with [%s]", role, policies, err, policy)
+		}
+	}
 }
 
 // oldSettings turns the settings the deployer did not apply before the
@@ -598,22 +771,39 @@ func checkPermissionSurvivesALostResponse(t *testing.T, c clients, apiID, author
 }
 
 // loseFirst sends every request and loses the response to the first call
-// of each kind (operation and resource), after the server applied it.
+// of each kind (operation and resource) that match admits (nil: every
+// kind), after the server applied it.
 type loseFirst struct {
-	next aws.HTTPClient
-	mu   sync.Mutex
-	seen map[string]bool
-	lost int
+	next    aws.HTTPClient
+	match   func(kind string) bool
+	mu      sync.Mutex
+	seen    map[string]int // kind -> calls sent
+	lost    int
+	retried int // calls sent again after their first response was lost
 }
 
-func newLoseFirst() *loseFirst {
-	return &loseFirst{next: awshttp.NewBuildableClient(), seen: map[string]bool{}}
+func newLoseFirst() *loseFirst { return newLoseFirstOf(nil) }
+
+func newLoseFirstOf(match func(kind string) bool) *loseFirst {
+	return &loseFirst{next: awshttp.NewBuildableClient(), match: match, seen: map[string]int{}}
 }
 
 func (l *loseFirst) lostCount() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.lost
+}
+
+func (l *loseFirst) retriedCount() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.retried
+}
+
+// isDelete admits the kinds of call that delete: IAM's and CloudWatch
+// Logs' Delete* actions, REST DELETEs (Lambda, API Gateway).
+func isDelete(kind string) bool {
+	return strings.HasPrefix(kind, "Delete") || strings.Contains(kind, ".Delete") || strings.HasPrefix(kind, http.MethodDelete+" ")
 }
 
 func (l *loseFirst) Do(r *http.Request) (*http.Response, error) {
@@ -635,8 +825,12 @@ func (l *loseFirst) Do(r *http.Request) (*http.Response, error) {
 		kind = r.Method + " " + r.URL.Path
 	}
 	l.mu.Lock()
-	lose := !l.seen[kind]
-	l.seen[kind] = true
+	admitted := l.match == nil || l.match(kind)
+	l.seen[kind]++
+	lose := admitted && l.seen[kind] == 1
+	if admitted && l.seen[kind] == 2 {
+		l.retried++
+	}
 	l.mu.Unlock()
 	resp, err := l.next.Do(r)
 	if err != nil || !lose {

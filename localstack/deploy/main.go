@@ -1,10 +1,12 @@
 // Command deploy builds every function declared under functions/ and applies
 // the deployment model (shared/deployment: tables, signing keys, roles, log
 // groups, functions, HTTP API with its Lambda authorizer, throttled stage
-// and access log, and the stack-wide settings) to a local AWS
-// emulator: MiniStack or LocalStack. Terraform (infra/) reads the same
-// model, so the local stack and AWS cannot drift apart; what is here is
-// only how to get there with AWS calls.
+// and access log, and the stack-wide settings) to a local AWS emulator:
+// MiniStack or LocalStack. It removes the functions (with their roles and
+// log groups) the model no longer has, as Terraform would, and keeps the
+// tables (prune.go). Terraform (infra/) reads the same model, so the local
+// stack and AWS cannot drift apart; what is here is only how to get there
+// with AWS calls.
 //
 //	go run ./localstack/deploy                                   # build + deploy to $AWS_ENDPOINT_URL
 //	go run ./localstack/deploy -build-only -goarch arm64 -out build/aws   # zips for Terraform
@@ -169,6 +171,13 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 		return err
 	}
 	p.phase("http api", time.Since(start))
+
+	// Last: nothing deployed refers to what goes any more.
+	start = time.Now()
+	if err := d.prune(ctx); err != nil {
+		return err
+	}
+	p.phase("prune", time.Since(start))
 
 	url, err := apiBaseURL(opts.endpoint, apiID, d.model.API.Stage)
 	if err != nil {

@@ -1,0 +1,366 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/shop-serverless/shop/shared/awserr"
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/naming"
+)
+
+// Pruning: what the model no longer has.
+//
+// Terraform destroys what a deleted manifest declared; the deployer prunes
+// the same, once everything else is deployed (no route, integration or
+// grant of the API refers to a removed function any more by then):
+//
+//   - a function of this stack the model does not have: named
+//     <prefix>-..., and carrying SHOP_PREFIX=<prefix>, so a stack whose
+//     prefix merely begins with ours (<prefix>-b) is never touched. Then
+//     its log group, and its role if Lambda is what may assume it.
+//     Deleting the function takes its grants to API Gateway with it.
+//   - a role of this stack's name whose function is gone already (a prune
+//     cut short, which deletes the function first): only when it looks
+//     like the deployer's (the model's trust, no managed policy, at most
+//     the model's one inline policy) and no other stack on the emulator
+//     owns its name. A role proves nothing else about its owner, and one
+//     the deployer cannot prove its own stays. Its log group goes first,
+//     so the role is what a cut-short prune leaves to finish it.
+//   - a table of a service no manifest declares is kept (it holds data):
+//     reported, for the developer to delete.
+
+// prefixVariable is the environment variable that names a function's stack
+// (manifest.Environment sets it; TestPrefixVariableIsTheModels holds the
+// two together).
+const prefixVariable = "SHOP_PREFIX"
+
+// statusTableKept reports a table of a service no manifest declares.
+const statusTableKept = "kept: no service declares it any more; delete it yourself"
+
+// statusRoleKept reports the role of a pruned function that Lambda may not
+// assume (or, with no function in the model, whose trust there is nothing
+// to compare with): not provably one the deployer made.
+const statusRoleKept = "kept: not provably the deployer's (not the Lambda trust); delete it yourself"
+
+// liveFunction is a function on the emulator, as pruning sees it.
+type liveFunction struct {
+	name  string // physical name
+	stack string // its SHOP_PREFIX; "" when it has none
+}
+
+// pruneScan is what the emulator holds that pruning looks at.
+type pruneScan struct {
+	functions  []liveFunction
+	roles      []string
+	tables     []string
+	parameters []string // SSM parameter names: a stack's JWKS parameter tells its prefix
+}
+
+// prunePlan is what pruning does, each list sorted.
+type prunePlan struct {
+	// functions are the manifest names of this stack's functions the model
+	// does not have: each goes, then its log group and its role.
+	functions []string
+	// roles are the manifest names of roles of this stack's name that the
+	// model does not have and whose function is gone: each goes, with its
+	// log group, if the role looks like the deployer's (looksDeployed).
+	roles []string
+	// tables are the physical names of tables of this stack the model does
+	// not have: kept, and reported.
+	tables []string
+}
+
+// planPrune decides from scan what of the stack of model.Prefix the model
+// no longer has.
+func planPrune(model *deployment.Deployment, scan pruneScan) prunePlan {
+	prefix := model.Prefix
+	nested := nestedStacks(prefix, scan)
+	ours := func(name string) bool {
+		if !strings.HasPrefix(name, prefix+"-") {
+			return false
+		}
+		for _, other := range nested {
+			if name == other || strings.HasPrefix(name, other+"-") {
+				return false
+			}
+		}
+		return true
+	}
+	wantFunctions, wantRoles, wantTables := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, fn := range model.Functions {
+		wantFunctions[fn.FunctionName] = true
+		wantRoles[fn.Role.Name] = true
+	}
+	for _, t := range model.Tables {
+		wantTables[t.Name] = true
+	}
+
+	var plan prunePlan
+	functionThere := map[string]bool{}
+	for _, fn := range scan.functions {
+		functionThere[fn.name] = true
+		// The variable alone decides whose a function is; the name only
+		// has to be one this stack could have given it.
+		if fn.stack == prefix && strings.HasPrefix(fn.name, prefix+"-") && !wantFunctions[fn.name] {
+			plan.functions = append(plan.functions, strings.TrimPrefix(fn.name, prefix+"-"))
+		}
+	}
+	for _, role := range scan.roles {
+		if ours(role) && !wantRoles[role] && !functionThere[role] {
+			plan.roles = append(plan.roles, strings.TrimPrefix(role, prefix+"-"))
+		}
+	}
+	for _, t := range scan.tables {
+		if ours(t) && !wantTables[t] {
+			plan.tables = append(plan.tables, t)
+		}
+	}
+	sort.Strings(plan.functions)
+	sort.Strings(plan.roles)
+	sort.Strings(plan.tables)
+	return plan
+}
+
+// nestedStacks are the prefixes of the other stacks on the emulator whose
+// names begin with prefix+"-" (shop-b beside shop), known by their
+// functions' SHOP_PREFIX and their JWKS parameters (written before their
+// roles and functions, so a stack half deployed is known too).
+func nestedStacks(prefix string, scan pruneScan) []string {
+	var stacks []string
+	for _, fn := range scan.functions {
+		stacks = append(stacks, fn.stack)
+	}
+	for _, p := range scan.parameters {
+		stack, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+		if naming.JWKSParameter(stack) == p {
+			stacks = append(stacks, stack)
+		}
+	}
+	var nested []string
+	for _, s := range stacks {
+		if strings.HasPrefix(s, prefix+"-") && !slices.Contains(nested, s) {
+			nested = append(nested, s)
+		}
+	}
+	sort.Strings(nested)
+	return nested
+}
+
+// looksDeployed reports whether a role whose function is gone is one the
+// deployer made for the model: the model's trust policy, no managed policy
+// (the deployer attaches none) and no inline policy but the model's.
+func looksDeployed(want deployment.Role, trust string, inline []string, attached int) bool {
+	if !samePolicy(trust, mustJSON(want.Trust)) || attached > 0 {
+		return false
+	}
+	for _, name := range inline {
+		if name != want.PolicyName {
+			return false
+		}
+	}
+	return true
+}
+
+// prune deletes what the model no longer has (see above) and reports each
+// deletion; a second run finds nothing to delete.
+func (d *deployer) prune(ctx context.Context) error {
+	scan, err := d.scanForPrune(ctx)
+	if err != nil {
+		return err
+	}
+	plan := planPrune(d.model, scan)
+	// Every role of the model has the same trust and policy name: a role
+	// is proven the deployer's against any one of them.
+	var model *deployment.Role
+	if len(d.model.Functions) > 0 {
+		model = &d.model.Functions[0].Role
+	}
+	for _, name := range plan.functions {
+		if err := d.pruneFunction(ctx, name, model); err != nil {
+			return err
+		}
+	}
+	for _, name := range plan.roles {
+		if model == nil {
+			break // nothing to prove a role the deployer's against
+		}
+		if err := d.pruneRole(ctx, name, *model); err != nil {
+			return err
+		}
+	}
+	for _, t := range plan.tables {
+		d.p.report("table", t, statusTableKept)
+	}
+	return nil
+}
+
+// scanForPrune lists the emulator's functions, roles, tables and
+// parameters.
+func (d *deployer) scanForPrune(ctx context.Context) (pruneScan, error) {
+	var scan pruneScan
+	fns := lambda.NewListFunctionsPaginator(d.lambda, &lambda.ListFunctionsInput{})
+	for fns.HasMorePages() {
+		page, err := fns.NextPage(ctx)
+		if err != nil {
+			return scan, fmt.Errorf("prune: list functions: %w", err)
+		}
+		for _, f := range page.Functions {
+			fn := liveFunction{name: aws.ToString(f.FunctionName)}
+			if f.Environment != nil {
+				fn.stack = f.Environment.Variables[prefixVariable]
+			}
+			scan.functions = append(scan.functions, fn)
+		}
+	}
+	roles := iam.NewListRolesPaginator(d.iam, &iam.ListRolesInput{})
+	for roles.HasMorePages() {
+		page, err := roles.NextPage(ctx)
+		if err != nil {
+			return scan, fmt.Errorf("prune: list roles: %w", err)
+		}
+		for _, r := range page.Roles {
+			scan.roles = append(scan.roles, aws.ToString(r.RoleName))
+		}
+	}
+	tables := dynamodb.NewListTablesPaginator(d.ddb, &dynamodb.ListTablesInput{})
+	for tables.HasMorePages() {
+		page, err := tables.NextPage(ctx)
+		if err != nil {
+			return scan, fmt.Errorf("prune: list tables: %w", err)
+		}
+		scan.tables = append(scan.tables, page.TableNames...)
+	}
+	params := ssm.NewDescribeParametersPaginator(d.ssm, &ssm.DescribeParametersInput{})
+	for params.HasMorePages() {
+		page, err := params.NextPage(ctx)
+		if err != nil {
+			return scan, fmt.Errorf("prune: list parameters: %w", err)
+		}
+		for _, p := range page.Parameters {
+			scan.parameters = append(scan.parameters, aws.ToString(p.Name))
+		}
+	}
+	return scan, nil
+}
+
+// pruneFunction deletes the function of manifest name, then its log group,
+// then its role if Lambda is what may assume it (model nil: no role is
+// proven the deployer's, and it stays).
+func (d *deployer) pruneFunction(ctx context.Context, name string, model *deployment.Role) error {
+	fn := naming.Function(d.model.Prefix, name)
+	// Not found: our own delete, retried after a lost response (retried.go).
+	if _, err := d.lambda.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: &fn}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
+		return fmt.Errorf("function %s: delete: %w", fn, err)
+	}
+	d.p.report("function", fn, statusDeleted)
+	if err := d.deleteLogGroup(ctx, naming.LogGroup(d.model.Prefix, name)); err != nil {
+		return err
+	}
+	role := naming.Function(d.model.Prefix, name)
+	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
+	if awserr.HasCode(err, "NoSuchEntity") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("role %s: get: %w", role, err)
+	}
+	if model == nil || !samePolicy(aws.ToString(got.Role.AssumeRolePolicyDocument), mustJSON(model.Trust)) {
+		d.p.report("role", role, statusRoleKept)
+		return nil
+	}
+	inline, attached, err := d.rolePolicies(ctx, role)
+	if err != nil {
+		return err
+	}
+	return d.deleteRole(ctx, role, inline, attached)
+}
+
+// pruneRole deletes the role of manifest name, whose function is gone, and
+// its log group, if the role looks like the deployer's; otherwise it
+// leaves both alone, silently: the role may be anyone's.
+func (d *deployer) pruneRole(ctx context.Context, name string, model deployment.Role) error {
+	role := naming.Function(d.model.Prefix, name)
+	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
+	if awserr.HasCode(err, "NoSuchEntity") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("role %s: get: %w", role, err)
+	}
+	inline, attached, err := d.rolePolicies(ctx, role)
+	if err != nil {
+		return err
+	}
+	if !looksDeployed(model, aws.ToString(got.Role.AssumeRolePolicyDocument), inline, len(attached)) {
+		return nil
+	}
+	if err := d.deleteLogGroup(ctx, naming.LogGroup(d.model.Prefix, name)); err != nil {
+		return err
+	}
+	return d.deleteRole(ctx, role, inline, attached)
+}
+
+// rolePolicies names the role's inline policies and the ARNs of its
+// managed ones.
+func (d *deployer) rolePolicies(ctx context.Context, role string) (inline, attached []string, err error) {
+	if inline, err = d.inlinePolicies(ctx, role); err != nil {
+		return nil, nil, err
+	}
+	pages := iam.NewListAttachedRolePoliciesPaginator(d.iam, &iam.ListAttachedRolePoliciesInput{RoleName: &role})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("role %s: list managed policies: %w", role, err)
+		}
+		for _, p := range page.AttachedPolicies {
+			attached = append(attached, aws.ToString(p.PolicyArn))
+		}
+	}
+	return inline, attached, nil
+}
+
+// deleteRole deletes the role after what IAM refuses to delete a role
+// with: its inline policies, its managed policies attached. Each not found
+// is our own delete, retried after a lost response.
+func (d *deployer) deleteRole(ctx context.Context, role string, inline, attached []string) error {
+	for _, name := range inline {
+		if _, err := d.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &role, PolicyName: &name}); err != nil && !awserr.HasCode(err, "NoSuchEntity") {
+			return fmt.Errorf("role %s: delete inline policy %s: %w", role, name, err)
+		}
+	}
+	for _, arn := range attached {
+		if _, err := d.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: &role, PolicyArn: &arn}); err != nil && !awserr.HasCode(err, "NoSuchEntity") {
+			return fmt.Errorf("role %s: detach %s: %w", role, arn, err)
+		}
+	}
+	if _, err := d.iam.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: &role}); err != nil && !awserr.HasCode(err, "NoSuchEntity") {
+		return fmt.Errorf("role %s: delete: %w", role, err)
+	}
+	d.p.report("role", role, statusDeleted)
+	return nil
+}
+
+// deleteLogGroup deletes the log group if it is there, and reports it.
+func (d *deployer) deleteLogGroup(ctx context.Context, group string) error {
+	_, found, err := d.describeLogGroup(ctx, group)
+	if err != nil || !found {
+		return err
+	}
+	// Not found: our own delete, retried after a lost response.
+	if _, err := d.logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: &group}); err != nil && !awserr.HasCode(err, "ResourceNotFoundException") {
+		return fmt.Errorf("log group %s: delete: %w", group, err)
+	}
+	d.p.report("log group", group, statusDeleted)
+	return nil
+}

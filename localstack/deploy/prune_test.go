@@ -1,0 +1,129 @@
+package main
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/naming"
+)
+
+// The variable pruning reads a function's stack from is the one the model
+// sets to the prefix, in every function.
+func TestPrefixVariableIsTheModels(t *testing.T) {
+	model := testModel(t)
+	for _, fn := range model.Functions {
+		if got := fn.Environment[prefixVariable]; got != model.Prefix {
+			t.Errorf("function %s: %s=%q, want the prefix %q", fn.FunctionName, prefixVariable, got, model.Prefix)
+		}
+	}
+}
+
+func TestPlanPrune(t *testing.T) {
+	model := testModel(t) // prefix shop
+	kept := model.Functions[0]
+	scan := pruneScan{
+		functions: []liveFunction{
+			{kept.FunctionName, "shop"},
+			{"shop-users-gone", "shop"},
+			{"shop-b-users-gone", "shop"}, // its variable says ours, whatever its name looks like
+			{"shop-b-users-get", "shop-b"},
+			{"shop-b-users-old", "shop-b"},
+			{"shop-users-handmade", ""},
+			{"shop-users-foreign", "other"},
+			{"workshop-users-get", "shop"},
+			{"tf1a2b-users-get", "tf1a2b"},
+		},
+		roles: []string{
+			kept.Role.Name,
+			"shop-users-gone",   // its function is there: it goes with it
+			"shop-users-half",   // its function is gone
+			"shop-b-users-get",  // nested stack (a function's SHOP_PREFIX)
+			"shop-b-users-half", // nested stack, its function gone too
+			"shop-c-users-get",  // nested stack known by its JWKS parameter only
+			"shop-users-handmade",
+			"shop",
+			"workshop-users-half",
+			"tf1a2b-users-get",
+		},
+		tables: []string{
+			model.Tables[0].Name,
+			"shop-orders",
+			"shop-b-users",
+			"shop-c",
+			"shop-c-users",
+			"shopping",
+			"test-users-1-2",
+		},
+		parameters: []string{naming.JWKSParameter("shop"), naming.JWKSParameter("shop-c"), "/shop-d/other", "/tf1a2b/jwks"},
+	}
+	got := planPrune(model, scan)
+	if want := []string{"b-users-gone", "users-gone"}; !slices.Equal(got.functions, want) {
+		t.Errorf("functions %v, want %v", got.functions, want)
+	}
+	if want := []string{"users-half"}; !slices.Equal(got.roles, want) {
+		t.Errorf("roles %v, want %v", got.roles, want)
+	}
+	if want := []string{"shop-orders"}; !slices.Equal(got.tables, want) {
+		t.Errorf("tables %v, want %v", got.tables, want)
+	}
+}
+
+// A stack the model has all of has nothing to prune.
+func TestPlanPruneOfTheModelItself(t *testing.T) {
+	model := testModel(t)
+	var scan pruneScan
+	for _, fn := range model.Functions {
+		scan.functions = append(scan.functions, liveFunction{fn.FunctionName, model.Prefix})
+		scan.roles = append(scan.roles, fn.Role.Name)
+	}
+	for _, tbl := range model.Tables {
+		scan.tables = append(scan.tables, tbl.Name)
+	}
+	scan.parameters = []string{model.JWKSParameter}
+	if got := planPrune(model, scan); len(got.functions)+len(got.roles)+len(got.tables) > 0 {
+		t.Errorf("planPrune of the deployed model = %+v, want nothing", got)
+	}
+}
+
+func TestNestedStacks(t *testing.T) {
+	scan := pruneScan{
+		functions:  []liveFunction{{"shop-b-x", "shop-b"}, {"shop-b-y", "shop-b"}, {"shop-x", "shop"}, {"workshop-x", "workshop"}, {"f", ""}},
+		parameters: []string{naming.JWKSParameter("shop-c"), naming.JWKSParameter("shopping"), "/shop-d/other", "/shop-e/jwks/old"},
+	}
+	if got, want := nestedStacks("shop", scan), []string{"shop-b", "shop-c"}; !slices.Equal(got, want) {
+		t.Errorf("nestedStacks = %v, want %v", got, want)
+	}
+}
+
+func TestLooksDeployed(t *testing.T) {
+	role := testModel(t).Functions[0].Role
+	trust := mustJSON(role.Trust)
+	other := mustJSON(deployment.Policy{Version: "2012-10-17", Statement: []deployment.Statement{{
+		Effect:    "Allow",
+		Principal: map[string]string{"Service": "states.amazonaws.com"},
+		Action:    []string{"sts:AssumeRole"},
+	}}})
+	tests := []struct {
+		name     string
+		trust    string
+		inline   []string
+		attached int
+		want     bool
+	}{
+		{"the model's trust and policy", trust, []string{role.PolicyName}, 0, true},
+		{"the model's trust, no policy", trust, nil, 0, true},
+		{"another trust", other, []string{role.PolicyName}, 0, false},
+		{"another inline policy too", trust, []string{role.PolicyName, "extra"}, 0, false},
+		{"an inline policy named otherwise", trust, []string{role.Name}, 0, false},
+		{"a managed policy attached", trust, []string{role.PolicyName}, 1, false},
+		{"no trust read", "", nil, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := looksDeployed(role, tt.trust, tt.inline, tt.attached); got != tt.want {
+				t.Errorf("looksDeployed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
