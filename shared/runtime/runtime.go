@@ -101,7 +101,7 @@ func ClientIP(r *http.Request) string {
 	if OnLambda() {
 		return peer
 	}
-	trusted := trustedProxies()
+	trusted, _ := trustedProxies() // a bad value stopped ServeUntilSignal
 	var hops []string
 	for _, v := range r.Header.Values("X-Forwarded-For") {
 		for _, h := range strings.Split(v, ",") {
@@ -141,12 +141,10 @@ func (ps prefixes) contains(a netip.Addr) bool {
 	return false
 }
 
-// trustedProxies is EnvTrustedProxies, parsed once. ServeUntilSignal
-// refuses to start with a value that does not parse, so the error is seen
-// at start rather than ignored here.
-var trustedProxies = sync.OnceValue(func() prefixes {
-	ps, _ := parseTrustedProxies(os.Getenv(EnvTrustedProxies))
-	return ps
+// trustedProxies is EnvTrustedProxies, parsed once: ServeUntilSignal
+// refuses to start when it does not parse, and ClientIP uses what it gave.
+var trustedProxies = sync.OnceValues(func() (prefixes, error) {
+	return parseTrustedProxies(os.Getenv(EnvTrustedProxies))
 })
 
 func parseTrustedProxies(v string) (prefixes, error) {
@@ -204,7 +202,7 @@ func OnLambda() bool {
 // (default 8080), Serve h until SIGTERM (what Kubernetes sends) or SIGINT
 // (Ctrl-C when run locally), drain, return. A listen or serve error is Fatal.
 func ServeUntilSignal(h http.Handler) {
-	if _, err := parseTrustedProxies(os.Getenv(EnvTrustedProxies)); err != nil {
+	if _, err := trustedProxies(); err != nil {
 		Fatal("runtime: bad trusted proxies", err)
 	}
 	port := os.Getenv("PORT")

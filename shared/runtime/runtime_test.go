@@ -127,7 +127,7 @@ func TestClientIP(t *testing.T) {
 			t.Fatal(err)
 		}
 		old := trustedProxies
-		trustedProxies = func() prefixes { return trusted }
+		trustedProxies = func() (prefixes, error) { return trusted, nil }
 		t.Cleanup(func() { trustedProxies = old })
 		for _, tt := range []struct {
 			r    *http.Request
@@ -168,7 +168,7 @@ func TestClientIP(t *testing.T) {
 			t.Fatal(err)
 		}
 		old := trustedProxies
-		trustedProxies = func() prefixes { return def }
+		trustedProxies = func() (prefixes, error) { return def, nil }
 		t.Cleanup(func() { trustedProxies = old })
 		if got := ClientIP(req("127.0.0.1:40000", "203.0.113.9, 10.1.2.3")); got != "10.1.2.3" {
 			t.Errorf("ClientIP = %s, want 10.1.2.3: an address not configured as a proxy is the client", got)
