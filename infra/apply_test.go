@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -258,18 +257,13 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 	}
 
 	// 6. The live diff against the local deployer's stack on the same
-	// emulator (deployed here: on make test's own emulator it is there
-	// already and the deploy changes nothing), once what an emulator's lost
-	// response made twice is gone (and said so).
+	// emulator, deployed here (where it is there already, the deploy
+	// changes nothing) from the same zips.
 	rep.phase("deploy", func() error {
 		return goCmd(ctx, t, nil, "run", "./localstack/deploy", "-endpoint", endpoint,
 			"-prefix", cmp.Or(os.Getenv("SHOP_PREFIX"), "shop"),
-			"-out", filepath.Join(work, "deployer-zips"), "-url-file", filepath.Join(work, "deployer-api-url"))
+			"-out", zips, "-url-file", filepath.Join(work, "deployer-api-url"))
 	})
-	apiID := strings.TrimSpace(string(run.mustOutput(ctx, "output", "-raw", "api_id")))
-	if note := removeRetriedIntegrations(ctx, t, apiID, filepath.Join(work, "terraform.log")); note != "" {
-		rep.note(note)
-	}
 	rep.note(liveDiff(ctx, t, prefix))
 
 	// 7. Nothing to change: the emulator reads back what Terraform wrote,
@@ -366,88 +360,6 @@ func startOwnEmulator(t *testing.T, rep *report) {
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:"+port)
 	rep.phases = append(rep.phases, "own emulator on port "+port+" "+time.Since(began).Round(100*time.Millisecond).String())
 }
-
-// removeRetriedIntegrations deletes the integrations of the API no route
-// targets, when Terraform's log proves where they came from: MiniStack
-// under make test's load now and then applies a request and loses its
-// response, the SDK in the provider sends it again, and a CreateIntegration
-// (which no AWS API makes idempotent) then leaves a second integration
-// beside the one Terraform keeps in its state. Such a twin changes nothing
-// (no route uses it), but the live diff would rightly report it. Only as
-// many as the log shows retried CreateIntegration requests are forgiven;
-// any other unrouted integration stays for the live diff to report. It
-// returns a note for the report, or "".
-func removeRetriedIntegrations(ctx context.Context, t *testing.T, apiID, logPath string) string {
-	t.Helper()
-	cfg, err := awsconfig.Load(ctx)
-	if err != nil {
-		t.Errorf("integrations: %v", err)
-		return ""
-	}
-	gw := apigatewayv2.NewFromConfig(cfg)
-	routes, err := gw.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: &apiID, MaxResults: aws.String("500")})
-	if err != nil {
-		t.Errorf("integrations: %v", err)
-		return ""
-	}
-	integrations, err := gw.GetIntegrations(ctx, &apigatewayv2.GetIntegrationsInput{ApiId: &apiID, MaxResults: aws.String("500")})
-	if err != nil {
-		t.Errorf("integrations: %v", err)
-		return ""
-	}
-	routed := map[string]bool{}
-	for _, r := range routes.Items {
-		routed[strings.TrimPrefix(aws.ToString(r.Target), "integrations/")] = true
-	}
-	var unrouted []string
-	for _, in := range integrations.Items {
-		if id := aws.ToString(in.IntegrationId); !routed[id] {
-			unrouted = append(unrouted, id)
-		}
-	}
-	if len(unrouted) == 0 {
-		return ""
-	}
-	log, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Logf("integrations no route uses (%v), and no Terraform log to explain them: %v", unrouted, err)
-		return ""
-	}
-	retried := retriedRequests(log, "CreateIntegration")
-	if retried < len(unrouted) {
-		t.Logf("%d integrations no route uses (%v), %d explained by retried CreateIntegration requests in Terraform's log: the live diff reports them", len(unrouted), unrouted, retried)
-		return ""
-	}
-	for _, id := range unrouted {
-		if _, err := gw.DeleteIntegration(ctx, &apigatewayv2.DeleteIntegrationInput{ApiId: &apiID, IntegrationId: aws.String(id)}); err != nil {
-			t.Errorf("delete integration %s (a retried create's twin): %v", id, err)
-		}
-	}
-	return fmt.Sprintf("the emulator lost %d CreateIntegration responses and the provider's SDK sent them again (Terraform's log): %d integrations no route uses deleted before the live diff", retried, len(unrouted))
-}
-
-// retriedRequests counts the requests of an AWS operation that the
-// provider's SDK sent again (amz-sdk-request attempt=2 or more), in a
-// Terraform log written with TF_LOG_PROVIDER=DEBUG. An entry starts with a
-// timestamp at the start of a line and runs to the next one.
-func retriedRequests(log []byte, operation string) int {
-	n := 0
-	for _, entry := range logEntryRE.Split(string(log), -1) {
-		if !strings.Contains(entry, "HTTP Request Sent") || !strings.Contains(entry, "rpc.method="+operation+" ") &&
-			!strings.HasSuffix(strings.TrimSpace(entry), "rpc.method="+operation) {
-			continue
-		}
-		if m := attemptRE.FindStringSubmatch(entry); m != nil && m[1] != "1" {
-			n++
-		}
-	}
-	return n
-}
-
-var (
-	logEntryRE = regexp.MustCompile(`(?m)^\d{4}-\d\d-\d\dT`)
-	attemptRE  = regexp.MustCompile(`amz_sdk_request"?[:=]"attempt=(\d+)`)
-)
 
 // leftovers lists what the emulator still holds under prefix: tables,
 // functions, roles, log groups, APIs, secrets and the JWKS parameter.
