@@ -95,7 +95,10 @@ func (p *HTTPProvider) Charge(ctx context.Context, orderID string, amount money.
 		return out.ID, nil
 	case err == nil:
 		return "", fmt.Errorf("%w: the charge answer has no id", ErrUnavailable)
-	case errors.As(err, &se) && se.Status == http.StatusPaymentRequired:
+	case errors.As(err, &se) && (se.Status == http.StatusPaymentRequired || se.Status == http.StatusBadRequest):
+		// 402: the card was declined. 400: the provider refuses the payment
+		// method itself (an unknown or malformed token): asking again cannot
+		// succeed, so it is as final as a decline, never retried.
 		return "", fmt.Errorf("%w: %w", ErrDeclined, err)
 	}
 	return "", fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -120,6 +120,17 @@ func TestChargeDeclined(t *testing.T) {
 	}
 }
 
+// A payment method the provider does not know is refused with 400: final,
+// like a decline, since asking again cannot succeed.
+func TestChargeUnknownTokenIsFinal(t *testing.T) {
+	r := newRig(t, nil)
+	in := chargeIn("tok_nonsense")
+	if _, err := r.charge(context.Background(), in); !errors.Is(err, ErrDeclined) {
+		t.Fatalf("charge: %v, want PaymentDeclined", err)
+	}
+	r.wantPayment(t, in.OrderID, StatusDeclined, 1)
+}
+
 // tok_flaky fails twice with 503: the client's retries (same key) get the
 // charge within one step call, charged once.
 func TestChargeFlaky(t *testing.T) {
