@@ -38,6 +38,9 @@ type Params struct {
 	Region    string
 	Account   string
 	Partition string // "" means "aws"
+	// PaymentProviderSecret names the secret with the payment provider's
+	// credentials; "" means naming.PaymentProviderSecret(Prefix).
+	PaymentProviderSecret string
 }
 
 // Placeholders stand for the values Terraform learns at plan time in the
@@ -48,6 +51,8 @@ var Placeholders = Params{
 	Region:    "{region}",
 	Account:   "{account}",
 	Partition: "{partition}",
+
+	PaymentProviderSecret: "{paymentProviderSecret}",
 }
 
 // Settings every function shares: a Go binary named bootstrap on the
@@ -95,6 +100,65 @@ type Deployment struct {
 	// issuer's public keys.
 	Issuers       []Issuer `json:"issuers"`
 	JWKSParameter string   `json:"jwksParameter"`
+
+	StateMachines []StateMachine `json:"stateMachines"`
+
+	// PaymentProvider is the outside payment provider the functions with
+	// permissions.paymentProvider talk to; nil when none does.
+	PaymentProvider *PaymentProvider `json:"paymentProvider,omitempty"`
+}
+
+// Bindings: values a function's environment needs that exist only once the
+// target has created something (the API's URL) or that the operator of a
+// real deployment decides (the payment provider's URL). The model names
+// them (Function.Bindings); each target fills them in: the local deployer
+// once its API exists, Terraform from the API resource and its variables.
+const (
+	// BindingAPIURL is the stack's API base URL, with no trailing slash
+	// (on AWS the $default stage's invoke URL).
+	BindingAPIURL = "apiUrl"
+	// BindingPaymentProviderURL is the payment provider's base URL: on a
+	// real deployment an operator's setting; where the simulator is
+	// deployed, the API base URL + PaymentSimulatorPath.
+	BindingPaymentProviderURL = "paymentProviderUrl"
+)
+
+// PaymentSimulatorPath is where the payment provider's simulator (the
+// localOnly service whose functions have permissions.paymentProvider)
+// serves on the stack's API: its routes start with it, and its base URL is
+// the API's base URL followed by it.
+const PaymentSimulatorPath = "/provider"
+
+// PaymentProvider is the payment provider's wiring.
+type PaymentProvider struct {
+	// Secret holds the provider's credentials as JSON {"apiKey": "..."}:
+	// the deployer (and Terraform with the simulator) creates it; against
+	// a real provider the operator does.
+	Secret            string `json:"secret"`
+	SecretDescription string `json:"secretDescription"`
+	// Simulator lists the functions of the provider's simulator (localOnly).
+	Simulator []string `json:"simulator"`
+}
+
+// StateMachine is a Step Functions state machine (STANDARD) with its role
+// and execution log.
+type StateMachine struct {
+	Name             string `json:"name"` // <service>-<manifest name>, e.g. orders-saga
+	Service          string `json:"service"`
+	StateMachineName string `json:"stateMachineName"`
+	ARN              string `json:"arn"`
+	Description      string `json:"description"`
+	Type             string `json:"type"`
+	// Definition is the manifest's definition with every ${step:<name>}
+	// replaced by that function's ARN, compacted.
+	Definition string   `json:"definition"`
+	Steps      []string `json:"steps"` // manifest names of the functions it invokes
+	// LogGroup receives the execution log at LogLevel, without execution
+	// data (inputs carry payment tokens).
+	LogGroup string `json:"logGroup"`
+	LogLevel string `json:"logLevel"`
+	Tracing  bool   `json:"tracing"`
+	Role     Role   `json:"role"`
 }
 
 // Settings are the stack-wide settings every deployment applies alike.
@@ -146,6 +210,8 @@ type Table struct {
 	Service string `json:"service"`
 	Name    string `json:"name"`
 	ARN     string `json:"arn"`
+	// LocalOnly: a simulator's table, deployed only where the simulator is.
+	LocalOnly bool `json:"localOnly"`
 
 	PartitionKey string `json:"partitionKey"`
 	SortKey      string `json:"sortKey,omitempty"`
@@ -192,6 +258,13 @@ type Function struct {
 	// throttling and the function its own reserved concurrency
 	// (manifest.Function.HashesPasswords).
 	HashesPasswords bool `json:"hashesPasswords"`
+	// LocalOnly: part of a simulator of an outside system (the payment
+	// provider's), deployed only where the simulator is.
+	LocalOnly bool `json:"localOnly"`
+	// Bindings are environment variables whose value the target fills in
+	// (BindingAPIURL, BindingPaymentProviderURL), by variable name; they
+	// are not in Environment.
+	Bindings map[string]string `json:"bindings,omitempty"`
 
 	Role Role `json:"role"`
 
@@ -275,6 +348,9 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 	if p.Partition == "" {
 		p.Partition = "aws"
 	}
+	if p.PaymentProviderSecret == "" {
+		p.PaymentProviderSecret = naming.PaymentProviderSecret(p.Prefix)
+	}
 	d := &Deployment{
 		Prefix:        p.Prefix,
 		Settings:      DefaultSettings(),
@@ -293,6 +369,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		if err != nil {
 			return nil, err
 		}
+		t.LocalOnly = svc.LocalOnly
 		d.Tables = append(d.Tables, t)
 	}
 	for _, iss := range set.Issuers() {
@@ -334,6 +411,30 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 			Environment:  manifest.Environment(p.Prefix, fn),
 
 			HashesPasswords: fn.HashesPasswords,
+			LocalOnly:       set.Service(fn.Service).LocalOnly,
+		}
+		for _, name := range fn.Permissions.StartExecution {
+			f.Environment[manifest.EnvStateMachine(name)] = stateMachineARN(p, fn.Service, name)
+		}
+		if len(fn.Permissions.Calls) > 0 {
+			f.Bindings = map[string]string{manifest.EnvAPIURL: BindingAPIURL}
+		}
+		if fn.Permissions.PaymentProvider {
+			f.Environment[manifest.EnvPaymentProviderSecret] = p.PaymentProviderSecret
+			if f.Bindings == nil {
+				f.Bindings = map[string]string{}
+			}
+			f.Bindings[manifest.EnvPaymentProviderURL] = BindingPaymentProviderURL
+			if d.PaymentProvider == nil {
+				d.PaymentProvider = &PaymentProvider{
+					Secret:            p.PaymentProviderSecret,
+					SecretDescription: "Credentials of the payment provider the payments service of " + p.Prefix + " charges through, as JSON {\"apiKey\": \"...\"}.",
+					Simulator:         []string{},
+				}
+			}
+			if f.LocalOnly {
+				d.PaymentProvider.Simulator = append(d.PaymentProvider.Simulator, fn.Name)
+			}
 		}
 		f.Role = Role{
 			Name:        f.FunctionName,
@@ -360,7 +461,57 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		}
 		d.Functions = append(d.Functions, f)
 	}
+	d.StateMachines = []StateMachine{}
+	for _, sm := range set.StateMachines() {
+		m, err := stateMachine(p, sm)
+		if err != nil {
+			return nil, err
+		}
+		d.StateMachines = append(d.StateMachines, m)
+	}
 	return d, nil
+}
+
+// stateMachine models sm, with its steps' ARNs in the definition.
+func stateMachine(p Params, sm *manifest.StateMachine) (StateMachine, error) {
+	def := manifest.StepRef.ReplaceAllStringFunc(sm.Source, func(ref string) string {
+		return functionARN(p, manifest.StepRef.FindStringSubmatch(ref)[1])
+	})
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(def)); err != nil {
+		return StateMachine{}, fmt.Errorf("deployment: state machine %s-%s: %w", sm.Service, sm.Name, err)
+	}
+	name := naming.StateMachine(p.Prefix, sm.Service, sm.Name)
+	return StateMachine{
+		Name:             sm.Service + "-" + sm.Name,
+		Service:          sm.Service,
+		StateMachineName: name,
+		ARN:              stateMachineARN(p, sm.Service, sm.Name),
+		Description:      sm.Description,
+		Type:             "STANDARD",
+		Definition:       compact.String(),
+		Steps:            slices.Clone(sm.Steps),
+		LogGroup:         naming.StateMachineLogGroup(p.Prefix, sm.Service, sm.Name),
+		LogLevel:         "ERROR",
+		Tracing:          true,
+		Role: Role{
+			Name:        name,
+			Description: "Runs the state machine " + name,
+			PolicyName:  "least-privilege",
+			Trust:       servicePrincipalTrust("states.amazonaws.com"),
+			Policy:      stateMachinePolicy(p, sm),
+		},
+	}, nil
+}
+
+// StateMachine returns the named state machine (<service>-<name>), or nil.
+func (d *Deployment) StateMachine(name string) *StateMachine {
+	for i := range d.StateMachines {
+		if d.StateMachines[i].Name == name {
+			return &d.StateMachines[i]
+		}
+	}
+	return nil
 }
 
 // Template is the model with Placeholders for prefix, region, account and

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 )
 
 func load(t *testing.T) *manifest.Set {
@@ -37,6 +38,8 @@ func TestTemplateWithValuesSubstitutedIsTheModel(t *testing.T) {
 	got := strings.NewReplacer(
 		Placeholders.Prefix, p.Prefix, Placeholders.Region, p.Region,
 		Placeholders.Account, p.Account, Placeholders.Partition, p.Partition,
+		// Terraform's default when payment_provider_secret_name is null.
+		Placeholders.PaymentProviderSecret, naming.PaymentProviderSecret(p.Prefix),
 	).Replace(string(text))
 	model, err := Build(set, p)
 	if err != nil {

@@ -30,11 +30,49 @@ type Statement struct {
 const policyVersion = "2012-10-17"
 
 // trustPolicy lets Lambda assume a function's role.
-func trustPolicy() Policy {
+func trustPolicy() Policy { return servicePrincipalTrust("lambda.amazonaws.com") }
+
+// servicePrincipalTrust lets an AWS service assume a role.
+func servicePrincipalTrust(service string) Policy {
 	return Policy{Version: policyVersion, Statement: []Statement{{
 		Effect:    "Allow",
-		Principal: map[string]string{"Service": "lambda.amazonaws.com"},
+		Principal: map[string]string{"Service": service},
 		Action:    []string{"sts:AssumeRole"},
+	}}}
+}
+
+// StateMachineLogActions are what Step Functions needs to deliver a state
+// machine's execution log to CloudWatch Logs: it manages a log delivery
+// and the log group's resource policy, none of which takes a resource ARN
+// (AWS documents "*" as the only resource).
+var StateMachineLogActions = []string{
+	"logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:DescribeLogGroups", "logs:DescribeResourcePolicies",
+	"logs:GetLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:UpdateLogDelivery",
+}
+
+// stateMachinePolicy is the least privilege of a state machine: invoke
+// exactly its steps (the unqualified ARNs its definition names), deliver
+// its log and write its traces.
+func stateMachinePolicy(p Params, sm *manifest.StateMachine) Policy {
+	var steps []string
+	for _, name := range sm.Steps {
+		steps = append(steps, functionARN(p, name))
+	}
+	return Policy{Version: policyVersion, Statement: []Statement{{
+		Sid:      "InvokeOwnSteps",
+		Effect:   "Allow",
+		Action:   []string{"lambda:InvokeFunction"},
+		Resource: steps,
+	}, {
+		Sid:      "DeliverExecutionLog",
+		Effect:   "Allow",
+		Action:   slices.Clone(StateMachineLogActions),
+		Resource: []string{"*"},
+	}, {
+		Sid:      "WriteTraces",
+		Effect:   "Allow",
+		Action:   []string{"xray:GetSamplingRules", "xray:GetSamplingTargets", "xray:PutTelemetryRecords", "xray:PutTraceSegments"},
+		Resource: []string{"*"},
 	}}}
 }
 
@@ -105,6 +143,34 @@ func functionPolicy(p Params, fn *manifest.Function) Policy {
 			Resource: []string{param},
 		})
 	}
+	if len(perms.StartExecution) > 0 {
+		var machines, executions []string
+		for _, name := range perms.StartExecution {
+			machines = append(machines, stateMachineARN(p, fn.Service, name))
+			executions = append(executions, fmt.Sprintf("arn:%s:states:%s:%s:execution:%s:*", p.Partition, p.Region, p.Account, naming.StateMachine(p.Prefix, fn.Service, name)))
+		}
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "StartOwnStateMachines",
+			Effect:   "Allow",
+			Action:   []string{"states:StartExecution"},
+			Resource: machines,
+		}, Statement{
+			// A repeated start reads the execution it collided with, to
+			// compare inputs.
+			Sid:      "ReadOwnExecutions",
+			Effect:   "Allow",
+			Action:   []string{"states:DescribeExecution"},
+			Resource: executions,
+		})
+	}
+	if perms.PaymentProvider {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ReadPaymentProviderCredentials",
+			Effect:   "Allow",
+			Action:   []string{"secretsmanager:GetSecretValue"},
+			Resource: []string{fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", p.Partition, p.Region, p.Account, p.PaymentProviderSecret)},
+		})
+	}
 	if perms.Breakers {
 		// The platform table also holds other platform state; LeadingKeys
 		// confines the function to the breaker items' partition keys: every
@@ -119,6 +185,14 @@ func functionPolicy(p Params, fn *manifest.Function) Policy {
 		})
 	}
 	return doc
+}
+
+func functionARN(p Params, name string) string {
+	return fmt.Sprintf("arn:%s:lambda:%s:%s:function:%s", p.Partition, p.Region, p.Account, naming.Function(p.Prefix, name))
+}
+
+func stateMachineARN(p Params, service, name string) string {
+	return fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", p.Partition, p.Region, p.Account, naming.StateMachine(p.Prefix, service, name))
 }
 
 func tableARN(p Params, table string) string {

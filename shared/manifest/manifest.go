@@ -14,9 +14,11 @@ package manifest
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -64,6 +66,14 @@ type Service struct {
 	Description string  `yaml:"description"`
 	Table       Table   `yaml:"table"`
 	Tokens      *Tokens `yaml:"tokens"` // nil: the service mints no tokens
+	// LocalOnly marks a test double of a system outside the shop (the
+	// payment provider's simulator): the local deployer deploys its table
+	// and functions, Terraform only when told to (use_payment_simulator).
+	// No deployed function may depend on it but through a binding that a
+	// real deployment points elsewhere (permissions.paymentProvider).
+	LocalOnly bool `yaml:"localOnly"`
+	// StateMachines are the service's Step Functions state machines.
+	StateMachines []*StateMachine `yaml:"stateMachines"`
 
 	// Filled by Load.
 	Dir       string      `yaml:"-"` // slash-separated, relative to the repo root
@@ -98,6 +108,33 @@ func (t *Tokens) policy(service string) servicetoken.Policy {
 	}
 	return p
 }
+
+// StateMachine is a Step Functions state machine of a service, declared in
+// its service.yaml:
+//
+//	stateMachines:
+//	  - name: saga
+//	    description: Places an order, and compensates in reverse when a step fails.
+//	    definition: saga.asl.json
+//
+// The definition (a file beside service.yaml, Amazon States Language in
+// JSONata) names the functions it invokes by manifest name, never by ARN:
+// the string "${step:inventory-reserve}" stands for that function's ARN,
+// which the deployment model fills in. Every such function must be of kind
+// step; the state machine's role may invoke exactly those.
+type StateMachine struct {
+	Name        string `yaml:"name"`
+	Description string `yaml:"description"`
+	Definition  string `yaml:"definition"` // file name, relative to the service's directory
+
+	// Filled by Load.
+	Service string   `yaml:"-"`
+	Source  string   `yaml:"-"` // the definition file's text
+	Steps   []string `yaml:"-"` // the functions it refers to, sorted, each once
+}
+
+// StepRef is how a state machine definition refers to a step function.
+var StepRef = regexp.MustCompile(`\$\{step:([a-z][a-z0-9-]*)\}`)
 
 // Issuer is a token issuer of the deployment and what it may mint.
 type Issuer struct {
@@ -264,6 +301,44 @@ type Permissions struct {
 	// Breakers lets the function share circuit-breaker state through the
 	// platform service's table (items BREAKER#<dependency> only).
 	Breakers bool `yaml:"breakers"`
+	// StartExecution names state machines of the function's own service it
+	// may start (states:StartExecution) and whose executions it may read
+	// (states:DescribeExecution: a repeated start compares inputs). Each
+	// one's ARN is in SHOP_STATE_MACHINE_<NAME>.
+	StartExecution []string `yaml:"startExecution"`
+	// Calls names the services of this stack whose HTTP API the function
+	// calls; the API's base URL is in SHOP_API_URL. No IAM grant: the call
+	// carries a service token, or goes to an open route.
+	Calls []string `yaml:"calls"`
+	// PaymentProvider lets the function talk to the payment provider (or
+	// be its simulator): SHOP_PAYMENT_PROVIDER_URL is the provider's base
+	// URL and SHOP_PAYMENT_PROVIDER_SECRET names the Secrets Manager secret
+	// with its credentials, which the function may read.
+	PaymentProvider bool `yaml:"paymentProvider"`
+}
+
+// Environment variables of the bindings and grants above.
+const (
+	EnvAPIURL                = "SHOP_API_URL"
+	EnvPaymentProviderURL    = "SHOP_PAYMENT_PROVIDER_URL"
+	EnvPaymentProviderSecret = "SHOP_PAYMENT_PROVIDER_SECRET"
+	envStateMachinePrefix    = "SHOP_STATE_MACHINE_"
+)
+
+// EnvStateMachine is the variable holding the ARN of the named state
+// machine ("saga": SHOP_STATE_MACHINE_SAGA).
+func EnvStateMachine(name string) string {
+	return envStateMachinePrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+}
+
+// StateMachines returns every state machine of every service, ordered by
+// service and name.
+func (s *Set) StateMachines() []*StateMachine {
+	var out []*StateMachine
+	for _, svc := range s.Services {
+		out = append(out, svc.StateMachines...)
+	}
+	return out
 }
 
 // Set is every service found under functions/.
@@ -371,6 +446,7 @@ func Load(root string) (*Set, error) {
 		}
 		set.Services = append(set.Services, svc)
 	}
+	errs = append(errs, checkReferences(set)...)
 	var authorizers []string
 	protected := ""
 	for _, fn := range set.Functions() {
@@ -398,6 +474,42 @@ func Load(root string) (*Set, error) {
 		return nil, err
 	}
 	return set, nil
+}
+
+// checkReferences checks what names other manifests: the services a
+// function calls, and the steps a state machine invokes.
+func checkReferences(set *Set) []error {
+	var errs []error
+	for _, fn := range set.Functions() {
+		for _, name := range fn.Permissions.Calls {
+			svc := set.Service(name)
+			switch {
+			case svc == nil:
+				errs = append(errs, fmt.Errorf("%s/function.yaml: permissions.calls: no service %q", fn.Dir, name))
+			case svc.LocalOnly:
+				errs = append(errs, fmt.Errorf("%s/function.yaml: permissions.calls: %s is localOnly (absent from real deployments); reach it through a binding such as permissions.paymentProvider", fn.Dir, name))
+			case !slices.ContainsFunc(svc.Functions, func(f *Function) bool { return f.HTTP != nil }):
+				errs = append(errs, fmt.Errorf("%s/function.yaml: permissions.calls: service %s has no http function", fn.Dir, name))
+			}
+		}
+	}
+	fns := map[string]*Function{}
+	for _, fn := range set.Functions() {
+		fns[fn.Name] = fn
+	}
+	for _, sm := range set.StateMachines() {
+		for _, step := range sm.Steps {
+			switch fn := fns[step]; {
+			case fn == nil:
+				errs = append(errs, fmt.Errorf("functions/%s/%s: ${step:%s}: no such function", sm.Service, sm.Definition, step))
+			case fn.Kind != KindStep:
+				errs = append(errs, fmt.Errorf("functions/%s/%s: ${step:%s} is of kind %s, not step", sm.Service, sm.Definition, step, fn.Kind))
+			case set.Service(fn.Service).LocalOnly:
+				errs = append(errs, fmt.Errorf("functions/%s/%s: ${step:%s} belongs to a localOnly service", sm.Service, sm.Definition, step))
+			}
+		}
+	}
+	return errs
 }
 
 func loadService(root, file string) (*Service, error) {
@@ -450,10 +562,69 @@ func loadService(root, file string) (*Service, error) {
 	if svc.Tokens != nil {
 		checkTokens(svc.Name, svc.Tokens, bad)
 	}
+	names := map[string]bool{}
+	for i, sm := range svc.StateMachines {
+		where := fmt.Sprintf("stateMachines[%d]", i)
+		if !opRE.MatchString(sm.Name) {
+			bad("%s.name: %q must match %s", where, sm.Name, opRE)
+		}
+		if names[sm.Name] {
+			bad("%s.name: %q is declared twice", where, sm.Name)
+		}
+		names[sm.Name] = true
+		if sm.Description == "" {
+			bad("%s.description: missing", where)
+		}
+		if err := loadDefinition(filepath.Dir(file), sm); err != nil {
+			bad("%s.definition: %v", where, err)
+		}
+		sm.Service = svc.Name
+	}
+	if svc.LocalOnly && len(svc.StateMachines) > 0 {
+		bad("stateMachines: a localOnly service stands in for an outside system and runs no saga")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("%s: %w", rel(root, file), err)
 	}
 	return &svc, nil
+}
+
+// loadDefinition reads a state machine's definition file: a JSON object in
+// JSONata (QueryLanguage at the top, so no state falls back to JSONPath,
+// whose missing fields the local emulator turns into silent nulls) with
+// StartAt and States, naming its steps only through StepRef.
+func loadDefinition(dir string, sm *StateMachine) error {
+	if sm.Definition == "" || filepath.Base(sm.Definition) != sm.Definition || !strings.HasSuffix(sm.Definition, ".asl.json") {
+		return fmt.Errorf("%q must be a file name ending in .asl.json, beside service.yaml", sm.Definition)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, sm.Definition))
+	if err != nil {
+		return err
+	}
+	var doc struct {
+		QueryLanguage string          `json:"QueryLanguage"`
+		StartAt       string          `json:"StartAt"`
+		States        json.RawMessage `json:"States"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: %w", sm.Definition, err)
+	}
+	if doc.QueryLanguage != "JSONata" || doc.StartAt == "" || len(doc.States) == 0 {
+		return fmt.Errorf("%s: want a top-level \"QueryLanguage\": \"JSONata\", StartAt and States", sm.Definition)
+	}
+	if strings.Contains(string(data), ":function:") {
+		return fmt.Errorf("%s: refer to functions as \"${step:<manifest name>}\", never by ARN", sm.Definition)
+	}
+	steps := map[string]bool{}
+	for _, m := range StepRef.FindAllStringSubmatch(string(data), -1) {
+		steps[m[1]] = true
+	}
+	if len(steps) == 0 {
+		return fmt.Errorf("%s: refers to no step (\"${step:<manifest name>}\")", sm.Definition)
+	}
+	sm.Source = string(data)
+	sm.Steps = slices.Sorted(maps.Keys(steps))
+	return nil
 }
 
 func checkTokens(service string, t *Tokens, bad func(string, ...any)) {
@@ -543,6 +714,11 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 		}
 		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "SHOP_") {
 			bad("environment: %q is reserved (AWS_* and SHOP_* are set by the platform)", k)
+		}
+	}
+	for _, name := range fn.Permissions.StartExecution {
+		if !slices.ContainsFunc(svc.StateMachines, func(sm *StateMachine) bool { return sm.Name == name }) {
+			bad("permissions.startExecution: %q is not a state machine of %s/service.yaml", name, svc.Dir)
 		}
 	}
 	if fn.Permissions.SigningKey && svc.Tokens == nil {

@@ -249,3 +249,63 @@ func TestInvokeResource(t *testing.T) {
 		}
 	}
 }
+
+const sagaService = goodService + `stateMachines:
+  - {name: saga, description: the saga, definition: saga.asl.json}
+`
+
+const stepFunction = `name: shop-step
+description: a step
+kind: step
+memory: 128
+timeout: 5
+`
+
+const sagaDefinition = `{"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"FunctionName": "${step:shop-step}"}, "End": true}}}`
+
+func TestStateMachines(t *testing.T) {
+	starter := strings.Replace(fn("start"), "dynamodb: [GetItem]", "dynamodb: [GetItem]\n  startExecution: [saga]\n  calls: [shop]", 1)
+	root := writeTree(t, map[string]string{"shop/service.yaml": sagaService, "shop/saga.asl.json": sagaDefinition,
+		"shop/step/function.yaml": stepFunction, "shop/start/function.yaml": starter})
+	set, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sms := set.StateMachines()
+	if len(sms) != 1 || sms[0].Service != "shop" || !reflect.DeepEqual(sms[0].Steps, []string{"shop-step"}) || sms[0].Source != sagaDefinition {
+		t.Fatalf("state machines = %+v", sms)
+	}
+	if EnvStateMachine("saga") != "SHOP_STATE_MACHINE_SAGA" || EnvStateMachine("order-refund") != "SHOP_STATE_MACHINE_ORDER_REFUND" {
+		t.Fatal("EnvStateMachine")
+	}
+
+	rejects := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"an ARN in the definition", map[string]string{"shop/service.yaml": sagaService, "shop/step/function.yaml": stepFunction,
+			"shop/saga.asl.json": strings.Replace(sagaDefinition, "${step:shop-step}", "arn:aws:lambda:us-east-1:1:function:x", 1)}, "never by ARN"},
+		{"JSONPath", map[string]string{"shop/service.yaml": sagaService, "shop/step/function.yaml": stepFunction,
+			"shop/saga.asl.json": strings.Replace(sagaDefinition, "JSONata", "JSONPath", 1)}, "JSONata"},
+		{"unknown step", map[string]string{"shop/service.yaml": sagaService, "shop/step/function.yaml": stepFunction,
+			"shop/saga.asl.json": strings.Replace(sagaDefinition, "shop-step", "shop-nothing", 1)}, "no such function"},
+		{"step of another kind", map[string]string{"shop/service.yaml": sagaService, "shop/step/function.yaml": fn("step"),
+			"shop/saga.asl.json": sagaDefinition}, "not step"},
+		{"missing definition", map[string]string{"shop/service.yaml": sagaService, "shop/step/function.yaml": stepFunction}, "saga.asl.json"},
+		{"start of an unknown machine", map[string]string{"shop/service.yaml": goodService,
+			"shop/a/function.yaml": strings.Replace(fn("a"), "dynamodb: [GetItem]", "dynamodb: [GetItem]\n  startExecution: [saga]", 1)}, "permissions.startExecution"},
+		{"call of an unknown service", map[string]string{"shop/service.yaml": goodService,
+			"shop/a/function.yaml": strings.Replace(fn("a"), "dynamodb: [GetItem]", "dynamodb: [GetItem]\n  calls: [users]", 1)}, "permissions.calls: no service"},
+		{"call of a localOnly service", map[string]string{"shop/service.yaml": goodService + "localOnly: true\n",
+			"shop/a/function.yaml": strings.Replace(fn("a"), "dynamodb: [GetItem]", "dynamodb: [GetItem]\n  calls: [shop]", 1)}, "localOnly"},
+	}
+	for _, tt := range rejects {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(writeTree(t, tt.files))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}

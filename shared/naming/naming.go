@@ -57,3 +57,19 @@ func AccessLogGroup(prefix string) string { return "/aws/apigateway/" + API(pref
 // in the platform table (shared/breaker); the functions' IAM grant for
 // breakers reaches only keys with it (shared/deployment).
 const BreakerKeyPrefix = "BREAKER#"
+
+// StateMachine is the physical name of a service's state machine (its
+// manifest name, as declared in service.yaml).
+func StateMachine(prefix, service, name string) string { return prefix + "-" + service + "-" + name }
+
+// StateMachineLogGroup is where Step Functions writes a state machine's
+// execution log: AWS wants a name under /aws/vendedlogs/ for the resource
+// policy it keeps small.
+func StateMachineLogGroup(prefix, service, name string) string {
+	return "/aws/vendedlogs/states/" + StateMachine(prefix, service, name)
+}
+
+// PaymentProviderSecret is the default Secrets Manager secret holding the
+// payment provider's credentials ({"apiKey": "..."}); Terraform can name
+// another (variable payment_provider_secret_name).
+func PaymentProviderSecret(prefix string) string { return prefix + "/payment-provider" }

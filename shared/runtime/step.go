@@ -26,20 +26,31 @@ type stepError struct {
 	ErrorMessage string `json:"errorMessage"`
 }
 
-// typedErrors makes the errors of fn that carry a stable type name (an
-// ErrorType() string method, as every service's domain errors have: see
-// shared/errmap) reach Step Functions under that name, wherever they sit in
-// the chain. Every other error keeps aws-lambda-go's naming: the Go type of
-// the returned value. A Catch can then tell ErrInsufficientStock from
-// ErrNotFound although both are values of one Go type.
+// TransientErrorType is the errorType Step Functions sees for a step error
+// that carries no stable name of its own: a DynamoDB timeout, a throttled
+// call, a bug. The Go type of such an error ("wrapError", "OperationError")
+// says nothing a Retry could rely on, so every one of them reports this one
+// name, which a state machine retries with backoff and a cap, then catches.
+const TransientErrorType = "Transient"
+
+// typedErrors makes the errors of fn reach Step Functions under a stable
+// type name: an error that carries one (an ErrorType() string method, as
+// every service's domain errors have: see shared/errmap), wherever it sits
+// in the chain, keeps it; every other error is TransientErrorType. A Catch
+// can then tell ErrInsufficientStock from ErrNotFound although both are
+// values of one Go type, and a Retry lists the transient names only.
 func typedErrors[In, Out any](fn func(context.Context, In) (Out, error)) func(context.Context, In) (Out, error) {
 	return func(ctx context.Context, in In) (Out, error) {
 		out, err := fn(ctx, in)
-		var typed interface{ ErrorType() string }
-		if err != nil && errors.As(err, &typed) {
-			return out, messages.InvokeResponse_Error{Type: typed.ErrorType(), Message: err.Error()}
+		if err == nil {
+			return out, nil
 		}
-		return out, err
+		name := TransientErrorType
+		var typed interface{ ErrorType() string }
+		if errors.As(err, &typed) {
+			name = typed.ErrorType()
+		}
+		return out, messages.InvokeResponse_Error{Type: name, Message: err.Error()}
 	}
 }
 

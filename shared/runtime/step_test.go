@@ -51,14 +51,15 @@ func reserveStep(_ context.Context, in reserveInput) (reserveOutput, error) {
 }
 
 // stepErrorCases are the errors whose errorType must be the same on Lambda
-// and on Knative; wantType is what aws-lambda-go reports for each.
+// and on Knative: an error without a stable name (ErrorType) is Transient,
+// whatever its Go type.
 var stepErrorCases = []struct {
 	sku, wantType, wantMessage string
 }{
-	{"none-left", "OutOfStockError", "out of stock: none-left"},
-	{"declined", "PaymentDeclined", "payment declined: insufficient funds"},
-	{"plain", "errorString", "store unavailable"},
-	{"wrapped", "wrapError", "reserving: out of stock: wrapped"},
+	{"none-left", TransientErrorType, "out of stock: none-left"},
+	{"declined", TransientErrorType, "payment declined: insufficient funds"},
+	{"plain", TransientErrorType, "store unavailable"},
+	{"wrapped", TransientErrorType, "reserving: out of stock: wrapped"},
 	// A domain error with a stable name keeps it, wrapped or not: a
 	// Catch can tell two sentinel values of one Go type apart.
 	{"typed", "InsufficientStock", "reserving: insufficient stock"},
@@ -95,7 +96,7 @@ func TestStepOverHTTP(t *testing.T) {
 		{name: "unknown field", body: `{"orderId":"o-1","sku":"s-1","quantity":2,"extra":true}`, wantStatus: http.StatusBadRequest, wantType: "errorString"},
 		{name: "trailing data", body: `{"orderId":"o-1"} {"orderId":"o-2"}`, wantStatus: http.StatusBadRequest, wantType: "errorString"},
 		{name: "domain error", body: `{"orderId":"o-1","sku":"none-left"}`, wantStatus: http.StatusInternalServerError,
-			wantBody: `{"errorType":"OutOfStockError","errorMessage":"out of stock: none-left"}`},
+			wantBody: `{"errorType":"Transient","errorMessage":"out of stock: none-left"}`},
 		{name: "GET", method: http.MethodGet, wantStatus: http.StatusMethodNotAllowed},
 	}
 	for _, tt := range tests {
