@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -240,6 +241,32 @@ func (s *Store) Events(ctx context.Context, id string) ([]Event, error) {
 		}
 		start = out.LastEvaluatedKey
 	}
+}
+
+// ErrDiverged is an order whose events do not rebuild its state item.
+var ErrDiverged = errors.New("orders: the events do not rebuild the state item")
+
+// Verify reads the order id's state item and events and checks that the
+// events rebuild exactly that state (Rebuild): the event-sourcing invariant,
+// which a test can check for every order a run placed. ErrDiverged, with
+// both orders, when they differ.
+func (s *Store) Verify(ctx context.Context, id string) error {
+	state, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	events, err := s.Events(ctx, id)
+	if err != nil {
+		return err
+	}
+	rebuilt, err := Rebuild(events)
+	if err != nil {
+		return fmt.Errorf("order %s: %w", id, err)
+	}
+	if !reflect.DeepEqual(rebuilt, state) {
+		return fmt.Errorf("%w: order %s: rebuilt from %d events %+v, state item %+v", ErrDiverged, id, len(events), rebuilt, state)
+	}
+	return nil
 }
 
 // ListByUser returns up to limit of the user's orders, newest first, after
