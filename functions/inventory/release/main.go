@@ -5,11 +5,11 @@ import (
 	"context"
 
 	"github.com/shop-serverless/shop/functions/inventory"
-	"github.com/shop-serverless/shop/shared/stepwire"
+	"github.com/shop-serverless/shop/shared/stepfn"
 )
 
 func main() {
-	stepwire.Start(inventory.StepScope, func(d stepwire.Deps) (func(context.Context, inventory.OrderIn) (inventory.StepOut, error), error) {
+	stepfn.Start(inventory.StepScope, func(d stepfn.Deps) (func(context.Context, inventory.OrderIn) (inventory.StepOut, error), error) {
 		return inventory.Release(inventory.NewStore(d.DB, d.Config.Table)), nil
 	})
 }

@@ -6,11 +6,11 @@ import (
 
 	"github.com/shop-serverless/shop/functions/payments"
 	"github.com/shop-serverless/shop/shared/config"
-	"github.com/shop-serverless/shop/shared/stepwire"
+	"github.com/shop-serverless/shop/shared/stepfn"
 )
 
 func main() {
-	stepwire.Start(payments.StepScope, func(d stepwire.Deps) (func(context.Context, payments.RefundIn) (payments.RefundOut, error), error) {
+	stepfn.Start(payments.StepScope, func(d stepfn.Deps) (func(context.Context, payments.RefundIn) (payments.RefundOut, error), error) {
 		cfg, err := config.Load[payments.ProviderConfig]()
 		if err != nil {
 			return nil, err
