@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
@@ -42,11 +43,24 @@ func BenchmarkColdStart(b *testing.B) {
 			measureOnce(b, hello, nil)
 		}
 	})
+	// The environment each function gets deployed with, the bindings (URLs
+	// the target fills in) pointing nowhere: init must not call them.
+	model, err := deployment.Build(set, deployment.Params{Prefix: "bench", Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dirs := map[string]string{}
 	for _, fn := range set.Functions() {
-		bin := build(fn.Name, "./"+fn.Dir)
+		dirs[fn.Name] = fn.Dir
+	}
+	for _, fn := range model.Functions {
+		bin := build(fn.Name, "./"+dirs[fn.Name])
 		env := []string{"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench", "AWS_ENDPOINT_URL=http://127.0.0.1:1"}
-		for k, v := range manifest.Environment("bench", fn) {
+		for k, v := range fn.Environment {
 			env = append(env, k+"="+v)
+		}
+		for k := range fn.Bindings {
+			env = append(env, k+"=http://127.0.0.1:1")
 		}
 		// Each op starts the function and, right after, the hello world:
 		// pairing them cancels out whatever else the machine is doing, which
