@@ -498,7 +498,7 @@ func stateMachine(p Params, sm *manifest.StateMachine) (StateMachine, error) {
 			Name:        name,
 			Description: "Runs the state machine " + name,
 			PolicyName:  "least-privilege",
-			Trust:       servicePrincipalTrust("states.amazonaws.com"),
+			Trust:       StateMachineTrust(),
 			Policy:      stateMachinePolicy(p, sm),
 		},
 	}, nil
