@@ -35,7 +35,7 @@ import (
 func bindingValues(model *deployment.Deployment, apiURL string) map[string]string {
 	values := map[string]string{deployment.BindingAPIURL: apiURL}
 	if model.PaymentProvider != nil && len(model.PaymentProvider.Simulator) > 0 {
-		values[deployment.BindingPaymentProviderURL] = apiURL + deployment.PaymentSimulatorPath
+		values[deployment.BindingPaymentProviderURL] = apiURL + model.PaymentProvider.SimulatorPath
 	}
 	return values
 }
