@@ -24,6 +24,10 @@ TEST_PARALLEL ?= 8
 # keep their production backoff, and a test waits 5% of it. `make run`
 # leaves it unset (real time). An emulator `make test` reuses keeps its own.
 TEST_SFN_WAIT_SCALE ?= 0.05
+# The npm package that validates Amazon States Language offline
+# (functions/orders/saga_test.go), installed into .local/npm once.
+ASL_VALIDATOR_VERSION := 4.0.0
+ASL_VALIDATOR := $(CURDIR)/.local/npm/node_modules/.bin/asl-validator
 SCOPES       ?=
 export GATEWAY_PORT
 
@@ -78,10 +82,15 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
 	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE); \
 	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT); \
+	  if command -v npm >/dev/null 2>&1; then \
+	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
+	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \
+	  fi; \
 	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  test -s $(TERRAFORM_REPORT) || { echo "no Terraform report: infra/apply_test.go did not run"; exit 1; }; \
 	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(TERRAFORM_REPORT); \
+	  command -v npm >/dev/null 2>&1 || echo "npm: NOT FOUND: asl-validator did not check the saga's definition (functions/orders TestSagaDefinitionValidates skipped)"; \
 	  command -v kubectl >/dev/null 2>&1 || echo "kubectl: NOT FOUND: the generated Knative kustomization was not built (infra/generate TestKustomizationBuilds skipped)"
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)

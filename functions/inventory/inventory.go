@@ -1,8 +1,9 @@
 // Package inventory is the inventory service: the product catalog with
 // prices, and stock (available and reserved). Each operation is one function
 // under functions/inventory/<op> whose handler is in this package, one file
-// per operation (create.go, get.go, list.go, adjust_stock.go); the DynamoDB
-// code is in store.go and the domain errors, with their HTTP statuses and
+// per operation (create.go, get.go, list.go, adjust_stock.go, and the saga
+// steps in steps.go); the DynamoDB code is in store.go, the reservations'
+// in reservation.go, and the domain errors, with their HTTP statuses and
 // Step Functions names, in errors.go.
 package inventory
 
@@ -20,6 +21,7 @@ type Product struct {
 	Price     money.Money `json:"price" dynamodbav:"price"`
 	Available int64       `json:"available" dynamodbav:"available"` // may be sold
 	Reserved  int64       `json:"reserved" dynamodbav:"reserved"`   // held for orders in flight
+	Sold      int64       `json:"sold" dynamodbav:"sold"`           // taken by confirmed orders (absent on old items: 0)
 	CreatedAt time.Time   `json:"createdAt" dynamodbav:"createdAt"`
 	UpdatedAt time.Time   `json:"updatedAt" dynamodbav:"updatedAt"`
 	Version   int64       `json:"version" dynamodbav:"version"`

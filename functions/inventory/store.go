@@ -19,6 +19,7 @@ import (
 //
 //	PRODUCT#<id> / PRODUCT   the product; gsi1: PRODUCT / <id> (UUIDv7: creation order)
 //	SKU#<sku>    / SKU       uniqueness guard: exists iff a product owns the SKU
+//	RESERVATION#<orderId> / RESERVATION   an order's hold on stock (reservation.go)
 const (
 	skProduct   = "PRODUCT"
 	skSKU       = "SKU"
@@ -55,7 +56,7 @@ func NewStore(db store.DB, table string) *Store {
 // SKU belongs to another product.
 func (s *Store) Create(ctx context.Context, p Product) (Product, error) {
 	now := s.now()
-	p.CreatedAt, p.UpdatedAt, p.Version, p.Reserved = now, now, 1, 0
+	p.CreatedAt, p.UpdatedAt, p.Version, p.Reserved, p.Sold = now, now, 1, 0, 0
 	item, err := attributevalue.MarshalMap(productItem{
 		PK: "PRODUCT#" + p.ID, SK: skProduct, GSI1PK: gsi1Product, GSI1SK: p.ID, Product: p,
 	})
@@ -80,6 +81,54 @@ func (s *Store) Get(ctx context.Context, id string) (Product, error) {
 		return Product{}, err
 	}
 	return unmarshalProduct(item)
+}
+
+// maxBatchGetRounds bounds the BatchGetItem calls of one GetMany: DynamoDB
+// may leave keys unprocessed (throttling, the 16 MB answer limit), which are
+// asked for again after a short wait.
+const maxBatchGetRounds = 5
+
+// GetMany returns the products with ids (at most 100: one BatchGetItem), in
+// the order of ids; ids without a product are left out.
+func (s *Store) GetMany(ctx context.Context, ids []string) ([]Product, error) {
+	keys := make([]store.Item, len(ids))
+	for i, id := range ids {
+		keys[i] = productKey(id)
+	}
+	byID := make(map[string]Product, len(ids))
+	for round := 0; len(keys) > 0; round++ {
+		if round == maxBatchGetRounds {
+			return nil, fmt.Errorf("batch get products: %d keys still unprocessed", len(keys))
+		}
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Duration(25<<round) * time.Millisecond):
+			}
+		}
+		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: keys}},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("batch get products: %w", err)
+		}
+		for _, item := range out.Responses[s.table] {
+			p, err := unmarshalProduct(item)
+			if err != nil {
+				return nil, err
+			}
+			byID[p.ID] = p
+		}
+		keys = out.UnprocessedKeys[s.table].Keys
+	}
+	products := make([]Product, 0, len(byID))
+	for _, id := range ids {
+		if p, ok := byID[id]; ok {
+			products = append(products, p)
+		}
+	}
+	return products, nil
 }
 
 // List returns up to limit products in creation order after cursor, and the

@@ -9,6 +9,9 @@
 //
 //	faults.Set(ctx, db, usersTable, "users-get", faults.Fault{Mode: faults.ModeError, Status: 503})
 //
+// A saga step calls injector.InjectKey(ctx, orderID) instead, and a test
+// breaks one order's step only with a fault carrying that Key.
+//
 // The switch is an item in the function's own service table (pk
 // FAULT#<function>, sk FAULT), so it needs no other AWS service and no
 // permission beyond the table the function already reads. A function reads
@@ -68,6 +71,12 @@ type Fault struct {
 	// other tests use the same function; such a fault never applies to
 	// Inject, whose callers have no request path.
 	Path string
+	// Key, if set, confines the fault to InjectKey calls with that key (a
+	// saga step passes its order id), so one test can fail one order's step
+	// while concurrent orders run through the same function; such a fault
+	// never applies to Inject or Middleware, which have no key. A fault
+	// without a Key applies to InjectKey as to Inject.
+	Key string
 }
 
 // InjectedError is the failure an error fault causes.
@@ -76,6 +85,11 @@ type InjectedError struct {
 }
 
 func (e *InjectedError) Error() string { return fmt.Sprintf("injected fault (status %d)", e.Status) }
+
+// ErrorType is the name a saga step's injected failure reaches Step
+// Functions under (see shared/runtime): a name of its own, which no Retry
+// lists, so the state machine treats it as final and compensates.
+func (e *InjectedError) ErrorType() string { return "InjectedFault" }
 
 // Injector applies the fault switched on for one function. A disabled
 // Injector (SHOP_FAULTS unset, or nil) does nothing and costs nothing.
@@ -114,7 +128,7 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := i.inject(r.Context(), r.URL.Path); err != nil {
+		if err := i.inject(r.Context(), r.URL.Path, ""); err != nil {
 			status := DefaultStatus
 			var ie *InjectedError
 			if errors.As(err, &ie) {
@@ -131,16 +145,22 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 // (event consumers, saga steps): an error fault returns an *InjectedError,
 // a latency fault waits (or returns ctx's error if ctx ends first), and no
 // fault, or a disabled Injector, returns nil at once.
-func (i *Injector) Inject(ctx context.Context) error { return i.inject(ctx, "") }
+func (i *Injector) Inject(ctx context.Context) error { return i.inject(ctx, "", "") }
+
+// InjectKey is Inject for an invocation about key (a saga step's order id):
+// it applies a fault whose Key is key, and a fault without Key or Path.
+func (i *Injector) InjectKey(ctx context.Context, key string) error {
+	return i.inject(ctx, "", key)
+}
 
 // inject applies the current fault to an invocation of path ("" for one
-// that is not an HTTP request).
-func (i *Injector) inject(ctx context.Context, path string) error {
+// that is not an HTTP request) about key ("" for none).
+func (i *Injector) inject(ctx context.Context, path, key string) error {
 	if !i.enabled() {
 		return nil
 	}
 	f := i.current(ctx)
-	if f == nil || (f.Path != "" && !strings.HasPrefix(path, f.Path)) {
+	if f == nil || (f.Path != "" && !strings.HasPrefix(path, f.Path)) || (f.Key != "" && f.Key != key) {
 		return nil
 	}
 	switch f.Mode {
@@ -189,6 +209,7 @@ const (
 	attrLatencyMs = "latencyMs"
 	attrUntil     = "until" // epoch ms
 	attrPath      = "path"
+	attrKey       = "key"
 	attrTTL       = "ttl" // epoch seconds: DynamoDB removes an expired switch eventually
 )
 
@@ -218,6 +239,9 @@ func get(ctx context.Context, db store.DB, table, function string) (*Fault, erro
 	f.Latency = time.Duration(number(out.Item, attrLatencyMs)) * time.Millisecond
 	if v, ok := out.Item[attrPath].(*types.AttributeValueMemberS); ok {
 		f.Path = v.Value
+	}
+	if v, ok := out.Item[attrKey].(*types.AttributeValueMemberS); ok {
+		f.Key = v.Value
 	}
 	if ms := number(out.Item, attrUntil); ms > 0 {
 		f.Until = time.UnixMilli(ms)
@@ -266,8 +290,14 @@ func Set(ctx context.Context, db store.DB, table, function string, f Fault) erro
 	default:
 		return fmt.Errorf("faults: mode %q is not %q or %q", f.Mode, ModeError, ModeLatency)
 	}
+	if f.Path != "" && f.Key != "" {
+		return errors.New("faults: a fault has a Path (HTTP requests) or a Key (InjectKey), not both")
+	}
 	if f.Path != "" {
 		item[attrPath] = store.S(f.Path)
+	}
+	if f.Key != "" {
+		item[attrKey] = store.S(f.Key)
 	}
 	if !f.Until.IsZero() {
 		item[attrUntil] = store.N(f.Until.UnixMilli())

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -346,5 +347,50 @@ func TestPathFault(t *testing.T) {
 	}
 	if err := i.Inject(context.Background()); err != nil {
 		t.Errorf("Inject with a path fault set = %v, want nil", err)
+	}
+}
+
+// A fault with a Key fails InjectKey for that key only, and never Inject
+// or Middleware; a keyless fault applies to InjectKey as well.
+func TestKeyFault(t *testing.T) {
+	ctx := context.Background()
+	db := newMemDB()
+	i, c := enabled(t, db, "orders")
+	if err := Set(ctx, db, "orders", "users-get", Fault{Mode: ModeError, Status: 500, Key: "order-1"}); err != nil {
+		t.Fatal(err)
+	}
+	var ie *InjectedError
+	if err := i.InjectKey(ctx, "order-1"); !errors.As(err, &ie) || ie.Status != 500 {
+		t.Fatalf("InjectKey(order-1) = %v, want an *InjectedError with status 500", err)
+	}
+	if err := i.InjectKey(ctx, "order-2"); err != nil {
+		t.Errorf("InjectKey(order-2) = %v, want nil", err)
+	}
+	if err := i.Inject(ctx); err != nil {
+		t.Errorf("Inject with a key fault set = %v, want nil", err)
+	}
+	if rec := serve(i.Middleware(&okHandler{})); rec.Code != http.StatusNoContent {
+		t.Errorf("Middleware with a key fault set: status %d, want 204", rec.Code)
+	}
+
+	if err := Set(ctx, db, "orders", "users-get", Fault{Mode: ModeError, Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(cacheFor)
+	if err := i.InjectKey(ctx, "order-2"); !errors.As(err, &ie) || ie.Status != 503 {
+		t.Errorf("InjectKey with a keyless fault = %v, want an *InjectedError with status 503", err)
+	}
+
+	if err := Set(ctx, db, "orders", "users-get", Fault{Mode: ModeError, Path: "/v1/orders", Key: "order-1"}); err == nil {
+		t.Error("Set accepted a fault with both a Path and a Key")
+	}
+}
+
+// An injected failure reaches Step Functions under a name no Retry lists.
+func TestInjectedErrorType(t *testing.T) {
+	var typed interface{ ErrorType() string }
+	err := fmt.Errorf("mark confirmed: %w", &InjectedError{Status: 503})
+	if !errors.As(err, &typed) || typed.ErrorType() != "InjectedFault" {
+		t.Fatalf("ErrorType of %v: want InjectedFault", err)
 	}
 }

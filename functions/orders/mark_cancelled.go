@@ -1,0 +1,39 @@
+package orders
+
+import (
+	"context"
+	"fmt"
+)
+
+// CancelStepIn is the input of the mark-cancelled step.
+type CancelStepIn struct {
+	OrderID string `json:"orderId"`
+	Reason  Reason `json:"reason"`
+}
+
+// MarkCancelled is the saga step that ends an order CANCELLED with reason,
+// the last of every compensation. A PENDING or CONFIRMED order is
+// cancelled; a CANCELLED one answers the same again and keeps its first
+// reason (idempotent on the order id). ErrOrderNotFound for no order,
+// ErrInvalidReason for a reason not among the five (a state machine bug:
+// final, so it shows instead of being retried).
+func MarkCancelled(st *Store) func(context.Context, CancelStepIn) (StepOut, error) {
+	return func(ctx context.Context, in CancelStepIn) (StepOut, error) {
+		if !in.Reason.Valid() {
+			return StepOut{}, fmt.Errorf("%w: %q", ErrInvalidReason, in.Reason)
+		}
+		if !canonicalUUID(in.OrderID) {
+			return StepOut{}, fmt.Errorf("%w: %q", ErrOrderNotFound, in.OrderID)
+		}
+		o, err := st.change(ctx, in.OrderID, nil, func(o Order) (*Event, error) {
+			if o.Status == StatusCancelled {
+				return nil, nil
+			}
+			return &Event{Type: EventOrderCancelled, Reason: in.Reason}, nil
+		})
+		if err != nil {
+			return StepOut{}, err
+		}
+		return StepOut{OrderID: o.ID, Status: o.Status}, nil
+	}
+}
