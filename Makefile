@@ -19,6 +19,11 @@ TFLINT       := $(CURDIR)/bin/tflint
 TFLINT_VERSION := v0.64.0
 TF_MIRROR    := /opt/tf-plugins
 TEST_PARALLEL ?= 8
+# Step Functions Wait and Retry intervals in `make test`'s emulators, as a
+# fraction of real time (MiniStack's SFN_WAIT_SCALE): the state machines
+# keep their production backoff, and a test waits 5% of it. `make run`
+# leaves it unset (real time). An emulator `make test` reuses keeps its own.
+TEST_SFN_WAIT_SCALE ?= 0.05
 # The npm package that validates Amazon States Language offline
 # (functions/orders/saga_test.go), installed into .local/npm once.
 ASL_VALIDATOR_VERSION := 4.0.0
@@ -68,13 +73,14 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	@( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null ) & prep=$$!; \
-	  ensured=$$($(STACK) ensure) || { echo "$$ensured"; exit 1; }; echo "$$ensured"; owner=$${ensured##*$$'\n'}; \
+	  ensured=$$(SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE) $(STACK) ensure) || { echo "$$ensured"; exit 1; }; echo "$$ensured"; owner=$${ensured##*$$'\n'}; \
 	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
 	  $(DEPLOY); \
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) \
-	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1; \
+	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
+	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE); \
 	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT); \
 	  if command -v npm >/dev/null 2>&1; then \
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \

@@ -27,6 +27,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
@@ -189,6 +190,10 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		"artifacts_dir":                       zips,
 		"table_deletion_protection":           false,
 		"signing_secret_recovery_window_days": 0,
+		// The payment provider's simulator (localOnly), as the local
+		// deployer always deploys it: the e2e suite charges through it, and
+		// the live diff compares its table, functions, routes and secret.
+		"use_payment_simulator": true,
 		// The switches the local deployer sets, from the same constants:
 		// the e2e suite's fault injection and least-privilege check need them.
 		"function_environment": map[string]string{faults.EnvSwitch: "1", awscalls.EnvSwitch: "1"},
@@ -362,7 +367,8 @@ func startOwnEmulator(t *testing.T, rep *report) {
 }
 
 // leftovers lists what the emulator still holds under prefix: tables,
-// functions, roles, log groups, APIs, secrets and the JWKS parameter.
+// functions, roles, log groups, APIs, secrets, state machines and the JWKS
+// parameter.
 func leftovers(ctx context.Context, t *testing.T, prefix string) []string {
 	t.Helper()
 	cfg, err := awsconfig.Load(ctx)
@@ -373,7 +379,8 @@ func leftovers(ctx context.Context, t *testing.T, prefix string) []string {
 	var left []string
 	add := func(kind, name string) {
 		if strings.HasPrefix(name, prefix+"-") || strings.HasPrefix(name, prefix+"/") || strings.HasPrefix(name, "/"+prefix+"/") ||
-			strings.HasPrefix(name, "/aws/lambda/"+prefix+"-") || strings.HasPrefix(name, "/aws/apigateway/"+prefix+"-") {
+			strings.HasPrefix(name, "/aws/lambda/"+prefix+"-") || strings.HasPrefix(name, "/aws/apigateway/"+prefix+"-") ||
+			strings.HasPrefix(name, "/aws/vendedlogs/states/"+prefix+"-") {
 			left = append(left, kind+" "+name)
 		}
 	}
@@ -433,6 +440,16 @@ func leftovers(ctx context.Context, t *testing.T, prefix string) []string {
 		}
 		for _, s := range page.SecretList {
 			add("secret", aws.ToString(s.Name))
+		}
+	}
+	for p := sfn.NewListStateMachinesPaginator(sfn.NewFromConfig(cfg), &sfn.ListStateMachinesInput{}); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			fail("state machines", err)
+			break
+		}
+		for _, m := range page.StateMachines {
+			add("state machine", aws.ToString(m.Name))
 		}
 	}
 	for p := ssm.NewDescribeParametersPaginator(ssm.NewFromConfig(cfg), &ssm.DescribeParametersInput{}); p.HasMorePages(); {

@@ -17,19 +17,48 @@ locals {
   # shared/deployment's TestTemplateWithValuesSubstitutedIsTheModel does, so
   # this is the model the local deployer builds for the same values. Route
   # parameters such as {id} are no placeholders and stay as they are.
-  model = jsondecode(replace(replace(replace(replace(
+  model = jsondecode(replace(replace(replace(replace(replace(
     file("${path.module}/deployment.json"),
+    "{paymentProviderSecret}", local.payment_provider_secret),
     "{prefix}", var.name_prefix),
     "{region}", var.region),
     "{account}", data.aws_caller_identity.current.account_id),
     "{partition}", data.aws_partition.current.partition,
   ))
+  # naming.PaymentProviderSecret: the model's default for a null variable.
+  payment_provider_secret = (var.payment_provider_secret_name != null
+    ? var.payment_provider_secret_name
+    : "${var.name_prefix}/payment-provider"
+  )
 
   artifacts_dir = var.artifacts_dir != null ? var.artifacts_dir : "${path.root}/../build/aws"
 
-  tables    = { for t in local.model.tables : t.service => t }
-  functions = { for fn in local.model.functions : fn.name => fn }
-  issuers   = { for iss in local.model.issuers : iss.service => iss }
+  # localOnly tables and functions are the payment provider's simulator:
+  # deployed only with use_payment_simulator.
+  tables         = { for t in local.model.tables : t.service => t if !t.localOnly || var.use_payment_simulator }
+  functions      = { for fn in local.model.functions : fn.name => fn if !fn.localOnly || var.use_payment_simulator }
+  issuers        = { for iss in local.model.issuers : iss.service => iss }
+  state_machines = { for sm in local.model.stateMachines : sm.name => sm }
+
+  payment_provider = try(local.model.paymentProvider, null)
+
+  # The values of the functions' bindings (deployment.Function.Bindings),
+  # which exist only once the stack does. The API's URL comes from the
+  # aws_apigatewayv2_api resource alone (module.http_api.api_id and
+  # api_endpoint), which depends on no function: the routes and
+  # integrations that do depend on the functions are separate resources,
+  # so functions -> API URL -> routes has no cycle.
+  api_url = (local.emulated
+    ? "${trimsuffix(var.endpoint_url, "/")}/_aws/execute-api/${module.http_api.api_id}/${local.model.api.stage}"
+    : module.http_api.api_endpoint
+  )
+  binding_values = {
+    apiUrl = local.api_url
+    paymentProviderUrl = (var.use_payment_simulator && local.payment_provider != null
+      ? "${local.api_url}${try(local.payment_provider.simulatorPath, "")}"
+      : var.payment_provider_url
+    )
+  }
 
   # The model's settings, each overridden by its variable when that is set.
   settings = local.model.settings
@@ -97,11 +126,84 @@ module "function" {
   artifact      = "${local.artifacts_dir}/${each.key}.zip"
   architecture  = var.architecture
   extra_env     = var.function_environment
+  bindings      = { for variable, binding in try(each.value.bindings, {}) : variable => local.binding_values[binding] }
   log_retention = local.log_retention_days
   reserved_concurrency = (each.value.hashesPasswords
     ? var.password_function_reserved_concurrency
     : null
   )
+
+  depends_on = [terraform_data.payment_provider]
+}
+
+module "state_machine" {
+  source   = "./modules/state_machine"
+  for_each = local.state_machines
+
+  state_machine = each.value
+  log_retention = local.log_retention_days
+  # MiniStack 1.5.33 keeps no tracing configuration and describes none, so
+  # against an emulator the block would show as a change in every plan.
+  send_tracing = !local.emulated
+
+  # The definition names its steps by ARN, as text: no implicit dependency.
+  depends_on = [module.function]
+}
+
+# The payment provider. Its URL and the name of its credentials secret are
+# the model's bindings and placeholder; what Terraform does with them
+# depends on use_payment_simulator.
+#
+# With the simulator (a test stack), Terraform deploys the localOnly
+# service and creates the secret with a random key. The key lands in the
+# state: acceptable for a simulator, whose key guards nothing but a test
+# double on the same stack.
+#
+# Without it (a real provider), the secret is the operator's: Terraform
+# only names it (payment_provider_secret_name), grants the functions
+# GetSecretValue on it, and never reads it, so a real key never enters the
+# state and the operator rotates it without an apply. A data source lookup
+# would fail the plan early on a missing secret, but would tie every plan to
+# read access on it; the payments functions report a missing secret at
+# their first charge instead.
+resource "terraform_data" "payment_provider" {
+  input = local.binding_values.paymentProviderUrl
+
+  lifecycle {
+    precondition {
+      condition     = local.payment_provider == null || var.use_payment_simulator || var.payment_provider_url != null
+      error_message = "payment_provider_url is required: the model has a payment provider (functions with permissions.paymentProvider) and use_payment_simulator is false. Set it to the provider's base URL, or set use_payment_simulator = true for a test stack."
+    }
+  }
+}
+
+resource "aws_secretsmanager_secret" "payment_provider" {
+  count = var.use_payment_simulator && local.payment_provider != null ? 1 : 0
+
+  name                    = local.payment_provider.secret
+  description             = local.payment_provider.secretDescription
+  recovery_window_in_days = var.signing_secret_recovery_window_days
+}
+
+# Read once at creation: the data source draws a new password on every
+# plan, which ignore_changes keeps from rewriting the secret (and from
+# leaving a plan that never empties).
+data "aws_secretsmanager_random_password" "payment_simulator" {
+  count = var.use_payment_simulator && local.payment_provider != null ? 1 : 0
+
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+resource "aws_secretsmanager_secret_version" "payment_provider" {
+  count = var.use_payment_simulator && local.payment_provider != null ? 1 : 0
+
+  secret_id     = aws_secretsmanager_secret.payment_provider[0].id
+  secret_string = jsonencode({ apiKey = data.aws_secretsmanager_random_password.payment_simulator[0].random_password })
+
+  lifecycle {
+    ignore_changes = [secret_string]
+  }
 }
 
 module "http_api" {

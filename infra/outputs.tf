@@ -2,7 +2,7 @@ output "api_url" {
   description = "Base URL of the HTTP API. On an emulator, the path-style URL that works without wildcard DNS."
   # On AWS the $default stage is served at the API endpoint itself; the
   # emulators serve it under /_aws/execute-api/<id>/<stage>.
-  value = local.emulated ? "${trimsuffix(var.endpoint_url, "/")}/_aws/execute-api/${module.http_api.api_id}/${local.model.api.stage}" : module.http_api.api_endpoint
+  value = local.api_url
 }
 
 output "api_id" {
@@ -28,4 +28,14 @@ output "signing_secrets" {
 output "jwks_parameter" {
   description = "SSM parameter holding the public keys of every issuer, for infra/keytool to publish to."
   value       = aws_ssm_parameter.jwks.name
+}
+
+output "state_machine_arns" {
+  description = "ARN per state machine (<service>-<name>, e.g. orders-saga)."
+  value       = { for name, sm in module.state_machine : name => sm.arn }
+}
+
+output "payment_provider_secret" {
+  description = "Secrets Manager secret holding the payment provider's credentials ({\"apiKey\": \"...\"}): created with a random key when use_payment_simulator is set, the operator's otherwise. Null when no function talks to a payment provider."
+  value       = try(local.payment_provider.secret, null)
 }

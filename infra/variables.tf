@@ -147,3 +147,26 @@ variable "endpoint_url" {
     error_message = "endpoint_url must be null or a base URL like http://127.0.0.1:4566 (scheme, host, optional port; no path)."
   }
 }
+
+variable "use_payment_simulator" {
+  description = "Deploy the payment provider's simulator (the localOnly service: its table, functions and routes under /provider on the stack's API), point the payments functions at it, and create its credentials secret with a random key. For test stacks; a real deployment leaves it false and sets payment_provider_url."
+  type        = bool
+  default     = false
+}
+
+variable "payment_provider_url" {
+  description = "Base URL of the real payment provider (no trailing slash), the payments functions' SHOP_PAYMENT_PROVIDER_URL. Required when use_payment_simulator is false and the model has a payment provider; ignored with the simulator."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.payment_provider_url == null || can(regex("^https?://[^ ]+[^/]$", var.payment_provider_url))
+    error_message = "payment_provider_url must be null or an http(s) URL without a trailing slash."
+  }
+}
+
+variable "payment_provider_secret_name" {
+  description = "Secrets Manager secret holding the payment provider's credentials as JSON {\"apiKey\": \"...\"}. Null means the model's <name_prefix>/payment-provider. Without the simulator the operator creates and rotates it; Terraform only grants the functions GetSecretValue on it."
+  type        = string
+  default     = null
+}

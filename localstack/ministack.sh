@@ -4,7 +4,11 @@
 #
 #   localstack/ministack.sh install|start|stop|status|ensure
 #
-# GATEWAY_PORT picks the port (default 4566). `ensure` prints `started` or
+# GATEWAY_PORT picks the port (default 4566). SFN_WAIT_SCALE, when set, is
+# passed to MiniStack, which multiplies every Step Functions Wait and Retry
+# interval by it (0 skips them, 1 is real time, the default when unset):
+# `make test` sets a small value so retries with the production backoff
+# take a fraction of a second; `make run` leaves it unset. `ensure` prints `started` or
 # `reused` on its last line so a caller knows whether it owns the emulator
 # (and must stop it) or found one already running (and must leave it alone).
 set -euo pipefail
@@ -136,14 +140,15 @@ cmd_start() {
 
   cmd_install
   mkdir -p "$STATE_DIR"
-  say "starting MiniStack $MINISTACK_VERSION on 127.0.0.1:$PORT (log: ${LOG_FILE#"$ROOT"/})"
+  say "starting MiniStack $MINISTACK_VERSION on 127.0.0.1:$PORT (log: ${LOG_FILE#"$ROOT"/})${SFN_WAIT_SCALE:+, Step Functions waits scaled by $SFN_WAIT_SCALE}"
   # MiniStack runs provided.al2023 functions as host processes that inherit
   # its environment: AWS_ENDPOINT_URL and the test credentials make every
   # function call back into this emulator, never into a real account.
   # setsid gives it a process group of its own (pgid == pid), so stop can
   # signal it together with every bootstrap it spawned. 9>&-: the emulator
   # must not inherit the lock, or it would hold it for its whole life.
-  env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE \
+  env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_DEFAULT_PROFILE -u SFN_WAIT_SCALE \
+    ${SFN_WAIT_SCALE:+SFN_WAIT_SCALE="$SFN_WAIT_SCALE"} \
     GATEWAY_PORT="$PORT" \
     BIND_HOST=127.0.0.1 \
     IOT_MTLS_ENABLED=0 \

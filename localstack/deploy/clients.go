@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -36,6 +37,7 @@ type clients struct {
 	lambda *lambda.Client
 	apigw  *apigatewayv2.Client
 	sm     *secretsmanager.Client
+	sfn    *sfn.Client
 	ssm    *ssm.Client
 	logs   *cloudwatchlogs.Client
 	sts    *sts.Client
@@ -50,6 +52,9 @@ type deployer struct {
 	account string
 	goarch  string
 	p       *progress
+	// bindings are the values of the functions' bindings (binding name ->
+	// value), known once the API exists (bindings.go).
+	bindings map[string]string
 }
 
 // newDeployer learns the emulator's account and builds the model of set
@@ -110,6 +115,7 @@ func newClients(ctx context.Context, endpoint string, httpClient aws.HTTPClient)
 		lambda: lambda.NewFromConfig(cfg),
 		apigw:  apigatewayv2.NewFromConfig(cfg),
 		sm:     secretsmanager.NewFromConfig(cfg),
+		sfn:    sfn.NewFromConfig(cfg),
 		ssm:    ssm.NewFromConfig(cfg),
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
 		sts:    sts.NewFromConfig(cfg),

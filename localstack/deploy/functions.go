@@ -27,23 +27,32 @@ const (
 	roleWait = 30 * time.Second
 )
 
-// functionEnvironment is the model's environment plus the local stack's two
-// test switches, which Terraform never sets, so no deployment to AWS even
-// looks at them:
+// functionEnvironment is the model's environment, its bindings filled in
+// from bindings (binding name -> value: bindingValues), plus the local
+// stack's two test switches, which Terraform never sets, so no deployment
+// to AWS even looks at them:
 //   - SHOP_FAULTS=1, fault injection (shared/faults: tests make a function
 //     fail or slow down on purpose to exercise retries, breakers and
 //     compensations);
 //   - SHOP_RECORD_AWS_CALLS=1, a log line per AWS call (shared/awscalls),
 //     which the end-to-end run checks against the function's policy, since
 //     the emulator does not enforce IAM.
-func functionEnvironment(fn *deployment.Function) map[string]string {
+func functionEnvironment(fn *deployment.Function, bindings map[string]string) (map[string]string, error) {
 	env := maps.Clone(fn.Environment)
 	if env == nil {
 		env = map[string]string{}
 	}
+	for _, variable := range slices.Sorted(maps.Keys(fn.Bindings)) {
+		binding := fn.Bindings[variable]
+		value, ok := bindings[binding]
+		if !ok {
+			return nil, fmt.Errorf("function %s: %s: the local stack has no value for binding %q", fn.FunctionName, variable, binding)
+		}
+		env[variable] = value
+	}
 	env[faults.EnvSwitch] = "1"
 	env[awscalls.EnvSwitch] = "1"
-	return env
+	return env, nil
 }
 
 // functionParallelism bounds concurrent role+function deployments. Most of
@@ -122,8 +131,13 @@ type functionConfig struct {
 	Env         map[string]string
 }
 
-// wantConfig is the configuration of fn, run by roleARN, on the local stack.
-func wantConfig(fn *deployment.Function, roleARN string) functionConfig {
+// wantConfig is the configuration of fn, run by roleARN, on the local stack
+// whose bindings have the values bindings holds.
+func wantConfig(fn *deployment.Function, roleARN string, bindings map[string]string) (functionConfig, error) {
+	env, err := functionEnvironment(fn, bindings)
+	if err != nil {
+		return functionConfig{}, err
+	}
 	return functionConfig{
 		Role:        roleARN,
 		Runtime:     fn.Runtime,
@@ -134,8 +148,8 @@ func wantConfig(fn *deployment.Function, roleARN string) functionConfig {
 		Tracing:     fn.Tracing,
 		LogFormat:   fn.LogFormat,
 		LogGroup:    fn.LogGroup,
-		Env:         functionEnvironment(fn),
-	}
+		Env:         env,
+	}, nil
 }
 
 // configDiff names the fields of have that differ from want, in a fixed
@@ -218,7 +232,10 @@ func (d *deployer) ensureFunction(ctx context.Context, fn *deployment.Function, 
 	if err != nil {
 		return "", err
 	}
-	want := wantConfig(fn, roleARN)
+	want, err := wantConfig(fn, roleARN, d.bindings)
+	if err != nil {
+		return "", err
+	}
 
 	got, err := d.lambda.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: &name})
 	if awserr.HasCode(err, "ResourceNotFoundException") {

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
@@ -102,7 +103,10 @@ func TestFunctionEnvironmentSetsTheTestSwitches(t *testing.T) {
 		t.Fatal("no users-get in the model")
 	}
 	before := maps.Clone(fn.Environment)
-	got := functionEnvironment(fn)
+	got, err := functionEnvironment(fn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := maps.Clone(before)
 	want["SHOP_FAULTS"] = "1"
 	want["SHOP_RECORD_AWS_CALLS"] = "1"
@@ -117,14 +121,50 @@ func TestFunctionEnvironmentSetsTheTestSwitches(t *testing.T) {
 	}
 }
 
+// A function's bindings are filled in from the stack's values, and one the
+// stack has no value for fails the deploy instead of leaving the variable
+// out.
+func TestFunctionEnvironmentFillsTheBindings(t *testing.T) {
+	fn := &deployment.Function{
+		FunctionName: "shop-orders-create",
+		Environment:  map[string]string{"SHOP_TABLE": "shop-orders"},
+		Bindings: map[string]string{
+			manifest.EnvAPIURL:             deployment.BindingAPIURL,
+			manifest.EnvPaymentProviderURL: deployment.BindingPaymentProviderURL,
+		},
+	}
+	values := map[string]string{
+		deployment.BindingAPIURL:             "http://127.0.0.1:4566/_aws/execute-api/abc/$default",
+		deployment.BindingPaymentProviderURL: "http://127.0.0.1:4566/_aws/execute-api/abc/$default/provider",
+	}
+	got, err := functionEnvironment(fn, values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[manifest.EnvAPIURL] != values[deployment.BindingAPIURL] || got[manifest.EnvPaymentProviderURL] != values[deployment.BindingPaymentProviderURL] || got["SHOP_TABLE"] != "shop-orders" {
+		t.Errorf("environment = %v", got)
+	}
+	if _, ok := fn.Environment[manifest.EnvAPIURL]; ok {
+		t.Error("functionEnvironment wrote into the model's environment")
+	}
+	delete(values, deployment.BindingPaymentProviderURL)
+	if _, err := functionEnvironment(fn, values); err == nil || !strings.Contains(err.Error(), deployment.BindingPaymentProviderURL) {
+		t.Errorf("a binding without a value: err = %v, want it named", err)
+	}
+}
+
 // The configuration the deployer wants is the model's, field by field.
 func TestWantConfigIsTheModels(t *testing.T) {
 	fn := testModel(t).Function("users-login")
-	got := wantConfig(fn, "arn:role")
+	got, err := wantConfig(fn, "arn:role", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, _ := functionEnvironment(fn, nil)
 	want := functionConfig{
 		Role: "arn:role", Runtime: deployment.Runtime, Handler: deployment.Handler, Description: fn.Description,
 		MemoryMB: int32(fn.MemoryMB), Timeout: int32(fn.TimeoutSecs),
-		Tracing: "Active", LogFormat: "JSON", LogGroup: "/aws/lambda/shop-users-login", Env: functionEnvironment(fn),
+		Tracing: "Active", LogFormat: "JSON", LogGroup: "/aws/lambda/shop-users-login", Env: env,
 	}
 	if d := configDiff(want, got); len(d) != 0 {
 		t.Errorf("wantConfig differs from the model in %v: %+v", d, got)

@@ -23,46 +23,43 @@ import (
 // no longer has; serves it on an auto-deployed, throttled stage that logs
 // every request to the access log group; and lets API Gateway
 // invoke each function from its own route (the authorizer from itself)
-// and from nowhere else. arns maps manifest names to function ARNs.
-// Returns the API id.
-func (d *deployer) ensureHTTPAPI(ctx context.Context, arns map[string]string) (string, error) {
+// and from nowhere else. apiID is the API ensureAPI made (before the
+// functions, whose bindings need its URL); arns maps manifest names to
+// function ARNs.
+func (d *deployer) ensureHTTPAPI(ctx context.Context, apiID string, arns map[string]string) error {
 	api := d.model.API
-	apiID, err := d.ensureAPI(ctx)
-	if err != nil {
-		return "", err
-	}
 	authorizerID, staleAuthorizers, err := d.ensureAuthorizer(ctx, apiID, arns)
 	if err != nil {
-		return "", err
+		return err
 	}
 	routes := d.model.Routes()
 	integrations, orphans, err := d.ensureIntegrations(ctx, apiID, routes, arns)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := d.ensureRoutes(ctx, apiID, routes, integrations, authorizerID); err != nil {
-		return "", err
+		return err
 	}
 	// Only now that no route points at them any more.
 	if err := d.deleteIntegrations(ctx, apiID, orphans); err != nil {
-		return "", err
+		return err
 	}
 	if err := d.deleteAuthorizers(ctx, apiID, staleAuthorizers); err != nil {
-		return "", err
+		return err
 	}
 	accessLogARN, err := d.ensureLogGroup(ctx, api.AccessLogGroup, int32(d.model.Settings.LogRetentionDays))
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := d.ensureStage(ctx, apiID, accessLogARN); err != nil {
-		return "", err
+		return err
 	}
 	execution := executeAPIARN(d.region, d.account, apiID)
 	for _, fn := range routes {
 		// This function's own route, on any stage: API Gateway invokes it as
 		// <execution ARN>/<stage>/<METHOD>/<path, each parameter a *>.
 		if err := d.ensureInvokePermission(ctx, fn.FunctionName, fn.Route.PermissionID, execution+"/"+fn.Route.InvokeSource); err != nil {
-			return "", err
+			return err
 		}
 	}
 	if api.Authorizer != nil {
@@ -70,10 +67,10 @@ func (d *deployer) ensureHTTPAPI(ctx context.Context, arns map[string]string) (s
 		// authorizer function as <execution ARN>/authorizers/<id>.
 		fn := d.model.Function(api.Authorizer.Function)
 		if err := d.ensureInvokePermission(ctx, fn.FunctionName, api.Authorizer.PermissionID, execution+"/authorizers/"+authorizerID); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return apiID, nil
+	return nil
 }
 
 // legacyAPIName is what the deployer called the API before the model named

@@ -234,7 +234,7 @@ func TestLiveDeployConvergesAndChangesNothing(t *testing.T) {
 				key, fn.Route.Auth, r.AuthorizationType, aws.ToString(r.AuthorizerId), wantType, wantAuthorizer)
 		}
 	}
-	checkFunctionsAreTheModel(t, c, model)
+	checkFunctionsAreTheModel(t, c, model, baseURL)
 	checkGrants(t, c, apiID, authorizerID, model)
 	checkPermissionSurvivesALostResponse(t, c, apiID, authorizerID, model)
 	checkIssuers(t, c, model)
@@ -609,9 +609,10 @@ func checkAuthorizer(t *testing.T, c clients, apiID string, model *deployment.De
 // configuration field by field (the environment is the model's plus the
 // local test switches), the role's trust, description and one inline
 // policy by meaning, the log group's retention.
-func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deployment) {
+func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deployment, apiURL string) {
 	t.Helper()
 	ctx := t.Context()
+	bindings := bindingValues(model, apiURL)
 	for i := range model.Functions {
 		fn := &model.Functions[i]
 		role, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &fn.Role.Name})
@@ -638,7 +639,12 @@ func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deploy
 			continue
 		}
 		have := haveConfig(got.Configuration)
-		if diff := configDiff(wantConfig(fn, aws.ToString(role.Role.Arn)), have); len(diff) > 0 {
+		want, err := wantConfig(fn, aws.ToString(role.Role.Arn), bindings)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if diff := configDiff(want, have); len(diff) > 0 {
 			t.Errorf("function %s differs from the model in %v: %+v", fn.FunctionName, diff, have)
 		}
 		if have.Env[faults.EnvSwitch] != "1" || have.Env[awscalls.EnvSwitch] != "1" {

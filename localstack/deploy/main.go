@@ -1,10 +1,11 @@
 // Command deploy builds every function declared under functions/ and applies
-// the deployment model (shared/deployment: tables, signing keys, roles, log
-// groups, functions, HTTP API with its Lambda authorizer, throttled stage
-// and access log, and the stack-wide settings) to a local AWS emulator:
-// MiniStack or LocalStack. It removes the functions (with their roles and
-// log groups) the model no longer has, as Terraform would, and keeps the
-// tables (prune.go). Terraform (infra/) reads the same model, so the local
+// the deployment model (shared/deployment: tables, signing keys, the payment
+// provider's secret, roles, log groups, functions, Step Functions state
+// machines, HTTP API with its Lambda authorizer, throttled stage and access
+// log, and the stack-wide settings) to a local AWS emulator:
+// MiniStack or LocalStack. It removes the functions and state machines
+// (with their roles and log groups) the model no longer has, as Terraform
+// would, and keeps the tables (prune.go). Terraform (infra/) reads the same model, so the local
 // stack and AWS cannot drift apart; what is here is only how to get there
 // with AWS calls.
 //
@@ -159,6 +160,26 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	p.phase("issuers", time.Since(start))
 
 	start = time.Now()
+	if err := d.ensurePaymentProviderSecret(ctx); err != nil {
+		return err
+	}
+	p.phase("secrets", time.Since(start))
+
+	// The API alone first: its URL is what the functions' bindings need
+	// (bindings.go); its routes come once the functions exist.
+	start = time.Now()
+	apiID, err := d.ensureAPI(ctx)
+	if err != nil {
+		return err
+	}
+	url, err := apiBaseURL(opts.endpoint, apiID, d.model.API.Stage)
+	if err != nil {
+		return err
+	}
+	d.bindings = bindingValues(d.model, url)
+	p.phase("api", time.Since(start))
+
+	start = time.Now()
 	arns, err := d.ensureFunctions(ctx, artifacts)
 	if err != nil {
 		return err
@@ -166,8 +187,13 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	p.phase("functions", time.Since(start))
 
 	start = time.Now()
-	apiID, err := d.ensureHTTPAPI(ctx, arns)
-	if err != nil {
+	if err := d.ensureStateMachines(ctx); err != nil {
+		return err
+	}
+	p.phase("sfn", time.Since(start))
+
+	start = time.Now()
+	if err := d.ensureHTTPAPI(ctx, apiID, arns); err != nil {
 		return err
 	}
 	p.phase("http api", time.Since(start))
@@ -179,10 +205,6 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	}
 	p.phase("prune", time.Since(start))
 
-	url, err := apiBaseURL(opts.endpoint, apiID, d.model.API.Stage)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(filepath.Dir(opts.urlFile), 0o755); err != nil {
 		return fmt.Errorf("url file %s: %w", opts.urlFile, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/awserr"
@@ -37,6 +38,10 @@ import (
 //     owns its name. A role proves nothing else about its owner, and one
 //     the deployer cannot prove its own stays. Its log group goes first,
 //     so the role is what a cut-short prune leaves to finish it.
+//   - a state machine of this stack's name the model does not have (not
+//     a nested stack's: <prefix>-b-...), then its execution log group and
+//     its role, if Step Functions is what may assume the role and it looks
+//     like the deployer's.
 //   - a table of a service no manifest declares is kept (it holds data):
 //     reported, for the developer to delete.
 
@@ -53,6 +58,10 @@ const statusTableKept = "kept: no service declares it any more; delete it yourse
 // to compare with): not provably one the deployer made.
 const statusRoleKept = "kept: not provably the deployer's (not the Lambda trust); delete it yourself"
 
+// statusStateMachineRoleKept reports the role of a pruned state machine
+// that is not provably the deployer's.
+const statusStateMachineRoleKept = "kept: not provably the deployer's (not the Step Functions trust); delete it yourself"
+
 // liveFunction is a function on the emulator, as pruning sees it.
 type liveFunction struct {
 	name  string // physical name
@@ -65,6 +74,8 @@ type pruneScan struct {
 	roles      []string
 	tables     []string
 	parameters []string // SSM parameter names: a stack's JWKS parameter tells its prefix
+	// stateMachines are the state machines' ARNs by name.
+	stateMachines map[string]string
 }
 
 // prunePlan is what pruning does, each list sorted.
@@ -79,6 +90,9 @@ type prunePlan struct {
 	// tables are the physical names of tables of this stack the model does
 	// not have: kept, and reported.
 	tables []string
+	// stateMachines are the physical names of state machines of this stack
+	// the model does not have: each goes, then its log group and its role.
+	stateMachines []string
 }
 
 // planPrune decides from scan what of the stack of model.Prefix the model
@@ -105,6 +119,11 @@ func planPrune(model *deployment.Deployment, scan pruneScan) prunePlan {
 	for _, t := range model.Tables {
 		wantTables[t.Name] = true
 	}
+	wantMachines := map[string]bool{}
+	for _, sm := range model.StateMachines {
+		wantMachines[sm.StateMachineName] = true
+		wantRoles[sm.Role.Name] = true
+	}
 
 	var plan prunePlan
 	functionThere := map[string]bool{}
@@ -126,9 +145,21 @@ func planPrune(model *deployment.Deployment, scan pruneScan) prunePlan {
 			plan.tables = append(plan.tables, t)
 		}
 	}
+	for name := range scan.stateMachines {
+		if ours(name) && !wantMachines[name] {
+			plan.stateMachines = append(plan.stateMachines, name)
+		}
+	}
+	// A state machine's role goes with its state machine, never as a
+	// function's: the functions' trust would not prove it the deployer's.
+	plan.roles = slices.DeleteFunc(plan.roles, func(name string) bool {
+		_, ok := scan.stateMachines[prefix+"-"+name]
+		return ok
+	})
 	sort.Strings(plan.functions)
 	sort.Strings(plan.roles)
 	sort.Strings(plan.tables)
+	sort.Strings(plan.stateMachines)
 	return plan
 }
 
@@ -180,6 +211,12 @@ func (d *deployer) prune(ctx context.Context) error {
 		return err
 	}
 	plan := planPrune(d.model, scan)
+	// First, while the functions they invoke are still there.
+	for _, name := range plan.stateMachines {
+		if err := d.pruneStateMachine(ctx, name, scan.stateMachines[name]); err != nil {
+			return err
+		}
+	}
 	// Every role of the model has the same trust and policy name: a role
 	// is proven the deployer's against any one of them.
 	var model *deployment.Role
@@ -241,6 +278,17 @@ func (d *deployer) scanForPrune(ctx context.Context) (pruneScan, error) {
 		}
 		scan.tables = append(scan.tables, page.TableNames...)
 	}
+	scan.stateMachines = map[string]string{}
+	machines := sfn.NewListStateMachinesPaginator(d.sfn, &sfn.ListStateMachinesInput{})
+	for machines.HasMorePages() {
+		page, err := machines.NextPage(ctx)
+		if err != nil {
+			return scan, fmt.Errorf("prune: list state machines: %w", err)
+		}
+		for _, m := range page.StateMachines {
+			scan.stateMachines[aws.ToString(m.Name)] = aws.ToString(m.StateMachineArn)
+		}
+	}
 	params := ssm.NewDescribeParametersPaginator(d.ssm, &ssm.DescribeParametersInput{})
 	for params.HasMorePages() {
 		page, err := params.NextPage(ctx)
@@ -284,6 +332,44 @@ func (d *deployer) pruneFunction(ctx context.Context, name string, model *deploy
 		return err
 	}
 	return d.deleteRole(ctx, role, inline, attached)
+}
+
+// pruneStateMachine deletes the state machine name (physical), then its
+// execution log group, then its role if it looks like one the deployer
+// made for a state machine (Step Functions' trust, no managed policy, at
+// most the one inline policy every model role has).
+func (d *deployer) pruneStateMachine(ctx context.Context, name, arn string) error {
+	if err := d.deleteStateMachine(ctx, name, arn); err != nil {
+		return err
+	}
+	// name is <prefix>-<service>-<name>, which is all the log group's name
+	// is made of (planPrune picked only names of this prefix).
+	service, smName, _ := strings.Cut(strings.TrimPrefix(name, d.model.Prefix+"-"), "-")
+	if err := d.deleteLogGroup(ctx, naming.StateMachineLogGroup(d.model.Prefix, service, smName)); err != nil {
+		return err
+	}
+	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	if awserr.HasCode(err, "NoSuchEntity") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("role %s: get: %w", name, err)
+	}
+	inline, attached, err := d.rolePolicies(ctx, name)
+	if err != nil {
+		return err
+	}
+	// Every role of the model has one inline policy of the same name.
+	policyName := ""
+	if len(d.model.Functions) > 0 {
+		policyName = d.model.Functions[0].Role.PolicyName
+	}
+	want := deployment.Role{Trust: deployment.StateMachineTrust(), PolicyName: policyName}
+	if policyName == "" || !looksDeployed(want, aws.ToString(got.Role.AssumeRolePolicyDocument), inline, len(attached)) {
+		d.p.report("role", name, statusStateMachineRoleKept)
+		return nil
+	}
+	return d.deleteRole(ctx, name, inline, attached)
 }
 
 // pruneRole deletes the role of manifest name, whose function is gone, and

@@ -41,6 +41,8 @@ func describe(service, operation string, body []byte) ([]Need, string) {
 		needs, err = secretsManagerSecret(operation, body)
 	case "ssm":
 		needs, err = ssmParameters(operation, body)
+	case "states":
+		needs, err = stepFunctionsResource(operation, body)
 	default:
 		err = fmt.Errorf("the resources of %s:%s are not known to this recorder", service, operation)
 	}
@@ -295,6 +297,34 @@ func ssmParameters(operation string, body []byte) ([]Need, error) {
 		needs = append(needs, Need{Action: "ssm:" + operation, Resource: r})
 	}
 	return needs, nil
+}
+
+// stepFunctionsResource names what a Step Functions call acts on: the
+// state machine a StartExecution starts (its ARN, as IAM's resource), the
+// execution a DescribeExecution reads (IAM's resource is the execution's
+// ARN, arn:...:execution:<state machine>:<name>). Both bodies always carry
+// the full ARN, so no resolver is needed. Other operations are not known.
+func stepFunctionsResource(operation string, body []byte) ([]Need, error) {
+	var in struct {
+		StateMachineARN string `json:"stateMachineArn"`
+		ExecutionARN    string `json:"executionArn"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var r string
+	switch operation {
+	case "StartExecution", "StartSyncExecution":
+		r = in.StateMachineARN
+	case "DescribeExecution", "StopExecution", "GetExecutionHistory":
+		r = in.ExecutionARN
+	default:
+		return nil, fmt.Errorf("the resources of states:%s are not known to this recorder", operation)
+	}
+	if !strings.HasPrefix(r, "arn:") {
+		return nil, fmt.Errorf("states:%s without the ARN it acts on", operation)
+	}
+	return []Need{{Action: "states:" + operation, Resource: r}}, nil
 }
 
 // decode reads an operation's JSON body; an empty body is an empty input.

@@ -17,6 +17,29 @@ func TestDescribe(t *testing.T) {
 		problem   string // a substring of the problem; "" for none
 	}{
 		{
+			name: "StartExecution acts on the state machine", service: "states", operation: "StartExecution",
+			body: `{"stateMachineArn":"arn:aws:states:us-east-1:000000000000:stateMachine:shop-orders-saga","name":"o1","input":"{}"}`,
+			want: []Need{{Action: "states:StartExecution", Resource: "arn:aws:states:us-east-1:000000000000:stateMachine:shop-orders-saga"}},
+		},
+		{
+			name: "DescribeExecution acts on the execution", service: "states", operation: "DescribeExecution",
+			body: `{"executionArn":"arn:aws:states:us-east-1:000000000000:execution:shop-orders-saga:o1"}`,
+			want: []Need{{Action: "states:DescribeExecution", Resource: "arn:aws:states:us-east-1:000000000000:execution:shop-orders-saga:o1"}},
+		},
+		{
+			name: "StartExecution without its ARN", service: "states", operation: "StartExecution", body: `{"name":"o1"}`,
+			problem: "without the ARN",
+		},
+		{
+			name: "an unknown Step Functions operation", service: "states", operation: "ListExecutions", body: `{}`,
+			problem: "not known",
+		},
+		{
+			name: "GetSecretValue of the payment provider's secret by name", service: "secretsmanager", operation: "GetSecretValue",
+			body: `{"SecretId":"shop/payment-provider"}`,
+			want: []Need{{Action: "secretsmanager:GetSecretValue", Resource: "secret:shop/payment-provider"}},
+		},
+		{
 			name: "GetItem keeps the whole Key", service: "dynamodb", operation: "GetItem",
 			body: `{"TableName":"shop-users","Key":{"pk":{"S":"USER#1"},"sk":{"S":"PROFILE"}},"ConsistentRead":true}`,
 			want: []Need{{Action: "dynamodb:GetItem", Resource: "table/shop-users", Keys: keys{{"pk": "USER#1", "sk": "PROFILE"}}}},
@@ -154,8 +177,8 @@ func TestDescribe(t *testing.T) {
 			want: []Need{{Action: "ssm:GetParameters", Resource: "parameter/a"}, {Action: "ssm:GetParameters", Resource: "arn:aws:ssm:us-east-1:1:parameter/b"}},
 		},
 		{
-			name: "a service the recorder does not know", service: "states", operation: "StartExecution",
-			body: `{"stateMachineArn":"arn"}`, problem: "not known",
+			name: "a service the recorder does not know", service: "events", operation: "PutEvents",
+			body: `{"Entries":[]}`, problem: "not known",
 		},
 		{
 			name: "unsigned", service: "", operation: "GetItem", body: `{}`, problem: "unsigned",

@@ -138,6 +138,9 @@ type PaymentProvider struct {
 	SecretDescription string `json:"secretDescription"`
 	// Simulator lists the functions of the provider's simulator (localOnly).
 	Simulator []string `json:"simulator"`
+	// SimulatorPath is PaymentSimulatorPath: where the simulator, when
+	// deployed, serves on the stack's API (Terraform reads it here).
+	SimulatorPath string `json:"simulatorPath"`
 }
 
 // StateMachine is a Step Functions state machine (STANDARD) with its role
@@ -430,6 +433,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 					Secret:            p.PaymentProviderSecret,
 					SecretDescription: "Credentials of the payment provider the payments service of " + p.Prefix + " charges through, as JSON {\"apiKey\": \"...\"}.",
 					Simulator:         []string{},
+					SimulatorPath:     PaymentSimulatorPath,
 				}
 			}
 			if f.LocalOnly {
@@ -498,7 +502,7 @@ func stateMachine(p Params, sm *manifest.StateMachine) (StateMachine, error) {
 			Name:        name,
 			Description: "Runs the state machine " + name,
 			PolicyName:  "least-privilege",
-			Trust:       servicePrincipalTrust("states.amazonaws.com"),
+			Trust:       StateMachineTrust(),
 			Policy:      stateMachinePolicy(p, sm),
 		},
 	}, nil

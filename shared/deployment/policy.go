@@ -32,6 +32,12 @@ const policyVersion = "2012-10-17"
 // trustPolicy lets Lambda assume a function's role.
 func trustPolicy() Policy { return servicePrincipalTrust("lambda.amazonaws.com") }
 
+// StateMachineTrust lets Step Functions assume a state machine's role: the
+// trust of every StateMachine.Role, which proves to a deployer pruning a
+// state machine the model no longer has that its role is a state
+// machine's.
+func StateMachineTrust() Policy { return servicePrincipalTrust("states.amazonaws.com") }
+
 // servicePrincipalTrust lets an AWS service assume a role.
 func servicePrincipalTrust(service string) Policy {
 	return Policy{Version: policyVersion, Statement: []Statement{{

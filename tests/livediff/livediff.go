@@ -35,8 +35,12 @@
 // and attached managed policies; log groups with retention; HTTP APIs with
 // stages (auto-deploy, throttling, access logs), routes (authorization,
 // authorizer by name, target function), integrations, authorizers and CORS;
-// secrets by name and description (never a value); parameters by name and
-// type (never a value).
+// secrets by name and description (never a value: the payment provider's
+// secret, <prefix>/payment-provider, is compared by existence and
+// description); parameters by name and type (never a value); state
+// machines with type, definition (canonical JSON, its step ARNs
+// normalised), role, logging and tracing (their roles and log groups are
+// among the roles and log groups).
 //
 // The two states are normalised before they are compared (normalise.go):
 // the prefix, where it stands as a whole name part, becomes {prefix}; the
@@ -82,6 +86,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
@@ -99,6 +104,8 @@ type State struct {
 	APIs       map[string]API       `json:"apis" diff:"api"`
 	Secrets    map[string]Secret    `json:"secrets" diff:"secret"`
 	Parameters map[string]Parameter `json:"parameters" diff:"parameter"`
+
+	StateMachines map[string]StateMachine `json:"stateMachines" diff:"state machine"`
 }
 
 // Table is a DynamoDB table.
@@ -279,6 +286,7 @@ type clients struct {
 	apigw  *apigatewayv2.Client
 	sm     *secretsmanager.Client
 	ssm    *ssm.Client
+	sfn    *sfn.Client
 }
 
 // snapshot is one Snapshot in progress: the raw state the readers fill in
@@ -337,7 +345,7 @@ const prefixVariable = "SHOP_PREFIX"
 type reader func(ctx context.Context, sn *snapshot) error
 
 // readers are every kind Snapshot reads; later kinds add one each.
-var readers = []reader{readTables, readFunctions, readRoles, readLogGroups, readAPIs, readSecrets, readParameters}
+var readers = []reader{readTables, readFunctions, readRoles, readLogGroups, readAPIs, readSecrets, readParameters, readStateMachines}
 
 // Snapshot reads everything the stack of prefix deployed, through cfg
 // (shared/awsconfig.Load, with AWS_ENDPOINT_URL for the emulator), and
@@ -354,6 +362,7 @@ func Snapshot(ctx context.Context, cfg aws.Config, prefix string) (*State, error
 		apigw:  apigatewayv2.NewFromConfig(cfg),
 		sm:     secretsmanager.NewFromConfig(cfg),
 		ssm:    ssm.NewFromConfig(cfg),
+		sfn:    sfn.NewFromConfig(cfg),
 	}
 	sn := &snapshot{clients: c, s: &State{Prefix: prefix}}
 	stacks, err := sn.discover(ctx)

@@ -40,7 +40,7 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = var.reserved_concurrency
 
   environment {
-    variables = merge(var.extra_env, var.function.environment)
+    variables = merge(var.extra_env, var.function.environment, var.bindings)
   }
 
   tracing_config {

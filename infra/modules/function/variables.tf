@@ -35,6 +35,11 @@ variable "architecture" {
   type        = string
 }
 
+variable "bindings" {
+  description = "The function's bindings, resolved by the root module (variable -> value: the API's URL, the payment provider's URL)."
+  type        = map(string)
+}
+
 variable "extra_env" {
   description = "Variables added to the model's environment; the model's win."
   type        = map(string)

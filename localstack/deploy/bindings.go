@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/shop-serverless/shop/shared/awserr"
+	"github.com/shop-serverless/shop/shared/deployment"
+)
+
+// Bindings and the payment provider.
+//
+// A function's bindings (deployment.Function.Bindings) are values that exist
+// only once the stack does: the API's URL, and the payment provider's, which
+// on the local stack is the simulator's on that same API. The deployer
+// therefore orders a run as
+//
+//	tables, issuers, provider secret -> the API alone (ensureAPI: its id,
+//	hence its URL) -> functions, with their full environment -> state
+//	machines (which invoke functions) -> the API's authorizer, integrations,
+//	routes, stage and grants (which name functions)
+//
+// so every function is created once with its final environment and a second
+// run finds nothing to change: no step waits for a later one to fill in a
+// value it then has to update.
+
+// bindingValues is the value of every binding on a local stack whose API
+// is served at apiURL: the simulator is always deployed locally, so the
+// provider's URL is the simulator's path on the stack's API.
+func bindingValues(model *deployment.Deployment, apiURL string) map[string]string {
+	values := map[string]string{deployment.BindingAPIURL: apiURL}
+	if model.PaymentProvider != nil && len(model.PaymentProvider.Simulator) > 0 {
+		values[deployment.BindingPaymentProviderURL] = apiURL + model.PaymentProvider.SimulatorPath
+	}
+	return values
+}
+
+// providerCredentials is the payment provider secret's value, as the
+// payments service and the simulator read it.
+type providerCredentials struct {
+	APIKey string `json:"apiKey"`
+}
+
+// newAPIKey is a random key for the simulator: 256 bits of crypto/rand,
+// as base32 text.
+func newAPIKey() string { return "sk_local_" + rand.Text() + rand.Text() }
+
+// ensurePaymentProviderSecret creates the payment provider's secret with a
+// random API key when it is missing, and never touches a value that is
+// there: the simulator and payments read the key at start, and a developer
+// may have put a real sandbox key in it. Only the description follows the
+// model.
+func (d *deployer) ensurePaymentProviderSecret(ctx context.Context) error {
+	pp := d.model.PaymentProvider
+	if pp == nil {
+		return nil
+	}
+	name := pp.Secret
+	got, err := d.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
+	switch {
+	case awserr.HasCode(err, "ResourceNotFoundException"):
+		value, err := json.Marshal(providerCredentials{APIKey: newAPIKey()})
+		if err != nil {
+			return err
+		}
+		_, err = d.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
+			Name:         &name,
+			Description:  &pp.SecretDescription,
+			SecretString: aws.String(string(value)),
+		})
+		// Already exists: our own create, retried after a lost response
+		// (retried.go); its value is the one the first attempt wrote.
+		if err != nil && !awserr.HasCode(err, "ResourceExistsException") {
+			return fmt.Errorf("payment provider secret %s: create: %w", name, err)
+		}
+		d.p.report("secret", name, statusCreated)
+		return nil
+	case err != nil:
+		return fmt.Errorf("payment provider secret %s: describe: %w", name, err)
+	}
+	status := statusUnchanged
+	if aws.ToString(got.Description) != pp.SecretDescription {
+		if _, err := d.sm.UpdateSecret(ctx, &secretsmanager.UpdateSecretInput{SecretId: &name, Description: &pp.SecretDescription}); err != nil {
+			return fmt.Errorf("payment provider secret %s: update description: %w", name, err)
+		}
+		status = statusUpdated
+	}
+	// A secret without a value (made by hand, or by Terraform without the
+	// simulator) gets one; a value is never overwritten.
+	if _, err := d.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name}); awserr.HasCode(err, "ResourceNotFoundException") {
+		value, err := json.Marshal(providerCredentials{APIKey: newAPIKey()})
+		if err != nil {
+			return err
+		}
+		if _, err := d.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: aws.String(string(value))}); err != nil {
+			return fmt.Errorf("payment provider secret %s: put value: %w", name, err)
+		}
+		status = statusUpdated
+	} else if err != nil {
+		return fmt.Errorf("payment provider secret %s: get value: %w", name, err)
+	}
+	d.p.report("secret", name, status)
+	return nil
+}
