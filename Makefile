@@ -21,9 +21,12 @@ TF_MIRROR    := /opt/tf-plugins
 TEST_PARALLEL ?= 8
 # Step Functions Wait and Retry intervals in `make test`'s emulators, as a
 # fraction of real time (MiniStack's SFN_WAIT_SCALE): the state machines
-# keep their production backoff, and a test waits 5% of it. `make run`
-# leaves it unset (real time). An emulator `make test` reuses keeps its own.
-TEST_SFN_WAIT_SCALE ?= 0.05
+# keep their production backoff, and a test waits a fifth of it. Not less:
+# a compensation's retries must still outlast the payment provider's open
+# breaker (10 s), as they do on AWS, or the saga's tests of an unavailable
+# provider end in CompensationFailed. `make run` leaves it unset (real
+# time). An emulator `make test` reuses keeps its own.
+TEST_SFN_WAIT_SCALE ?= 0.2
 # The npm package that validates Amazon States Language offline
 # (functions/orders/saga_test.go), installed into .local/npm once.
 ASL_VALIDATOR_VERSION := 4.0.0

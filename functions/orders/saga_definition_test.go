@@ -3,6 +3,7 @@ package orders_test
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shop-serverless/shop/shared/breaker"
 	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/runtime"
@@ -49,6 +52,7 @@ type state struct {
 	} `json:"Choices"`
 	Retry []struct {
 		ErrorEquals     []string `json:"ErrorEquals"`
+		IntervalSeconds int      `json:"IntervalSeconds"`
 		MaxAttempts     int      `json:"MaxAttempts"`
 		BackoffRate     float64  `json:"BackoffRate"`
 		MaxDelaySeconds int      `json:"MaxDelaySeconds"`
@@ -160,6 +164,20 @@ func TestSagaDefinitionStructure(t *testing.T) {
 				t.Errorf("%s: Retry %+v: want backoff (rate >= 1.5), a cap (MaxDelaySeconds) and full jitter", name, r)
 			}
 		}
+		if compensates(s) {
+			// With full jitter a retry waits half its backoff on average: the
+			// compensation must keep trying well past an open breaker (the
+			// provider's, the users API's) before an operator is needed.
+			var expected time.Duration
+			for _, r := range s.Retry {
+				for k := range r.MaxAttempts {
+					expected += time.Duration(min(float64(r.IntervalSeconds)*math.Pow(r.BackoffRate, float64(k)), float64(r.MaxDelaySeconds))*float64(time.Second)) / 2
+				}
+			}
+			if expected < 10*breaker.DefaultOpenTimeout {
+				t.Errorf("%s: its retries wait %v on average before giving up, want at least %v (ten open breakers)", name, expected, 10*breaker.DefaultOpenTimeout)
+			}
+		}
 		if n := len(s.Catch); n == 0 || !slices.Equal(s.Catch[n-1].ErrorEquals, []string{"States.ALL"}) {
 			t.Errorf("%s: the last Catch must be States.ALL, so no error leaves the order PENDING", name)
 		}
@@ -181,6 +199,12 @@ func TestSagaDefinitionStructure(t *testing.T) {
 			t.Errorf("%s: unreachable", name)
 		}
 	}
+}
+
+// compensates tells a Task that must not give up lightly: one whose failure
+// leaves the saga to an operator (it is caught only into a Fail state).
+func compensates(s state) bool {
+	return len(s.Catch) == 1 && (s.Catch[0].Next == "CompensationFailed" || s.Catch[0].Next == "CommitFailed")
 }
 
 func nexts(s state) []string {
