@@ -33,6 +33,16 @@ const (
 	// `kustomize edit set configmap` (it is also the emulator's).
 	placeholderAccount = "000000000000"
 	defaultRegion      = "us-east-1"
+	// placeholderAPIURL stands for the Gateway's external URL until it is
+	// set; the payment provider's URL defaults to the simulator under it.
+	placeholderAPIURL = "https://shop.example.com"
+
+	// bindingsConfigMap holds the model's bindings (deployment.Binding*)
+	// by name: the URLs a function reaches the stack's own API and the
+	// payment provider at, which only the cluster's operator knows (the
+	// Gateway's external URL; the provider's). Set them with `kustomize
+	// edit set configmap`.
+	bindingsConfigMap = knativePrefix + "-bindings"
 
 	// gatewayName is the Gateway the HTTPRoutes attach to. It is the
 	// cluster's (its class says which implementation serves it), so it is
@@ -251,6 +261,11 @@ func knativeService(fn *deployment.Function) object {
 	region := envVar{Name: "AWS_REGION", ValueFrom: &envValue{}}
 	region.ValueFrom.ConfigMapKeyRef.Name, region.ValueFrom.ConfigMapKeyRef.Key = awsConfigMap, "AWS_REGION"
 	env = append(env, region)
+	for _, k := range sortedKeys(fn.Bindings) {
+		b := envVar{Name: k, ValueFrom: &envValue{}}
+		b.ValueFrom.ConfigMapKeyRef.Name, b.ValueFrom.ConfigMapKeyRef.Key = bindingsConfigMap, fn.Bindings[k]
+		env = append(env, b)
+	}
 
 	concurrency := ioBoundConcurrency
 	if fn.HashesPasswords {
@@ -435,6 +450,13 @@ func kustomization(resources []string) any {
 			"literals": []string{"AWS_ACCOUNT_ID=" + placeholderAccount, "AWS_REGION=" + defaultRegion},
 			// The Services name it; a hashed name would not survive an
 			// overlay that merges new values into it.
+			"options": kv{"disableNameSuffixHash": true},
+		}, {
+			"name": bindingsConfigMap,
+			"literals": []string{
+				deployment.BindingAPIURL + "=" + placeholderAPIURL,
+				deployment.BindingPaymentProviderURL + "=" + placeholderAPIURL + deployment.PaymentSimulatorPath,
+			},
 			"options": kv{"disableNameSuffixHash": true},
 		}},
 		Replacements: []kv{{

@@ -117,8 +117,8 @@ func TestKustomizationBuilds(t *testing.T) {
 		}
 	}
 	n := len(functionNames(t, files))
-	if kinds["Service"] != n || kinds["ServiceAccount"] != n || kinds["Broker"] != 1 || kinds["SinkBinding"] != 1 || kinds["ConfigMap"] != 1 {
-		t.Errorf("built %v, want a Service and a ServiceAccount for each of %d functions, a Broker, a SinkBinding, a ConfigMap", kinds, n)
+	if kinds["Service"] != n || kinds["ServiceAccount"] != n || kinds["Broker"] != 1 || kinds["SinkBinding"] != 1 || kinds["ConfigMap"] != 2 {
+		t.Errorf("built %v, want a Service and a ServiceAccount for each of %d functions, a Broker, a SinkBinding, the AWS and bindings ConfigMaps", kinds, n)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
@@ -105,6 +107,13 @@ func newClients(ctx context.Context, endpoint string, httpClient aws.HTTPClient)
 		return clients{}, fmt.Errorf("aws config: %w", err)
 	}
 	cfg.BaseEndpoint = aws.String(endpoint)
+	// The SDK's retry quota (a token bucket per client that stops retrying
+	// once many calls have failed) guards AWS against retry storms from a
+	// fleet; this is one process deploying to one emulator, whose lost
+	// responses each need their retry, however many a large stack meets.
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) { o.RateLimiter = ratelimit.None })
+	}
 	if httpClient != nil {
 		cfg.HTTPClient = httpClient
 	}

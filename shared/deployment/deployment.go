@@ -431,7 +431,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 			if d.PaymentProvider == nil {
 				d.PaymentProvider = &PaymentProvider{
 					Secret:            p.PaymentProviderSecret,
-					SecretDescription: "Credentials of the payment provider the payments service of " + p.Prefix + " charges through, as JSON {\"apiKey\": \"...\"}.",
+					SecretDescription: "Credentials of the payment provider the payments service charges through, as JSON {\"apiKey\": \"...\"}.",
 					Simulator:         []string{},
 					SimulatorPath:     PaymentSimulatorPath,
 				}

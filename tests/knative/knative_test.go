@@ -100,6 +100,19 @@ func TestEndToEndOnKnative(t *testing.T) {
 	bins := buildFunctions(t, build, services)
 	t.Logf("built %d functions with the Dockerfile's go build in %v", len(bins), time.Since(began).Round(10*time.Millisecond))
 
+	// The router's address is known before the functions start: it is
+	// their binding to the stack's API (what the shop-bindings ConfigMap
+	// gives them on a cluster), and the simulator behind it the provider.
+	routerLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	routerURL := "http://" + routerLn.Addr().String()
+	bindings := map[string]string{
+		deployment.BindingAPIURL:             routerURL,
+		deployment.BindingPaymentProviderURL: routerURL + deployment.PaymentSimulatorPath,
+	}
+
 	began = time.Now()
 	procs := make(map[string]*process, len(services)) // by Knative Service name
 	var urls []string
@@ -108,12 +121,12 @@ func TestEndToEndOnKnative(t *testing.T) {
 		if fn == nil {
 			t.Fatalf("infra/knative declares %s, which the model does not have: run make generate", svc.name)
 		}
-		p := start(t, bins[svc.name], fn)
+		p := start(t, bins[svc.name], fn, bindings)
 		procs[svc.name] = p
 		urls = append(urls, fn.Name+"="+p.url)
 	}
 	t.Logf("started %d functions in Knative mode, all ready, in %v", len(procs), time.Since(began).Round(10*time.Millisecond))
-	router := serveRoutes(t, routes, procs)
+	router := serveRoutes(t, routes, procs, routerLn)
 
 	began = time.Now()
 	suite := exec.Command("go", "test", "-count=1", "-v", "-parallel", "8", "-timeout", suiteTimeout.String(), "./tests")
@@ -486,7 +499,7 @@ type process struct {
 // emulator's endpoint and credentials, and the two switches the local
 // deployer also sets (faults, so the suite's fault tests work; recording,
 // for the least-privilege check).
-func start(t *testing.T, bin string, fn *deployment.Function) *process {
+func start(t *testing.T, bin string, fn *deployment.Function, bindings map[string]string) *process {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -500,6 +513,13 @@ func start(t *testing.T, bin string, fn *deployment.Function) *process {
 	vars := fn.KnativeEnvironment()
 	for _, k := range slices.Sorted(maps.Keys(vars)) {
 		env = append(env, k+"="+vars[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(fn.Bindings)) {
+		v, ok := bindings[fn.Bindings[k]]
+		if !ok {
+			t.Fatalf("%s: binding %s has no value in this test", fn.Name, fn.Bindings[k])
+		}
+		env = append(env, k+"="+v)
 	}
 	env = append(env, fmt.Sprintf("PORT=%d", port), faults.EnvSwitch+"=1", awscalls.EnvSwitch+"=1")
 
@@ -570,7 +590,7 @@ func (p *process) stop() error {
 // documentation /64 that no other run uses, so that this run's wrong
 // passwords do not spend the login budget of 127.0.0.1 that the suite's
 // Lambda run, through API Gateway, spends at the same time.
-func serveRoutes(t *testing.T, routes []route, procs map[string]*process) string {
+func serveRoutes(t *testing.T, routes []route, procs map[string]*process, ln net.Listener) string {
 	t.Helper()
 	client := fmt.Sprintf("2001:db8:%x:%x::1", time.Now().UnixNano()&0xffff, os.Getpid()&0xffff)
 	proxies := map[string]*httputil.ReverseProxy{}
@@ -599,10 +619,6 @@ func serveRoutes(t *testing.T, routes []route, procs map[string]*process) string
 		// What a Gateway answers when no route matches.
 		http.NotFound(w, req)
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
@@ -162,6 +163,15 @@ func checkComplete(t *testing.T, s *State, set *manifest.Set) {
 	for _, iss := range set.Issuers() {
 		secrets = append(secrets, naming.SigningSecret(PrefixToken, iss.Service))
 	}
+	roles := slices.Clone(functions)
+	var machines []string
+	for _, sm := range set.StateMachines() {
+		roles = append(roles, naming.StateMachine(PrefixToken, sm.Service, sm.Name))
+		machines = append(machines, naming.StateMachine(PrefixToken, sm.Service, sm.Name))
+	}
+	if slices.ContainsFunc(set.Functions(), func(fn *manifest.Function) bool { return fn.Permissions.PaymentProvider }) {
+		secrets = append(secrets, naming.PaymentProviderSecret(PrefixToken))
+	}
 	check := func(what string, got []string, want []string) {
 		t.Helper()
 		slices.Sort(got)
@@ -172,7 +182,8 @@ func checkComplete(t *testing.T, s *State, set *manifest.Set) {
 	}
 	check("tables", keys(s.Tables), tables)
 	check("functions", keys(s.Functions), functions)
-	check("roles", keys(s.Roles), functions)
+	check("roles", keys(s.Roles), roles)
+	check("state machines", keys(s.StateMachines), machines)
 	check("secrets", keys(s.Secrets), secrets)
 	check("parameters", keys(s.Parameters), []string{naming.JWKSParameter(PrefixToken)})
 	if len(s.APIs) != 1 {
@@ -638,6 +649,17 @@ func deleteStack(t *testing.T, cfg aws.Config, prefix string) {
 			if _, mine := s.APIs[replacePrefix(aws.ToString(a.Name), prefix)]; mine {
 				_, err := gw.DeleteApi(ctx, &apigatewayv2.DeleteApiInput{ApiId: a.ApiId})
 				note("api "+aws.ToString(a.Name), err)
+			}
+		}
+	}
+	sfc := sfn.NewFromConfig(cfg)
+	machines, err := sfc.ListStateMachines(ctx, &sfn.ListStateMachinesInput{})
+	note("list state machines", err)
+	if err == nil {
+		for _, m := range machines.StateMachines {
+			if _, mine := s.StateMachines[replacePrefix(aws.ToString(m.Name), prefix)]; mine {
+				_, err := sfc.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: m.StateMachineArn})
+				note("state machine "+aws.ToString(m.Name), err)
 			}
 		}
 	}
