@@ -719,3 +719,33 @@ func TestOrderBadRequests(t *testing.T) {
 	expect(t, call(t, "GET", "/v1/users/"+s.ID+"/orders", nil, bearer(other.Token)...), http.StatusForbidden)
 	expect(t, call(t, "GET", "/v1/orders/0190c3c4-0000-7000-8000-000000000000", nil, bearer(s.Token)...), http.StatusNotFound)
 }
+
+// The README's walk-through, as written there: a product, a user who logs
+// in, an order of two mugs with tok_visa that ends CONFIRMED, charged 2400.
+func TestOrderWithTheREADMEsWalkThrough(t *testing.T) {
+	t.Parallel()
+	skipSagaOnKnative(t)
+	sku := uniqueSKU("MUG")
+	r := call(t, "POST", "/v1/products", `{"sku":"`+sku+`","name":"Mug","price":{"amount":1200,"currency":"EUR"},"stock":10}`, bearer(writer(t))...)
+	expect(t, r, http.StatusCreated)
+	var p product
+	r.json(t, &p)
+	email := uniqueEmail(t)
+	expect(t, call(t, "POST", "/v1/users", `{"email":"`+email+`","password":"correct horse 1","name":"Ada"}`), http.StatusCreated)
+	token, r := login(t, email, "correct horse 1")
+	expect(t, r, http.StatusOK)
+	r = call(t, "POST", "/v1/orders", `{"items":[{"productId":"`+p.ID+`","quantity":2}],"paymentMethod":{"token":"tok_visa"}}`,
+		append(bearer(token), "Idempotency-Key", idemKey(t))...)
+	expect(t, r, http.StatusAccepted)
+	var o order
+	r.json(t, &o)
+	s := shopper{ID: o.UserID, Token: token}
+	if done := awaitOrder(t, s, o.ID, ""); done.Status != "CONFIRMED" {
+		t.Fatalf("the walk-through's order ended %+v", done)
+	}
+	pay, r := getPayment(t, s, o.ID)
+	expect(t, r, http.StatusOK)
+	if pay.Status != "CHARGED" || pay.Amount.Amount != 2400 || pay.Amount.Currency != "EUR" {
+		t.Errorf("payment %+v, want CHARGED 2400 EUR", pay)
+	}
+}
