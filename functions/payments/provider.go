@@ -2,11 +2,9 @@ package payments
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,6 +15,7 @@ import (
 	"github.com/shop-serverless/shop/shared/client"
 	"github.com/shop-serverless/shop/shared/money"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/paymentkey"
 )
 
 // Provider is the payment provider as the steps need it.
@@ -120,53 +119,6 @@ func (p *HTTPProvider) Refund(ctx context.Context, orderID string, amount int64)
 	return "", fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
-// SecretReader is the part of Secrets Manager the API key needs.
-type SecretReader interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-// APIKey is the provider's API key as a client.TokenSource: read from the
-// secret (JSON {"apiKey":"…"}) on first use and kept for the life of the
-// process; a failed read is not kept, so the next call tries again. The
-// reader is made on first use too, so a cold start pays for none of it.
-type APIKey struct {
-	newReader func() SecretReader
-	name      string
-
-	mu     sync.Mutex
-	reader SecretReader
-	key    string
-}
-
-// NewAPIKey returns the key held in the secret named name.
-func NewAPIKey(newReader func() SecretReader, name string) *APIKey {
-	return &APIKey{newReader: newReader, name: name}
-}
-
-// Token implements client.TokenSource.
-func (k *APIKey) Token(ctx context.Context) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.key != "" {
-		return k.key, nil
-	}
-	if k.reader == nil {
-		k.reader = k.newReader()
-	}
-	out, err := k.reader.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(k.name)})
-	if err != nil {
-		return "", fmt.Errorf("read the payment provider secret: %w", err)
-	}
-	var v struct {
-		APIKey string `json:"apiKey"`
-	}
-	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil || v.APIKey == "" {
-		return "", errors.New("the payment provider secret is not JSON with a non-empty apiKey")
-	}
-	k.key = v.APIKey
-	return k.key, nil
-}
-
 // NewProvider wires the provider of a deployed function: cfg from the
 // environment, the API key from Secrets Manager (read on first call), and
 // the breaker's state shared through the platform table (db; needs
@@ -177,6 +129,6 @@ func NewProvider(cfg ProviderConfig, awsCfg aws.Config, db *dynamodb.Client, pre
 		return nil, err
 	}
 	b := breaker.New(settings, breaker.NewShared(db, naming.Table(prefix, naming.PlatformService)))
-	key := NewAPIKey(func() SecretReader { return secretsmanager.NewFromConfig(awsCfg) }, cfg.Secret)
+	key := paymentkey.New(func() paymentkey.SecretReader { return secretsmanager.NewFromConfig(awsCfg) }, cfg.Secret)
 	return NewHTTPProvider(cfg.URL, key, b, nil)
 }

@@ -1,53 +1,11 @@
 package provider
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"sync"
+import "github.com/shop-serverless/shop/shared/paymentkey"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-)
-
-// SecretReader is the part of Secrets Manager the API key needs.
-type SecretReader interface {
-	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
-}
-
-// SecretAPIKey reads the API key from the secret named name (JSON
-// {"apiKey":"…"}) on first use, and keeps it for the life of the process.
-// A failed read is not kept: the next request tries again. The reader is
-// made on first use too (newReader), so a cold start pays for none of it.
-func SecretAPIKey(newReader func() SecretReader, name string) APIKey {
-	var (
-		mu     sync.Mutex
-		reader SecretReader
-		key    string
-	)
-	return func(ctx context.Context) (string, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		if key != "" {
-			return key, nil
-		}
-		if reader == nil {
-			reader = newReader()
-		}
-		out, err := reader.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(name)})
-		if err != nil {
-			return "", fmt.Errorf("read the payment provider secret: %w", err)
-		}
-		var v struct {
-			APIKey string `json:"apiKey"`
-		}
-		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil || v.APIKey == "" {
-			return "", errors.New("the payment provider secret is not JSON with a non-empty apiKey")
-		}
-		key = v.APIKey
-		return key, nil
-	}
+// SecretAPIKey is the API key held in the secret named name, read on first
+// use and kept (shared/paymentkey: the format payments sends it from).
+func SecretAPIKey(newReader func() paymentkey.SecretReader, name string) APIKey {
+	return paymentkey.New(newReader, name).Token
 }
 
 // Config is the simulator's own setting, beside config.Function.

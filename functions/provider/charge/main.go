@@ -9,6 +9,7 @@ import (
 	"github.com/shop-serverless/shop/functions/provider"
 	"github.com/shop-serverless/shop/shared/config"
 	"github.com/shop-serverless/shop/shared/httpfn"
+	"github.com/shop-serverless/shop/shared/paymentkey"
 )
 
 func main() {
@@ -17,7 +18,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		key := provider.SecretAPIKey(func() provider.SecretReader { return secretsmanager.NewFromConfig(d.AWS) }, cfg.Secret)
+		key := provider.SecretAPIKey(func() paymentkey.SecretReader { return secretsmanager.NewFromConfig(d.AWS) }, cfg.Secret)
 		st := provider.NewStore(d.DB, d.Config.Table)
 		return provider.Charges(st, key, provider.Options{}), nil
 	})
