@@ -426,12 +426,7 @@ func TestSagaConfirmFailsAfterCharge(t *testing.T) {
 	p := newProduct(t, 4)
 	key := idemKey(t)
 	id := orders.OrderID(s.ID, key) // the id the order will get: the fault must be in place before the saga reaches Confirm
-	db := dynamo(t)
-	table := naming.Table(prefix(), "orders")
-	if err := faults.Set(context.Background(), db, table, "orders-mark-confirmed", faults.Fault{Mode: faults.ModeError, Key: id, Until: time.Now().Add(5 * time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = faults.Clear(context.Background(), db, table, "orders-mark-confirmed") })
+	faultConfirm(t, id, faults.Fault{Mode: faults.ModeError})
 	o, r := placeOrder(t, s, key, orderBody("tok_visa", line(p.ID, 2)))
 	expect(t, r, http.StatusAccepted)
 	if o.ID != id {
@@ -450,6 +445,17 @@ func TestSagaConfirmFailsAfterCharge(t *testing.T) {
 		t.Errorf("provider ledger %+v, want one charge refunded once", l)
 	}
 	wantStock(t, p.ID, stock{Available: 4})
+}
+
+// faultConfirm switches f on for one order's Confirm step, for this test.
+func faultConfirm(t *testing.T, orderID string, f faults.Fault) {
+	t.Helper()
+	db, table := dynamo(t), naming.Table(prefix(), "orders")
+	f.Key, f.Until = orderID, time.Now().Add(5*time.Minute)
+	if err := faults.Set(context.Background(), db, table, "orders-mark-confirmed", f); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = faults.ClearKey(context.Background(), db, table, "orders-mark-confirmed", orderID) })
 }
 
 func TestSagaCancelAfterConfirmation(t *testing.T) {
@@ -489,13 +495,8 @@ func TestSagaCancelWhilePending(t *testing.T) {
 	s := newShopper(t)
 	p := newProduct(t, 3)
 	key := idemKey(t)
-	id := orders.OrderID(s.ID, key)
-	db := dynamo(t)
-	table := naming.Table(prefix(), "orders")
 	// Hold Confirm for this order long enough for the cancel to land first.
-	if err := faults.Set(context.Background(), db, table, "orders-mark-confirmed", faults.Fault{Mode: faults.ModeLatency, Latency: 4 * time.Second, Key: id, Until: time.Now().Add(5 * time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
+	faultConfirm(t, orders.OrderID(s.ID, key), faults.Fault{Mode: faults.ModeLatency, Latency: 4 * time.Second})
 	o, r := placeOrder(t, s, key, orderBody("tok_visa", line(p.ID, 1)))
 	expect(t, r, http.StatusAccepted)
 	r = call(t, "POST", "/v1/orders/"+o.ID+"/cancel", nil, append(bearer(s.Token), "Idempotency-Key", idemKey(t))...)

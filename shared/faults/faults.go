@@ -148,8 +148,23 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 func (i *Injector) Inject(ctx context.Context) error { return i.inject(ctx, "", "") }
 
 // InjectKey is Inject for an invocation about key (a saga step's order id):
-// it applies a fault whose Key is key, and a fault without Key or Path.
+// it applies the fault set for key, else the function's fault without a
+// Path. A keyed fault has an item of its own, so faults for two keys of one
+// function (two tests, two orders) stand side by side; it is read on every
+// call, uncached, since each key is asked about a few times at most.
 func (i *Injector) InjectKey(ctx context.Context, key string) error {
+	if !i.enabled() {
+		return nil
+	}
+	if key != "" {
+		f, err := get(ctx, i.db, i.table, i.function, key)
+		if err != nil {
+			slog.WarnContext(ctx, "faults: cannot read the switch; no fault", slog.String("function", i.function), slog.String("error", err.Error()))
+		}
+		if f != nil && (f.Until.IsZero() || i.now().Before(f.Until)) {
+			return apply(ctx, f)
+		}
+	}
 	return i.inject(ctx, "", key)
 }
 
@@ -160,9 +175,14 @@ func (i *Injector) inject(ctx context.Context, path, key string) error {
 		return nil
 	}
 	f := i.current(ctx)
-	if f == nil || (f.Path != "" && !strings.HasPrefix(path, f.Path)) || (f.Key != "" && f.Key != key) {
+	if f == nil || (f.Path != "" && !strings.HasPrefix(path, f.Path)) {
 		return nil
 	}
+	return apply(ctx, f)
+}
+
+// apply fails or delays as f says.
+func apply(ctx context.Context, f *Fault) error {
 	switch f.Mode {
 	case ModeError:
 		return &InjectedError{Status: f.Status}
@@ -187,7 +207,7 @@ func (i *Injector) current(ctx context.Context) *Fault {
 	defer i.mu.Unlock()
 	now := i.now()
 	if i.fetchedAt.IsZero() || now.Sub(i.fetchedAt) >= cacheFor {
-		f, err := get(ctx, i.db, i.table, i.function)
+		f, err := get(ctx, i.db, i.table, i.function, "")
 		if err != nil {
 			log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "faults: cannot read the fault switch; injecting nothing",
 				slog.String("function", i.function), slog.String("error", err.Error()))
@@ -200,7 +220,13 @@ func (i *Injector) current(ctx context.Context) *Fault {
 	return i.fault
 }
 
-func key(function string) store.Item { return store.Key("FAULT#"+function, "FAULT") }
+// itemKey is the switch of function: its fault, or with k its fault for k.
+func itemKey(function, k string) store.Item {
+	if k != "" {
+		return store.Key("FAULT#"+function, "KEY#"+k)
+	}
+	return store.Key("FAULT#"+function, "FAULT")
+}
 
 // Item attributes.
 const (
@@ -213,14 +239,14 @@ const (
 	attrTTL       = "ttl" // epoch seconds: DynamoDB removes an expired switch eventually
 )
 
-func get(ctx context.Context, db store.DB, table, function string) (*Fault, error) {
+func get(ctx context.Context, db store.DB, table, function, k string) (*Fault, error) {
 	// Only the local stack reads the switch (SHOP_FAULTS is never set on
 	// AWS), so the read needs no grant in the function's policy: the
 	// end-to-end check of recorded calls against it leaves this one out.
 	ctx = awscalls.LocalOnly(ctx, "faults")
 	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(table),
-		Key:       key(function),
+		Key:       itemKey(function, k),
 		// Strongly consistent: a test that has just called Set expects the
 		// next request after the cache expires to see it.
 		ConsistentRead: aws.Bool(true),
@@ -265,13 +291,14 @@ func number(item store.Item, name string) int64 {
 	return n
 }
 
-// Set switches fault f on for function, replacing any other. It takes effect
+// Set switches fault f on for function, replacing any other it had (for
+// f.Key, if set: faults for other keys stay). It takes effect
 // within a second in every instance of a function started with SHOP_FAULTS=1.
 func Set(ctx context.Context, db store.DB, table, function string, f Fault) error {
 	if function == "" {
 		return errors.New("faults: function name is required")
 	}
-	item := key(function)
+	item := itemKey(function, f.Key)
 	item[attrMode] = store.S(f.Mode)
 	switch f.Mode {
 	case ModeError:
@@ -311,7 +338,13 @@ func Set(ctx context.Context, db store.DB, table, function string, f Fault) erro
 
 // Clear switches function's fault off (within a second, as Set).
 func Clear(ctx context.Context, db store.DB, table, function string) error {
-	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key(function)}); err != nil {
+	return ClearKey(ctx, db, table, function, "")
+}
+
+// ClearKey switches function's fault for key off (at once: keyed faults are
+// not cached).
+func ClearKey(ctx context.Context, db store.DB, table, function, key string) error {
+	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: itemKey(function, key)}); err != nil {
 		return fmt.Errorf("faults: clear %s: %w", function, err)
 	}
 	return nil

@@ -373,12 +373,32 @@ func TestKeyFault(t *testing.T) {
 		t.Errorf("Middleware with a key fault set: status %d, want 204", rec.Code)
 	}
 
+	// A second key's fault stands beside the first: two tests, two orders.
+	if err := Set(ctx, db, "orders", "users-get", Fault{Mode: ModeError, Status: 502, Key: "order-3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := i.InjectKey(ctx, "order-1"); !errors.As(err, &ie) || ie.Status != 500 {
+		t.Errorf("InjectKey(order-1) after order-3's fault = %v, want status 500 still", err)
+	}
+	if err := i.InjectKey(ctx, "order-3"); !errors.As(err, &ie) || ie.Status != 502 {
+		t.Errorf("InjectKey(order-3) = %v, want status 502", err)
+	}
+	if err := ClearKey(ctx, db, "orders", "users-get", "order-3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := i.InjectKey(ctx, "order-3"); err != nil {
+		t.Errorf("InjectKey(order-3) after ClearKey = %v, want nil at once", err)
+	}
+
 	if err := Set(ctx, db, "orders", "users-get", Fault{Mode: ModeError, Status: 503}); err != nil {
 		t.Fatal(err)
 	}
 	c.Advance(cacheFor)
 	if err := i.InjectKey(ctx, "order-2"); !errors.As(err, &ie) || ie.Status != 503 {
 		t.Errorf("InjectKey with a keyless fault = %v, want an *InjectedError with status 503", err)
+	}
+	if err := i.InjectKey(ctx, "order-1"); !errors.As(err, &ie) || ie.Status != 500 {
+		t.Errorf("InjectKey(order-1) with a keyless fault too = %v, want its own (500)", err)
 	}
 
 	if err := Set(ctx, db, "orders", "users-get", Fault{Mode: ModeError, Path: "/v1/orders", Key: "order-1"}); err == nil {
