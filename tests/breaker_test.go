@@ -25,7 +25,7 @@ const breakerOpenTimeout = 8 * time.Second
 // a stand-in for a service that reads users through shared/client with a
 // shared circuit breaker, and returns its base URL. The process is stopped
 // when the test ends.
-func startCaller(t *testing.T, bin string) string {
+func startCaller(t *testing.T, bin, breakerName string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,14 +33,16 @@ func startCaller(t *testing.T, bin string) string {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
+	env := strings.ToUpper(strings.ReplaceAll(breakerName, "-", "_"))
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		fmt.Sprintf("PORT=%d", port),
 		"SHOP_PREFIX="+prefix(),
 		"USERS_URL="+apiURL(t),
-		"BREAKER_USERS_MIN_REQUESTS=3",
-		"BREAKER_USERS_FAILURE_RATIO=0.5",
-		"BREAKER_USERS_OPEN_TIMEOUT="+breakerOpenTimeout.String(),
+		"BREAKER_NAME="+breakerName,
+		"BREAKER_"+env+"_MIN_REQUESTS=3",
+		"BREAKER_"+env+"_FAILURE_RATIO=0.5",
+		"BREAKER_"+env+"_OPEN_TIMEOUT="+breakerOpenTimeout.String(),
 		"LOG_LEVEL=warn",
 	)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -87,7 +89,10 @@ func TestBreakerAcrossInstances(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build caller: %v\n%s", err, out)
 	}
-	a, b := startCaller(t, bin), startCaller(t, bin)
+	// A breaker of this test's own, shared by its two instances: the
+	// stack's "users" breaker serves orders-create, which other tests use.
+	name := fmt.Sprintf("users-e2e-%d", time.Now().UnixNano())
+	a, b := startCaller(t, bin, name), startCaller(t, bin, name)
 	secrets(t) // fails or skips early without the emulator endpoint
 	db, err := store.NewDynamoDB(context.Background())
 	if err != nil {
