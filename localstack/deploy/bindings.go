@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/paymentkey"
 )
 
 // Bindings and the payment provider.
@@ -40,15 +40,9 @@ func bindingValues(model *deployment.Deployment, apiURL string) map[string]strin
 	return values
 }
 
-// providerCredentials is the payment provider secret's value, as the
-// payments service and the simulator read it.
-type providerCredentials struct {
-	APIKey string `json:"apiKey"`
-}
-
-// newAPIKey is a random key for the simulator: 256 bits of crypto/rand,
-// as base32 text.
-func newAPIKey() string { return "sk_local_" + rand.Text() + rand.Text() }
+// newSecretValue is the provider secret's value with a random key for the
+// simulator: 256 bits of crypto/rand, as base32 text.
+func newSecretValue() string { return paymentkey.SecretValue("sk_local_" + rand.Text() + rand.Text()) }
 
 // ensurePaymentProviderSecret creates the payment provider's secret with a
 // random API key when it is missing, and never touches a value that is
@@ -64,14 +58,10 @@ func (d *deployer) ensurePaymentProviderSecret(ctx context.Context) error {
 	got, err := d.sm.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: &name})
 	switch {
 	case awserr.HasCode(err, "ResourceNotFoundException"):
-		value, err := json.Marshal(providerCredentials{APIKey: newAPIKey()})
-		if err != nil {
-			return err
-		}
 		_, err = d.sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{
 			Name:         &name,
 			Description:  &pp.SecretDescription,
-			SecretString: aws.String(string(value)),
+			SecretString: aws.String(newSecretValue()),
 		})
 		// Already exists: our own create, retried after a lost response
 		// (retried.go); its value is the one the first attempt wrote.
@@ -93,11 +83,7 @@ func (d *deployer) ensurePaymentProviderSecret(ctx context.Context) error {
 	// A secret without a value (made by hand, or by Terraform without the
 	// simulator) gets one; a value is never overwritten.
 	if _, err := d.sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &name}); awserr.HasCode(err, "ResourceNotFoundException") {
-		value, err := json.Marshal(providerCredentials{APIKey: newAPIKey()})
-		if err != nil {
-			return err
-		}
-		if _, err := d.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: aws.String(string(value))}); err != nil {
+		if _, err := d.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &name, SecretString: aws.String(newSecretValue())}); err != nil {
 			return fmt.Errorf("payment provider secret %s: put value: %w", name, err)
 		}
 		status = statusUpdated

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"reflect"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -25,13 +24,7 @@ func mustJSON(v any) string {
 
 // samePolicy compares two policy documents by meaning, not bytes: IAM hands
 // documents back URL-encoded and may reorder keys or reformat.
-func samePolicy(a, b string) bool {
-	var va, vb any
-	if json.Unmarshal([]byte(decodePolicy(a)), &va) != nil || json.Unmarshal([]byte(decodePolicy(b)), &vb) != nil {
-		return false
-	}
-	return reflect.DeepEqual(va, vb)
-}
+func samePolicy(a, b string) bool { return sameJSON(decodePolicy(a), decodePolicy(b)) }
 
 func decodePolicy(doc string) string {
 	if strings.HasPrefix(strings.TrimSpace(doc), "{") {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/paymentkey"
 )
 
 // sfnTestPrefix keeps the state machine test's stack apart from the main
@@ -213,8 +213,9 @@ func TestLiveStateMachineDeployRedeployPrune(t *testing.T) {
 			manifest.EnvStateMachine("flow"), env[manifest.EnvStateMachine("flow")], baseURL)
 	}
 	secret := secretValue(t, c, model.PaymentProvider.Secret)
-	var creds providerCredentials
-	if err := json.Unmarshal([]byte(secret), &creds); err != nil || len(creds.APIKey) < 32 {
+	// Read as payments and the simulator read it.
+	key, err := paymentkey.New(func() paymentkey.SecretReader { return c.sm }, model.PaymentProvider.Secret).Token(context.Background())
+	if err != nil || len(key) < 32 {
 		t.Errorf("payment provider secret %s holds %q (%v), want {\"apiKey\": <random>}", model.PaymentProvider.Secret, secret, err)
 	}
 	checkExecutionEchoes(t, c, sm)

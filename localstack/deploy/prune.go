@@ -188,14 +188,15 @@ func nestedStacks(prefix string, scan pruneScan) []string {
 	return nested
 }
 
-// looksDeployed reports whether a role whose function is gone is one the
-// deployer made for the model: the model's trust policy, no managed policy
-// (the deployer attaches none) and no inline policy but the model's.
-func looksDeployed(want deployment.Role, trust string, inline []string, attached int) bool {
-	if !samePolicy(trust, mustJSON(want.Trust)) || attached > 0 {
+// looksDeployed reports whether a role whose function or state machine is
+// gone is one the deployer made for the model: want's trust policy, no
+// managed policy (the deployer attaches none) and no inline policy but the
+// model's.
+func (r liveRole) looksDeployed(want deployment.Role) bool {
+	if !samePolicy(r.trust, mustJSON(want.Trust)) || len(r.attached) > 0 {
 		return false
 	}
-	for _, name := range inline {
+	for _, name := range r.inline {
 		if name != want.PolicyName {
 			return false
 		}
@@ -316,22 +317,17 @@ func (d *deployer) pruneFunction(ctx context.Context, name string, model *deploy
 		return err
 	}
 	role := naming.Function(d.model.Prefix, name)
-	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
-	if awserr.HasCode(err, "NoSuchEntity") {
-		return nil
+	r, found, err := d.existingRole(ctx, role)
+	if err != nil || !found {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("role %s: get: %w", role, err)
-	}
-	if model == nil || !samePolicy(aws.ToString(got.Role.AssumeRolePolicyDocument), mustJSON(model.Trust)) {
+	// The function was the model's until now, so its role is the
+	// deployer's if Lambda may assume it, whatever policies it holds.
+	if model == nil || !samePolicy(r.trust, mustJSON(model.Trust)) {
 		d.p.report("role", role, statusRoleKept)
 		return nil
 	}
-	inline, attached, err := d.rolePolicies(ctx, role)
-	if err != nil {
-		return err
-	}
-	return d.deleteRole(ctx, role, inline, attached)
+	return d.deleteRole(ctx, role, r.inline, r.attached)
 }
 
 // pruneStateMachine deletes the state machine name (physical), then its
@@ -343,33 +339,21 @@ func (d *deployer) pruneStateMachine(ctx context.Context, name, arn string) erro
 		return err
 	}
 	// name is <prefix>-<service>-<name>, which is all the log group's name
-	// is made of (planPrune picked only names of this prefix).
+	// is made of (planPrune picked only names of this prefix; a service
+	// name has no dash).
 	service, smName, _ := strings.Cut(strings.TrimPrefix(name, d.model.Prefix+"-"), "-")
 	if err := d.deleteLogGroup(ctx, naming.StateMachineLogGroup(d.model.Prefix, service, smName)); err != nil {
 		return err
 	}
-	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
-	if awserr.HasCode(err, "NoSuchEntity") {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("role %s: get: %w", name, err)
-	}
-	inline, attached, err := d.rolePolicies(ctx, name)
-	if err != nil {
+	r, found, err := d.existingRole(ctx, name)
+	if err != nil || !found {
 		return err
 	}
-	// Every role of the model has one inline policy of the same name.
-	policyName := ""
-	if len(d.model.Functions) > 0 {
-		policyName = d.model.Functions[0].Role.PolicyName
-	}
-	want := deployment.Role{Trust: deployment.StateMachineTrust(), PolicyName: policyName}
-	if policyName == "" || !looksDeployed(want, aws.ToString(got.Role.AssumeRolePolicyDocument), inline, len(attached)) {
+	if !r.looksDeployed(deployment.Role{Trust: deployment.StateMachineTrust(), PolicyName: deployment.RolePolicyName}) {
 		d.p.report("role", name, statusStateMachineRoleKept)
 		return nil
 	}
-	return d.deleteRole(ctx, name, inline, attached)
+	return d.deleteRole(ctx, name, r.inline, r.attached)
 }
 
 // pruneRole deletes the role of manifest name, whose function is gone, and
@@ -377,24 +361,37 @@ func (d *deployer) pruneStateMachine(ctx context.Context, name, arn string) erro
 // leaves both alone, silently: the role may be anyone's.
 func (d *deployer) pruneRole(ctx context.Context, name string, model deployment.Role) error {
 	role := naming.Function(d.model.Prefix, name)
-	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
-	if awserr.HasCode(err, "NoSuchEntity") {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("role %s: get: %w", role, err)
-	}
-	inline, attached, err := d.rolePolicies(ctx, role)
-	if err != nil {
+	r, found, err := d.existingRole(ctx, role)
+	if err != nil || !found || !r.looksDeployed(model) {
 		return err
-	}
-	if !looksDeployed(model, aws.ToString(got.Role.AssumeRolePolicyDocument), inline, len(attached)) {
-		return nil
 	}
 	if err := d.deleteLogGroup(ctx, naming.LogGroup(d.model.Prefix, name)); err != nil {
 		return err
 	}
-	return d.deleteRole(ctx, role, inline, attached)
+	return d.deleteRole(ctx, role, r.inline, r.attached)
+}
+
+// liveRole is what prune needs to know of an existing role.
+type liveRole struct {
+	trust            string // the trust policy document
+	inline, attached []string
+}
+
+// existingRole reads role's trust policy and its policies; found is false
+// when there is no such role.
+func (d *deployer) existingRole(ctx context.Context, role string) (r liveRole, found bool, err error) {
+	got, err := d.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
+	if awserr.HasCode(err, "NoSuchEntity") {
+		return liveRole{}, false, nil
+	}
+	if err != nil {
+		return liveRole{}, false, fmt.Errorf("role %s: get: %w", role, err)
+	}
+	r.trust = aws.ToString(got.Role.AssumeRolePolicyDocument)
+	if r.inline, r.attached, err = d.rolePolicies(ctx, role); err != nil {
+		return liveRole{}, false, err
+	}
+	return r, true, nil
 }
 
 // rolePolicies names the role's inline policies and the ARNs of its

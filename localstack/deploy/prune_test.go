@@ -99,11 +99,7 @@ func TestNestedStacks(t *testing.T) {
 func TestLooksDeployed(t *testing.T) {
 	role := testModel(t).Functions[0].Role
 	trust := mustJSON(role.Trust)
-	other := mustJSON(deployment.Policy{Version: "2012-10-17", Statement: []deployment.Statement{{
-		Effect:    "Allow",
-		Principal: map[string]string{"Service": "states.amazonaws.com"},
-		Action:    []string{"sts:AssumeRole"},
-	}}})
+	other := mustJSON(deployment.StateMachineTrust())
 	tests := []struct {
 		name     string
 		trust    string
@@ -121,7 +117,8 @@ func TestLooksDeployed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := looksDeployed(role, tt.trust, tt.inline, tt.attached); got != tt.want {
+			live := liveRole{trust: tt.trust, inline: tt.inline, attached: make([]string, tt.attached)}
+			if got := live.looksDeployed(role); got != tt.want {
 				t.Errorf("looksDeployed = %v, want %v", got, tt.want)
 			}
 		})

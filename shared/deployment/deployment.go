@@ -275,6 +275,9 @@ type Function struct {
 	Route *Route `json:"route,omitempty"`
 }
 
+// RolePolicyName names the one inline policy of every role of the model.
+const RolePolicyName = "least-privilege"
+
 // Role is the function's own execution role, holding exactly what its
 // manifest asks for.
 type Role struct {
@@ -443,7 +446,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		f.Role = Role{
 			Name:        f.FunctionName,
 			Description: "Runs " + f.FunctionName,
-			PolicyName:  "least-privilege",
+			PolicyName:  RolePolicyName,
 			Trust:       trustPolicy(),
 			Policy:      functionPolicy(p, fn),
 		}
@@ -501,7 +504,7 @@ func stateMachine(p Params, sm *manifest.StateMachine) (StateMachine, error) {
 		Role: Role{
 			Name:        name,
 			Description: "Runs the state machine " + name,
-			PolicyName:  "least-privilege",
+			PolicyName:  RolePolicyName,
 			Trust:       StateMachineTrust(),
 			Policy:      stateMachinePolicy(p, sm),
 		},

@@ -40,6 +40,18 @@ func New(newReader func() SecretReader, name string) *Source {
 	return &Source{newReader: newReader, name: name}
 }
 
+// credentials is the secret's value.
+type credentials struct {
+	APIKey string `json:"apiKey"`
+}
+
+// SecretValue is the secret's value holding apiKey: what whoever creates
+// the secret (the local deployer, for the simulator) writes.
+func SecretValue(apiKey string) string {
+	b, _ := json.Marshal(credentials{APIKey: apiKey}) // cannot fail: one string
+	return string(b)
+}
+
 // Token returns the key (it implements client.TokenSource).
 func (k *Source) Token(ctx context.Context) (string, error) {
 	k.mu.Lock()
@@ -54,9 +66,7 @@ func (k *Source) Token(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read the payment provider secret: %w", err)
 	}
-	var v struct {
-		APIKey string `json:"apiKey"`
-	}
+	var v credentials
 	if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &v); err != nil || v.APIKey == "" {
 		return "", errors.New("the payment provider secret is not JSON with a non-empty apiKey")
 	}

@@ -52,3 +52,11 @@ func TestRefusesAMalformedSecret(t *testing.T) {
 		}
 	}
 }
+
+// What the deployer writes is what the functions read.
+func TestSecretValueRoundTrips(t *testing.T) {
+	k := New(func() SecretReader { return &fakeSecrets{value: SecretValue(`sk_"quoted"`)} }, "s")
+	if key, err := k.Token(context.Background()); err != nil || key != `sk_"quoted"` {
+		t.Fatalf("Token = %q, %v", key, err)
+	}
+}
