@@ -128,13 +128,13 @@ func TestOrderStepsTwice(t *testing.T) {
 	skipSagaOnKnative(t)
 	s := newShopper(t)
 	p := newProduct(t, 2)
-	confirmed := awaitOrder(t, s, mustPlace(t, s, "tok_visa", line(p.ID, 1)).ID, "CONFIRMED")
+	confirmed := awaitEnd(t, s, mustPlace(t, s, "tok_visa", line(p.ID, 1)).ID, "CONFIRMED", "")
 	twice(t, "orders-mark-confirmed", map[string]any{"orderId": confirmed.ID})
 	if again := getOrder(t, s, confirmed.ID); again.Version != confirmed.Version || again.Status != "CONFIRMED" {
 		t.Errorf("confirming a confirmed order changed it: %+v, was %+v", again, confirmed)
 	}
 
-	cancelled := awaitOrder(t, s, mustPlace(t, s, "tok_visa", line(p.ID, 5)).ID, "CANCELLED")
+	cancelled := awaitEnd(t, s, mustPlace(t, s, "tok_visa", line(p.ID, 5)).ID, "CANCELLED", "OUT_OF_STOCK")
 	twice(t, "orders-mark-cancelled", map[string]any{"orderId": cancelled.ID, "reason": "INTERNAL"})
 	if again := getOrder(t, s, cancelled.ID); again.Version != cancelled.Version || again.CancelReason != "OUT_OF_STOCK" {
 		t.Errorf("cancelling a cancelled order changed it: %+v, was %+v", again, cancelled)

@@ -153,13 +153,14 @@ func getOrder(t *testing.T, s shopper, id string) order {
 }
 
 // awaitOrder polls the order until it leaves PENDING (and, with want set,
-// until it is want: a cancelled confirmation passes CONFIRMED first).
+// until it is want: a cancelled confirmation passes CONFIRMED first, while
+// CANCELLED is final whatever was wanted).
 func awaitOrder(t *testing.T, s shopper, id, want string) order {
 	t.Helper()
 	deadline := time.Now().Add(sagaDeadline)
 	for {
 		o := getOrder(t, s, id)
-		if o.Status != "PENDING" && (want == "" || o.Status == want) {
+		if o.Status != "PENDING" && (want == "" || o.Status == want || o.Status == "CANCELLED") {
 			return o
 		}
 		if time.Now().After(deadline) {
@@ -167,6 +168,17 @@ func awaitOrder(t *testing.T, s shopper, id, want string) order {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// awaitEnd waits for the order to end and wants it status, with reason
+// ("" for CONFIRMED).
+func awaitEnd(t *testing.T, s shopper, id, status, reason string) order {
+	t.Helper()
+	done := awaitOrder(t, s, id, status)
+	if done.Status != status || done.CancelReason != reason {
+		t.Fatalf("order %s ended %s/%s, want %s/%s; execution: %s", id, done.Status, done.CancelReason, status, reason, executionSummary(t, id))
+	}
+	return done
 }
 
 func getPayment(t *testing.T, s shopper, id string) (payment, response) {
@@ -238,6 +250,15 @@ func providerLedger(t *testing.T, orderID string) ledger {
 		l.Charged = 1 // one record per reference: the simulator never charges an order twice
 	}
 	return l
+}
+
+// wantLedger wants the provider to hold charged charges (0 or 1) and
+// refunded refunds for the order.
+func wantLedger(t *testing.T, orderID string, charged, refunded int64) {
+	t.Helper()
+	if l := providerLedger(t, orderID); l.Charged != charged || l.Refunded != refunded {
+		t.Errorf("provider ledger of %s: %+v, want %d charged and %d refunded", orderID, l, charged, refunded)
+	}
 }
 
 func sfnClient(t *testing.T) *sfn.Client {
@@ -317,10 +338,7 @@ func TestSagaHappyPath(t *testing.T) {
 		len(o.Items) != 1 || o.Items[0].SKU != p.SKU || o.Items[0].Name != p.Name || o.Items[0].UnitPrice.Amount != 1999 || o.Items[0].Quantity != 2 {
 		t.Fatalf("placed order %+v, want the catalog's name, sku and price for product %+v", o, p)
 	}
-	done := awaitOrder(t, s, o.ID, "")
-	if done.Status != "CONFIRMED" || done.CancelReason != "" {
-		t.Fatalf("order %+v, want CONFIRMED", done)
-	}
+	done := awaitEnd(t, s, o.ID, "CONFIRMED", "")
 	if n := len(done.History); n < 2 || done.History[0].Status != "PENDING" || done.History[n-1].Status != "CONFIRMED" {
 		t.Errorf("history %+v", done.History)
 	}
@@ -365,19 +383,14 @@ func TestSagaOutOfStock(t *testing.T) {
 	s := newShopper(t)
 	plenty, scarce := newProduct(t, 10), newProduct(t, 1)
 	o := mustPlace(t, s, "tok_visa", line(plenty.ID, 1), line(scarce.ID, 2))
-	done := awaitOrder(t, s, o.ID, "")
-	if done.Status != "CANCELLED" || done.CancelReason != "OUT_OF_STOCK" {
-		t.Fatalf("order %+v, want CANCELLED/OUT_OF_STOCK", done)
-	}
+	awaitEnd(t, s, o.ID, "CANCELLED", "OUT_OF_STOCK")
 	// All or nothing: the line that had stock was not taken either.
 	wantStock(t, plenty.ID, stock{Available: 10})
 	wantStock(t, scarce.ID, stock{Available: 1})
 	if _, r := getPayment(t, s, o.ID); r.Status != http.StatusNotFound {
 		t.Errorf("payment of an order that never reached Charge: %d %s", r.Status, r.Body)
 	}
-	if l := providerLedger(t, o.ID); l.Charged != 0 {
-		t.Errorf("provider ledger %+v, want nothing charged", l)
-	}
+	wantLedger(t, o.ID, 0, 0)
 }
 
 func TestSagaDeclined(t *testing.T) {
@@ -386,19 +399,14 @@ func TestSagaDeclined(t *testing.T) {
 	s := newShopper(t)
 	p := newProduct(t, 5)
 	o := mustPlace(t, s, "tok_chargeDeclined", line(p.ID, 3))
-	done := awaitOrder(t, s, o.ID, "")
-	if done.Status != "CANCELLED" || done.CancelReason != "PAYMENT_DECLINED" {
-		t.Fatalf("order %+v, want CANCELLED/PAYMENT_DECLINED", done)
-	}
+	awaitEnd(t, s, o.ID, "CANCELLED", "PAYMENT_DECLINED")
 	wantStock(t, p.ID, stock{Available: 5})
 	pay, r := getPayment(t, s, o.ID)
 	expect(t, r, http.StatusOK)
 	if pay.Status != "DECLINED" {
 		t.Errorf("payment %+v, want DECLINED", pay)
 	}
-	if l := providerLedger(t, o.ID); l.Charged != 0 {
-		t.Errorf("provider ledger %+v, want nothing charged", l)
-	}
+	wantLedger(t, o.ID, 0, 0)
 }
 
 func TestSagaFlakyProviderStillConfirms(t *testing.T) {
@@ -407,13 +415,8 @@ func TestSagaFlakyProviderStillConfirms(t *testing.T) {
 	s := newShopper(t)
 	p := newProduct(t, 5)
 	o := mustPlace(t, s, "tok_flaky", line(p.ID, 1))
-	done := awaitOrder(t, s, o.ID, "")
-	if done.Status != "CONFIRMED" {
-		t.Fatalf("order %+v (%s), want CONFIRMED after the provider's two failures", done, executionSummary(t, o.ID))
-	}
-	if l := providerLedger(t, o.ID); l.Charged != 1 {
-		t.Errorf("provider ledger %+v, want exactly one charge", l)
-	}
+	awaitEnd(t, s, o.ID, "CONFIRMED", "")
+	wantLedger(t, o.ID, 1, 0)
 	eventually(t, func() bool { return stockOf(t, p.ID) == stock{Available: 4, Sold: 1} }, "stock 4 available, 1 sold")
 }
 
@@ -432,18 +435,13 @@ func TestSagaConfirmFailsAfterCharge(t *testing.T) {
 	if o.ID != id {
 		t.Fatalf("order id %s, want %s (orders.OrderID)", o.ID, id)
 	}
-	done := awaitOrder(t, s, o.ID, "")
-	if done.Status != "CANCELLED" || done.CancelReason != "INTERNAL" {
-		t.Fatalf("order %+v, want CANCELLED/INTERNAL", done)
-	}
+	awaitEnd(t, s, o.ID, "CANCELLED", "INTERNAL")
 	pay, r := getPayment(t, s, o.ID)
 	expect(t, r, http.StatusOK)
 	if pay.Status != "REFUNDED" {
 		t.Errorf("payment %+v, want REFUNDED", pay)
 	}
-	if l := providerLedger(t, o.ID); l.Charged != 1 || l.Refunded != 1 {
-		t.Errorf("provider ledger %+v, want one charge refunded once", l)
-	}
+	wantLedger(t, o.ID, 1, 1)
 	wantStock(t, p.ID, stock{Available: 4})
 }
 
@@ -464,25 +462,20 @@ func TestSagaCancelAfterConfirmation(t *testing.T) {
 	s := newShopper(t)
 	p := newProduct(t, 6)
 	o := mustPlace(t, s, "tok_visa", line(p.ID, 2))
-	awaitOrder(t, s, o.ID, "CONFIRMED")
+	awaitEnd(t, s, o.ID, "CONFIRMED", "")
 	eventually(t, func() bool { return stockOf(t, p.ID) == stock{Available: 4, Sold: 2} }, "the confirmation's commit")
 
 	key := idemKey(t)
 	r := call(t, "POST", "/v1/orders/"+o.ID+"/cancel", nil, append(bearer(s.Token), "Idempotency-Key", key)...)
 	expect(t, r, http.StatusAccepted)
-	done := awaitOrder(t, s, o.ID, "CANCELLED")
-	if done.CancelReason != "CANCELLED_BY_USER" {
-		t.Fatalf("order %+v, want CANCELLED_BY_USER", done)
-	}
+	awaitEnd(t, s, o.ID, "CANCELLED", "CANCELLED_BY_USER")
 	wantStock(t, p.ID, stock{Available: 6})
 	pay, r := getPayment(t, s, o.ID)
 	expect(t, r, http.StatusOK)
 	if pay.Status != "REFUNDED" {
 		t.Errorf("payment %+v, want REFUNDED", pay)
 	}
-	if l := providerLedger(t, o.ID); l.Charged != 1 || l.Refunded != 1 {
-		t.Errorf("provider ledger %+v, want one charge refunded once", l)
-	}
+	wantLedger(t, o.ID, 1, 1)
 	// A cancelled order cannot be cancelled again.
 	expect(t, call(t, "POST", "/v1/orders/"+o.ID+"/cancel", nil, append(bearer(s.Token), "Idempotency-Key", idemKey(t))...), http.StatusConflict)
 }
@@ -501,10 +494,7 @@ func TestSagaCancelWhilePending(t *testing.T) {
 	expect(t, r, http.StatusAccepted)
 	r = call(t, "POST", "/v1/orders/"+o.ID+"/cancel", nil, append(bearer(s.Token), "Idempotency-Key", idemKey(t))...)
 	expect(t, r, http.StatusAccepted)
-	done := awaitOrder(t, s, o.ID, "")
-	if done.Status != "CANCELLED" || done.CancelReason != "CANCELLED_BY_USER" {
-		t.Fatalf("order %+v, want CANCELLED/CANCELLED_BY_USER", done)
-	}
+	awaitEnd(t, s, o.ID, "CANCELLED", "CANCELLED_BY_USER")
 	wantStock(t, p.ID, stock{Available: 3})
 	if l := providerLedger(t, o.ID); l.Charged != l.Refunded {
 		t.Errorf("provider ledger %+v: a charge was left", l)
@@ -613,22 +603,15 @@ func TestSagaProviderUnavailable(t *testing.T) {
 	timeout := mustPlace(t, s, "tok_timeout", line(p.ID, 1))
 	failing := mustPlace(t, s, "tok_error", line(p.ID, 2))
 	for _, o := range []order{timeout, failing} {
-		done := awaitOrder(t, s, o.ID, "")
-		if done.Status != "CANCELLED" || done.CancelReason != "PAYMENT_UNAVAILABLE" {
-			t.Errorf("order %+v, want CANCELLED/PAYMENT_UNAVAILABLE", done)
-		}
+		awaitEnd(t, s, o.ID, "CANCELLED", "PAYMENT_UNAVAILABLE")
 		pay, r := getPayment(t, s, o.ID)
 		expect(t, r, http.StatusOK)
 		if pay.Status == "CHARGED" || pay.Attempts < 2 {
 			t.Errorf("payment %+v: want retried, and not charged", pay)
 		}
 	}
-	if l := providerLedger(t, timeout.ID); l.Charged != 1 || l.Refunded != 1 {
-		t.Errorf("tok_timeout ledger %+v, want the silent charge refunded once", l)
-	}
-	if l := providerLedger(t, failing.ID); l.Charged != 0 {
-		t.Errorf("tok_error ledger %+v, want nothing charged", l)
-	}
+	wantLedger(t, timeout.ID, 1, 1) // tok_timeout charged silently: the refund found it
+	wantLedger(t, failing.ID, 0, 0)
 	wantStock(t, p.ID, stock{Available: 10})
 	awaitBreakerClosed(t, "payment-provider")
 }
@@ -741,9 +724,7 @@ func TestOrderWithTheREADMEsWalkThrough(t *testing.T) {
 	var o order
 	r.json(t, &o)
 	s := shopper{ID: o.UserID, Token: token}
-	if done := awaitOrder(t, s, o.ID, ""); done.Status != "CONFIRMED" {
-		t.Fatalf("the walk-through's order ended %+v", done)
-	}
+	awaitEnd(t, s, o.ID, "CONFIRMED", "")
 	pay, r := getPayment(t, s, o.ID)
 	expect(t, r, http.StatusOK)
 	if pay.Status != "CHARGED" || pay.Amount.Amount != 2400 || pay.Amount.Currency != "EUR" {

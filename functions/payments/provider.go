@@ -13,9 +13,11 @@ import (
 
 	"github.com/shop-serverless/shop/shared/breaker"
 	"github.com/shop-serverless/shop/shared/client"
+	"github.com/shop-serverless/shop/shared/config"
 	"github.com/shop-serverless/shop/shared/money"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/paymentkey"
+	"github.com/shop-serverless/shop/shared/stepfn"
 )
 
 // Provider is the payment provider as the steps need it.
@@ -131,4 +133,21 @@ func NewProvider(cfg ProviderConfig, awsCfg aws.Config, db *dynamodb.Client, pre
 	b := breaker.New(settings, breaker.NewShared(db, naming.Table(prefix, naming.PlatformService)))
 	key := paymentkey.New(func() paymentkey.SecretReader { return secretsmanager.NewFromConfig(awsCfg) }, cfg.Secret)
 	return NewHTTPProvider(cfg.URL, key, b, nil)
+}
+
+// StartStep starts the payments step that step makes from the service's
+// store and the provider: the wiring the charge and refund steps share
+// (shared/stepfn does the rest).
+func StartStep[In, Out any](step func(*Store, Provider) func(context.Context, In) (Out, error)) {
+	stepfn.Start(StepScope, func(d stepfn.Deps) (func(context.Context, In) (Out, error), error) {
+		cfg, err := config.Load[ProviderConfig]()
+		if err != nil {
+			return nil, err
+		}
+		provider, err := NewProvider(cfg, d.AWS, d.DB, d.Config.Prefix)
+		if err != nil {
+			return nil, err
+		}
+		return step(NewStore(d.DB, d.Config.Table), provider), nil
+	})
 }

@@ -4,22 +4,11 @@ package main
 import (
 	"net/http"
 
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-
 	"github.com/shop-serverless/shop/functions/provider"
-	"github.com/shop-serverless/shop/shared/config"
-	"github.com/shop-serverless/shop/shared/httpfn"
-	"github.com/shop-serverless/shop/shared/paymentkey"
 )
 
 func main() {
-	httpfn.Start(func(d httpfn.Deps) (http.Handler, error) {
-		cfg, err := config.Load[provider.Config]()
-		if err != nil {
-			return nil, err
-		}
-		key := provider.SecretAPIKey(func() paymentkey.SecretReader { return secretsmanager.NewFromConfig(d.AWS) }, cfg.Secret)
-		st := provider.NewStore(d.DB, d.Config.Table)
-		return provider.Charges(st, key, provider.Options{}), nil
+	provider.Start(func(st *provider.Store, key provider.APIKey) http.Handler {
+		return provider.Charges(st, key, provider.Options{})
 	})
 }
