@@ -3,7 +3,6 @@ package inventory
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
@@ -31,16 +30,11 @@ func List(st *Store) http.Handler {
 		if q.Has("ids") {
 			return batchRead(w, r, st)
 		}
-		limit := DefaultLimit
-		if raw := q.Get("limit"); raw != "" {
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < 1 || n > MaxLimit {
-				return &httpapi.Error{Status: http.StatusBadRequest, Detail: fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit),
-					Fields: []problem.FieldError{{Field: "limit", Message: fmt.Sprintf("must be 1..%d", MaxLimit)}}}
-			}
-			limit = n
+		limit, err := httpapi.Limit(r, DefaultLimit, MaxLimit)
+		if err != nil {
+			return err
 		}
-		items, next, err := st.List(r.Context(), int32(limit), q.Get("cursor"))
+		items, next, err := st.List(r.Context(), limit, q.Get("cursor"))
 		if err != nil {
 			return errs.HTTP(err)
 		}
@@ -84,7 +78,7 @@ func parseIDs(values []string) ([]string, error) {
 	}
 	seen := make(map[string]bool, len(ids))
 	for i, id := range ids {
-		if !validProductID(id) {
+		if !httpapi.IsID(id) {
 			return nil, fmt.Errorf("ids[%d] is not a product id", i)
 		}
 		if seen[id] {

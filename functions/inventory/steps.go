@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/google/uuid"
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // The saga steps (kind step): each is idempotent on the order id, so a
@@ -53,7 +53,7 @@ func (in ReserveIn) Validate() error {
 	}
 	seen := make(map[string]bool, len(in.Items))
 	for i, l := range in.Items {
-		if !validProductID(l.ProductID) {
+		if !httpapi.IsID(l.ProductID) {
 			return fmt.Errorf("%w: items[%d].productId is not a product id", ErrInvalidStepInput, i)
 		}
 		if seen[l.ProductID] {
@@ -65,13 +65,6 @@ func (in ReserveIn) Validate() error {
 		}
 	}
 	return nil
-}
-
-// validProductID reports a product id as Create makes them: a UUID in its
-// canonical lowercase form.
-func validProductID(id string) bool {
-	u, err := uuid.Parse(id)
-	return err == nil && u.String() == id
 }
 
 // Reserve is the inventory-reserve step: every line's stock, or none

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/google/uuid"
@@ -51,7 +50,7 @@ func (c CreateRequest) Validate() error {
 	for i, it := range c.Items {
 		field := fmt.Sprintf("items[%d].productId", i)
 		switch {
-		case !canonicalUUID(it.ProductID):
+		case !httpapi.IsID(it.ProductID):
 			fields = append(fields, problem.FieldError{Field: field, Message: "must be a product id (a lower-case UUID)"})
 		case seen[it.ProductID]:
 			fields = append(fields, problem.FieldError{Field: field, Message: "appears twice: order a product once, with the quantity you want"})
@@ -62,10 +61,6 @@ func (c CreateRequest) Validate() error {
 		return &httpapi.Error{Status: http.StatusBadRequest, Detail: "request failed validation", Fields: fields}
 	}
 	return nil
-}
-
-func canonicalUUID(s string) bool {
-	return len(s) == 36 && uuid.Validate(s) == nil && strings.ToLower(s) == s
 }
 
 // orderIDSpace is the namespace of order ids (RFC 9562 name-based UUIDs).

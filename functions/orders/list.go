@@ -1,13 +1,10 @@
 package orders
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
 
 	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/httpapi"
-	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // List page sizes.
@@ -36,16 +33,11 @@ func List(st *Store) http.Handler {
 			return err
 		}
 		q := r.URL.Query()
-		limit := DefaultLimit
-		if raw := q.Get("limit"); raw != "" {
-			n, err := strconv.Atoi(raw)
-			if err != nil || n < 1 || n > MaxLimit {
-				return &httpapi.Error{Status: http.StatusBadRequest, Detail: fmt.Sprintf("limit must be an integer from 1 to %d", MaxLimit),
-					Fields: []problem.FieldError{{Field: "limit", Message: fmt.Sprintf("must be 1..%d", MaxLimit)}}}
-			}
-			limit = n
+		limit, err := httpapi.Limit(r, DefaultLimit, MaxLimit)
+		if err != nil {
+			return err
 		}
-		items, next, err := st.ListByUser(r.Context(), userID, int32(limit), q.Get("cursor"))
+		items, next, err := st.ListByUser(r.Context(), userID, limit, q.Get("cursor"))
 		if err != nil {
 			return errs.HTTP(err)
 		}

@@ -3,6 +3,8 @@ package orders
 import (
 	"context"
 	"fmt"
+
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // CancelStepIn is the input of the mark-cancelled step.
@@ -22,7 +24,7 @@ func MarkCancelled(st *Store) func(context.Context, CancelStepIn) (StepOut, erro
 		if !in.Reason.Valid() {
 			return StepOut{}, fmt.Errorf("%w: %q", ErrInvalidReason, in.Reason)
 		}
-		if !canonicalUUID(in.OrderID) {
+		if !httpapi.IsID(in.OrderID) {
 			return StepOut{}, fmt.Errorf("%w: %q", ErrOrderNotFound, in.OrderID)
 		}
 		o, err := st.change(ctx, in.OrderID, nil, func(o Order) (*Event, error) {

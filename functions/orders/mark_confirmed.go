@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/shop-serverless/shop/shared/faults"
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // StepIn is the input of the mark-confirmed step.
@@ -32,7 +33,7 @@ type StepOut struct {
 // failure after charging is compensated.
 func MarkConfirmed(st *Store, injector *faults.Injector) func(context.Context, StepIn) (StepOut, error) {
 	return func(ctx context.Context, in StepIn) (StepOut, error) {
-		if !canonicalUUID(in.OrderID) {
+		if !httpapi.IsID(in.OrderID) {
 			return StepOut{}, fmt.Errorf("%w: %q", ErrOrderNotFound, in.OrderID)
 		}
 		o, err := st.Get(ctx, in.OrderID)

@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/shop-serverless/shop/shared/problem"
 )
 
 // PathID returns the path value name when it is a canonical (lower-case,
@@ -13,10 +16,32 @@ import (
 // name a resource, so it is the 404 the lookup would give, naming what.
 func PathID(r *http.Request, name, what string) (string, error) {
 	id := r.PathValue(name)
-	if err := uuid.Validate(id); err != nil || len(id) != 36 || strings.ToLower(id) != id {
+	if !IsID(id) {
 		return "", Errorf(http.StatusNotFound, "%s %q not found", what, id)
 	}
 	return id, nil
+}
+
+// IsID reports whether s is a resource id as the services make them: a
+// UUID in its canonical form (lower case, hyphenated).
+func IsID(s string) bool {
+	return len(s) == 36 && uuid.Validate(s) == nil && strings.ToLower(s) == s
+}
+
+// Limit reads a list's page size from the query parameter limit: def
+// without it, and a 400 naming the field unless it is an integer from 1 to
+// max.
+func Limit(r *http.Request, def, max int) (int32, error) {
+	raw := r.URL.Query().Get("limit")
+	if raw == "" {
+		return int32(def), nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 1 || n > max {
+		return 0, &Error{Status: http.StatusBadRequest, Detail: fmt.Sprintf("limit must be an integer from 1 to %d", max),
+			Fields: []problem.FieldError{{Field: "limit", Message: fmt.Sprintf("must be 1..%d", max)}}}
+	}
+	return int32(n), nil
 }
 
 // WriteVersioned writes v as JSON with its version as a strong ETag ("3"),

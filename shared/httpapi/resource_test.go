@@ -58,3 +58,28 @@ func TestWriteVersioned(t *testing.T) {
 		t.Fatalf("%d %v", rec.Code, rec.Header())
 	}
 }
+
+func TestIsIDAndLimit(t *testing.T) {
+	for id, want := range map[string]bool{
+		"0190c3c4-0000-7000-8000-000000000000":   true,
+		"0190C3C4-0000-7000-8000-000000000000":   false, // not canonical
+		"0190c3c40000700080000000000000000000":   false,
+		"{0190c3c4-0000-7000-8000-000000000000}": false,
+		"":                                       false,
+	} {
+		if IsID(id) != want {
+			t.Errorf("IsID(%q) = %v", id, !want)
+		}
+	}
+	for q, want := range map[string]int32{"": 20, "limit=1": 1, "limit=100": 100, "limit=0": -1, "limit=101": -1, "limit=x": -1} {
+		got, err := Limit(httptest.NewRequest("GET", "/?"+q, nil), 20, 100)
+		if want < 0 {
+			var he *Error
+			if !errors.As(err, &he) || he.Status != 400 || len(he.Fields) != 1 || he.Fields[0].Field != "limit" {
+				t.Errorf("Limit(%q) = %d, %v; want a 400 naming limit", q, got, err)
+			}
+		} else if err != nil || got != want {
+			t.Errorf("Limit(%q) = %d, %v; want %d", q, got, err, want)
+		}
+	}
+}
