@@ -37,6 +37,11 @@ const (
 	KindHTTP  = "http"  // http.Handler behind an API Gateway route
 	KindEvent = "event" // CloudEvents consumer behind EventBridge -> SQS
 	KindStep  = "step"  // saga step invoked by Step Functions
+	// KindStream is a service's outbox relay: it reads its own table's
+	// DynamoDB stream, filtered to outbox items (shared/outbox), and
+	// publishes each item's event to the bus. A service that publishes
+	// events has exactly one.
+	KindStream = "stream"
 
 	// KindAuthorizer is the API Gateway Lambda authorizer (REQUEST, payload
 	// 2.0, simple responses). At most one exists; every route whose auth is
@@ -74,6 +79,12 @@ type Service struct {
 	LocalOnly bool `yaml:"localOnly"`
 	// StateMachines are the service's Step Functions state machines.
 	StateMachines []*StateMachine `yaml:"stateMachines"`
+	// Publishes lists the event types (events/<type>.schema.json) the
+	// service's handlers write to its outbox, all with source
+	// naming.EventSource(service). Each type has one producer. A service
+	// that publishes has a table stream (NEW_IMAGE or NEW_AND_OLD_IMAGES)
+	// and one function of kind stream, its relay.
+	Publishes []string `yaml:"publishes"`
 
 	// Filled by Load.
 	Dir       string      `yaml:"-"` // slash-separated, relative to the repo root
@@ -215,11 +226,42 @@ type Function struct {
 	// deployment's tighter throttling and its own reserved concurrency, so
 	// a flood of logins cannot take the account's whole concurrency.
 	HashesPasswords bool `yaml:"hashesPasswords"`
+	// Events is what a function of kind event consumes.
+	Events *EventTrigger `yaml:"events"`
+	// Ingest registers the outside systems that may publish through this
+	// function (the ingest endpoint, kind http with permissions.publishEvents).
+	Ingest []IngestPublisher `yaml:"ingest"`
 
 	// Filled by Load.
 	Service string `yaml:"-"`
 	Op      string `yaml:"-"`
 	Dir     string `yaml:"-"` // slash-separated, relative to the repo root
+}
+
+// EventTrigger is what an event consumer receives: the events of Types,
+// each from its one producer's source, that also match Pattern.
+//
+//	events:
+//	  types: [shop.order.created.v1, shop.order.confirmed.v1]
+//	  pattern: {detail: {data: {currency: [EUR]}}}   # optional
+//
+// The deployment turns it into an EventBridge rule (source and detail-type
+// from the types, the rest from Pattern) feeding the consumer's own SQS
+// queue, with a dead-letter queue, through an event source mapping.
+type EventTrigger struct {
+	Types []string `yaml:"types"`
+	// Pattern holds further EventBridge pattern fields (any but source and
+	// detail-type, which Types decides); nil for none.
+	Pattern map[string]any `yaml:"pattern"`
+}
+
+// IngestPublisher is an outside system allowed to publish through the
+// ingest endpoint: a service token whose subject is Subject may send events
+// with source Source, of the types Types and no others.
+type IngestPublisher struct {
+	Subject string   `yaml:"subject"`
+	Source  string   `yaml:"source"`
+	Types   []string `yaml:"types"`
 }
 
 // Env is a function's own environment. Values must be strings that every
@@ -315,6 +357,10 @@ type Permissions struct {
 	// URL and SHOP_PAYMENT_PROVIDER_SECRET names the Secrets Manager secret
 	// with its credentials, which the function may read.
 	PaymentProvider bool `yaml:"paymentProvider"`
+	// PublishEvents lets the function put events on the stack's bus
+	// (events:PutEvents), named in SHOP_EVENT_BUS: a stream relay, or the
+	// ingest endpoint.
+	PublishEvents bool `yaml:"publishEvents"`
 }
 
 // Environment variables of the bindings and grants above.
@@ -323,6 +369,19 @@ const (
 	EnvPaymentProviderURL    = "SHOP_PAYMENT_PROVIDER_URL"
 	EnvPaymentProviderSecret = "SHOP_PAYMENT_PROVIDER_SECRET"
 	envStateMachinePrefix    = "SHOP_STATE_MACHINE_"
+
+	// EnvEventBus names the bus a function with permissions.publishEvents
+	// publishes to.
+	EnvEventBus = "SHOP_EVENT_BUS"
+	// EnvQueueURL is an event consumer's own queue (a binding): it
+	// changes a failed message's visibility to back off.
+	EnvQueueURL = "SHOP_QUEUE_URL"
+	// EnvDeadLetterQueueURL is a stream relay's dead-letter queue (a
+	// binding), where it parks a record it can never publish.
+	EnvDeadLetterQueueURL = "SHOP_DEAD_LETTER_QUEUE_URL"
+	// EnvIngestPublishers holds the ingest function's registered publishers
+	// (Function.Ingest) as JSON: [{"subject","source","types"}].
+	EnvIngestPublishers = "SHOP_INGEST_PUBLISHERS"
 )
 
 // EnvStateMachine is the variable holding the ARN of the named state
@@ -344,6 +403,47 @@ func (s *Set) StateMachines() []*StateMachine {
 // Set is every service found under functions/.
 type Set struct {
 	Services []*Service
+	// EventTypes is the event catalog: every type with a schema in
+	// events/<type>.schema.json, sorted.
+	EventTypes []string
+}
+
+// Producer is who publishes an event type: a service of the stack (through
+// its outbox), or an outside system through the ingest endpoint.
+type Producer struct {
+	Source  string // the CloudEvents and EventBridge source
+	Service string // the publishing service; "" for an outside system
+	Subject string // the outside system's token subject; "" for a service
+}
+
+// Producer returns the one producer of an event type, and false when
+// nothing publishes it.
+func (s *Set) Producer(eventType string) (Producer, bool) {
+	for _, svc := range s.Services {
+		if slices.Contains(svc.Publishes, eventType) {
+			return Producer{Source: naming.EventSource(svc.Name), Service: svc.Name}, true
+		}
+	}
+	for _, fn := range s.Functions() {
+		for _, p := range fn.Ingest {
+			if slices.Contains(p.Types, eventType) {
+				return Producer{Source: p.Source, Subject: p.Subject}, true
+			}
+		}
+	}
+	return Producer{}, false
+}
+
+// Consumers returns the event consumers (kind event) of an event type,
+// ordered by name.
+func (s *Set) Consumers(eventType string) []*Function {
+	var out []*Function
+	for _, fn := range s.Functions() {
+		if fn.Events != nil && slices.Contains(fn.Events.Types, eventType) {
+			out = append(out, fn)
+		}
+	}
+	return out
 }
 
 // Functions returns every function of every service, ordered by name.
@@ -412,6 +512,9 @@ func Load(root string) (*Set, error) {
 	sort.Strings(svcFiles)
 
 	set := &Set{}
+	if set.EventTypes, err = loadCatalog(root); err != nil {
+		return nil, err
+	}
 	var errs []error
 	routes := map[string]string{} // route key -> file that declared it
 	for _, svcFile := range svcFiles {
@@ -447,6 +550,7 @@ func Load(root string) (*Set, error) {
 		set.Services = append(set.Services, svc)
 	}
 	errs = append(errs, checkReferences(set)...)
+	errs = append(errs, checkEvents(set)...)
 	var authorizers []string
 	protected := ""
 	for _, fn := range set.Functions() {
@@ -689,7 +793,7 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 		if fn.TimeoutSecs > maxHTTPTimeoutSecs {
 			bad("timeout: %d s exceeds API Gateway's %d s integration limit", fn.TimeoutSecs, maxHTTPTimeoutSecs)
 		}
-	case KindEvent, KindStep, KindAuthorizer:
+	case KindEvent, KindStep, KindAuthorizer, KindStream:
 		if fn.HTTP != nil {
 			bad("http: only allowed for kind http")
 		}
@@ -697,7 +801,16 @@ func loadFunction(root string, svc *Service, file string) (*Function, error) {
 			bad("permissions.publicKeys: an authorizer must be allowed to read the public keys")
 		}
 	default:
-		bad("kind: %q is not one of http, event, step, authorizer", fn.Kind)
+		bad("kind: %q is not one of http, event, step, authorizer, stream", fn.Kind)
+	}
+	if (fn.Kind == KindEvent) != (fn.Events != nil) {
+		bad("events: required for kind event, and only allowed there")
+	}
+	if fn.Kind == KindStream && !fn.Permissions.PublishEvents {
+		bad("permissions.publishEvents: a stream relay publishes its service's events, and must say so")
+	}
+	if len(fn.Ingest) > 0 && (fn.Kind != KindHTTP || !fn.Permissions.PublishEvents) {
+		bad("ingest: only for kind http with permissions.publishEvents (the ingest endpoint)")
 	}
 	if fn.HashesPasswords && fn.Kind != KindHTTP {
 		bad("hashesPasswords: only allowed for kind http (it sets a route's throttling)")
@@ -812,3 +925,127 @@ var (
 		"TransactGetItems":   "GetItem",
 	}
 )
+
+// eventTypeRE is an event type: shop.<entity>[.<more>].<action>.v<version>.
+var eventTypeRE = regexp.MustCompile(`^shop(\.[a-z][a-z0-9]*){2,}\.v[1-9][0-9]*$`)
+
+// catalogSuffix ends the file name of every schema in events/.
+const catalogSuffix = ".schema.json"
+
+// loadCatalog lists the event types of root/events: one schema file each.
+// The schemas themselves are the catalog package's (events/); here only
+// their names matter, so that manifests name only types that exist.
+func loadCatalog(root string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(root, "events", "*"+catalogSuffix))
+	if err != nil {
+		return nil, err
+	}
+	var types []string
+	for _, f := range files {
+		t := strings.TrimSuffix(filepath.Base(f), catalogSuffix)
+		if t == "cloudevent" {
+			continue // the envelope every type's schema refers to
+		}
+		if !eventTypeRE.MatchString(t) {
+			return nil, fmt.Errorf("events/%s: %q is not an event type (%s)", filepath.Base(f), t, eventTypeRE)
+		}
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	return types, nil
+}
+
+// checkEvents checks what publishes and consumes events: every type named
+// is in the catalog and has exactly one producer; publishing services have
+// a stream and a relay; consumers' patterns leave source and detail-type to
+// their types; outside systems use sources of their own.
+func checkEvents(set *Set) []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	known := func(where, t string) bool {
+		if _, ok := slices.BinarySearch(set.EventTypes, t); !ok {
+			bad("%s: event type %q has no schema in events/", where, t)
+			return false
+		}
+		return true
+	}
+	producers := map[string]string{} // type -> who publishes it
+	produce := func(where, t string) {
+		if prev, dup := producers[t]; dup {
+			bad("%s: event type %s is already published by %s; a type has one producer", where, t, prev)
+			return
+		}
+		producers[t] = where
+	}
+	for _, svc := range set.Services {
+		where := svc.Dir + "/service.yaml: publishes"
+		for _, t := range svc.Publishes {
+			if known(where, t) {
+				produce(where, t)
+			}
+		}
+		relays := 0
+		for _, fn := range svc.Functions {
+			if fn.Kind == KindStream {
+				relays++
+			}
+		}
+		switch {
+		case len(svc.Publishes) > 0 && svc.Table.Stream != "NEW_IMAGE" && svc.Table.Stream != "NEW_AND_OLD_IMAGES":
+			bad("%s: the outbox relay reads new images: table.stream must be NEW_IMAGE or NEW_AND_OLD_IMAGES", where)
+		case len(svc.Publishes) > 0 && relays != 1:
+			bad("%s: a publishing service has exactly one function of kind stream (its relay), not %d", where, relays)
+		case len(svc.Publishes) == 0 && relays > 0:
+			bad("%s/service.yaml: a function of kind stream relays the outbox, but the service publishes nothing", svc.Dir)
+		}
+	}
+	sources := map[string]string{} // outside source -> subject
+	for _, fn := range set.Functions() {
+		for i, p := range fn.Ingest {
+			where := fmt.Sprintf("%s/function.yaml: ingest[%d]", fn.Dir, i)
+			if p.Subject != naming.OperatorIssuer && !identRE.MatchString(p.Subject) {
+				bad("%s.subject: %q is not a token subject", where, p.Subject)
+			}
+			if p.Source == "" || strings.HasPrefix(p.Source, naming.EventSourcePrefix) || strings.HasPrefix(p.Source, "aws.") {
+				bad("%s.source: %q: an outside system needs a source of its own (not empty, not %s*, not aws.*)", where, p.Source, naming.EventSourcePrefix)
+			}
+			if prev, dup := sources[p.Source]; dup && prev != p.Subject {
+				bad("%s.source: %s is registered for %s already", where, p.Source, prev)
+			}
+			sources[p.Source] = p.Subject
+			if len(p.Types) == 0 {
+				bad("%s.types: missing", where)
+			}
+			for _, t := range p.Types {
+				if known(where, t) {
+					produce(where, t)
+				}
+			}
+		}
+	}
+	for _, fn := range set.Functions() {
+		if fn.Events == nil {
+			continue
+		}
+		where := fn.Dir + "/function.yaml: events"
+		if len(fn.Events.Types) == 0 {
+			bad("%s.types: missing", where)
+		}
+		for i, t := range fn.Events.Types {
+			if slices.Contains(fn.Events.Types[:i], t) {
+				bad("%s.types: %s appears twice", where, t)
+			}
+			if known(where, t) {
+				if _, ok := producers[t]; !ok {
+					bad("%s.types: nothing publishes %s", where, t)
+				}
+			}
+		}
+		for k := range fn.Events.Pattern {
+			if k == "source" || k == "detail-type" {
+				bad("%s.pattern.%s: decided by the types; leave it out", where, k)
+			}
+		}
+	}
+	return errs
+}

@@ -73,3 +73,27 @@ func StateMachineLogGroup(prefix, service, name string) string {
 // payment provider's credentials ({"apiKey": "..."}); Terraform can name
 // another (variable payment_provider_secret_name).
 func PaymentProviderSecret(prefix string) string { return prefix + "/payment-provider" }
+
+// EventBus is the stack's one EventBridge custom bus; its archive has the
+// same name.
+func EventBus(prefix string) string { return prefix + "-events" }
+
+// EventSource is the CloudEvents source (and EventBridge source) of every
+// event a service of the stack publishes: "shop.orders". It does not carry
+// the prefix: each stack has a bus of its own. Sources under "shop." are
+// the stack's own; the ingest endpoint accepts none of them from outside.
+func EventSource(service string) string { return EventSourcePrefix + service }
+
+// EventSourcePrefix starts every source of the stack's own services.
+const EventSourcePrefix = "shop."
+
+// Rule is the EventBridge rule that feeds an event consumer (by manifest
+// name) its events.
+func Rule(prefix, name string) string { return prefix + "-" + name }
+
+// Queue is the SQS queue between a consumer's rule and the consumer.
+func Queue(prefix, name string) string { return prefix + "-" + name }
+
+// DeadLetterQueue is where a consumer's queue moves a message that failed
+// too often, and where a stream relay's failed records go.
+func DeadLetterQueue(prefix, name string) string { return prefix + "-" + name + "-dlq" }
