@@ -259,9 +259,9 @@ type EventTrigger struct {
 // ingest endpoint: a service token whose subject is Subject may send events
 // with source Source, of the types Types and no others.
 type IngestPublisher struct {
-	Subject string   `yaml:"subject"`
-	Source  string   `yaml:"source"`
-	Types   []string `yaml:"types"`
+	Subject string   `yaml:"subject" json:"subject"`
+	Source  string   `yaml:"source" json:"source"`
+	Types   []string `yaml:"types" json:"types"`
 }
 
 // Env is a function's own environment. Values must be strings that every

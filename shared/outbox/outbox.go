@@ -7,9 +7,13 @@
 //
 // Item layout, in the service's own table:
 //
-//	pk = OUTBOX#<event id>, sk = OUTBOX
-//	event = the structured CloudEvent JSON (S), type = its type (S),
-//	ttl   = when the item may go (epoch seconds)
+//	pk     = OUTBOX#<id of the change's first event>, sk = OUTBOX
+//	events = JSON array of the change's structured CloudEvents (S), in order
+//	ttl    = when the item may go (epoch seconds)
+//
+// One item per change, however many events the change makes (a
+// reservation of 50 products may leave several low on stock): a
+// transaction holds at most 100 items, and the change needs most of them.
 package outbox
 
 // Keys of outbox items.
@@ -20,8 +24,7 @@ const (
 
 // Attributes of outbox items.
 const (
-	AttrEvent = "event"
-	AttrType  = "type"
+	AttrEvents = "events"
 )
 
 // FilterPattern is the Lambda event-source-mapping filter that lets only
