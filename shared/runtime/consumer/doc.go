@@ -9,9 +9,13 @@
 //
 //	func main() {
 //		consumer.Start(notifications.ScopeDeliver, func(d consumer.Deps) (consumer.Handler, error) {
-//			return notifications.Notify(notifications.NewStore(d.DB, d.Config.Table)), nil
+//			return consumer.Inbound(notifications.Notify(notifications.NewStore(d.DB, d.Config.Table))), nil
 //		})
 //	}
+//
+// A Handler takes the SDK's event; a service package's handler takes an
+// inbound.Event instead (adapted by Inbound), so that the HTTP functions of
+// the same package do not link the SDK.
 //
 // # Every delivery
 //
@@ -34,7 +38,7 @@
 //     and correlation id, and the context its correlation id.
 //
 // A handler returns an error to have the event delivered again, wrapped in
-// Permanent when no redelivery can help.
+// Permanent (or inbound.Permanent) when no redelivery can help.
 //
 // # Lambda
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
 )
 
 // maxEventBytes bounds what one Knative delivery may make us buffer. SQS,
@@ -40,24 +41,23 @@ type Consumer struct {
 // (undecodable, of a type the catalog does not know, against its schema),
 // or what a handler marks with Permanent. On Lambda its message returns at
 // once and so reaches the dead-letter queue after its few receives; on
-// Knative it is answered with a 4xx, which the broker does not retry.
-type PermanentError struct{ Err error }
-
-func (e *PermanentError) Error() string { return e.Err.Error() }
-func (e *PermanentError) Unwrap() error { return e.Err }
+// Knative it is answered with a 4xx, which the broker does not retry. It is
+// inbound's, so that service packages can mark errors without linking this
+// package.
+type PermanentError = inbound.PermanentError
 
 // Permanent marks err as one no redelivery can cure (nil stays nil).
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &PermanentError{Err: err}
-}
+func Permanent(err error) error { return inbound.Permanent(err) }
 
 // IsPermanent reports an error marked with Permanent anywhere in its chain.
-func IsPermanent(err error) bool {
-	var p *PermanentError
-	return errors.As(err, &p)
+func IsPermanent(err error) bool { return inbound.IsPermanent(err) }
+
+// Inbound adapts a handler written against inbound.Event (a service
+// package's: see package inbound) to a Handler.
+func Inbound(h func(context.Context, inbound.Event) error) Handler {
+	return func(ctx context.Context, e event.Event) error {
+		return h(ctx, inbound.Event{ID: e.ID(), Source: e.Source(), Type: e.Type(), Subject: e.Subject(), Time: e.Time(), Data: e.Data()})
+	}
 }
 
 // SQS consumes an SQS batch whose records carry EventBridge envelopes (or
