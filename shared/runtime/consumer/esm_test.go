@@ -58,6 +58,9 @@ func TestEventSourceMappingOnTheEmulator(t *testing.T) {
 	redrive, _ := json.Marshal(map[string]string{"deadLetterTargetArn": dlqARN, "maxReceiveCount": "5"})
 	queueURL, queueARN := newQueue(t, q, name, map[string]string{"VisibilityTimeout": "60", "RedrivePolicy": string(redrive)})
 
+	// Its own name as its prefix: tools that tell stacks apart by
+	// SHOP_PREFIX (the live diff, the deployer's prune) see a stack of its
+	// own, which nobody else's names can clash with.
 	_, err = fns.CreateFunction(ctx, &lambda.CreateFunctionInput{
 		FunctionName: aws.String(name),
 		Runtime:      lambdatypes.RuntimeProvidedal2023,
@@ -66,7 +69,7 @@ func TestEventSourceMappingOnTheEmulator(t *testing.T) {
 		Code:         &lambdatypes.FunctionCode{ZipFile: buildConsumerZip(t)},
 		Timeout:      aws.Int32(10),
 		Environment: &lambdatypes.Environment{Variables: map[string]string{
-			"SHOP_PREFIX": "test", "SHOP_SERVICE": "users", "SHOP_FUNCTION": name, "SHOP_TABLE": table, "SHOP_QUEUE_URL": queueURL,
+			"SHOP_PREFIX": name, "SHOP_SERVICE": "users", "SHOP_FUNCTION": name, "SHOP_TABLE": table, "SHOP_QUEUE_URL": queueURL,
 		}},
 	})
 	if err != nil {
