@@ -77,6 +77,7 @@ func TestEventSourceMappingOnTheEmulator(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		_, _ = fns.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)})
+		_, _ = cloudwatchlogs.NewFromConfig(cfg).DeleteLogGroup(context.Background(), &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: aws.String("/aws/lambda/" + name)})
 	})
 	if err := lambda.NewFunctionActiveV2Waiter(fns).Wait(ctx, &lambda.GetFunctionInput{FunctionName: aws.String(name)}, 30*time.Second); err != nil {
 		t.Fatalf("function not active: %v", err)
