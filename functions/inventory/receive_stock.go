@@ -63,6 +63,9 @@ func receiptKey(source, id string) string {
 // dead-letter queue for someone to look at, since no redelivery changes it.
 func ReceiveStock(st *Store) func(context.Context, inbound.Event) error {
 	return func(ctx context.Context, e inbound.Event) error {
+		if e.Type != TypeStockReceived {
+			return inbound.Permanent(fmt.Errorf("inventory-receive-stock does not consume %s", e.Type))
+		}
 		var d stockReceived
 		if err := e.DataAs(&d); err != nil {
 			return inbound.Permanent(fmt.Errorf("decode %s: %w", e.Type, err))

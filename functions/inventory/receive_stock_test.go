@@ -87,6 +87,7 @@ func TestReceiveStockRefusesForGood(t *testing.T) {
 		{"a product the catalog does not have", received(t, uuid.NewString(), uuid.NewString(), 1)},
 		{"stock past the limit", received(t, uuid.NewString(), full.ID, 11)},
 		{"undecodable data", inbound.Event{ID: "x", Type: TypeStockReceived, Data: []byte(`{"quantity":"many"}`)}},
+		{"another type", inbound.Event{ID: "y", Type: "shop.inventory.reserved.v1", Data: []byte(`{"orderId":"o","items":[]}`)}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := handle(ctx, tt.e); !inbound.IsPermanent(err) {

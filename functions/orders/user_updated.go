@@ -39,6 +39,9 @@ type userUpdated struct {
 // with another name arriving later must not win over it.
 func UserUpdated(st *Store) func(context.Context, inbound.Event) error {
 	return func(ctx context.Context, e inbound.Event) error {
+		if e.Type != TypeUserUpdated {
+			return inbound.Permanent(fmt.Errorf("orders-user-updated does not consume %s", e.Type))
+		}
 		var d userUpdated
 		if err := e.DataAs(&d); err != nil {
 			return inbound.Permanent(fmt.Errorf("decode %s: %w", e.Type, err))

@@ -151,10 +151,14 @@ func TestRenameRacesTheSaga(t *testing.T) {
 	}
 }
 
-func TestUserUpdatedRefusesUndecodableData(t *testing.T) {
+func TestUserUpdatedRefusesForGood(t *testing.T) {
 	st := newTestStore(t)
-	err := UserUpdated(st)(context.Background(), inbound.Event{Type: TypeUserUpdated, Data: []byte(`{"version":"two"}`)})
-	if !inbound.IsPermanent(err) {
-		t.Fatalf("err %v, want permanent", err)
+	for _, e := range []inbound.Event{
+		{Type: TypeUserUpdated, Data: []byte(`{"version":"two"}`)},
+		{Type: "shop.user.created.v1", Data: []byte(`{"userId":"u","name":"Ada","marketingEmails":true}`)},
+	} {
+		if err := UserUpdated(st)(context.Background(), e); !inbound.IsPermanent(err) {
+			t.Errorf("%s %s: err %v, want permanent", e.Type, e.Data, err)
+		}
 	}
 }

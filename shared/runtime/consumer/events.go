@@ -107,15 +107,7 @@ func (c *Consumer) deliverPayload(ctx context.Context, raw []byte) error {
 	if err := json.Unmarshal(raw, &shape); err != nil {
 		return Permanent(fmt.Errorf("consumer: event payload is not a JSON object: %w", err))
 	}
-	structured, err := shape.structured(raw)
-	if err != nil {
-		return err
-	}
-	return c.deliverStructured(ctx, structured)
-}
-
-func (c *Consumer) deliverStructured(ctx context.Context, structured []byte) error {
-	e, err := checkEvent(structured)
+	e, err := shape.event(raw)
 	if err != nil {
 		return err
 	}
@@ -179,7 +171,29 @@ type payloadShape struct {
 	Records     json.RawMessage `json:"Records"`     // SQS batch
 	DetailType  *string         `json:"detail-type"` // EventBridge envelope
 	Detail      json.RawMessage `json:"detail"`
+	Source      string          `json:"source"`      // the envelope's, or the bare CloudEvent's
 	SpecVersion *string         `json:"specversion"` // structured CloudEvent
+}
+
+// event returns the checked CloudEvent of an EventBridge envelope or a bare
+// structured CloudEvent; raw is the payload s was decoded from. An envelope
+// must say what its event says: the rules match the envelope's source and
+// detail-type, the handler goes by the event's, and anyone allowed
+// PutEvents could make them differ.
+func (s *payloadShape) event(raw []byte) (event.Event, error) {
+	structured, err := s.structured(raw)
+	if err != nil {
+		return event.Event{}, err
+	}
+	e, err := checkEvent(structured)
+	if err != nil {
+		return event.Event{}, err
+	}
+	if s.DetailType != nil && (*s.DetailType != e.Type() || s.Source != e.Source()) {
+		return event.Event{}, Permanent(fmt.Errorf("consumer: the EventBridge envelope (source %q, detail-type %q) does not match its event (source %q, type %q)",
+			s.Source, *s.DetailType, e.Source(), e.Type()))
+	}
+	return e, nil
 }
 
 // structured returns the structured CloudEvent of an EventBridge envelope
@@ -220,11 +234,7 @@ func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (json.Ra
 		}
 		return json.Marshal(resp)
 	}
-	structured, err := shape.structured(payload)
-	if err != nil {
-		return nil, err
-	}
-	e, err := checkEvent(structured)
+	e, err := shape.event(payload)
 	if err != nil {
 		return nil, err
 	}

@@ -56,9 +56,18 @@ func catalogEvent(t testing.TB, eventType, id string, edits ...func(map[string]a
 // created is an order.created event with id.
 func created(t testing.TB, id string) string { return catalogEvent(t, orderCreated, id) }
 
-// envelope wraps a structured CloudEvent the way EventBridge delivers it.
+// envelope wraps a structured CloudEvent the way EventBridge delivers it:
+// its source and detail-type are the event's (order.created's when the
+// detail does not say).
 func envelope(detail string) string {
-	return `{"version":"0","id":"eb-1","detail-type":"shop.order.created.v1","source":"shop.orders","account":"000000000000",` +
+	head := struct{ Source, Type string }{"shop.orders", orderCreated}
+	_ = json.Unmarshal([]byte(detail), &head)
+	return envelopeAs(head.Source, head.Type, detail)
+}
+
+// envelopeAs is envelope with the source and detail-type given.
+func envelopeAs(source, detailType, detail string) string {
+	return `{"version":"0","id":"eb-1","detail-type":"` + detailType + `","source":"` + source + `","account":"000000000000",` +
 		`"time":"2025-01-02T03:04:05Z","region":"eu-west-1","resources":[],"detail":` + detail + `}`
 }
 
@@ -190,6 +199,18 @@ func TestSQSReportsOnlyFailedRecordsAndBacksThemOff(t *testing.T) {
 		{
 			name:          "a type the catalog does not know, and data against its schema, are poison",
 			batch:         sqsBatch(envelope(unknownType), envelope(badSchema), envelope(created(t, "e3"))),
+			wantFailed:    []string{"m1", "m2"},
+			wantSeen:      []string{"e3"},
+			wantPoison:    []string{"r1", "r2"},
+			wantBackedOff: []string{},
+		},
+		{
+			name: "an envelope that does not say what its event says is poison",
+			batch: sqsBatch(
+				envelopeAs("shop.users", "shop.user.updated.v1", created(t, "e1")),
+				envelopeAs("com.example.elsewhere", orderCreated, created(t, "e2")),
+				envelope(created(t, "e3")),
+			),
 			wantFailed:    []string{"m1", "m2"},
 			wantSeen:      []string{"e3"},
 			wantPoison:    []string{"r1", "r2"},
