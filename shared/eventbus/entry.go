@@ -4,19 +4,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/shop-serverless/shop/shared/eventbus/envelope"
 )
 
 // EventBridge's limits on PutEvents.
 const (
 	// MaxEntryBytes is the most an entry may weigh, counted as EventBridge
-	// counts it (entrySize).
-	MaxEntryBytes = 256 * 1024
+	// counts it (EntrySize).
+	MaxEntryBytes = envelope.MaxEntryBytes
 	// MaxBatch is the most entries one PutEvents call takes.
 	MaxBatch = 10
 )
-
-// timeEntryBytes is what an entry's Time counts for, whatever its value.
-const timeEntryBytes = 14
 
 // Entry is e as a PutEvents entry: Source and DetailType are e's source and
 // type, Detail its structured JSON, Time its time (so an archive replay
@@ -48,19 +47,9 @@ func entry(e event.Event, detail []byte) types.PutEventsRequestEntry {
 // DetailType, Detail and each resource. The bus name and trace header do not
 // count.
 func EntrySize(in types.PutEventsRequestEntry) int {
-	n := entrySize(aws.ToString(in.Source), aws.ToString(in.DetailType), []byte(aws.ToString(in.Detail)), in.Time != nil)
+	n := envelope.EntrySize(aws.ToString(in.Source), aws.ToString(in.DetailType), []byte(aws.ToString(in.Detail)), in.Time != nil)
 	for _, r := range in.Resources {
 		n += len(r)
-	}
-	return n
-}
-
-// entrySize is EntrySize of an entry without resources. Go strings hold
-// UTF-8, so their length is their UTF-8 size.
-func entrySize(source, detailType string, detail []byte, hasTime bool) int {
-	n := len(source) + len(detailType) + len(detail)
-	if hasTime {
-		n += timeEntryBytes
 	}
 	return n
 }

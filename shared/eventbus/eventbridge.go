@@ -8,6 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/shop-serverless/shop/shared/eventbus/envelope"
 )
 
 // PutEventsAPI is the part of the EventBridge API a publisher uses;
@@ -54,7 +56,7 @@ type pending struct {
 // entries carry the Lambda invocation's trace header when there is one.
 func (p *EventBridge) Publish(ctx context.Context, events ...event.Event) error {
 	fails := newFailures(len(events))
-	trace := lambdaTraceHeader(ctx)
+	trace := envelope.TraceHeader(ctx)
 	var queue []pending
 	for i, e := range events {
 		detail, size, err := encode(e)

@@ -11,7 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	catalog "github.com/shop-serverless/shop/events"
-	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/eventbus/envelope"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/testenv"
 )
@@ -46,165 +46,6 @@ func exampleEvent(t *testing.T, typ string) event.Event {
 	return e
 }
 
-func TestNewBuildsAFullEnvelopeForEveryType(t *testing.T) {
-	ctx := httpapi.WithCorrelationID(context.Background(), "corr-1")
-	for _, typ := range catalog.Types() {
-		t.Run(typ, func(t *testing.T) {
-			s, data := example(t, typ)
-			e, err := New(ctx, s)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := json.Marshal(e)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := catalog.ValidateEvent(b); err != nil {
-				t.Errorf("the event fails its schema: %v", err)
-			}
-			var got map[string]any
-			if err := json.Unmarshal(b, &got); err != nil {
-				t.Fatal(err)
-			}
-			want := map[string]any{
-				"specversion": "1.0", "id": s.ID, "source": s.Source, "type": typ, "subject": s.Subject,
-				"time": "2026-12-01T10:00:00Z", "datacontenttype": "application/json",
-				"dataschema": catalog.SchemaURI(typ), "correlationid": "corr-1",
-			}
-			for k, v := range want {
-				if got[k] != v {
-					t.Errorf("%s = %v, want %v", k, got[k], v)
-				}
-			}
-			gotData, _ := json.Marshal(got["data"])
-			wantData, _ := json.Marshal(data)
-			if string(gotData) != string(wantData) {
-				t.Errorf("data %s, want %s", gotData, wantData)
-			}
-			if _, ok := got["traceparent"]; ok {
-				t.Errorf("traceparent without a Lambda trace: %v", got["traceparent"])
-			}
-		})
-	}
-}
-
-func TestNewTakesJSONBytesAsJSON(t *testing.T) {
-	s, data := example(t, "shop.user.created.v1")
-	raw, _ := json.Marshal(data)
-	for _, d := range []any{raw, json.RawMessage(raw)} {
-		s.Data = d
-		e, err := New(context.Background(), s)
-		if err != nil {
-			t.Fatalf("%T: %v", d, err)
-		}
-		if string(e.Data()) != string(raw) || e.DataBase64 {
-			t.Errorf("%T: data %s (base64 %v), want %s", d, e.Data(), e.DataBase64, raw)
-		}
-	}
-}
-
-func TestNewCarriesTheLambdaTraceAsTraceparent(t *testing.T) {
-	s, _ := example(t, "shop.user.created.v1")
-	//lint:ignore SA1029 the key aws-lambda-go uses
-	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	e, err := New(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := e.Extensions()[ExtTraceParent]; got != "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01" {
-		t.Errorf("traceparent %v", got)
-	}
-	if _, ok := e.Extensions()[ExtCorrelationID]; ok {
-		t.Error("correlationid without a request")
-	}
-}
-
-func TestTraceParent(t *testing.T) {
-	for xray, want := range map[string]string{
-		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
-		"Root=1-5759E988-BD862E3FE1BE46A994272793;Parent=53995C3F42CD8AD8;Sampled=0": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00",
-		"Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793":           "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00",
-		"Root=1-5759e988-bd862e3fe1be46a994272793":                                   "", // no parent: the emulator's
-		"Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8":           "",
-		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000":           "",
-		"Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8":           "",
-		"Root=1-5759e988-bd862e3fe1be46a99427279z;Parent=53995c3f42cd8ad8":           "",
-		"": "",
-	} {
-		if got := traceParent(xray); got != want {
-			t.Errorf("traceParent(%q) = %q, want %q", xray, got, want)
-		}
-	}
-}
-
-func TestNewRefusesWhatCannotBeSent(t *testing.T) {
-	s, data := example(t, "shop.order.confirmed.v1")
-	tests := []struct {
-		name       string
-		change     func(s *Spec)
-		wantSchema bool // the failure is a *catalog.ValidationError
-		wantText   string
-	}{
-		{name: "no id", change: func(s *Spec) { s.ID = "" }, wantText: "has no id"},
-		{name: "no subject", change: func(s *Spec) { s.Subject = "" }, wantText: "has no subject"},
-		{name: "no source", change: func(s *Spec) { s.Source = "" }, wantText: "has no source"},
-		{name: "unknown type", change: func(s *Spec) { s.Type = "shop.order.lost.v1" }, wantText: "unknown event type"},
-		{name: "data breaking the schema", change: func(s *Spec) {
-			d := map[string]any{}
-			for k, v := range data {
-				d[k] = v
-			}
-			delete(d, "total")
-			s.Data = d
-		}, wantSchema: true, wantText: "/data"},
-		{name: "data that does not marshal", change: func(s *Spec) { s.Data = map[string]any{"f": func() {}} }, wantText: "data"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			spec := s
-			tt.change(&spec)
-			_, err := New(context.Background(), spec)
-			if !errors.Is(err, ErrInvalid) {
-				t.Fatalf("New = %v, want ErrInvalid", err)
-			}
-			var ve *catalog.ValidationError
-			if errors.As(err, &ve) != tt.wantSchema {
-				t.Errorf("schema failure %v, want %v: %v", !tt.wantSchema, tt.wantSchema, err)
-			}
-			if !strings.Contains(err.Error(), tt.wantText) {
-				t.Errorf("error %q does not say %q", err, tt.wantText)
-			}
-		})
-	}
-}
-
-// bigEvent is a valid event whose EventBridge entry weighs exactly size
-// bytes. No type's data may grow that large, but the envelope leaves
-// extensions open, so a padding extension makes the weight.
-func bigEvent(t *testing.T, size int) event.Event {
-	t.Helper()
-	e := exampleEvent(t, "shop.user.created.v1")
-	e.SetExtension("padding", "x")
-	e.SetExtension("padding", strings.Repeat("x", 1+size-entrySizeOf(t, e)))
-	if got := entrySizeOf(t, e); got != size {
-		t.Fatalf("built an entry of %d bytes, want %d", got, size)
-	}
-	if err := catalog.ValidateEvent(mustJSON(t, e)); err != nil {
-		t.Fatalf("the big event fails its schema, so it proves nothing about size: %v", err)
-	}
-	return e
-}
-
-func TestCheckRefusesAnEntryOverTheLimit(t *testing.T) {
-	if err := Check(bigEvent(t, MaxEntryBytes)); err != nil {
-		t.Errorf("an entry of exactly %d bytes: %v", MaxEntryBytes, err)
-	}
-	err := Check(bigEvent(t, MaxEntryBytes+1))
-	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "262145 bytes") {
-		t.Errorf("an entry of %d bytes: %v, want ErrInvalid naming its size", MaxEntryBytes+1, err)
-	}
-}
-
 func mustJSON(t *testing.T, e event.Event) []byte {
 	t.Helper()
 	b, err := json.Marshal(e)
@@ -214,20 +55,67 @@ func mustJSON(t *testing.T, e event.Event) []byte {
 	return b
 }
 
-func entrySizeOf(t *testing.T, e event.Event) int {
-	t.Helper()
-	return entrySize(e.Source(), e.Type(), mustJSON(t, e), true)
+func TestNewAcceptsEveryTypesExample(t *testing.T) {
+	for _, typ := range catalog.Types() {
+		e := exampleEvent(t, typ)
+		if e.DataSchema() != catalog.SchemaURI(typ) {
+			t.Errorf("%s: dataschema %s", typ, e.DataSchema())
+		}
+	}
 }
 
-func TestIDIsDeterministic(t *testing.T) {
-	a, b := ID("shop.order.created.v1", "o-1"), ID("shop.order.created.v1", "o-1")
-	if a != b || len(a) != 36 {
-		t.Errorf("ID twice: %q %q", a, b)
+func TestNewChecksTheSchema(t *testing.T) {
+	s, data := example(t, "shop.order.confirmed.v1")
+	d := map[string]any{}
+	for k, v := range data {
+		d[k] = v
 	}
-	for _, other := range []string{ID("shop.order.created.v1", "o-2"), ID("shop.order.confirmed.v1", "o-1"), ID("shop.order.created.v1", "o", "1")} {
-		if other == a {
-			t.Errorf("two changes share id %s", a)
-		}
+	delete(d, "total")
+	s.Data = d
+	_, err := New(context.Background(), s)
+	var ve *catalog.ValidationError
+	if !errors.Is(err, ErrInvalid) || !errors.As(err, &ve) || !strings.Contains(err.Error(), "/data") {
+		t.Errorf("New = %v, want ErrInvalid with a *catalog.ValidationError naming /data", err)
+	}
+	s.Type = "shop.order.lost.v1"
+	if _, err := New(context.Background(), s); !errors.Is(err, ErrInvalid) || !errors.Is(err, catalog.ErrUnknownType) {
+		t.Errorf("unknown type: %v", err)
+	}
+}
+
+// bigEvent is a valid event whose EventBridge entry weighs exactly size
+// bytes (as in envelope's tests: a padding extension makes the weight).
+func bigEvent(t *testing.T, size int) event.Event {
+	t.Helper()
+	e := exampleEvent(t, "shop.user.created.v1")
+	e.SetExtension("padding", "x")
+	e.SetExtension("padding", strings.Repeat("x", 1+size-envelope.EntrySize(e.Source(), e.Type(), mustJSON(t, e), true)))
+	if got := envelope.EntrySize(e.Source(), e.Type(), mustJSON(t, e), true); got != size {
+		t.Fatalf("built an entry of %d bytes, want %d", got, size)
+	}
+	return e
+}
+
+func TestEntry(t *testing.T) {
+	e := exampleEvent(t, "shop.order.created.v1")
+	en, err := Entry(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := mustJSON(t, e)
+	if *en.Source != "shop.orders" || *en.DetailType != "shop.order.created.v1" || *en.Detail != string(b) ||
+		!en.Time.Equal(e.Time()) || en.EventBusName != nil || en.TraceHeader != nil {
+		t.Errorf("entry %+v", en)
+	}
+	if want := 14 + len("shop.orders") + len("shop.order.created.v1") + len(b); EntrySize(en) != want {
+		t.Errorf("EntrySize = %d, want %d", EntrySize(en), want)
+	}
+	en.Resources = []string{"arn:1", "ünï"}
+	if want := 14 + len("shop.orders") + len("shop.order.created.v1") + len(b) + 5 + 5; EntrySize(en) != want {
+		t.Errorf("EntrySize with resources = %d, want %d (UTF-8 bytes)", EntrySize(en), want)
+	}
+	if _, err := Entry(bigEvent(t, MaxEntryBytes+1)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("Entry of an oversize event: %v", err)
 	}
 }
 
@@ -237,9 +125,9 @@ func TestEnvNamesMatchTheManifest(t *testing.T) {
 	}
 }
 
-// Functions that build or publish events must not link the CloudEvents
-// SDK's client and protocol packages, which pull in a logging stack and
-// cost every cold start their init.
+// What publishes must not link the CloudEvents SDK's client and protocol
+// packages, which pull in a logging stack and cost every cold start their
+// init, nor the manifest loader.
 func TestLinksOnlyTheEventPackage(t *testing.T) {
 	testenv.ForbidDeps(t, "github.com/shop-serverless/shop/shared/eventbus",
 		"github.com/cloudevents/sdk-go/v2/client", "github.com/cloudevents/sdk-go/v2/protocol",
