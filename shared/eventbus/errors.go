@@ -8,8 +8,9 @@ import (
 
 // Failure is one event a publisher could not publish.
 type Failure struct {
-	ID   string // the event's id
-	Type string // the event's type
+	Index int    // the event's position among those given to Publish
+	ID    string // the event's id
+	Type  string // the event's type
 	// Permanent: the event itself is at fault (its schema, its size, an
 	// entry the bus refused as malformed) and sending it again cannot
 	// succeed. Otherwise the failure is transient: throttling, the bus's

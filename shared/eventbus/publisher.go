@@ -97,7 +97,7 @@ type failures struct {
 func newFailures(total int) *failures { return &failures{total: total, byIdx: map[int]Failure{}} }
 
 func (f *failures) add(i int, e event.Event, permanent bool, reason string, err error) {
-	f.byIdx[i] = Failure{ID: e.ID(), Type: e.Type(), Permanent: permanent, Reason: reason, Err: err}
+	f.byIdx[i] = Failure{Index: i, ID: e.ID(), Type: e.Type(), Permanent: permanent, Reason: reason, Err: err}
 }
 
 // err is nil without failures, else the *PublishError, failures in the

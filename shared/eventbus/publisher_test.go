@@ -146,7 +146,7 @@ func TestEventBridgeRetriesOnlyTheFailedEntries(t *testing.T) {
 		t.Errorf("calls %v, want %v", calls, want)
 	}
 	fs := Failures(err)
-	if len(fs) != 2 || fs[0].ID != "e4" || !fs[0].Permanent || fs[1].ID != "e6" || fs[1].Permanent {
+	if len(fs) != 2 || fs[0].ID != "e4" || fs[0].Index != 4 || !fs[0].Permanent || fs[1].ID != "e6" || fs[1].Index != 6 || fs[1].Permanent {
 		t.Fatalf("failures %+v", fs)
 	}
 	if !strings.Contains(fs[0].Reason, "MalformedDetail") || !strings.Contains(fs[1].Reason, "InternalFailure") || !strings.Contains(fs[1].Reason, "3 attempts") {
