@@ -13,8 +13,8 @@ import (
 // The events the users service publishes (service.yaml publishes), each
 // written to the outbox in the transaction that makes its change (store.go).
 const (
-	EventUserCreated = "shop.user.created.v1"
-	EventUserUpdated = "shop.user.updated.v1"
+	TypeUserCreated = "shop.user.created.v1"
+	TypeUserUpdated = "shop.user.updated.v1"
 )
 
 // Service is this service's name, which is its events' source
@@ -35,8 +35,8 @@ type userData struct {
 // userCreated is the event of u's registration; its id is the user's.
 func userCreated(ctx context.Context, u User) (event.Event, error) {
 	return envelope.New(ctx, envelope.Spec{
-		Type: EventUserCreated, Source: naming.EventSource(Service), Subject: u.ID,
-		ID: envelope.ID(EventUserCreated, u.ID), Time: u.CreatedAt,
+		Type: TypeUserCreated, Source: naming.EventSource(Service), Subject: u.ID,
+		ID: envelope.ID(TypeUserCreated, u.ID), Time: u.CreatedAt,
 		Data: userData{UserID: u.ID, Name: u.Name, MarketingEmails: u.Preferences.MarketingEmails},
 	})
 }
@@ -45,8 +45,8 @@ func userCreated(ctx context.Context, u User) (event.Event, error) {
 // is the user's and the version's.
 func userUpdated(ctx context.Context, u User) (event.Event, error) {
 	return envelope.New(ctx, envelope.Spec{
-		Type: EventUserUpdated, Source: naming.EventSource(Service), Subject: u.ID,
-		ID: envelope.ID(EventUserUpdated, u.ID, strconv.FormatInt(u.Version, 10)), Time: u.UpdatedAt,
+		Type: TypeUserUpdated, Source: naming.EventSource(Service), Subject: u.ID,
+		ID: envelope.ID(TypeUserUpdated, u.ID, strconv.FormatInt(u.Version, 10)), Time: u.UpdatedAt,
 		Data: userData{UserID: u.ID, Name: u.Name, MarketingEmails: u.Preferences.MarketingEmails, Version: u.Version},
 	})
 }

@@ -61,7 +61,7 @@ func TestStoreCreateGetUpdate(t *testing.T) {
 	if len(items) != 1 {
 		t.Fatalf("%d outbox items after Create, want 1", len(items))
 	}
-	wantEvent(t, items[0], EventUserCreated, id, envelope.ID(EventUserCreated, id),
+	wantEvent(t, items[0], TypeUserCreated, id, envelope.ID(TypeUserCreated, id),
 		map[string]any{"userId": id, "name": "Ada", "marketingEmails": false})
 	if !items[0].Events[0].Time().Equal(u.CreatedAt) {
 		t.Errorf("user.created at %v, the user at %v", items[0].Events[0].Time(), u.CreatedAt)
@@ -114,9 +114,9 @@ func TestStoreCreateGetUpdate(t *testing.T) {
 	for _, it := range items {
 		byID[it.Events[0].ID()] = it
 	}
-	v2, v3 := envelope.ID(EventUserUpdated, id, "2"), envelope.ID(EventUserUpdated, id, "3")
-	wantEvent(t, byID[v2], EventUserUpdated, id, v2, map[string]any{"userId": id, "name": name, "marketingEmails": true, "version": 2.0})
-	wantEvent(t, byID[v3], EventUserUpdated, id, v3, map[string]any{"userId": id, "name": name, "marketingEmails": true, "version": 3.0})
+	v2, v3 := envelope.ID(TypeUserUpdated, id, "2"), envelope.ID(TypeUserUpdated, id, "3")
+	wantEvent(t, byID[v2], TypeUserUpdated, id, v2, map[string]any{"userId": id, "name": name, "marketingEmails": true, "version": 2.0})
+	wantEvent(t, byID[v3], TypeUserUpdated, id, v3, map[string]any{"userId": id, "name": name, "marketingEmails": true, "version": 3.0})
 
 	// The credentials item carries the hash; the profile never does.
 	cred, err := store.Get(ctx, st.db, st.table, emailKey("ada@example.com"))
@@ -178,7 +178,7 @@ func TestStoreEmailUniqueUnderConcurrency(t *testing.T) {
 	if created != 1 {
 		t.Fatalf("%d accounts created for one email, want exactly 1", created)
 	}
-	if items := outboxOf(t, st); len(items) != 1 || items[0].Events[0].Type() != EventUserCreated {
+	if items := outboxOf(t, st); len(items) != 1 || items[0].Events[0].Type() != TypeUserCreated {
 		t.Fatalf("outbox %+v, want the winner's user.created only", items)
 	}
 }
