@@ -22,10 +22,18 @@ type Product struct {
 	Available int64       `json:"available" dynamodbav:"available"` // may be sold
 	Reserved  int64       `json:"reserved" dynamodbav:"reserved"`   // held for orders in flight
 	Sold      int64       `json:"sold" dynamodbav:"sold"`           // taken by confirmed orders (absent on old items: 0)
-	CreatedAt time.Time   `json:"createdAt" dynamodbav:"createdAt"`
-	UpdatedAt time.Time   `json:"updatedAt" dynamodbav:"updatedAt"`
-	Version   int64       `json:"version" dynamodbav:"version"`
+	// LowStockThreshold: a reservation that leaves available under it
+	// announces inventory.stock.low (absent on old items:
+	// DefaultLowStockThreshold).
+	LowStockThreshold int64     `json:"lowStockThreshold" dynamodbav:"lowStockThreshold,omitempty"`
+	CreatedAt         time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
+	Version           int64     `json:"version" dynamodbav:"version"`
 }
 
 // MaxStock bounds stock levels and deltas so sums stay far from overflow.
 const MaxStock = 1_000_000_000
+
+// DefaultLowStockThreshold is a product's LowStockThreshold when its
+// creator gave none.
+const DefaultLowStockThreshold = 5
