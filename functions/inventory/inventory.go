@@ -3,8 +3,9 @@
 // under functions/inventory/<op> whose handler is in this package, one file
 // per operation (create.go, get.go, list.go, adjust_stock.go, and the saga
 // steps in steps.go); the DynamoDB code is in store.go, the reservations'
-// in reservation.go, and the domain errors, with their HTTP statuses and
-// Step Functions names, in errors.go.
+// in reservation.go, the events it publishes (through its outbox) in
+// published.go, and the domain errors, with their HTTP statuses and Step
+// Functions names, in errors.go.
 package inventory
 
 import (

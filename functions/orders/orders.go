@@ -8,8 +8,10 @@
 // is in this package, one file per operation: the HTTP API (create.go,
 // get.go, list.go, cancel.go) and the saga's steps (mark_confirmed.go,
 // mark_cancelled.go). The Step Functions calls are in saga.go, the calls to
-// the users and inventory APIs in deps.go, and the domain errors, with
-// their HTTP statuses and Step Functions names, in errors.go.
+// the users and inventory APIs in deps.go, the events it publishes (through
+// its outbox, in the transaction of the change they announce) in
+// published.go, and the domain errors, with their HTTP statuses and Step
+// Functions names, in errors.go.
 package orders
 
 import (
