@@ -28,6 +28,10 @@
 //     that leaves nothing of its batch unpublished, so each once (unless
 //     parking itself fails, and the batch comes again).
 //
+// On Knative no stream mapping delivers the records: the relay polls its
+// table's stream itself (shared/runtime/stream's Poller), filtered with
+// IsOutboxInsert, as the mapping's filter would.
+//
 // # Fault switch
 //
 // Between commit and publish, each event passes the function's fault switch
@@ -240,17 +244,24 @@ func (r *Relay) publish(ctx context.Context, queue []pending) ([]pending, int) {
 	return again, published
 }
 
+// IsOutboxInsert reports a stream record the relay is for: the insert of
+// an outbox item, what outbox.FilterPattern lets through to a relay on
+// Lambda (stream.Source.Filter, for the poller on Knative).
+func IsOutboxInsert(rec events.DynamoDBEventRecord) bool {
+	if rec.EventName != string(events.DynamoDBOperationTypeInsert) {
+		return false
+	}
+	pk, ok := rec.Change.NewImage[store.PK]
+	return ok && pk.DataType() == events.DataTypeString && strings.HasPrefix(pk.String(), outbox.KeyPrefix)
+}
+
 // read turns a stream record into an outbox record, or nil when it is not
 // the insert of an outbox item.
 func read(src events.DynamoDBEventRecord) *record {
-	if src.EventName != string(events.DynamoDBOperationTypeInsert) {
+	if !IsOutboxInsert(src) {
 		return nil
 	}
-	pk, ok := src.Change.NewImage[store.PK]
-	if !ok || pk.DataType() != events.DataTypeString || !strings.HasPrefix(pk.String(), outbox.KeyPrefix) {
-		return nil
-	}
-	rec := &record{src: src, key: pk.String(), failures: map[int]eventbus.Failure{}}
+	rec := &record{src: src, key: src.Change.NewImage[store.PK].String(), failures: map[int]eventbus.Failure{}}
 	attr, ok := src.Change.NewImage[outbox.AttrEvents]
 	if !ok || attr.DataType() != events.DataTypeString {
 		rec.unread = "the item has no events attribute of type S"

@@ -58,5 +58,5 @@ func Start() {
 	}
 	deadLetters := sync.OnceValue(func() DeadLetters { return sqs.NewFromConfig(awsCfg) })
 	r := New(publisher, deadLetters, e.DeadLetterQueueURL, faults.New(db, cfg.Table, cfg.Function))
-	stream.Start(r.Handle, stream.Source{Table: cfg.Table, AWS: awsCfg})
+	stream.Start(r.Handle, stream.Source{Table: cfg.Table, AWS: awsCfg, Filter: IsOutboxInsert})
 }

@@ -3,7 +3,7 @@
 // It is a package of its own, as package consumer is, so that the other
 // shapes do not link what it needs.
 //
-//	stream.Start(relay.Handle, stream.Source{Table: cfg.Table, AWS: awsCfg})
+//	stream.Start(relay.Handle, stream.Source{Table: cfg.Table, AWS: awsCfg, Filter: relay.IsOutboxInsert})
 //
 // # Lambda
 //
@@ -17,20 +17,29 @@
 //
 // # Knative
 //
-// Not yet: a Knative service has no stream mapping, so the relay would have
-// to poll the table's stream itself (DynamoDB Streams: ListStreams,
-// DescribeStream, GetShardIterator, GetRecords) and keep its place in every
-// shard. Until that is written Start refuses to start off Lambda, with an
-// error that says so, rather than serve nothing.
+// Nothing delivers the stream to a Knative service, so Start reads it
+// itself (Poller: DynamoDB Streams ListStreams, DescribeStream,
+// GetShardIterator, GetRecords, the calls a mapping's role makes) and hands
+// the handler the same batches, filtered by Source.Filter as a mapping's
+// filter would, while it serves the probes on $PORT as every shape does. It
+// keeps its place in memory: a restart reads each shard from its oldest
+// record again (handled twice, never lost). Deploy it with exactly one
+// replica, never scaled to zero.
 package stream
 
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/shop-serverless/shop/shared/runtime"
 )
@@ -44,20 +53,52 @@ type Handler func(ctx context.Context, batch events.DynamoDBEvent) error
 type Source struct {
 	Table string
 	AWS   aws.Config
+	// Filter keeps the records the handler is for (what the stream
+	// mapping's filter lets through on Lambda); nil keeps all.
+	Filter func(events.DynamoDBEventRecord) bool
 }
 
-// ErrNoStreamMapping is why Start stops off Lambda.
-var ErrNoStreamMapping = errors.New("stream: a stream function runs on AWS Lambda behind a DynamoDB stream mapping; " +
-	"reading the stream from Knative (polling DynamoDB Streams) is not implemented")
-
-// Start handles the batches of the table's stream: on Lambda, as the stream
-// mapping delivers them (it never returns). Elsewhere it ends the process
-// with ErrNoStreamMapping.
+// Start handles the batches of the table's stream: on Lambda as the stream
+// mapping delivers them (it never returns), elsewhere by polling the
+// stream until SIGTERM. A stream it cannot read at all ends the process.
 func Start(h Handler, src Source) {
 	if runtime.OnLambda() {
 		lambda.Start(func(ctx context.Context, batch events.DynamoDBEvent) error { return h(ctx, batch) })
 		return
 	}
-	_ = src
-	runtime.Fatal("stream: cannot start", ErrNoStreamMapping)
+	if src.Table == "" {
+		runtime.Fatal("stream: cannot start", errors.New("no table to read the stream of"))
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	ln, err := net.Listen("tcp", ":"+port)
+	if err != nil {
+		runtime.Fatal("stream: cannot listen on $PORT", err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	p := NewPoller(dynamodbstreams.NewFromConfig(src.AWS), src.Table, src.AWS.Region, src.Filter)
+	if err := pollAndServe(ctx, p, h, ln); err != nil {
+		runtime.Fatal("stream: stopped", err)
+	}
+}
+
+// pollAndServe runs the poller and serves the probes on ln (nothing else:
+// every other path is 404) until ctx ends, or either fails.
+func pollAndServe(ctx context.Context, p *Poller, h Handler, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	polled, served := make(chan error, 1), make(chan error, 1)
+	go func() { polled <- p.Run(ctx, h) }()
+	go func() { served <- runtime.Serve(ctx, ln, http.NotFoundHandler()) }()
+	select {
+	case err := <-polled:
+		cancel()
+		return errors.Join(err, <-served)
+	case err := <-served:
+		cancel()
+		return errors.Join(err, <-polled)
+	}
 }

@@ -49,21 +49,21 @@ func TestStartOnLambda(t *testing.T) {
 	}
 }
 
-// Off Lambda, Start ends the process at once with one JSON line saying
-// why, instead of serving nothing.
-func TestStartOffLambdaFailsClearly(t *testing.T) {
+// Off Lambda without a table, Start ends the process at once with one
+// JSON line saying why, instead of serving nothing.
+func TestStartOffLambdaWithoutATableFailsClearly(t *testing.T) {
 	if os.Getenv("STREAM_TEST_START") == "1" {
-		Start(func(context.Context, events.DynamoDBEvent) error { return nil }, Source{Table: "t"})
+		Start(func(context.Context, events.DynamoDBEvent) error { return nil }, Source{})
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestStartOffLambdaFailsClearly$")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestStartOffLambdaWithoutATableFailsClearly$")
 	cmd.Env = append(os.Environ(), "STREAM_TEST_START=1", "AWS_LAMBDA_RUNTIME_API=")
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("exit %v, output %s", err, out)
 	}
-	if !strings.Contains(string(out), `"level":"ERROR"`) || !strings.Contains(string(out), "not implemented") {
+	if !strings.Contains(string(out), `"level":"ERROR"`) || !strings.Contains(string(out), "no table") {
 		t.Errorf("output %s", out)
 	}
 }
