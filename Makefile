@@ -34,7 +34,7 @@ ASL_VALIDATOR := $(CURDIR)/.local/npm/node_modules/.bin/asl-validator
 SCOPES       ?=
 export GATEWAY_PORT
 
-.PHONY: help run stop deploy test test-unit build build-aws generate lint fmt bench token rotate-keys retire-key
+.PHONY: help run stop deploy test test-unit build build-aws generate lint fmt bench token rotate-keys retire-key replay
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -107,6 +107,9 @@ rotate-keys: ## add a new active signing key for every issuer of the manifests (
 
 retire-key: ## remove an old key once nothing can use it (refused with the time it may go): make retire-key ISSUER=users KID=...
 	@$(KEYTOOL) retire -service $(ISSUER) -kid $(KID)
+
+replay: ## replay archived events to the consumers (they deduplicate): make replay FROM=2h [TO=1h] [TYPES=shop.order.created.v1,...]
+	@$(GO) run ./infra/replay -endpoint $(ENDPOINT) -from '$(FROM)' $(if $(TO),-to '$(TO)') $(if $(TYPES),-types '$(TYPES)')
 
 build: ## build every function for this machine into build/local/<name>.zip
 	$(GO) run ./localstack/deploy -build-only -out build/local

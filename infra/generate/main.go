@@ -1,6 +1,8 @@
 // Command generate writes the files derived from the deployment model
-// (shared/deployment): infra/deployment.json, which Terraform reads, and the
-// Knative manifests in infra/knative (knative.go). Run it
+// (shared/deployment): infra/deployment.json, which Terraform reads, the
+// Knative manifests in infra/knative (knative.go), and the event catalog's
+// list of types with their producers and consumers, events/README.md
+// (catalog.go). Run it
 // after changing a manifest (`make generate`); a test fails while a
 // committed file is stale.
 //
@@ -60,6 +62,9 @@ func Files(root string) (map[string][]byte, error) {
 		return nil, err
 	}
 	files["infra/deployment.json"] = model
+	if files[CatalogReadme], err = catalogReadme(set); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/shop-serverless/shop/infra/internal/awstool"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
@@ -269,7 +270,7 @@ func TestErrorsNameTheStep(t *testing.T) {
 }
 
 func TestLoadConfigForAnEmulator(t *testing.T) {
-	cfg, err := loadConfig(context.Background(), "http://127.0.0.1:4566", env(nil))
+	cfg, err := awstool.Config(context.Background(), "http://127.0.0.1:4566", env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,7 +322,7 @@ func TestKeytoolOnEmulator(t *testing.T) {
 		t.Fatalf("second ensure: %q, want %q", out, want)
 	}
 	tok := strings.TrimSpace(cli("token", "-scopes", "inventory:write"))
-	cfg, err := loadConfig(ctx, endpoint, os.Getenv)
+	cfg, err := awstool.Config(ctx, endpoint, os.Getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
