@@ -16,7 +16,7 @@ set -euo pipefail
 readonly MINISTACK_VERSION=1.5.33
 # Only what the project uses: fewer services start faster and open no ports
 # we do not need.
-readonly MINISTACK_SERVICES=lambda,dynamodb,apigateway,iam,sts,logs,events,sqs,stepfunctions,ssm,secretsmanager
+readonly MINISTACK_SERVICES=lambda,dynamodb,dynamodbstreams,apigateway,iam,sts,logs,events,sqs,stepfunctions,ssm,secretsmanager
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT

@@ -19,6 +19,8 @@ type CreateRequest struct {
 	Name  string      `json:"name" validate:"required,min=1,max=200"`
 	Price money.Money `json:"price" validate:"required"`
 	Stock int64       `json:"stock" validate:"gte=0,lte=1000000000"`
+	// LowStockThreshold is optional: DefaultLowStockThreshold without it.
+	LowStockThreshold *int64 `json:"lowStockThreshold" validate:"omitempty,gte=1,lte=1000000000"`
 }
 
 // Validate checks what tags cannot say.
@@ -29,7 +31,9 @@ func (c CreateRequest) Validate() error {
 	return nil
 }
 
-// Create handles POST /v1/products: 201, or 409 if the SKU exists.
+// Create handles POST /v1/products: 201, or 409 if the SKU exists. The
+// low-stock threshold is DefaultLowStockThreshold unless the request sets
+// one.
 func Create(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		var req CreateRequest
@@ -40,7 +44,12 @@ func Create(st *Store) http.Handler {
 		if err != nil {
 			return err
 		}
-		p, err := st.Create(r.Context(), Product{ID: id.String(), SKU: req.SKU, Name: req.Name, Price: req.Price, Available: req.Stock})
+		threshold := int64(DefaultLowStockThreshold)
+		if req.LowStockThreshold != nil {
+			threshold = *req.LowStockThreshold
+		}
+		p, err := st.Create(r.Context(), Product{ID: id.String(), SKU: req.SKU, Name: req.Name, Price: req.Price,
+			Available: req.Stock, LowStockThreshold: threshold})
 		if err != nil {
 			return errs.HTTP(err)
 		}

@@ -3,8 +3,9 @@
 // under functions/inventory/<op> whose handler is in this package, one file
 // per operation (create.go, get.go, list.go, adjust_stock.go, and the saga
 // steps in steps.go); the DynamoDB code is in store.go, the reservations'
-// in reservation.go, and the domain errors, with their HTTP statuses and
-// Step Functions names, in errors.go.
+// in reservation.go, the events it publishes (through its outbox) in
+// published.go, and the domain errors, with their HTTP statuses and Step
+// Functions names, in errors.go.
 package inventory
 
 import (
@@ -22,10 +23,18 @@ type Product struct {
 	Available int64       `json:"available" dynamodbav:"available"` // may be sold
 	Reserved  int64       `json:"reserved" dynamodbav:"reserved"`   // held for orders in flight
 	Sold      int64       `json:"sold" dynamodbav:"sold"`           // taken by confirmed orders (absent on old items: 0)
-	CreatedAt time.Time   `json:"createdAt" dynamodbav:"createdAt"`
-	UpdatedAt time.Time   `json:"updatedAt" dynamodbav:"updatedAt"`
-	Version   int64       `json:"version" dynamodbav:"version"`
+	// LowStockThreshold: a reservation that leaves available under it
+	// announces inventory.stock.low (absent on old items:
+	// DefaultLowStockThreshold).
+	LowStockThreshold int64     `json:"lowStockThreshold" dynamodbav:"lowStockThreshold,omitempty"`
+	CreatedAt         time.Time `json:"createdAt" dynamodbav:"createdAt"`
+	UpdatedAt         time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
+	Version           int64     `json:"version" dynamodbav:"version"`
 }
 
 // MaxStock bounds stock levels and deltas so sums stay far from overflow.
 const MaxStock = 1_000_000_000
+
+// DefaultLowStockThreshold is a product's LowStockThreshold when its
+// creator gave none.
+const DefaultLowStockThreshold = 5

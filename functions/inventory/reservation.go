@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +25,8 @@ import (
 // every line in the same TransactWriteItems, conditioned on the status it
 // leaves, so stock and reservation never disagree and a step repeated (a
 // Step Functions retry, a lost response) finds the status it left and
-// changes nothing:
+// changes nothing. Reserving and releasing write their events to the
+// outbox in that transaction too (published.go):
 //
 //	(none) --reserve--> RESERVED --commit--> COMMITTED --restock--> RESTOCKED
 //	   |                   |
@@ -100,55 +102,131 @@ const maxStatusRaces = 5
 // failing the step. Concurrent orders for one product meet this all the time.
 const maxConflictRetries = 8
 
+// maxStockRaces bounds how often a reserve reads its products again after
+// their stock moved between its read and its write (see Reserve). Each race
+// lost is another change of the product that went through, and a product
+// near its threshold admits only so many reservations before it is out of
+// stock, so a handful always suffices.
+const maxStockRaces = 16
+
 // Reserve takes every line's quantity from available into reserved and
-// records the reservation, all in one transaction: every line or none.
-// Repeats answer as the first call did: nil for RESERVED (and for a
-// reservation committed or restocked since), the recorded ErrInsufficientStock
-// or ErrNotFound for FAILED; ErrReservationReleased once the order was
-// released (a release that ran first leaves a tombstone).
+// records the reservation, with its events in the outbox (inventory.reserved,
+// and inventory.stock.low for each product it leaves under its threshold),
+// all in one transaction: every line or none. Repeats answer as the first
+// call did: nil for RESERVED (and for a reservation committed or restocked
+// since), the recorded ErrInsufficientStock or ErrNotFound for FAILED;
+// ErrReservationReleased once the order was released (a release that ran
+// first leaves a tombstone).
+//
+// The low-stock events say how much stock is left, exactly, and a
+// transaction returns no values: so the products are read first (strongly
+// consistent), and each line's update is conditioned on what the read
+// decided. A line that leaves its product under the threshold is
+// conditioned on the very stock read (the event's available is then
+// exact); one that does not, on the stock being at least quantity +
+// threshold (any stock will do that keeps it above). When the stock moved
+// in between, the condition fails, nothing is written, and the reserve
+// reads again and decides anew. Above their thresholds products take
+// concurrent reservations as before; near them, reservations of one
+// product take turns, each lost turn costing a read and a transaction, as
+// many as the threshold at most before the product runs out.
 func (s *Store) Reserve(ctx context.Context, orderID string, lines []Line) error {
+	for race := 1; ; race++ {
+		done, err := s.tryReserve(ctx, orderID, lines)
+		if done || err != nil {
+			return err
+		}
+		if race == maxStockRaces {
+			return fmt.Errorf("reserve %s: the stock kept moving under the step", orderID)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(rand.N(min(500*time.Millisecond, (10*time.Millisecond)<<race))):
+		}
+	}
+}
+
+// tryReserve is one attempt of Reserve; done is false when the stock of a
+// line moved between the read and the transaction.
+func (s *Store) tryReserve(ctx context.Context, orderID string, lines []Line) (done bool, err error) {
+	ids := make([]string, len(lines))
+	for i, l := range lines {
+		ids[i] = l.ProductID
+	}
+	products, err := s.getMany(ctx, ids, true)
+	if err != nil {
+		return true, fmt.Errorf("reserve %s: %w", orderID, err)
+	}
+	byID := make(map[string]Product, len(products))
+	for _, p := range products {
+		byID[p.ID] = p
+	}
 	now := s.now()
+	ops := make([]types.TransactWriteItem, 0, len(lines)+2)
+	var low []Product
+	for _, l := range lines {
+		p, ok := byID[l.ProductID]
+		switch {
+		case !ok:
+			return true, s.reserveFailed(ctx, orderID, lines, ErrNotFound.ErrorType(), now)
+		case p.Available < l.Quantity:
+			return true, s.reserveFailed(ctx, orderID, lines, ErrInsufficientStock.ErrorType(), now)
+		}
+		available := expression.Name("available")
+		guard := available.GreaterThanEqual(expression.Value(l.Quantity + p.LowStockThreshold))
+		if p.Available-l.Quantity < p.LowStockThreshold {
+			guard = available.Equal(expression.Value(p.Available))
+			p.Available -= l.Quantity
+			low = append(low, p)
+		}
+		op, err := s.moveStock(l, now, moveReserve, &guard)
+		if err != nil {
+			return true, err
+		}
+		ops = append(ops, op)
+	}
 	res, err := attributevalue.MarshalMap(reservationItem{
 		PK: "RESERVATION#" + orderID, SK: skReservation,
 		Reservation: Reservation{OrderID: orderID, Status: StatusReserved, Lines: lines, CreatedAt: now, UpdatedAt: now},
 	})
 	if err != nil {
-		return fmt.Errorf("marshal reservation: %w", err)
+		return true, fmt.Errorf("marshal reservation: %w", err)
 	}
-	ops := make([]types.TransactWriteItem, 0, len(lines)+1)
-	for _, l := range lines {
-		op, err := s.moveStock(l, now, moveReserve)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, op)
+	announced, err := s.reservedItem(ctx, orderID, lines, low)
+	if err != nil {
+		return true, err
 	}
 	ops = append(ops, types.TransactWriteItem{Put: &types.Put{
 		TableName: aws.String(s.table), Item: res,
 		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
 		ExpressionAttributeNames: map[string]string{"#pk": store.PK},
-	}})
+	}}, announced)
 
 	err = s.transact(ctx, ops)
 	failed, condFailed := store.TxConditionFailed(err)
 	switch {
 	case err == nil:
-		return nil
+		return true, nil
 	case !condFailed:
-		return fmt.Errorf("reserve %s: %w", orderID, err)
-	case failed[len(failed)-1] == len(lines):
-		// The reservation exists: this is a repeat, or a release got here first.
-		return s.reserveAgain(ctx, orderID)
+		return true, fmt.Errorf("reserve %s: %w", orderID, err)
+	case slices.Contains(failed, len(lines)):
+		// The reservation exists: this is a repeat, or a release got here
+		// first. (Its events exist with it: that condition fails too.)
+		return true, s.reserveAgain(ctx, orderID)
+	case failed[0] < len(lines):
+		return false, nil // a line's stock moved since the read
 	}
-	// A line failed: the product is gone, or short. Say which, and record
-	// the outcome so that a repeat answers the same.
-	reason, err := s.lineFailure(ctx, lines[failed[0]].ProductID)
-	if err != nil {
-		return err
-	}
-	err = s.putReservation(ctx, Reservation{OrderID: orderID, Status: StatusFailed, Lines: lines, Reason: reason, CreatedAt: now, UpdatedAt: now})
+	return true, fmt.Errorf("reserve %s: the outbox item exists without its reservation: %w", orderID, store.ErrConditionFailed)
+}
+
+// reserveFailed records that the order cannot be reserved, for reason (a
+// key of failReasons), so that a repeat answers the same, and answers it.
+func (s *Store) reserveFailed(ctx context.Context, orderID string, lines []Line, reason string, now time.Time) error {
+	err := s.putReservation(ctx, Reservation{OrderID: orderID, Status: StatusFailed, Lines: lines, Reason: reason, CreatedAt: now, UpdatedAt: now})
 	if errors.Is(err, store.ErrAlreadyExists) {
-		// A concurrent reserve or release of the same order wrote first.
+		// A repeat, or a concurrent reserve or release of the same order
+		// wrote first.
 		return s.reserveAgain(ctx, orderID)
 	}
 	if err != nil {
@@ -177,21 +255,9 @@ func (s *Store) reserveAgain(ctx context.Context, orderID string) error {
 	return nil // RESERVED, or moved on from it (COMMITTED, RESTOCKED)
 }
 
-// lineFailure tells a missing product from a short one, by the name of
-// the error (a key of failReasons).
-func (s *Store) lineFailure(ctx context.Context, productID string) (string, error) {
-	_, err := s.Get(ctx, productID)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return ErrNotFound.ErrorType(), nil
-	case err != nil:
-		return "", err
-	}
-	return ErrInsufficientStock.ErrorType(), nil
-}
-
 // Release returns a RESERVED reservation's stock to available and marks it
-// RELEASED. Without a reservation it writes a RELEASED tombstone, so that a
+// RELEASED, with inventory.released in the outbox. Without a reservation it
+// writes a RELEASED tombstone (no event: nothing was released), so that a
 // reserve arriving late (a retry overtaken by the compensation) is refused;
 // FAILED, RELEASED and RESTOCKED change nothing. A COMMITTED reservation's
 // stock is returned from sold to available (as restock would) and it is
@@ -219,7 +285,8 @@ func (s *Store) Release(ctx context.Context, orderID string) error {
 		case StatusCommitted:
 			move = moveRestock
 		}
-		if done, err := s.transition(ctx, r, StatusReleased, move); done || err != nil {
+		released := func(r Reservation) (types.TransactWriteItem, error) { return s.releasedItem(ctx, r) }
+		if done, err := s.transition(ctx, r, StatusReleased, move, released); done || err != nil {
 			return err
 		}
 	}
@@ -242,7 +309,7 @@ func (s *Store) Commit(ctx context.Context, orderID string) error {
 		case StatusFailed, StatusReleased:
 			return ErrReservationNotFound
 		}
-		if done, err := s.transition(ctx, r, StatusCommitted, moveCommit); done || err != nil {
+		if done, err := s.transition(ctx, r, StatusCommitted, moveCommit, nil); done || err != nil {
 			return err
 		}
 	}
@@ -267,7 +334,7 @@ func (s *Store) Restock(ctx context.Context, orderID string) error {
 		case StatusFailed, StatusReleased:
 			return ErrReservationNotFound
 		}
-		if done, err := s.transition(ctx, r, StatusRestocked, moveRestock); done || err != nil {
+		if done, err := s.transition(ctx, r, StatusRestocked, moveRestock, nil); done || err != nil {
 			return err
 		}
 	}
@@ -275,14 +342,15 @@ func (s *Store) Restock(ctx context.Context, orderID string) error {
 }
 
 // transition moves r to status and every line's stock by move, in one
-// transaction conditioned on r's status being what was read. done is false
-// when that condition failed: the status moved meanwhile (a concurrent
-// step), and the caller reads it again and decides anew.
-func (s *Store) transition(ctx context.Context, r Reservation, status string, move stockMove) (done bool, err error) {
+// transaction conditioned on r's status being what was read, with the
+// operations of announce(r), if any: the outbox item of the change. done is
+// false when that condition failed: the status moved meanwhile (a
+// concurrent step), and the caller reads it again and decides anew.
+func (s *Store) transition(ctx context.Context, r Reservation, status string, move stockMove, announce func(Reservation) (types.TransactWriteItem, error)) (done bool, err error) {
 	now := s.now()
-	ops := make([]types.TransactWriteItem, 0, len(r.Lines)+1)
+	ops := make([]types.TransactWriteItem, 0, len(r.Lines)+2)
 	for _, l := range r.Lines {
-		op, err := s.moveStock(l, now, move)
+		op, err := s.moveStock(l, now, move, nil)
 		if err != nil {
 			return false, err
 		}
@@ -300,13 +368,24 @@ func (s *Store) transition(ctx context.Context, r Reservation, status string, mo
 		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
 		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
 	}})
+	if announce != nil {
+		item, err := announce(r)
+		if err != nil {
+			return false, err
+		}
+		ops = append(ops, item)
+	}
 	err = s.transact(ctx, ops)
 	failed, condFailed := store.TxConditionFailed(err)
 	switch {
 	case err == nil:
 		return true, nil
-	case condFailed && failed[len(failed)-1] == len(r.Lines):
+	case condFailed && slices.Contains(failed, len(r.Lines)):
+		// (An outbox item that exists belongs to a status change made
+		// already: its condition fails with this one.)
 		return false, nil
+	case condFailed && failed[0] > len(r.Lines):
+		return false, fmt.Errorf("reservation %s -> %s: the outbox item exists without the change: %w", r.OrderID, status, store.ErrConditionFailed)
 	case condFailed:
 		// Only reserve's condition can fail on a line; the others hold by
 		// conservation (reserved and sold cover every reservation). A product
@@ -332,9 +411,10 @@ var (
 	moveRestock = stockMove{available: 1, sold: -1}
 )
 
-// moveStock is the transaction operation applying move to l's product. ADD
-// treats an absent sold (a product stored before sold existed) as 0.
-func (s *Store) moveStock(l Line, now time.Time, move stockMove) (types.TransactWriteItem, error) {
+// moveStock is the transaction operation applying move to l's product,
+// with guard, if set, ANDed into its condition. ADD treats an absent sold (a
+// product stored before sold existed) as 0.
+func (s *Store) moveStock(l Line, now time.Time, move stockMove, guard *expression.ConditionBuilder) (types.TransactWriteItem, error) {
 	upd := expression.Set(expression.Name("updatedAt"), expression.Value(now.Format(time.RFC3339Nano))).
 		Add(expression.Name(store.VersionAttr), expression.Value(1))
 	for _, f := range []struct {
@@ -348,6 +428,9 @@ func (s *Store) moveStock(l Line, now time.Time, move stockMove) (types.Transact
 	cond := expression.AttributeExists(expression.Name(store.PK))
 	if move.needAvailable {
 		cond = cond.And(expression.Name("available").GreaterThanEqual(expression.Value(l.Quantity)))
+	}
+	if guard != nil {
+		cond = cond.And(*guard)
 	}
 	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {

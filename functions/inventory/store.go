@@ -57,6 +57,9 @@ func NewStore(db store.DB, table string) *Store {
 func (s *Store) Create(ctx context.Context, p Product) (Product, error) {
 	now := s.now()
 	p.CreatedAt, p.UpdatedAt, p.Version, p.Reserved, p.Sold = now, now, 1, 0, 0
+	if p.LowStockThreshold == 0 {
+		p.LowStockThreshold = DefaultLowStockThreshold
+	}
 	item, err := attributevalue.MarshalMap(productItem{
 		PK: "PRODUCT#" + p.ID, SK: skProduct, GSI1PK: gsi1Product, GSI1SK: p.ID, Product: p,
 	})
@@ -91,6 +94,11 @@ const maxBatchGetRounds = 5
 // GetMany returns the products with ids (at most 100: one BatchGetItem), in
 // the order of ids; ids without a product are left out.
 func (s *Store) GetMany(ctx context.Context, ids []string) ([]Product, error) {
+	return s.getMany(ctx, ids, false)
+}
+
+// getMany is GetMany, with strongly consistent reads when consistent.
+func (s *Store) getMany(ctx context.Context, ids []string, consistent bool) ([]Product, error) {
 	keys := make([]store.Item, len(ids))
 	for i, id := range ids {
 		keys[i] = productKey(id)
@@ -108,7 +116,7 @@ func (s *Store) GetMany(ctx context.Context, ids []string) ([]Product, error) {
 			}
 		}
 		out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-			RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: keys}},
+			RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(consistent)}},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("batch get products: %w", err)
@@ -199,6 +207,9 @@ func unmarshalProduct(item store.Item) (Product, error) {
 	var it productItem
 	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 		return Product{}, fmt.Errorf("unmarshal product: %w", err)
+	}
+	if it.LowStockThreshold == 0 {
+		it.LowStockThreshold = DefaultLowStockThreshold // stored before thresholds existed
 	}
 	return it.Product, nil
 }

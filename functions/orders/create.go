@@ -133,8 +133,8 @@ func (c CreateRequest) placed(o Order) bool {
 	return true
 }
 
-// place checks the customer and reads the catalog, both at once, prices the lines and
-// stores the order. A concurrent attempt that stored it first wins: its
+// place reads the customer and the catalog, both at once, prices the lines and
+// stores the order, with the customer's name. A concurrent attempt that stored it first wins: its
 // order is returned.
 func place(ctx context.Context, st *Store, users Users, catalog Catalog, id, userID string, req CreateRequest) (Order, error) {
 	ids := make([]string, len(req.Items))
@@ -146,12 +146,13 @@ func place(ctx context.Context, st *Store, users Users, catalog Catalog, id, use
 	var (
 		wg              sync.WaitGroup
 		userErr, catErr error
+		customer        Customer
 		products        []Product
 	)
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		userErr = users.Check(ctx, userID)
+		customer, userErr = users.Customer(ctx, userID)
 	}()
 	go func() {
 		defer wg.Done()
@@ -171,7 +172,8 @@ func place(ctx context.Context, st *Store, users Users, catalog Catalog, id, use
 	if err != nil {
 		return Order{}, errs.HTTP(err)
 	}
-	o, err := st.Place(ctx, id, Placed{UserID: userID, Items: lines, Total: total, PaymentToken: req.PaymentMethod.Token})
+	o, err := st.Place(ctx, id, Placed{UserID: userID, CustomerName: customer.Name, CustomerVersion: customer.Version,
+		Items: lines, Total: total, PaymentToken: req.PaymentMethod.Token})
 	if errors.Is(err, ErrOrderExists) {
 		return st.Get(ctx, id)
 	}

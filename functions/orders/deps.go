@@ -11,10 +11,10 @@ import (
 	"github.com/shop-serverless/shop/shared/money"
 )
 
-// Users tells whether a user exists: nil, ErrUnknownUser, or the error of
+// Users tells who a user is: the customer, ErrUnknownUser, or the error of
 // a users API that could not say (client.ErrUnavailable...).
 type Users interface {
-	Check(ctx context.Context, userID string) error
+	Customer(ctx context.Context, userID string) (Customer, error)
 }
 
 // Catalog reads products by id; ids it does not know are absent from the
@@ -35,13 +35,19 @@ type Product struct {
 // needs a service token with users:read).
 type UsersAPI struct{ Client *client.Client }
 
-// Check implements Users.
-func (u UsersAPI) Check(ctx context.Context, userID string) error {
-	err := u.Client.GetJSON(ctx, "/v1/users/"+url.PathEscape(userID), nil)
-	if errors.Is(err, client.ErrNotFound) {
-		return ErrUnknownUser
+// Customer implements Users with the user's name and version.
+func (u UsersAPI) Customer(ctx context.Context, userID string) (Customer, error) {
+	var c Customer
+	err := u.Client.GetJSON(ctx, "/v1/users/"+url.PathEscape(userID), &c)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		return Customer{}, ErrUnknownUser
+	case err != nil:
+		return Customer{}, err
+	case c.Name == "" || c.Version < 1:
+		return Customer{}, fmt.Errorf("the users API answered user %s without a name or version", userID)
 	}
-	return err
+	return c, nil
 }
 
 // CatalogAPI is Catalog over the inventory HTTP API's batch read

@@ -14,12 +14,15 @@ type EventType string
 
 // Event types. An order starts with OrderPlaced; CancelRequested may follow
 // while it is PENDING or CONFIRMED; OrderConfirmed only while PENDING and
-// no cancel was requested; OrderCancelled ends it.
+// no cancel was requested; OrderCancelled ends it. CustomerRenamed may
+// come while the order is not CANCELLED, with a version of the user newer
+// than the one the order has (a user.updated event's).
 const (
 	EventOrderPlaced     EventType = "OrderPlaced"
 	EventCancelRequested EventType = "CancelRequested"
 	EventOrderConfirmed  EventType = "OrderConfirmed"
 	EventOrderCancelled  EventType = "OrderCancelled"
+	EventCustomerRenamed EventType = "CustomerRenamed"
 )
 
 // Event is one change to an order, stored as item ORDER#<id> /
@@ -34,14 +37,20 @@ type Event struct {
 	Placed *Placed `json:"placed,omitempty" dynamodbav:"placed,omitempty"`
 	// Reason is OrderCancelled's.
 	Reason Reason `json:"reason,omitempty" dynamodbav:"reason,omitempty"`
+	// Customer is CustomerRenamed's: the name, at the user's version.
+	Customer *Customer `json:"customer,omitempty" dynamodbav:"customer,omitempty"`
 }
 
 // Placed is the data of an OrderPlaced event.
 type Placed struct {
-	UserID       string      `json:"userId" dynamodbav:"userId"`
-	Items        []Line      `json:"items" dynamodbav:"items"`
-	Total        money.Money `json:"total" dynamodbav:"total"`
-	PaymentToken string      `json:"-" dynamodbav:"paymentToken"`
+	UserID string `json:"userId" dynamodbav:"userId"`
+	// CustomerName and CustomerVersion are the customer as the users API
+	// answered when the order was placed.
+	CustomerName    string      `json:"customerName" dynamodbav:"customerName,omitempty"`
+	CustomerVersion int64       `json:"customerVersion" dynamodbav:"customerVersion,omitempty"`
+	Items           []Line      `json:"items" dynamodbav:"items"`
+	Total           money.Money `json:"total" dynamodbav:"total"`
+	PaymentToken    string      `json:"-" dynamodbav:"paymentToken"`
 }
 
 // ErrInvalidEvent is an event that cannot follow the ones before it: a gap
@@ -89,6 +98,7 @@ func Apply(o Order, e Event) (Order, error) {
 		}
 		next = Order{
 			ID: e.OrderID, UserID: e.Placed.UserID, Status: StatusPending,
+			CustomerName: e.Placed.CustomerName, CustomerVersion: e.Placed.CustomerVersion,
 			Items: slices.Clone(e.Placed.Items), Total: e.Placed.Total, PaymentToken: e.Placed.PaymentToken,
 			History:   []Change{{Status: StatusPending, At: at}},
 			CreatedAt: at,
@@ -110,6 +120,11 @@ func Apply(o Order, e Event) (Order, error) {
 		}
 		next.Status, next.CancelReason = StatusCancelled, e.Reason
 		next.History = append(next.History, Change{Status: StatusCancelled, At: at, Reason: e.Reason})
+	case EventCustomerRenamed:
+		if o.Status == StatusCancelled || e.Customer == nil || e.Customer.Name == "" || e.Customer.Version <= o.CustomerVersion {
+			return bad("only a live order, by a newer version of its customer")
+		}
+		next.CustomerName, next.CustomerVersion = e.Customer.Name, e.Customer.Version
 	default:
 		return bad("unknown event type")
 	}

@@ -13,7 +13,7 @@ var t0 = time.Date(2026, 12, 1, 12, 0, 0, 123456789, time.UTC)
 
 func placedEvent(id string) Event {
 	return Event{OrderID: id, Version: 1, Type: EventOrderPlaced, At: t0, Placed: &Placed{
-		UserID: "u1", PaymentToken: "tok_visa",
+		UserID: "u1", CustomerName: "Ada", CustomerVersion: 2, PaymentToken: "tok_visa",
 		Items: []Line{{ProductID: "p1", SKU: "SKU-1", Name: "One", Quantity: 2, UnitPrice: money.Money{Amount: 999, Currency: "EUR"}}},
 		Total: money.Money{Amount: 1998, Currency: "EUR"},
 	}}
@@ -21,6 +21,14 @@ func placedEvent(id string) Event {
 
 func next(e Event, v int64, typ EventType, reason Reason) Event {
 	return Event{OrderID: e.OrderID, Version: v, Type: typ, At: t0.Add(time.Duration(v) * time.Second), Reason: reason}
+}
+
+// renamed is CustomerRenamed as version v of the order, to name at the
+// user's version uv.
+func renamed(e Event, v int64, name string, uv int64) Event {
+	r := next(e, v, EventCustomerRenamed, "")
+	r.Customer = &Customer{Name: name, Version: uv}
+	return r
 }
 
 func TestRebuild(t *testing.T) {
@@ -44,9 +52,17 @@ func TestRebuild(t *testing.T) {
 			o.Status, o.CancelRequested, o.CancelReason, o.Version, o.UpdatedAt = StatusCancelled, true, ReasonCancelledByUser, 4, at(4)
 			o.History = append(o.History, Change{Status: StatusConfirmed, At: at(2)}, Change{Status: StatusCancelled, At: at(4), Reason: ReasonCancelledByUser})
 		}},
+		{"customer renamed, confirmed", []Event{placed, renamed(placed, 2, "Ada King", 3), next(placed, 3, EventOrderConfirmed, "")}, func(o *Order) {
+			o.CustomerName, o.CustomerVersion, o.Status, o.Version, o.UpdatedAt = "Ada King", 3, StatusConfirmed, 3, at(3)
+			o.History = append(o.History, Change{Status: StatusConfirmed, At: at(3)})
+		}},
+		{"renamed after confirmation", []Event{placed, next(placed, 2, EventOrderConfirmed, ""), renamed(placed, 3, "Ada King", 7)}, func(o *Order) {
+			o.CustomerName, o.CustomerVersion, o.Status, o.Version, o.UpdatedAt = "Ada King", 7, StatusConfirmed, 3, at(3)
+			o.History = append(o.History, Change{Status: StatusConfirmed, At: at(2)})
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			want := Order{ID: "o1", UserID: "u1", Status: StatusPending, Items: placed.Placed.Items, Total: placed.Placed.Total,
+			want := Order{ID: "o1", UserID: "u1", CustomerName: "Ada", CustomerVersion: 2, Status: StatusPending, Items: placed.Placed.Items, Total: placed.Placed.Total,
 				PaymentToken: "tok_visa", History: []Change{{Status: StatusPending, At: t0}}, CreatedAt: t0, UpdatedAt: t0, Version: 1}
 			tt.want(&want)
 			got, err := Rebuild(tt.events)
@@ -78,6 +94,11 @@ func TestRebuildRefuses(t *testing.T) {
 		"no reason":                {placed, next(placed, 2, EventOrderCancelled, "")},
 		"unknown reason":           {placed, next(placed, 2, EventOrderCancelled, "BORED")},
 		"unknown type":             {placed, next(placed, 2, "OrderShipped", "")},
+		"renamed to an older name": {placed, renamed(placed, 2, "Old", 1)},
+		"renamed to the same ver":  {placed, renamed(placed, 2, "Same", 2)},
+		"renamed without a name":   {placed, renamed(placed, 2, "", 3)},
+		"renamed without data":     {placed, next(placed, 2, EventCustomerRenamed, "")},
+		"renamed when cancelled":   {placed, next(placed, 2, EventOrderCancelled, ReasonInternal), renamed(placed, 3, "Late", 3)},
 	} {
 		if _, err := Rebuild(events); !errors.Is(err, ErrInvalidEvent) {
 			t.Errorf("%s: err = %v, want ErrInvalidEvent", name, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/client"
 	"github.com/shop-serverless/shop/shared/money"
+	"github.com/shop-serverless/shop/shared/outbox/outboxtest"
 	"github.com/shop-serverless/shop/shared/principal"
 )
 
@@ -24,15 +26,15 @@ type fakeUsers struct {
 	calls atomic.Int32
 }
 
-func (f *fakeUsers) Check(_ context.Context, userID string) error {
+func (f *fakeUsers) Customer(_ context.Context, userID string) (Customer, error) {
 	f.calls.Add(1)
 	if f.err != nil {
-		return f.err
+		return Customer{}, f.err
 	}
 	if !f.known[userID] {
-		return ErrUnknownUser
+		return Customer{}, ErrUnknownUser
 	}
-	return nil
+	return Customer{Name: "Ada Lovelace", Version: 3}, nil
 }
 
 type fakeCatalog []Product
@@ -115,8 +117,11 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	id := OrderID(w.user, "k1")
-	if got["id"] != id || got["status"] != "PENDING" || got["userId"] != w.user || rec.Header().Get("Location") != "/v1/orders/"+id {
+	if got["id"] != id || got["status"] != "PENDING" || got["userId"] != w.user || got["customerName"] != "Ada Lovelace" || rec.Header().Get("Location") != "/v1/orders/"+id {
 		t.Fatalf("answer %v, Location %q", got, rec.Header().Get("Location"))
+	}
+	if _, leaked := got["customerVersion"]; leaked {
+		t.Errorf("the customer's version is in the answer: %s", rec.Body)
 	}
 	if total := got["total"].(map[string]any); total["amount"] != float64(2248) || total["currency"] != "EUR" {
 		t.Fatalf("total %v, want 22.48 EUR", total)
@@ -173,6 +178,30 @@ func TestCreate(t *testing.T) {
 	}
 	if w.exec.starts != 2 {
 		t.Errorf("%d executions after the refusals, want 2", w.exec.starts)
+	}
+	// Two orders placed (k1 and k2), each announced once, whatever the
+	// retries; the refused requests announced nothing.
+	placed := outboxOf(t, w.st)
+	if len(placed) != 2 {
+		t.Fatalf("%d outbox items, want 2: %+v", len(placed), placed)
+	}
+	for _, it := range placed {
+		e := it.Events[0]
+		if e.Type() != TypeOrderCreated || (e.Subject() != id && e.Subject() != OrderID(w.user, "k2")) {
+			t.Errorf("outbox event %s %s", e.Type(), e.Subject())
+		}
+	}
+	e := placed[0].Events[0]
+	if e.Subject() != id {
+		e = placed[1].Events[0]
+	}
+	data := outboxtest.Data(t, e)
+	if data["customerName"] != "Ada Lovelace" || data["userId"] != w.user || data["orderId"] != id || len(data["items"].([]any)) != 2 ||
+		!reflect.DeepEqual(data["total"], map[string]any{"amount": 2248.0, "currency": "EUR"}) {
+		t.Errorf("order.created data %v", data)
+	}
+	if line := data["items"].([]any)[0].(map[string]any); line["sku"] != "A" || line["name"] != "Ay" || line["quantity"] != 2.0 {
+		t.Errorf("order.created line %v", line)
 	}
 }
 

@@ -8,8 +8,10 @@
 // is in this package, one file per operation: the HTTP API (create.go,
 // get.go, list.go, cancel.go) and the saga's steps (mark_confirmed.go,
 // mark_cancelled.go). The Step Functions calls are in saga.go, the calls to
-// the users and inventory APIs in deps.go, and the domain errors, with
-// their HTTP statuses and Step Functions names, in errors.go.
+// the users and inventory APIs in deps.go, the events it publishes (through
+// its outbox, in the transaction of the change they announce) in
+// published.go, and the domain errors, with their HTTP statuses and Step
+// Functions names, in errors.go.
 package orders
 
 import (
@@ -80,11 +82,18 @@ type Change struct {
 // Order is an order's current state: what the state item holds and what
 // Rebuild makes of the order's events.
 type Order struct {
-	ID     string      `json:"id" dynamodbav:"id"`
-	UserID string      `json:"userId" dynamodbav:"userId"`
-	Status Status      `json:"status" dynamodbav:"status"`
-	Items  []Line      `json:"items" dynamodbav:"items"`
-	Total  money.Money `json:"total" dynamodbav:"total"`
+	ID     string `json:"id" dynamodbav:"id"`
+	UserID string `json:"userId" dynamodbav:"userId"`
+	// CustomerName is the customer's name as the users service gave it when
+	// the order was placed, or as a later user.updated event renamed them
+	// (CustomerRenamed).
+	CustomerName string `json:"customerName,omitempty" dynamodbav:"customerName,omitempty"`
+	// CustomerVersion is the user's version CustomerName was read at: a
+	// user.updated event renames the customer only if it is newer.
+	CustomerVersion int64       `json:"-" dynamodbav:"customerVersion,omitempty"`
+	Status          Status      `json:"status" dynamodbav:"status"`
+	Items           []Line      `json:"items" dynamodbav:"items"`
+	Total           money.Money `json:"total" dynamodbav:"total"`
 	// CancelRequested is set once the customer asked to cancel; the saga
 	// then refuses to confirm a PENDING order, and a CONFIRMED one is
 	// compensated by a cancel execution.
@@ -98,4 +107,11 @@ type Order struct {
 	CreatedAt    time.Time `json:"createdAt" dynamodbav:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
 	Version      int64     `json:"version" dynamodbav:"version"`
+}
+
+// Customer is who places an order as the users service knows them: the
+// name, and the user's version it was read at.
+type Customer struct {
+	Name    string `json:"name" dynamodbav:"name"`
+	Version int64  `json:"version" dynamodbav:"version"`
 }

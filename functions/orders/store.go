@@ -25,9 +25,11 @@ import (
 //
 // Every change is one TransactWriteItems: the event, put only if its
 // version is new, and the state item, put only if it still has the version
-// the change was decided on. Of two writers deciding on the same version one
-// wins; the other reloads and decides again (Store.change). The event
-// items alone rebuild the state item (Rebuild).
+// the change was decided on, and, for an event other services hear of, its
+// published event in the outbox (published.go; shared/outbox). Of two
+// writers deciding on the same version one wins; the other reloads and
+// decides again (Store.change). The event items alone rebuild the state
+// item (Rebuild).
 const (
 	skState     = "STATE"
 	eventPrefix = "EVENT#"
@@ -95,8 +97,9 @@ func (s *Store) Get(ctx context.Context, id string) (Order, error) {
 	return it.Order, nil
 }
 
-// Place stores a new order id as placed (event 1, OrderPlaced): PENDING.
-// ErrOrderExists if id is taken. Safe to retry (store.PutNewAll).
+// Place stores a new order id as placed (event 1, OrderPlaced): PENDING,
+// with order.created in the outbox. ErrOrderExists if id is taken. Safe to
+// retry (store.TransactWrite).
 func (s *Store) Place(ctx context.Context, id string, p Placed) (Order, error) {
 	e := Event{OrderID: id, Version: 1, Type: EventOrderPlaced, At: s.now(), Placed: &p}
 	o, err := Apply(Order{}, e)
@@ -107,11 +110,26 @@ func (s *Store) Place(ctx context.Context, id string, p Placed) (Order, error) {
 	if err != nil {
 		return Order{}, err
 	}
-	taken := map[int]error{0: ErrOrderExists, 1: ErrOrderExists}
-	if err := store.PutNewAll(ctx, s.db, s.table, []store.Item{event, state}, taken); err != nil {
+	announced, err := s.announce(ctx, o, e)
+	if err != nil {
+		return Order{}, err
+	}
+	ops := append([]types.TransactWriteItem{putNew(s.table, event), putNew(s.table, state)}, announced...)
+	// Each of the three exists exactly when the order does.
+	taken := map[int]error{0: ErrOrderExists, 1: ErrOrderExists, 2: ErrOrderExists}
+	if err := store.MapTxError(store.TransactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: ops}), taken); err != nil {
 		return Order{}, err
 	}
 	return o, nil
+}
+
+// putNew puts item only if its key is free.
+func putNew(table string, item store.Item) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": store.PK},
+	}}
 }
 
 // decision is what an operation makes of an order as it stands: the event
@@ -168,31 +186,33 @@ func (s *Store) change(ctx context.Context, id string, loaded *Order, decide dec
 // errRaced is a change that lost to another writer's.
 var errRaced = errors.New("orders: the order changed meanwhile")
 
-// append writes e and the state next in one transaction, provided the
-// state item still has version prior.
+// append writes e, the state next and e's published event, if it has one,
+// in one transaction, provided the state item still has version prior.
 func (s *Store) append(ctx context.Context, prior int64, next Order, e Event) error {
 	state, event, err := marshalChange(next, e)
 	if err != nil {
 		return err
 	}
-	err = store.TransactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName: aws.String(s.table), Item: event,
-			ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-			ExpressionAttributeNames: map[string]string{"#pk": store.PK},
-		}},
+	announced, err := s.announce(ctx, next, e)
+	if err != nil {
+		return err
+	}
+	ops := append([]types.TransactWriteItem{
+		putNew(s.table, event),
 		{Put: &types.Put{
 			TableName: aws.String(s.table), Item: state,
 			ConditionExpression:       aws.String("#version = :prior"),
 			ExpressionAttributeNames:  map[string]string{"#version": store.VersionAttr},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":prior": store.N(prior)},
 		}},
-	}})
+	}, announced...)
+	err = store.TransactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
 	if err == nil {
 		return nil
 	}
-	// A failed condition (either item) or a concurrent transaction on the
-	// same items: someone else changed the order.
+	// A failed condition (any item: the published event exists only if the
+	// order's event does) or a concurrent transaction on the same items:
+	// someone else changed the order.
 	var tce *types.TransactionCanceledException
 	if errors.As(err, &tce) {
 		return fmt.Errorf("%w: %w", errRaced, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -12,10 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/cloudevents/sdk-go/v2/event"
 	"github.com/google/uuid"
 
+	"github.com/shop-serverless/shop/shared/eventbus/envelope"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/money"
+	"github.com/shop-serverless/shop/shared/outbox/outboxtest"
 	"github.com/shop-serverless/shop/shared/store"
 	"github.com/shop-serverless/shop/shared/store/storetest"
 )
@@ -26,8 +30,52 @@ func newTestStore(t *testing.T) *Store {
 	return NewStore(db, table)
 }
 
+// outboxOf reads st's outbox (every event checked against the catalog).
+func outboxOf(t *testing.T, st *Store) []outboxtest.Item {
+	t.Helper()
+	return outboxtest.Read(t, st.db.(*dynamodb.Client), st.table)
+}
+
+// announced returns the published events of order id, by type: each type
+// at most once (a second would fail the test).
+func announced(t *testing.T, st *Store, id string) map[string]event.Event {
+	t.Helper()
+	out := map[string]event.Event{}
+	for _, it := range outboxOf(t, st) {
+		for _, e := range it.Events {
+			if e.Subject() != id {
+				continue
+			}
+			if _, dup := out[e.Type()]; dup {
+				t.Errorf("order %s announced %s twice", id, e.Type())
+			}
+			if e.ID() != envelope.ID(e.Type(), id) || e.Source() != "shop.orders" {
+				t.Errorf("order %s: event %s from %s, want id %s", id, e.ID(), e.Source(), envelope.ID(e.Type(), id))
+			}
+			out[e.Type()] = e
+		}
+	}
+	return out
+}
+
+// wantAnnounced fails unless order id announced exactly types.
+func wantAnnounced(t *testing.T, st *Store, id string, types ...string) map[string]event.Event {
+	t.Helper()
+	got := announced(t, st, id)
+	var have []string
+	for typ := range got {
+		have = append(have, typ)
+	}
+	sort.Strings(have)
+	sort.Strings(types)
+	if fmt.Sprint(have) != fmt.Sprint(types) {
+		t.Fatalf("order %s announced %v, want %v", id, have, types)
+	}
+	return got
+}
+
 func testPlaced(userID string) Placed {
-	return Placed{UserID: userID, PaymentToken: "tok_visa",
+	return Placed{UserID: userID, CustomerName: "Ada Lovelace", CustomerVersion: 1, PaymentToken: "tok_visa",
 		Items: []Line{{ProductID: pA, SKU: "A", Name: "Ay", Quantity: 2, UnitPrice: money.Money{Amount: 999, Currency: "EUR"}}},
 		Total: money.Money{Amount: 1998, Currency: "EUR"}}
 }
@@ -68,6 +116,10 @@ func TestStorePlaceAndSteps(t *testing.T) {
 	if _, err := st.Place(ctx, o.ID, testPlaced("u1")); !errors.Is(err, ErrOrderExists) {
 		t.Fatalf("placing the same id again: err = %v, want ErrOrderExists", err)
 	}
+	created := wantAnnounced(t, st, o.ID, TypeOrderCreated)[TypeOrderCreated]
+	if !created.Time().Equal(o.CreatedAt) || o.CustomerName != "Ada Lovelace" || o.CustomerVersion != 1 {
+		t.Errorf("order.created at %v, order %+v", created.Time(), o)
+	}
 
 	confirm := MarkConfirmed(st, nil)
 	for range 2 { // a repeat changes nothing and answers the same
@@ -78,6 +130,10 @@ func TestStorePlaceAndSteps(t *testing.T) {
 	}
 	if got := wantRebuilt(t, st, o.ID); got.Version != 2 {
 		t.Fatalf("confirmed twice: version %d, want 2", got.Version)
+	}
+	confirmed := wantAnnounced(t, st, o.ID, TypeOrderCreated, TypeOrderConfirmed)[TypeOrderConfirmed]
+	if d := outboxtest.Data(t, confirmed); d["orderId"] != o.ID || d["userId"] != "u1" || d["total"].(map[string]any)["amount"] != 1998.0 {
+		t.Errorf("order.confirmed data %v", d)
 	}
 
 	cancel := MarkCancelled(st)
@@ -90,6 +146,10 @@ func TestStorePlaceAndSteps(t *testing.T) {
 	got := wantRebuilt(t, st, o.ID)
 	if got.Version != 3 || got.CancelReason != ReasonCancelledByUser || len(got.History) != 3 {
 		t.Fatalf("cancelled twice: %+v; want version 3, the first reason kept", got)
+	}
+	cancelled := wantAnnounced(t, st, o.ID, TypeOrderCreated, TypeOrderConfirmed, TypeOrderCancelled)[TypeOrderCancelled]
+	if d := outboxtest.Data(t, cancelled); d["reason"] != string(ReasonCancelledByUser) || d["userId"] != "u1" || d["total"].(map[string]any)["currency"] != "EUR" {
+		t.Errorf("order.cancelled data %v", d)
 	}
 	if _, err := confirm(ctx, StepIn{OrderID: o.ID}); !errors.Is(err, ErrOrderCancelled) {
 		t.Fatalf("confirming a cancelled order: err = %v, want ErrOrderCancelled", err)
@@ -152,6 +212,11 @@ func TestStoreConcurrentChanges(t *testing.T) {
 		if want := map[Status]int64{StatusConfirmed: 3, StatusPending: 2}[got.Status]; got.Version != want {
 			t.Fatalf("round %d: %s at version %d, want %d: an event was applied twice or lost", round, got.Status, got.Version, want)
 		}
+		if got.Status == StatusConfirmed {
+			wantAnnounced(t, st, o.ID, TypeOrderCreated, TypeOrderConfirmed)
+		} else {
+			wantAnnounced(t, st, o.ID, TypeOrderCreated) // a cancel request is not announced
+		}
 	}
 }
 
@@ -171,6 +236,7 @@ func TestStoreChangeSurvivesALostResponse(t *testing.T) {
 	if got := wantRebuilt(t, st, o.ID); got.Version != 2 {
 		t.Fatalf("version %d, want 2", got.Version)
 	}
+	wantAnnounced(t, st, o.ID, TypeOrderCreated, TypeOrderConfirmed)
 }
 
 func TestStoreListNewestFirst(t *testing.T) {
@@ -236,6 +302,7 @@ func TestMarkConfirmedInjectedFault(t *testing.T) {
 	if got := wantRebuilt(t, st, broken.ID); got.Status != StatusPending || got.Version != 1 {
 		t.Fatalf("the failed step wrote: %+v", got)
 	}
+	wantAnnounced(t, st, broken.ID, TypeOrderCreated)
 	if out, err := MarkConfirmed(st, injector)(ctx, StepIn{OrderID: fine.ID}); err != nil || out.Status != StatusConfirmed {
 		t.Fatalf("another order: %+v, %v", out, err)
 	}

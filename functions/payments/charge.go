@@ -49,7 +49,7 @@ func Charge(st *Store, provider Provider) func(context.Context, ChargeIn) (Charg
 		ref, err := provider.Charge(ctx, in.OrderID, *p.Amount, in.PaymentToken)
 		switch {
 		case errors.Is(err, ErrDeclined):
-			p, err = st.move(ctx, in.OrderID, setStatus(StatusDeclined), StatusPending)
+			p, err = st.moveAnnounced(ctx, p, StatusDeclined, nil, StatusPending)
 			if errors.Is(err, errStatusMoved) {
 				return chargeAnswer(ctx, p, provider)
 			}
@@ -60,7 +60,7 @@ func Charge(st *Store, provider Provider) func(context.Context, ChargeIn) (Charg
 		case err != nil:
 			return ChargeOut{}, err // ErrUnavailable
 		}
-		p, err = st.move(ctx, in.OrderID, setStatus(StatusCharged).Set(expression.Name("providerRef"), expression.Value(ref)), StatusPending)
+		p, err = st.moveAnnounced(ctx, p, StatusCharged, map[string]string{"providerRef": ref}, StatusPending)
 		if errors.Is(err, errStatusMoved) {
 			return chargeAnswer(ctx, p, provider)
 		}

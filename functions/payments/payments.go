@@ -2,8 +2,9 @@
 // and refunded through the payment provider (a real HTTP call, behind the
 // shared "payment-provider" circuit breaker). The saga steps are in
 // charge.go and refund.go, GET /v1/orders/{id}/payment in get.go, the
-// provider client in provider.go, the DynamoDB code in store.go and the
-// domain errors, with their Step Functions names, in errors.go.
+// provider client in provider.go, the DynamoDB code in store.go, the events
+// it publishes (through its outbox) in published.go and the domain errors,
+// with their Step Functions names, in errors.go.
 package payments
 
 import (

@@ -168,6 +168,8 @@ func TestChargeTimeoutThenRefund(t *testing.T) {
 	if _, err := r.charge(ctx, in); !errors.Is(err, ErrCancelled) {
 		t.Fatalf("charge after the refund: %v, want PaymentCancelled", err)
 	}
+	// Refunded from PENDING: the refund is announced, a charge never was.
+	r.wantAnnounced(t, in, TypeRefunded)
 }
 
 func TestChargeErrorThenRefund(t *testing.T) {
@@ -220,6 +222,7 @@ func TestChargeRacingRefundIsRefunded(t *testing.T) {
 	if rec.Status != "succeeded" || rec.Refunds != 1 {
 		t.Fatalf("provider record %+v: want charged and refunded once", rec)
 	}
+	r.wantAnnounced(t, in) // NOT_CHARGED all along, as the payment records it
 }
 
 // refundFirst runs before() just before the charge reaches the provider.
@@ -253,6 +256,7 @@ func TestBreakerOpens(t *testing.T) {
 		t.Fatal("the provider was called through an open breaker")
 	}
 	r.wantPayment(t, in.OrderID, StatusPending, 1)
+	r.wantAnnounced(t, in)
 }
 
 func TestChargeInValidate(t *testing.T) {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-
 	"github.com/shop-serverless/shop/shared/store"
 )
 
@@ -58,7 +56,7 @@ func Refund(st *Store, provider Provider) func(context.Context, RefundIn) (Refun
 			case err != nil:
 				return RefundOut{}, err // ErrUnavailable
 			default:
-				_, err = st.move(ctx, in.OrderID, setStatus(StatusRefunded).Set(expression.Name("refundRef"), expression.Value(ref)), StatusCharged, StatusPending)
+				_, err = st.moveAnnounced(ctx, p, StatusRefunded, map[string]string{"refundRef": ref}, StatusCharged, StatusPending)
 			}
 			if errors.Is(err, errStatusMoved) {
 				continue // a charge recorded its result meanwhile: decide again

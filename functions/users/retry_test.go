@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/shop-serverless/shop/shared/outbox/outboxtest"
 	"github.com/shop-serverless/shop/shared/store/storetest"
 )
 
@@ -30,22 +31,27 @@ func TestStoreWritesSurviveLostResponses(t *testing.T) {
 	}
 
 	name := "Found"
-	loss.Next("UpdateItem")
+	loss.Next("TransactWriteItems")
 	u, err = st.Update(ctx, id, 1, Patch{Name: &name})
 	if err != nil || u.Version != 2 || u.Name != name {
 		t.Fatalf("Update, response lost = %+v, %v; want version 2 named %q", u, err, name)
 	}
-	loss.WantLost(t, "UpdateItem", 1)
+	loss.WantLost(t, "TransactWriteItems", 2)
 
 	// Genuine conflicts, each with its response lost too.
 	loss.Next("TransactWriteItems")
 	if _, err := st.Create(ctx, User{ID: uuid.NewString(), Email: "LOST@example.com", Name: "Other"}, "h"); !errors.Is(err, ErrEmailTaken) {
 		t.Fatalf("Create of a taken email, response lost: err = %v, want ErrEmailTaken", err)
 	}
-	loss.Next("UpdateItem")
+	loss.Next("TransactWriteItems")
 	if _, err := st.Update(ctx, id, 1, Patch{Name: &name}); !errors.Is(err, ErrVersionMismatch) {
 		t.Fatalf("stale Update, response lost: err = %v, want ErrVersionMismatch", err)
 	}
-	loss.WantLost(t, "TransactWriteItems", 2)
-	loss.WantLost(t, "UpdateItem", 2)
+	loss.WantLost(t, "TransactWriteItems", 4)
+
+	// Each applied change wrote its event once, the retried ones included.
+	items := outboxtest.Read(t, db, table)
+	if len(items) != 2 || items[0].Events[0].Subject() != id || items[1].Events[0].Subject() != id {
+		t.Fatalf("outbox %+v, want user.created and one user.updated of %s", items, id)
+	}
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/shop-serverless/shop/shared/outbox"
 	"github.com/shop-serverless/shop/shared/store"
 )
 
@@ -73,9 +75,10 @@ func NewStore(db store.DB, table string) *Store {
 	return &Store{db: db, table: table, now: func() time.Time { return time.Now().UTC() }}
 }
 
-// Create stores a new user and its credentials in one transaction, so an
-// email can never end up with two accounts, nor an account without its
-// credentials. ErrEmailTaken if the email is claimed.
+// Create stores a new user and its credentials in one transaction, with
+// the user.created event in the outbox, so an email can never end up with
+// two accounts, nor an account without its credentials or its event.
+// ErrEmailTaken if the email is claimed.
 func (s *Store) Create(ctx context.Context, u User, passwordHash string) (User, error) {
 	now := s.now()
 	u.Email = NormalizeEmail(u.Email)
@@ -90,12 +93,32 @@ func (s *Store) Create(ctx context.Context, u User, passwordHash string) (User, 
 	guard := emailKey(u.Email)
 	guard["userId"] = store.S(u.ID)
 	guard["passwordHash"] = store.S(passwordHash)
-	// The first item can only collide on a random UUID: that stays the
-	// internal error it would be.
-	if err := store.PutNewAll(ctx, s.db, s.table, []store.Item{item, guard}, map[int]error{1: ErrEmailTaken}); err != nil {
+	created, err := userCreated(ctx, u)
+	if err != nil {
+		return User{}, err
+	}
+	event, err := outbox.Item(s.table, created)
+	if err != nil {
+		return User{}, err
+	}
+	ops := []types.TransactWriteItem{putNew(s.table, item), putNew(s.table, guard), event}
+	// The first item can only collide on a random UUID, and the event with
+	// it: that stays the internal error it would be. Safe to retry
+	// (store.TransactWrite).
+	err = store.TransactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: ops})
+	if err := store.MapTxError(err, map[int]error{1: ErrEmailTaken}); err != nil {
 		return User{}, err
 	}
 	return u, nil
+}
+
+// putNew puts item only if its key is free.
+func putNew(table string, item store.Item) types.TransactWriteItem {
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName: aws.String(table), Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": store.PK},
+	}}
 }
 
 // Get returns the user with id, or ErrNotFound.
@@ -114,41 +137,81 @@ func (s *Store) Get(ctx context.Context, id string) (User, error) {
 	return it.user(), nil
 }
 
-// Update applies p if the user is still at version expected: one
-// conditional UpdateItem. ErrNotFound or ErrVersionMismatch otherwise.
+// Update applies p if the user is still at version expected, with the
+// user.updated event in the outbox: one read (the user as it stands, which
+// the event and the answer are made from) and one transaction, the update
+// conditioned on the version. ErrNotFound or ErrVersionMismatch otherwise.
+//
+// The transaction is safe to retry (store.TransactWrite), and a repeat of
+// a request that was applied finds the version moved on: ErrVersionMismatch,
+// and no second event.
 func (s *Store) Update(ctx context.Context, id string, expected int64, p Patch) (User, error) {
-	upd := expression.Set(expression.Name("updatedAt"), expression.Value(s.now().Format(time.RFC3339Nano)))
+	u, err := s.Get(ctx, id)
+	if err != nil {
+		return User{}, err
+	}
+	// What the update below makes of the user, when it applies: it applies
+	// only to version expected, so to the user as read unless the version
+	// moved, and then nothing is written.
+	now := s.now()
+	upd := expression.Set(expression.Name("updatedAt"), expression.Value(now.Format(time.RFC3339Nano))).
+		Set(expression.Name(store.VersionAttr), expression.Value(expected+1))
+	u.UpdatedAt, u.Version = now, expected+1
 	if p.Name != nil {
 		upd = upd.Set(expression.Name("name"), expression.Value(*p.Name))
+		u.Name = *p.Name
 	}
 	if p.Phone != nil {
 		upd = upd.Set(expression.Name("phone"), expression.Value(*p.Phone))
+		u.Phone = *p.Phone
 	}
 	if pp := p.Preferences; pp != nil {
 		if pp.Locale != nil {
 			upd = upd.Set(expression.Name("preferences.locale"), expression.Value(*pp.Locale))
+			u.Preferences.Locale = *pp.Locale
 		}
 		if pp.Currency != nil {
 			upd = upd.Set(expression.Name("preferences.currency"), expression.Value(*pp.Currency))
+			u.Preferences.Currency = *pp.Currency
 		}
 		if pp.MarketingEmails != nil {
 			upd = upd.Set(expression.Name("preferences.marketingEmails"), expression.Value(*pp.MarketingEmails))
+			u.Preferences.MarketingEmails = *pp.MarketingEmails
 		}
 	}
-	item, err := store.UpdateVersioned(ctx, s.db, s.table, userKey(id), expected, upd, nil)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return User{}, ErrNotFound
-	case errors.Is(err, store.ErrVersionConflict):
-		return User{}, ErrVersionMismatch
-	case err != nil:
+	cond := expression.Name(store.VersionAttr).Equal(expression.Value(expected))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return User{}, fmt.Errorf("build update of user %s: %w", id, err)
+	}
+	updated, err := userUpdated(ctx, u)
+	if err != nil {
 		return User{}, err
 	}
-	var it userItem
-	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-		return User{}, fmt.Errorf("unmarshal user %s: %w", id, err)
+	event, err := outbox.Item(s.table, updated)
+	if err != nil {
+		return User{}, err
 	}
-	return it.user(), nil
+	err = store.TransactWrite(ctx, s.db, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{
+			TableName: aws.String(s.table), Key: userKey(id),
+			UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+			ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}},
+		event,
+	}})
+	if failed, ok := store.TxConditionFailed(err); ok && failed[0] == 0 {
+		var tce *types.TransactionCanceledException
+		if errors.As(err, &tce) && len(tce.CancellationReasons[0].Item) == 0 {
+			return User{}, ErrNotFound // deleted since the read
+		}
+		return User{}, ErrVersionMismatch
+	}
+	if err := store.MapTxError(err, nil); err != nil {
+		return User{}, err
+	}
+	return u, nil
 }
 
 // loginCredentials is what a login checks a password against: the owning

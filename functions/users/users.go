@@ -1,9 +1,9 @@
 // Package users is the users service: accounts with a unique email, profiles
 // and preferences. Each operation is one function under functions/users/<op>
 // whose handler is in this package, one file per operation (register.go,
-// get.go, update.go, login.go); the DynamoDB code is in store.go and the
-// domain errors, with their HTTP statuses and Step Functions names, in
-// errors.go.
+// get.go, update.go, login.go); the DynamoDB code is in store.go, the
+// events it publishes (through its outbox) in published.go, and the domain
+// errors, with their HTTP statuses and Step Functions names, in errors.go.
 package users
 
 import "time"

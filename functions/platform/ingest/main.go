@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/shop-serverless/shop/functions/platform/ingestion"
+	"github.com/shop-serverless/shop/shared/eventbus"
 	"github.com/shop-serverless/shop/shared/httpfn"
 )
 
@@ -16,7 +17,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		pub, err := busFromEnv(d.AWS)
+		pub, err := eventbus.FromEnv()
 		if err != nil {
 			return nil, err
 		}

@@ -1,0 +1,6 @@
+// Command orders/relay publishes the orders service's events: it reads new outbox items from the table's stream and puts their events on the bus.
+package main
+
+import "github.com/shop-serverless/shop/shared/outbox/relay"
+
+func main() { relay.Start() }

@@ -1,0 +1,123 @@
+package eventbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/shop-serverless/shop/shared/awsconfig"
+)
+
+// Publisher puts events on the bus. Publish returns nil when every event
+// was published, otherwise a *PublishError naming those that were not (the
+// others were published).
+type Publisher interface {
+	Publish(ctx context.Context, events ...event.Event) error
+}
+
+// Environment variables FromEnv reads.
+const (
+	// EnvEventBus names the EventBridge bus (manifest.EnvEventBus, which a
+	// test keeps equal: importing the manifest package would link its YAML
+	// parser into every publisher).
+	EnvEventBus = "SHOP_EVENT_BUS"
+	// EnvSink is where Knative's SinkBinding tells a container to send its
+	// events: the broker's URL.
+	EnvSink = "K_SINK"
+)
+
+// FromEnv returns the publisher of this deployment: EventBridge on the bus
+// named in SHOP_EVENT_BUS (its client made on first use), or else, on
+// Knative, a Sink posting to K_SINK. Neither set is an error.
+func FromEnv() (Publisher, error) {
+	if bus := os.Getenv(EnvEventBus); bus != "" {
+		cfg, err := awsconfig.Load(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("eventbus: %w", err)
+		}
+		return NewEventBridge(bus, sync.OnceValue(func() PutEventsAPI { return eventbridge.NewFromConfig(cfg) })), nil
+	}
+	if sink := os.Getenv(EnvSink); sink != "" {
+		return NewSink(sink)
+	}
+	return nil, fmt.Errorf("eventbus: neither %s (EventBridge) nor %s (Knative) is set: nowhere to publish", EnvEventBus, EnvSink)
+}
+
+// Retry says how a publisher sends again what failed transiently.
+type Retry struct {
+	// Attempts is how often an event is sent at most, the first time
+	// included.
+	Attempts int
+	// Backoff is the wait before the second attempt; each further wait
+	// doubles, up to MaxBackoff, and every wait is jittered (half to all
+	// of it), so that relays retrying together do not stay in step.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+}
+
+// DefaultRetry is what a publisher does unless told otherwise: four sends
+// within about a second and a half. The caller (a relay) retries further,
+// over its whole time budget.
+var DefaultRetry = Retry{Attempts: 4, Backoff: 100 * time.Millisecond, MaxBackoff: time.Second}
+
+// wait sleeps before attempt (2, 3, ...), or returns ctx's error if ctx
+// ends first.
+func (r Retry) wait(ctx context.Context, attempt int) error {
+	d := r.Backoff << (attempt - 2)
+	if d <= 0 || d > r.MaxBackoff {
+		d = r.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// failures collects a Publish's failures by the index of their event.
+type failures struct {
+	total int
+	byIdx map[int]Failure
+}
+
+func newFailures(total int) *failures { return &failures{total: total, byIdx: map[int]Failure{}} }
+
+func (f *failures) add(i int, e event.Event, permanent bool, reason string, err error) {
+	f.byIdx[i] = Failure{Index: i, ID: e.ID(), Type: e.Type(), Permanent: permanent, Reason: reason, Err: err}
+}
+
+// err is nil without failures, else the *PublishError, failures in the
+// order the events were given.
+func (f *failures) err() error {
+	if len(f.byIdx) == 0 {
+		return nil
+	}
+	pe := &PublishError{Total: f.total}
+	for _, i := range slices.Sorted(maps.Keys(f.byIdx)) {
+		pe.Failures = append(pe.Failures, f.byIdx[i])
+	}
+	return pe
+}
+
+// checkSinkURL admits an absolute http(s) URL.
+func checkSinkURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, errors.New("eventbus: the sink must be an absolute http(s) URL")
+	}
+	return u, nil
+}
