@@ -8,7 +8,7 @@
 //
 //	runtime.StartHTTP(h)             // h http.Handler: an HTTP API route
 //	runtime.StartStep(fn, check)     // fn func(context.Context, In) (Out, error): a saga step on JSON
-//	consumer.Start(fn, check)        // fn func(context.Context, cloudevents.Event) error: an event consumer
+//	consumer.Start(scope, build)     // build returns func(context.Context, cloudevents.Event) error: an event consumer
 //
 // check (a CallerCheck, normally auth.ServiceCaller) authenticates the
 // caller of a step or an event delivered over HTTP; on Lambda, IAM decides
@@ -52,8 +52,9 @@
 //
 // # Events
 //
-// See package consumer: SQS batches of CloudEvents with partial batch failures
-// on Lambda, a CloudEvents HTTP receiver on Knative.
+// See package consumer: every event checked against the catalog and
+// deduplicated on its id; SQS batches with partial batch failures and
+// back-off on Lambda, a CloudEvents HTTP receiver on Knative.
 //
 // # Saga steps
 //

@@ -12,7 +12,12 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
+	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/shared/faults"
+	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
 )
 
 // maxEventBytes bounds what one Knative delivery may make us buffer. SQS,
@@ -20,45 +25,144 @@ import (
 // legitimate comes close.
 const maxEventBytes = 1 << 20
 
-// SQSAdapter consumes an SQS batch whose records carry EventBridge envelopes
-// (or bare structured CloudEvents). Records are handled one at a time, in
-// order; each failed record is reported by message id so that only it is
-// redelivered. The Lambda error is always nil: failing the invocation would
-// redeliver the records that succeeded too.
-func SQSAdapter(h Handler) func(context.Context, events.SQSEvent) (events.SQSEventResponse, error) {
-	return func(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
-		// An empty list rather than null: AWS accepts both, emulators may not.
-		resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
-		for i, msg := range batch.Records {
-			if err := ctx.Err(); err != nil {
-				// Out of time: starting a record the deadline will cut short
-				// gains nothing; the rest come back after the visibility timeout.
-				slog.WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
-					"unprocessed", len(batch.Records)-i, "error", err)
-				for _, rest := range batch.Records[i:] {
-					resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
-				}
-				break
-			}
-			if err := handleRecord(ctx, h, msg.Body); err != nil {
-				slog.ErrorContext(ctx, "consumer: event failed, will be redelivered",
-					"messageId", msg.MessageId, "error", err)
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-			}
-		}
-		return resp, nil
+// Consumer is a Handler with what the runtime does around every delivery:
+// the event is checked against the catalog (a poison event never reaches
+// the handler), the fault switch is applied, and the handler runs at most
+// once per event (Claims). Start builds one from the function's
+// environment; each field may be nil (tests).
+type Consumer struct {
+	Handle  Handler
+	Claims  *Claims          // deduplication on the event id; nil: none
+	Backoff *Backoff         // Lambda: when a failed SQS message returns; nil: after the visibility timeout
+	Faults  *faults.Injector // the test-only fault switch, keyed by the event's subject
+}
+
+// PermanentError is a failure no redelivery can cure: a poison event
+// (undecodable, of a type the catalog does not know, against its schema),
+// or what a handler marks with Permanent. On Lambda its message returns at
+// once and so reaches the dead-letter queue after its few receives; on
+// Knative it is answered with a 4xx, which the broker does not retry. It is
+// inbound's, so that service packages can mark errors without linking this
+// package.
+type PermanentError = inbound.PermanentError
+
+// Permanent marks err as one no redelivery can cure (nil stays nil).
+func Permanent(err error) error { return inbound.Permanent(err) }
+
+// IsPermanent reports an error marked with Permanent anywhere in its chain.
+func IsPermanent(err error) bool { return inbound.IsPermanent(err) }
+
+// Inbound adapts a handler written against inbound.Event (a service
+// package's: see package inbound) to a Handler.
+func Inbound(h func(context.Context, inbound.Event) error) Handler {
+	return func(ctx context.Context, e event.Event) error {
+		return h(ctx, inbound.Event{ID: e.ID(), Source: e.Source(), Type: e.Type(), Subject: e.Subject(), Time: e.Time(), Data: e.Data()})
 	}
 }
 
-func handleRecord(ctx context.Context, h Handler, body string) error {
-	e, err := decodeEvent([]byte(body))
+// SQS consumes an SQS batch whose records carry EventBridge envelopes (or
+// bare structured CloudEvents). Records are handled one at a time, in
+// order; each failed record is reported by message id so that only it is
+// redelivered (ReportBatchItemFailures), and its visibility changed by the
+// Backoff. The Lambda error is always nil: failing the invocation would
+// redeliver the records that succeeded too.
+func (c *Consumer) SQS(ctx context.Context, batch events.SQSEvent) (events.SQSEventResponse, error) {
+	// An empty list rather than null: AWS accepts both, emulators may not.
+	resp := events.SQSEventResponse{BatchItemFailures: []events.SQSBatchItemFailure{}}
+	for i, msg := range batch.Records {
+		if err := ctx.Err(); err != nil {
+			// Out of time: starting a record the deadline will cut short
+			// gains nothing; the rest come back after the visibility timeout.
+			slog.WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
+				"unprocessed", len(batch.Records)-i, "error", err)
+			for _, rest := range batch.Records[i:] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
+			}
+			break
+		}
+		err := c.deliverPayload(ctx, []byte(msg.Body))
+		if err == nil {
+			continue
+		}
+		permanent := IsPermanent(err)
+		if permanent {
+			slog.ErrorContext(ctx, "consumer: poison message, on its way to the dead-letter queue",
+				"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
+		} else {
+			slog.ErrorContext(ctx, "consumer: event failed, will be redelivered",
+				"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
+		}
+		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
+		if c.Backoff != nil {
+			c.Backoff.retryLater(ctx, msg, permanent)
+		}
+	}
+	return resp, nil
+}
+
+// deliverPayload handles one EventBridge envelope or bare structured
+// CloudEvent.
+func (c *Consumer) deliverPayload(ctx context.Context, raw []byte) error {
+	var shape payloadShape
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		return Permanent(fmt.Errorf("consumer: event payload is not a JSON object: %w", err))
+	}
+	e, err := shape.event(raw)
 	if err != nil {
 		return err
 	}
-	if err := h(ctx, e); err != nil {
+	if err := c.deliver(ctx, e); err != nil {
 		return fmt.Errorf("event %s of type %s: %w", e.ID(), e.Type(), err)
 	}
 	return nil
+}
+
+// deliver runs the handler on a checked event, at most once.
+func (c *Consumer) deliver(ctx context.Context, e event.Event) error {
+	ctx = eventContext(ctx, e)
+	handle := c.Handle
+	if c.Faults != nil {
+		handle = func(ctx context.Context, e event.Event) error {
+			// Inside the claim, so an injected failure releases it as any
+			// handler failure does, and the redelivery runs again.
+			if err := c.Faults.InjectKey(ctx, e.Subject()); err != nil {
+				return err
+			}
+			return c.Handle(ctx, e)
+		}
+	}
+	if c.Claims == nil {
+		return handle(ctx, e)
+	}
+	return c.Claims.Once(ctx, e, handle)
+}
+
+// eventContext carries e's identity into the logger and its correlation id
+// into the context, so the handler's lines and calls continue the
+// correlation the event started.
+func eventContext(ctx context.Context, e event.Event) context.Context {
+	attrs := []any{"eventId", e.ID(), "eventType", e.Type(), "eventSource", e.Source(), "subject", e.Subject()}
+	if id, ok := e.Extensions()["correlationid"].(string); ok && id != "" {
+		ctx = httpapi.WithCorrelationID(ctx, id)
+		attrs = append(attrs, "correlationId", id)
+	}
+	return log.WithContext(ctx, log.FromContext(ctx).With(attrs...))
+}
+
+// checkEvent decodes a structured CloudEvent that matches its type's schema
+// in the catalog. Anything else is poison: a PermanentError.
+func checkEvent(structured []byte) (event.Event, error) {
+	if err := catalog.ValidateEvent(structured); err != nil {
+		return event.Event{}, Permanent(fmt.Errorf("consumer: %w", err))
+	}
+	var e event.Event
+	if err := json.Unmarshal(structured, &e); err != nil {
+		return event.Event{}, Permanent(fmt.Errorf("consumer: decoding CloudEvent: %w", err))
+	}
+	if err := e.Validate(); err != nil {
+		return event.Event{}, Permanent(fmt.Errorf("consumer: invalid CloudEvent %q: %w", e.ID(), err))
+	}
+	return e, nil
 }
 
 // payloadShape tells the payloads an event consumer can receive apart by
@@ -67,51 +171,54 @@ type payloadShape struct {
 	Records     json.RawMessage `json:"Records"`     // SQS batch
 	DetailType  *string         `json:"detail-type"` // EventBridge envelope
 	Detail      json.RawMessage `json:"detail"`
+	Source      string          `json:"source"`      // the envelope's, or the bare CloudEvent's
 	SpecVersion *string         `json:"specversion"` // structured CloudEvent
 }
 
-func decodeEvent(raw []byte) (event.Event, error) {
-	var shape payloadShape
-	if err := json.Unmarshal(raw, &shape); err != nil {
-		return event.Event{}, fmt.Errorf("consumer: event payload is not a JSON object: %w", err)
-	}
-	return shape.event(raw)
-}
-
-// event extracts the CloudEvent from an EventBridge envelope or a bare
-// structured CloudEvent; raw is the payload shape was decoded from.
+// event returns the checked CloudEvent of an EventBridge envelope or a bare
+// structured CloudEvent; raw is the payload s was decoded from. An envelope
+// must say what its event says: the rules match the envelope's source and
+// detail-type, the handler goes by the event's, and anyone allowed
+// PutEvents could make them differ.
 func (s *payloadShape) event(raw []byte) (event.Event, error) {
-	var structured []byte
-	switch {
-	case s.DetailType != nil:
-		if len(s.Detail) == 0 {
-			return event.Event{}, errors.New("consumer: EventBridge envelope has no detail")
-		}
-		structured = s.Detail
-	case s.SpecVersion != nil:
-		structured = raw
-	default:
-		return event.Event{}, errors.New("consumer: payload is neither an EventBridge envelope nor a CloudEvent")
+	structured, err := s.structured(raw)
+	if err != nil {
+		return event.Event{}, err
 	}
-	var e event.Event
-	if err := json.Unmarshal(structured, &e); err != nil {
-		return event.Event{}, fmt.Errorf("consumer: decoding CloudEvent: %w", err)
+	e, err := checkEvent(structured)
+	if err != nil {
+		return event.Event{}, err
 	}
-	if err := e.Validate(); err != nil {
-		return event.Event{}, fmt.Errorf("consumer: invalid CloudEvent %q: %w", e.ID(), err)
+	if s.DetailType != nil && (*s.DetailType != e.Type() || s.Source != e.Source()) {
+		return event.Event{}, Permanent(fmt.Errorf("consumer: the EventBridge envelope (source %q, detail-type %q) does not match its event (source %q, type %q)",
+			s.Source, *s.DetailType, e.Source(), e.Type()))
 	}
 	return e, nil
 }
 
-// lambdaEventHandler is the Lambda entry point of Start. It takes raw JSON
-// because the payload's type is only known after looking at it, and returns
-// JSON so that aws-lambda-go answers with the same application/json response
-// as for any typed handler.
-type lambdaEventHandler struct {
-	handle Handler
+// structured returns the structured CloudEvent of an EventBridge envelope
+// or a bare structured CloudEvent; raw is the payload s was decoded from.
+func (s *payloadShape) structured(raw []byte) ([]byte, error) {
+	switch {
+	case s.DetailType != nil:
+		if len(s.Detail) == 0 || string(s.Detail) == "null" {
+			return nil, Permanent(errors.New("consumer: EventBridge envelope has no detail"))
+		}
+		return s.Detail, nil
+	case s.SpecVersion != nil:
+		return raw, nil
+	default:
+		return nil, Permanent(errors.New("consumer: payload is neither an EventBridge envelope nor a CloudEvent"))
+	}
 }
 
-func (l lambdaEventHandler) invoke(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+// Lambda is the Lambda entry point. It takes raw JSON because the payload's
+// type is only known after looking at it, and returns JSON so that
+// aws-lambda-go answers with the same application/json response as for
+// any typed handler. An SQS batch gets the partial batch response; a direct
+// EventBridge invocation or a bare structured CloudEvent (aws lambda
+// invoke) gets the handler's error as the invocation's error.
+func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
 	var shape payloadShape
 	if err := json.Unmarshal(payload, &shape); err != nil {
 		return nil, fmt.Errorf("consumer: event payload is not a JSON object: %w", err)
@@ -121,7 +228,7 @@ func (l lambdaEventHandler) invoke(ctx context.Context, payload json.RawMessage)
 		if err := json.Unmarshal(payload, &batch); err != nil {
 			return nil, fmt.Errorf("consumer: decoding SQS batch: %w", err)
 		}
-		resp, err := SQSAdapter(l.handle)(ctx, batch)
+		resp, err := c.SQS(ctx, batch)
 		if err != nil {
 			return nil, err
 		}
@@ -133,15 +240,20 @@ func (l lambdaEventHandler) invoke(ctx context.Context, payload json.RawMessage)
 	}
 	// Returned unwrapped so that the invocation's errorType names the
 	// handler's error, as for any other Lambda.
-	if err := l.handle(ctx, e); err != nil {
+	if err := c.deliver(ctx, e); err != nil {
 		return nil, err
 	}
 	return []byte("null"), nil
 }
 
-// cloudEventsHandler is the Knative entry point of Start: one event per
-// request, binary or structured mode, as a Trigger delivers them.
-func cloudEventsHandler(h Handler) http.Handler {
+// HTTP is the Knative entry point: one event per request, binary or
+// structured mode, as a Trigger delivers them. 204 once handled (or
+// handled before); 400 for a request that is not a valid event of the
+// catalog, 413 past maxEventBytes, 422 for a handler's permanent failure
+// (the broker retries none of them: it sends them to its dead-letter sink);
+// 409 with Retry-After while another delivery of the event is being
+// handled, and 500 when the handler fails, which the broker retries.
+func (c *Consumer) HTTP() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -149,27 +261,46 @@ func cloudEventsHandler(h Handler) http.Handler {
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
-		e, err := cehttp.NewEventFromHTTPRequest(r)
-		if err == nil {
-			err = e.Validate()
-		}
+		e, err := receive(r)
 		if err != nil {
-			// Not a 5xx: the broker would retry a request that can never succeed.
 			status := http.StatusBadRequest
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				status = http.StatusRequestEntityTooLarge
 			}
 			slog.WarnContext(r.Context(), "consumer: rejected CloudEvent delivery", "error", err)
-			runtime.WriteProblem(w, r, status, "not a valid CloudEvent: "+err.Error())
+			runtime.WriteProblem(w, r, status, "not a valid event: "+err.Error())
 			return
 		}
-		if err := h(r.Context(), *e); err != nil {
+		err = c.deliver(r.Context(), e)
+		switch {
+		case err == nil:
+			w.WriteHeader(http.StatusNoContent)
+		case errors.Is(err, ErrInProgress):
+			w.Header().Set("Retry-After", "1")
+			runtime.WriteProblem(w, r, http.StatusConflict, "this event is being handled by another delivery; retry later")
+		case IsPermanent(err):
+			slog.ErrorContext(r.Context(), "consumer: event cannot be handled, not to be retried",
+				"eventId", e.ID(), "eventType", e.Type(), "error", err)
+			runtime.WriteProblem(w, r, http.StatusUnprocessableEntity, "the event cannot be handled")
+		default:
 			slog.ErrorContext(r.Context(), "consumer: event failed, broker will redeliver",
 				"eventId", e.ID(), "eventType", e.Type(), "error", err)
 			runtime.WriteProblem(w, r, http.StatusInternalServerError, "event handler failed")
-			return
 		}
-		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// receive reads the request's event in binary or structured mode and checks
+// it against the catalog, in its structured form.
+func receive(r *http.Request) (event.Event, error) {
+	e, err := cehttp.NewEventFromHTTPRequest(r)
+	if err != nil {
+		return event.Event{}, err
+	}
+	structured, err := json.Marshal(e)
+	if err != nil {
+		return event.Event{}, err
+	}
+	return checkEvent(structured)
 }

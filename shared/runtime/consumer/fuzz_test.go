@@ -3,25 +3,43 @@ package consumer
 import (
 	"context"
 	"testing"
+
+	catalog "github.com/shop-serverless/shop/events"
 )
 
-// FuzzDecodeEvent: whatever arrives in a queue, decoding never panics and
-// never hands the handler an event that fails validation.
-func FuzzDecodeEvent(f *testing.F) {
-	f.Add(envelope(structuredEvent("e1", "t", `{"a":1}`)))
-	f.Add(structuredEvent("e1", "t", `"text"`))
+// FuzzDeliverPayload: whatever arrives in a queue, decoding never panics and
+// never hands the handler an event that fails the catalog's check; and
+// exactly the undecodable bodies fail, as poison.
+func FuzzDeliverPayload(f *testing.F) {
+	f.Add(envelope(created(f, "e1")))
+	f.Add(created(f, "e1"))
+	f.Add(catalogEvent(f, "shop.user.updated.v1", "u1"))
 	f.Add(`{"specversion":"1.0","id":"x","source":"s","type":"t","data_base64":"AAEC"}`)
 	f.Add(`{"detail-type":"t","detail":null}`)
 	f.Add(`{"Records":[]}`)
 	f.Fuzz(func(t *testing.T, body string) {
-		e, err := decodeEvent([]byte(body))
-		if err == nil {
+		h := &recordingHandler{}
+		err := (&Consumer{Handle: h.handle}).deliverPayload(context.Background(), []byte(body))
+		for _, e := range h.seen {
 			if verr := e.Validate(); verr != nil {
-				t.Fatalf("decoded an invalid event: %v", verr)
+				t.Fatalf("handed the handler an invalid event: %v", verr)
+			}
+			structured, merr := e.MarshalJSON()
+			if merr != nil {
+				t.Fatal(merr)
+			}
+			if verr := catalog.ValidateEvent(structured); verr != nil {
+				t.Fatalf("handed the handler an event against its schema: %v", verr)
 			}
 		}
+		if (err != nil) != (len(h.seen) == 0) {
+			t.Fatalf("error %v but the handler saw %d events", err, len(h.seen))
+		}
+		if err != nil && !IsPermanent(err) {
+			t.Fatalf("a decoding failure is not permanent: %v", err)
+		}
 		// The SQS path must agree: exactly the undecodable bodies fail.
-		resp, _ := SQSAdapter((&recordingHandler{}).handle)(context.Background(), sqsBatch(body))
+		resp, _ := (&Consumer{Handle: (&recordingHandler{}).handle}).SQS(context.Background(), sqsBatch(body))
 		if (err != nil) != (len(resp.BatchItemFailures) == 1) {
 			t.Fatalf("decode error %v but batch failures %v", err, resp.BatchItemFailures)
 		}

@@ -7,11 +7,8 @@ import (
 	"github.com/shop-serverless/shop/shared/runtime/internal/lambdatest"
 )
 
-func TestStartOnLambda(t *testing.T) {
-	sqsPayload, _ := json.Marshal(sqsBatch(
-		envelope(structuredEvent("e1", "t", `{}`)),
-		envelope(structuredEvent("e2", "t", `{}`)),
-	))
+func TestServeOnLambda(t *testing.T) {
+	sqsPayload, _ := json.Marshal(sqsBatch(envelope(created(t, "e1")), envelope(created(t, "e2"))))
 	tests := []struct {
 		name        string
 		payload     string
@@ -19,14 +16,15 @@ func TestStartOnLambda(t *testing.T) {
 		wantBody    string
 	}{
 		{"SQS batch", string(sqsPayload), "response", `{"batchItemFailures":[{"itemIdentifier":"m2"}]}`},
-		{"direct EventBridge, handler error named by its type", envelope(structuredEvent("e2", "t", `{}`)), "error",
+		{"direct EventBridge, handler error named by its type", envelope(created(t, "e2")), "error",
 			`{"errorMessage":"handler failed on e2","errorType":"handlerFailure"}`},
-		{"bare CloudEvent", structuredEvent("e1", "t", `{}`), "response", `null`},
+		{"bare CloudEvent", created(t, "e1"), "response", `null`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &recordingHandler{failIDs: map[string]bool{"e2": true}}
-			res := lambdatest.Invoke(t, func() { Start(h.handle, nil) }, []byte(tt.payload))
+			c := &Consumer{Handle: h.handle}
+			res := lambdatest.Invoke(t, func() { c.Serve(nil) }, []byte(tt.payload))
 			if res.Outcome != tt.wantOutcome || string(res.Body) != tt.wantBody {
 				t.Errorf("%s %s, want %s %s", res.Outcome, res.Body, tt.wantOutcome, tt.wantBody)
 			}
