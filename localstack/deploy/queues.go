@@ -20,6 +20,7 @@ import (
 const (
 	attrVisibilityTimeout = "VisibilityTimeout"
 	attrMessageRetention  = "MessageRetentionPeriod"
+	attrMaximumSize       = "MaximumMessageSize"
 	attrSSE               = "SqsManagedSseEnabled"
 	attrRedrivePolicy     = "RedrivePolicy"
 	attrPolicy            = "Policy"
@@ -72,6 +73,7 @@ func queueAttributes(q deployment.Queue, dlq *deployment.Queue) map[string]strin
 	attrs := map[string]string{
 		attrVisibilityTimeout: strconv.Itoa(q.VisibilityTimeoutSecs),
 		attrMessageRetention:  strconv.Itoa(q.MessageRetentionSecs),
+		attrMaximumSize:       strconv.Itoa(q.MaximumMessageSize),
 		attrSSE:               strconv.FormatBool(q.SSE),
 		attrRedrivePolicy:     "",
 		attrPolicy:            "",

@@ -12,7 +12,7 @@ import (
 func TestQueueAttributes(t *testing.T) {
 	c := eventsModel(t, evFull).Function("evsub-got").Consumer
 	q := queueAttributes(c.Queue, &c.DeadLetterQueue)
-	if q[attrVisibilityTimeout] != "6" || q[attrMessageRetention] != "345600" || q[attrSSE] != "true" {
+	if q[attrVisibilityTimeout] != "6" || q[attrMessageRetention] != "345600" || q[attrMaximumSize] != "262144" || q[attrSSE] != "true" {
 		t.Errorf("queue attributes %v", q)
 	}
 	if !sameRedrive(q[attrRedrivePolicy], `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:shop-evsub-got-dlq","maxReceiveCount":5}`) {
