@@ -17,27 +17,58 @@ import (
 //
 // A function's bindings (deployment.Function.Bindings) are values that exist
 // only once the stack does: the API's URL, and the payment provider's, which
-// on the local stack is the simulator's on that same API. The deployer
+// on the local stack is the simulator's on that same API; an event
+// consumer's queue URL and a relay's dead-letter queue URL. The deployer
 // therefore orders a run as
 //
 //	tables, issuers, provider secret -> the API alone (ensureAPI: its id,
-//	hence its URL) -> functions, with their full environment -> state
-//	machines (which invoke functions) -> the API's authorizer, integrations,
-//	routes, stage and grants (which name functions)
+//	hence its URL) -> the bus, its archive and the queues (their URLs) ->
+//	functions, with their full environment -> state machines (which invoke
+//	functions) -> the API's authorizer, integrations, routes, stage and
+//	grants (which name functions) -> rules and event source mappings
+//	(which name queues and functions)
 //
 // so every function is created once with its final environment and a second
 // run finds nothing to change: no step waits for a later one to fill in a
 // value it then has to update.
 
-// bindingValues is the value of every binding on a local stack whose API
-// is served at apiURL: the simulator is always deployed locally, so the
-// provider's URL is the simulator's path on the stack's API.
-func bindingValues(model *deployment.Deployment, apiURL string) map[string]string {
+// bindingValues are the values of the functions' bindings on the local
+// stack.
+type bindingValues struct {
+	// stack holds the bindings every function that names one sees alike,
+	// by binding name.
+	stack map[string]string
+	// queues are the URLs of the stack's queues, by queue name: the value
+	// of a queue binding depends on whose queue it is.
+	queues map[string]string
+}
+
+// stackBindings are the bindings of a local stack whose API is served at
+// apiURL: the simulator is always deployed locally, so the provider's URL
+// is the simulator's path on the stack's API.
+func stackBindings(model *deployment.Deployment, apiURL string) bindingValues {
 	values := map[string]string{deployment.BindingAPIURL: apiURL}
 	if model.PaymentProvider != nil && len(model.PaymentProvider.Simulator) > 0 {
 		values[deployment.BindingPaymentProviderURL] = apiURL + model.PaymentProvider.SimulatorPath
 	}
-	return values
+	return bindingValues{stack: values, queues: map[string]string{}}
+}
+
+// value is the value of binding in fn's environment, and false when the
+// local stack has none.
+func (b bindingValues) value(fn *deployment.Function, binding string) (string, bool) {
+	queue := ""
+	switch {
+	case binding == deployment.BindingQueueURL && fn.Consumer != nil:
+		queue = fn.Consumer.Queue.Name
+	case binding == deployment.BindingDeadLetterQueueURL && fn.Relay != nil:
+		queue = fn.Relay.DeadLetterQueue.Name
+	default:
+		v, ok := b.stack[binding]
+		return v, ok
+	}
+	v, ok := b.queues[queue]
+	return v, ok
 }
 
 // newSecretValue is the provider secret's value with a random key for the

@@ -17,10 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -43,6 +45,8 @@ type clients struct {
 	ssm    *ssm.Client
 	logs   *cloudwatchlogs.Client
 	sts    *sts.Client
+	events *eventbridge.Client
+	sqs    *sqs.Client
 }
 
 // deployer applies one deployment model (shared/deployment) to the
@@ -54,9 +58,9 @@ type deployer struct {
 	account string
 	goarch  string
 	p       *progress
-	// bindings are the values of the functions' bindings (binding name ->
-	// value), known once the API exists (bindings.go).
-	bindings map[string]string
+	// bindings are the values of the functions' bindings, known once the
+	// API and the queues exist (bindings.go).
+	bindings bindingValues
 }
 
 // newDeployer learns the emulator's account and builds the model of set
@@ -128,6 +132,8 @@ func newClients(ctx context.Context, endpoint string, httpClient aws.HTTPClient)
 		ssm:    ssm.NewFromConfig(cfg),
 		logs:   cloudwatchlogs.NewFromConfig(cfg),
 		sts:    sts.NewFromConfig(cfg),
+		events: eventbridge.NewFromConfig(cfg),
+		sqs:    sqs.NewFromConfig(cfg),
 	}, nil
 }
 

@@ -28,7 +28,7 @@ const (
 )
 
 // functionEnvironment is the model's environment, its bindings filled in
-// from bindings (binding name -> value: bindingValues), plus the local
+// from bindings, plus the local
 // stack's two test switches, which Terraform never sets, so no deployment
 // to AWS even looks at them:
 //   - SHOP_FAULTS=1, fault injection (shared/faults: tests make a function
@@ -37,14 +37,14 @@ const (
 //   - SHOP_RECORD_AWS_CALLS=1, a log line per AWS call (shared/awscalls),
 //     which the end-to-end run checks against the function's policy, since
 //     the emulator does not enforce IAM.
-func functionEnvironment(fn *deployment.Function, bindings map[string]string) (map[string]string, error) {
+func functionEnvironment(fn *deployment.Function, bindings bindingValues) (map[string]string, error) {
 	env := maps.Clone(fn.Environment)
 	if env == nil {
 		env = map[string]string{}
 	}
 	for _, variable := range slices.Sorted(maps.Keys(fn.Bindings)) {
 		binding := fn.Bindings[variable]
-		value, ok := bindings[binding]
+		value, ok := bindings.value(fn, binding)
 		if !ok {
 			return nil, fmt.Errorf("function %s: %s: the local stack has no value for binding %q", fn.FunctionName, variable, binding)
 		}
@@ -133,7 +133,7 @@ type functionConfig struct {
 
 // wantConfig is the configuration of fn, run by roleARN, on the local stack
 // whose bindings have the values bindings holds.
-func wantConfig(fn *deployment.Function, roleARN string, bindings map[string]string) (functionConfig, error) {
+func wantConfig(fn *deployment.Function, roleARN string, bindings bindingValues) (functionConfig, error) {
 	env, err := functionEnvironment(fn, bindings)
 	if err != nil {
 		return functionConfig{}, err

@@ -103,7 +103,7 @@ func TestFunctionEnvironmentSetsTheTestSwitches(t *testing.T) {
 		t.Fatal("no users-get in the model")
 	}
 	before := maps.Clone(fn.Environment)
-	got, err := functionEnvironment(fn, nil)
+	got, err := functionEnvironment(fn, bindingValues{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,34 +133,66 @@ func TestFunctionEnvironmentFillsTheBindings(t *testing.T) {
 			manifest.EnvPaymentProviderURL: deployment.BindingPaymentProviderURL,
 		},
 	}
-	values := map[string]string{
+	values := bindingValues{stack: map[string]string{
 		deployment.BindingAPIURL:             "http://127.0.0.1:4566/_aws/execute-api/abc/$default",
 		deployment.BindingPaymentProviderURL: "http://127.0.0.1:4566/_aws/execute-api/abc/$default/provider",
-	}
+	}}
 	got, err := functionEnvironment(fn, values)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[manifest.EnvAPIURL] != values[deployment.BindingAPIURL] || got[manifest.EnvPaymentProviderURL] != values[deployment.BindingPaymentProviderURL] || got["SHOP_TABLE"] != "shop-orders" {
+	if got[manifest.EnvAPIURL] != values.stack[deployment.BindingAPIURL] || got[manifest.EnvPaymentProviderURL] != values.stack[deployment.BindingPaymentProviderURL] || got["SHOP_TABLE"] != "shop-orders" {
 		t.Errorf("environment = %v", got)
 	}
 	if _, ok := fn.Environment[manifest.EnvAPIURL]; ok {
 		t.Error("functionEnvironment wrote into the model's environment")
 	}
-	delete(values, deployment.BindingPaymentProviderURL)
+	delete(values.stack, deployment.BindingPaymentProviderURL)
 	if _, err := functionEnvironment(fn, values); err == nil || !strings.Contains(err.Error(), deployment.BindingPaymentProviderURL) {
 		t.Errorf("a binding without a value: err = %v, want it named", err)
+	}
+}
+
+// A queue binding is the URL of the function's own queue: its consumer
+// queue, or its dead-letter queue for a relay.
+func TestFunctionEnvironmentFillsQueueBindings(t *testing.T) {
+	consumer := &deployment.Function{
+		FunctionName: "shop-notes-notify",
+		Bindings:     map[string]string{manifest.EnvQueueURL: deployment.BindingQueueURL},
+		Consumer:     &deployment.Consumer{Queue: deployment.Queue{Name: "shop-notes-notify"}, DeadLetterQueue: deployment.Queue{Name: "shop-notes-notify-dlq"}},
+	}
+	relay := &deployment.Function{
+		FunctionName: "shop-orders-relay",
+		Bindings:     map[string]string{manifest.EnvDeadLetterQueueURL: deployment.BindingDeadLetterQueueURL},
+		Relay:        &deployment.Relay{DeadLetterQueue: deployment.Queue{Name: "shop-orders-relay-dlq"}},
+	}
+	values := bindingValues{queues: map[string]string{
+		"shop-notes-notify":     "http://127.0.0.1:4566/000000000000/shop-notes-notify",
+		"shop-notes-notify-dlq": "http://127.0.0.1:4566/000000000000/shop-notes-notify-dlq",
+		"shop-orders-relay-dlq": "http://127.0.0.1:4566/000000000000/shop-orders-relay-dlq",
+	}}
+	got, err := functionEnvironment(consumer, values)
+	if err != nil || got[manifest.EnvQueueURL] != values.queues["shop-notes-notify"] {
+		t.Errorf("consumer environment %v (%v), want its own queue's URL", got, err)
+	}
+	got, err = functionEnvironment(relay, values)
+	if err != nil || got[manifest.EnvDeadLetterQueueURL] != values.queues["shop-orders-relay-dlq"] {
+		t.Errorf("relay environment %v (%v), want its dead-letter queue's URL", got, err)
+	}
+	delete(values.queues, "shop-orders-relay-dlq")
+	if _, err := functionEnvironment(relay, values); err == nil || !strings.Contains(err.Error(), deployment.BindingDeadLetterQueueURL) {
+		t.Errorf("a queue binding without its queue: err = %v, want it named", err)
 	}
 }
 
 // The configuration the deployer wants is the model's, field by field.
 func TestWantConfigIsTheModels(t *testing.T) {
 	fn := testModel(t).Function("users-login")
-	got, err := wantConfig(fn, "arn:role", nil)
+	got, err := wantConfig(fn, "arn:role", bindingValues{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, _ := functionEnvironment(fn, nil)
+	env, _ := functionEnvironment(fn, bindingValues{})
 	want := functionConfig{
 		Role: "arn:role", Runtime: deployment.Runtime, Handler: deployment.Handler, Description: fn.Description,
 		MemoryMB: int32(fn.MemoryMB), Timeout: int32(fn.TimeoutSecs),

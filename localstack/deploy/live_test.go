@@ -29,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
@@ -612,7 +613,15 @@ func checkAuthorizer(t *testing.T, c clients, apiID string, model *deployment.De
 func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deployment, apiURL string) {
 	t.Helper()
 	ctx := t.Context()
-	bindings := bindingValues(model, apiURL)
+	bindings := stackBindings(model, apiURL)
+	for _, q := range modelQueues(model) {
+		url, err := c.sqs.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: &q.Name})
+		if err != nil {
+			t.Errorf("queue %s: %v", q.Name, err)
+			continue
+		}
+		bindings.queues[q.Name] = aws.ToString(url.QueueUrl)
+	}
 	for i := range model.Functions {
 		fn := &model.Functions[i]
 		role, err := c.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: &fn.Role.Name})

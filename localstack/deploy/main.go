@@ -2,10 +2,12 @@
 // the deployment model (shared/deployment: tables, signing keys, the payment
 // provider's secret, roles, log groups, functions, Step Functions state
 // machines, HTTP API with its Lambda authorizer, throttled stage and access
-// log, and the stack-wide settings) to a local AWS emulator:
-// MiniStack or LocalStack. It removes the functions and state machines
-// (with their roles and log groups) the model no longer has, as Terraform
-// would, and keeps the tables (prune.go). Terraform (infra/) reads the same model, so the local
+// log, the event bus with its archive, the consumers' rules and queues, the
+// event source mappings, and the stack-wide settings) to a local AWS
+// emulator: MiniStack or LocalStack. It removes the functions, state
+// machines, rules, queues and mappings (with the functions' roles and log
+// groups) the model no longer has, as Terraform would, and keeps the
+// tables (prune.go). Terraform (infra/) reads the same model, so the local
 // stack and AWS cannot drift apart; what is here is only how to get there
 // with AWS calls.
 //
@@ -176,8 +178,19 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	d.bindings = bindingValues(d.model, url)
+	d.bindings = stackBindings(d.model, url)
 	p.phase("api", time.Since(start))
+
+	// The bus and the queues before the functions: the queues' URLs are
+	// bindings.
+	start = time.Now()
+	if err := d.ensureEventBus(ctx); err != nil {
+		return err
+	}
+	if err := d.ensureQueues(ctx); err != nil {
+		return err
+	}
+	p.phase("queues", time.Since(start))
 
 	start = time.Now()
 	arns, err := d.ensureFunctions(ctx, artifacts)
@@ -197,6 +210,17 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 		return err
 	}
 	p.phase("http api", time.Since(start))
+
+	// The rules (which name queues) and the event source mappings (which
+	// name functions and queues) once both exist.
+	start = time.Now()
+	if err := d.ensureRules(ctx); err != nil {
+		return err
+	}
+	if err := d.ensureMappings(ctx); err != nil {
+		return err
+	}
+	p.phase("triggers", time.Since(start))
 
 	// Last: nothing deployed refers to what goes any more.
 	start = time.Now()

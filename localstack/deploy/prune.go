@@ -42,6 +42,21 @@ import (
 //     a nested stack's: <prefix>-b-...), then its execution log group and
 //     its role, if Step Functions is what may assume the role and it looks
 //     like the deployer's.
+//   - a rule of this stack's name (<prefix>-...) on the stack's bus that
+//     the model does not have, after its targets; a rule of another name
+//     (a test's capture rule) is never touched.
+//   - an event source mapping of a function of this stack's name that the
+//     model does not have (before the function: Lambda keeps a deleted
+//     function's mappings). A model function's mappings that the model
+//     does not want go in ensureMappings.
+//   - a queue named as the model names a queue or dead-letter queue of a
+//     function of this stack, the model's or one being pruned (<prefix>-
+//     <function>[-dlq]), that the model does not have; after the rules and
+//     mappings that fed or read it.
+//   - the bus, after its archive, when the model has none any more (no
+//     service publishes, nothing ingests), unless a rule of another name
+//     is still on it (deleting the bus would take that rule with it on
+//     MiniStack; AWS refuses): kept, and reported.
 //   - a table of a service no manifest declares is kept (it holds data):
 //     reported, for the developer to delete.
 
@@ -62,10 +77,21 @@ const statusRoleKept = "kept: not provably the deployer's (not the Lambda trust)
 // that is not provably the deployer's.
 const statusStateMachineRoleKept = "kept: not provably the deployer's (not the Step Functions trust); delete it yourself"
 
+// statusBusKept reports a bus the model no longer has that still holds
+// rules not of this stack.
+const statusBusKept = "kept: it holds rules not of this stack; delete them and deploy again"
+
 // liveFunction is a function on the emulator, as pruning sees it.
 type liveFunction struct {
 	name  string // physical name
 	stack string // its SHOP_PREFIX; "" when it has none
+}
+
+// liveMapping is an event source mapping on the emulator.
+type liveMapping struct {
+	uuid     string
+	function string // the physical name of its function
+	source   string // its event source's ARN
 }
 
 // pruneScan is what the emulator holds that pruning looks at.
@@ -76,6 +102,12 @@ type pruneScan struct {
 	parameters []string // SSM parameter names: a stack's JWKS parameter tells its prefix
 	// stateMachines are the state machines' ARNs by name.
 	stateMachines map[string]string
+	// bus and archive: whether the stack's bus (naming.EventBus) and its
+	// archive are there; rules are the names of the rules on it.
+	bus, archive bool
+	rules        []string
+	queues       []string // names of the queues named <prefix>-...
+	mappings     []liveMapping
 }
 
 // prunePlan is what pruning does, each list sorted.
@@ -93,6 +125,18 @@ type prunePlan struct {
 	// stateMachines are the physical names of state machines of this stack
 	// the model does not have: each goes, then its log group and its role.
 	stateMachines []string
+	// rules are the rules of this stack's name on its bus that the model
+	// does not have.
+	rules []string
+	// mappings are the mappings of functions of this stack's name that
+	// the model does not have.
+	mappings []liveMapping
+	// queues are the physical names of queues of this stack's functions
+	// that the model does not have.
+	queues []string
+	// eventBus: the bus and its archive go (the model has no bus);
+	// busKept: they stay, since rules not of this stack are on the bus.
+	eventBus, busKept bool
 }
 
 // planPrune decides from scan what of the stack of model.Prefix the model
@@ -150,6 +194,7 @@ func planPrune(model *deployment.Deployment, scan pruneScan) prunePlan {
 			plan.stateMachines = append(plan.stateMachines, name)
 		}
 	}
+	planEventPrune(model, scan, ours, &plan)
 	// A state machine's role goes with its state machine, never as a
 	// function's: the functions' trust would not prove it the deployer's.
 	plan.roles = slices.DeleteFunc(plan.roles, func(name string) bool {
@@ -160,7 +205,67 @@ func planPrune(model *deployment.Deployment, scan pruneScan) prunePlan {
 	sort.Strings(plan.roles)
 	sort.Strings(plan.tables)
 	sort.Strings(plan.stateMachines)
+	sort.Strings(plan.rules)
+	sort.Strings(plan.queues)
+	sort.Slice(plan.mappings, func(i, j int) bool {
+		a, b := plan.mappings[i], plan.mappings[j]
+		return a.function < b.function || a.function == b.function && a.uuid < b.uuid
+	})
 	return plan
+}
+
+// planEventPrune adds to plan the rules, mappings and queues of the stack
+// the model no longer has, and its bus when the model has none. The
+// functions and roles to prune are in plan already: their queues go too.
+func planEventPrune(model *deployment.Deployment, scan pruneScan, ours func(string) bool, plan *prunePlan) {
+	prefix := model.Prefix
+	wantFunctions, wantRules, wantQueues := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, fn := range model.Functions {
+		wantFunctions[fn.FunctionName] = true
+		if c := fn.Consumer; c != nil {
+			wantRules[c.Rule.Name] = true
+			wantQueues[c.Queue.Name] = true
+			wantQueues[c.DeadLetterQueue.Name] = true
+		}
+		if r := fn.Relay; r != nil {
+			wantQueues[r.DeadLetterQueue.Name] = true
+		}
+	}
+	foreignRules := false
+	for _, r := range scan.rules {
+		switch {
+		case !strings.HasPrefix(r, prefix+"-"):
+			foreignRules = true
+		case !wantRules[r]:
+			plan.rules = append(plan.rules, r)
+		}
+	}
+	// The functions whose queues the stack may have: the model's, and
+	// those being pruned (or whose role is: the function went first).
+	functions := map[string]bool{}
+	for name := range wantFunctions {
+		functions[name] = true
+	}
+	for _, name := range append(slices.Clone(plan.functions), plan.roles...) {
+		functions[naming.Function(prefix, name)] = true
+	}
+	for _, m := range scan.mappings {
+		if ours(m.function) && !wantFunctions[m.function] {
+			plan.mappings = append(plan.mappings, m)
+			functions[m.function] = true
+		}
+	}
+	for _, q := range scan.queues {
+		fn := strings.TrimSuffix(q, "-dlq")
+		if !ours(q) || wantQueues[q] || !functions[q] && !functions[fn] {
+			continue
+		}
+		plan.queues = append(plan.queues, q)
+	}
+	if model.EventBus == nil && (scan.bus || scan.archive) {
+		plan.eventBus = !foreignRules
+		plan.busKept = foreignRules
+	}
 }
 
 // nestedStacks are the prefixes of the other stacks on the emulator whose
@@ -224,6 +329,25 @@ func (d *deployer) prune(ctx context.Context) error {
 	if len(d.model.Functions) > 0 {
 		model = &d.model.Functions[0].Role
 	}
+	// Rules, mappings and queues before the functions: nothing sends to a
+	// queue or reads it once it goes.
+	bus := naming.EventBus(d.model.Prefix)
+	for _, name := range plan.rules {
+		if err := d.pruneRule(ctx, bus, name); err != nil {
+			return err
+		}
+	}
+	for _, m := range plan.mappings {
+		if err := d.deleteMapping(ctx, m.function, lambdaMapping(m)); err != nil {
+			return err
+		}
+		d.p.report("mapping", m.function, statusDeleted)
+	}
+	for _, name := range plan.queues {
+		if err := d.deleteQueue(ctx, name); err != nil {
+			return err
+		}
+	}
 	for _, name := range plan.functions {
 		if err := d.pruneFunction(ctx, name, model); err != nil {
 			return err
@@ -236,6 +360,14 @@ func (d *deployer) prune(ctx context.Context) error {
 		if err := d.pruneRole(ctx, name, *model); err != nil {
 			return err
 		}
+	}
+	switch {
+	case plan.eventBus:
+		if err := d.deleteEventBus(ctx, bus, scan.archive, scan.bus); err != nil {
+			return err
+		}
+	case plan.busKept:
+		d.p.report("event bus", bus, statusBusKept)
 	}
 	for _, t := range plan.tables {
 		d.p.report("table", t, statusTableKept)
@@ -289,6 +421,9 @@ func (d *deployer) scanForPrune(ctx context.Context) (pruneScan, error) {
 		for _, m := range page.StateMachines {
 			scan.stateMachines[aws.ToString(m.Name)] = aws.ToString(m.StateMachineArn)
 		}
+	}
+	if err := d.scanEvents(ctx, &scan); err != nil {
+		return scan, err
 	}
 	params := ssm.NewDescribeParametersPaginator(d.ssm, &ssm.DescribeParametersInput{})
 	for params.HasMorePages() {

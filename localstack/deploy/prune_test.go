@@ -124,3 +124,80 @@ func TestLooksDeployed(t *testing.T) {
 		})
 	}
 }
+
+// Rules, mappings and queues of the stack that the model no longer has go;
+// a test's rule on the bus, a nested stack's queues and mappings, and
+// queues not named after a function of the stack stay.
+func TestPlanPruneEvents(t *testing.T) {
+	model := eventsModel(t, evNoConsumer) // prefix shop; evsub-got removed
+	relay := model.Function("evfix-relay")
+	scan := pruneScan{
+		functions: []liveFunction{
+			{relay.FunctionName, "shop"},
+			{"shop-evsub-got", "shop"}, // removed from the manifests
+			{"shop-b-users-get", "shop-b"},
+		},
+		bus: true, archive: true,
+		rules: []string{"shop-evsub-got", "shop-orders-old", "e2e-capture"},
+		queues: []string{
+			relay.Relay.DeadLetterQueue.Name,
+			"shop-evsub-got", "shop-evsub-got-dlq", // the removed consumer's
+			"shop-evsub-other",         // a model function's that is no longer a consumer
+			"shop-evsub-half-dlq",      // of a function whose role is all that is left
+			"shop-b-users-get",         // the nested stack's
+			"shop-handmade",            // no function's
+			"shop-evfix-relay-dlq-x",   // no function's
+			"shop-evsub-other-dlq-dlq", // no function's
+		},
+		mappings: []liveMapping{
+			{"1", relay.FunctionName, testStream},
+			{"2", "shop-evsub-got", "arn:aws:sqs:us-east-1:000000000000:shop-evsub-got"},
+			{"3", "shop-gone-fn", "arn:aws:sqs:us-east-1:000000000000:x"}, // its function is gone
+			{"4", "shop-b-users-get", "arn:aws:sqs:us-east-1:000000000000:shop-b-users-get"},
+			{"5", "other-fn", "arn:aws:sqs:us-east-1:000000000000:y"},
+		},
+		roles: []string{"shop-evsub-half"},
+	}
+	for _, fn := range model.Functions {
+		scan.roles = append(scan.roles, fn.Role.Name)
+	}
+	scan.parameters = []string{naming.JWKSParameter("shop"), naming.JWKSParameter("shop-b")}
+	got := planPrune(model, scan)
+	if want := []string{"shop-evsub-got", "shop-orders-old"}; !slices.Equal(got.rules, want) {
+		t.Errorf("rules %v, want %v", got.rules, want)
+	}
+	var uuids []string
+	for _, m := range got.mappings {
+		uuids = append(uuids, m.uuid)
+	}
+	if want := []string{"2", "3"}; !slices.Equal(uuids, want) {
+		t.Errorf("mappings %v, want %v (by function)", uuids, want)
+	}
+	if want := []string{"shop-evsub-got", "shop-evsub-got-dlq", "shop-evsub-half-dlq", "shop-evsub-other"}; !slices.Equal(got.queues, want) {
+		t.Errorf("queues %v, want %v", got.queues, want)
+	}
+	if got.eventBus || got.busKept {
+		t.Errorf("the model has a bus, and pruning would touch it: %+v", got)
+	}
+
+	silent := eventsModel(t, evNoEvents)
+	if got := planPrune(silent, scan); got.eventBus || !got.busKept {
+		t.Errorf("no bus in the model, a test's rule on it: delete %v, keep %v; want it kept", got.eventBus, got.busKept)
+	}
+	scan.rules = []string{"shop-evsub-got"}
+	if got := planPrune(silent, scan); !got.eventBus || got.busKept || !slices.Equal(got.rules, scan.rules) {
+		t.Errorf("no bus in the model, only its rules on it: %+v, want rules and bus deleted", got)
+	}
+}
+
+func TestFunctionNameOf(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:lambda:us-east-1:000000000000:function:shop-x":         "shop-x",
+		"arn:aws:lambda:us-east-1:000000000000:function:shop-x:live":    "shop-x",
+		"arn:aws:lambda:us-east-1:000000000000:function:shop-x:$LATEST": "shop-x",
+	} {
+		if got := functionNameOf(arn); got != want {
+			t.Errorf("functionNameOf(%s) = %s, want %s", arn, got, want)
+		}
+	}
+}

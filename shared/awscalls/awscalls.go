@@ -21,6 +21,10 @@
 // A recorder never changes the request: the headers (and with them the
 // signature) are untouched, and the body the server receives is byte for
 // byte the one the caller sent, on every retry.
+//
+// What Lambda itself does with a function's role for an event source
+// mapping (read the queue or stream, send to the on-failure destination)
+// no recorder in the function sees: MappingNeeds names it.
 package awscalls
 
 import (

@@ -16,7 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
@@ -146,8 +149,9 @@ func mustLine(c Call) string {
 	return b.String()
 }
 
-// Secrets Manager and SSM go through the same client, named by their
-// signing scope.
+// Secrets Manager, SSM, EventBridge and SQS go through the same client,
+// named by their signing scope; the SDK speaks the JSON protocol to each
+// (SQS included, since its 2023 clients).
 func TestRecorderNamesEachServicesAction(t *testing.T) {
 	srv := httptest.NewServer(&fakeAWS{})
 	defer srv.Close()
@@ -159,10 +163,20 @@ func TestRecorderNamesEachServicesAction(t *testing.T) {
 	if _, err := ssm.NewFromConfig(cfg).GetParameter(t.Context(), &ssm.GetParameterInput{Name: aws.String("/shop/jwks")}); err != nil {
 		t.Fatal(err)
 	}
+	entry := ebtypes.PutEventsRequestEntry{EventBusName: aws.String("shop-events"), Source: aws.String("shop.orders"), DetailType: aws.String("t"), Detail: aws.String("{}")}
+	if _, err := eventbridge.NewFromConfig(cfg).PutEvents(t.Context(), &eventbridge.PutEventsInput{Entries: []ebtypes.PutEventsRequestEntry{entry}}); err != nil {
+		t.Fatal(err)
+	}
+	queue := srv.URL + "/000000000000/shop-notifications-notify"
+	if _, err := sqs.NewFromConfig(cfg).ChangeMessageVisibility(t.Context(), &sqs.ChangeMessageVisibilityInput{QueueUrl: &queue, ReceiptHandle: aws.String("r"), VisibilityTimeout: 30}); err != nil {
+		t.Fatal(err)
+	}
 	calls := parseLines(t, out.String())
 	want := []Need{
 		{Action: "secretsmanager:GetSecretValue", Resource: "secret:shop/signing/users"},
 		{Action: "ssm:GetParameter", Resource: "parameter/shop/jwks"},
+		{Action: "events:PutEvents", Resource: "event-bus/shop-events"},
+		{Action: "sqs:ChangeMessageVisibility", Resource: "shop-notifications-notify"},
 	}
 	if len(calls) != len(want) {
 		t.Fatalf("%d calls, want %d:\n%s", len(calls), len(want), &out)

@@ -36,7 +36,17 @@ func describe(service, operation string, body []byte) ([]Need, string) {
 	)
 	switch service {
 	case "dynamodb":
-		needs, err = dynamoDBItems(operation, body)
+		// DynamoDB Streams signs as dynamodb too; its operations are
+		// named apart from the table's.
+		if slices.Contains(streamOperations, operation) {
+			needs, err = dynamoDBStream(operation, body)
+		} else {
+			needs, err = dynamoDBItems(operation, body)
+		}
+	case "events":
+		needs, err = eventBuses(operation, body)
+	case "sqs":
+		needs, err = sqsQueue(operation, body)
 	case "secretsmanager":
 		needs, err = secretsManagerSecret(operation, body)
 	case "ssm":
@@ -325,6 +335,133 @@ func stepFunctionsResource(operation string, body []byte) ([]Need, error) {
 		return nil, fmt.Errorf("states:%s without the ARN it acts on", operation)
 	}
 	return []Need{{Action: "states:" + operation, Resource: r}}, nil
+}
+
+// streamOperations are DynamoDB Streams' operations.
+var streamOperations = []string{"DescribeStream", "GetRecords", "GetShardIterator", "ListStreams"}
+
+// dynamoDBStream names the stream a DynamoDB Streams call reads (IAM's
+// resource is the stream's ARN, table/<name>/stream/<label>). GetRecords
+// names it only in its shard iterator, which starts with the stream's ARN
+// and a "|" on AWS and on the emulator alike; ListStreams names at most a
+// table, whose every stream it lists.
+func dynamoDBStream(operation string, body []byte) ([]Need, error) {
+	var in struct {
+		StreamARN     string `json:"StreamArn"`
+		ShardIterator string `json:"ShardIterator"`
+		TableName     string `json:"TableName"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	r := in.StreamARN
+	switch operation {
+	case "GetRecords":
+		r, _, _ = strings.Cut(in.ShardIterator, "|")
+	case "ListStreams":
+		if in.TableName == "" {
+			return nil, errors.New("dynamodb:ListStreams without TableName lists every table's streams: its resources are not known to this recorder")
+		}
+		r = tableOp{TableName: in.TableName}.resource() + "/stream/*"
+	}
+	if operation != "ListStreams" && (!strings.HasPrefix(r, "arn:") || !strings.Contains(r, "/stream/")) {
+		return nil, fmt.Errorf("dynamodb:%s names no stream ARN", operation)
+	}
+	return []Need{{Action: "dynamodb:" + operation, Resource: r}}, nil
+}
+
+// eventBuses names the buses a PutEvents puts on: IAM's resource is each
+// entry's bus (event-bus/<name>), the default bus when an entry names none.
+func eventBuses(operation string, body []byte) ([]Need, error) {
+	if operation != "PutEvents" {
+		return nil, fmt.Errorf("the resources of events:%s are not known to this recorder", operation)
+	}
+	var in struct {
+		Entries []struct {
+			EventBusName string `json:"EventBusName"`
+		} `json:"Entries"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	var needs []Need
+	for _, e := range in.Entries {
+		r := e.EventBusName
+		if r == "" {
+			r = "default"
+		}
+		if !strings.HasPrefix(r, "arn:") {
+			r = "event-bus/" + r
+		}
+		if !slices.ContainsFunc(needs, func(n Need) bool { return n.Resource == r }) {
+			needs = append(needs, Need{Action: "events:PutEvents", Resource: r})
+		}
+	}
+	return needs, nonEmpty(needs)
+}
+
+// sqsActions are the IAM actions of SQS operations whose action is not
+// named as they are: a batch is authorised as its single form.
+var sqsActions = map[string]string{
+	"SendMessageBatch":             "SendMessage",
+	"DeleteMessageBatch":           "DeleteMessage",
+	"ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+// sqsQueue names the queue an SQS call acts on: IAM's resource is the
+// queue's ARN, whose resource part is the queue's name, the last segment
+// of its URL (https://sqs.<region>.amazonaws.com/<account>/<name>).
+func sqsQueue(operation string, body []byte) ([]Need, error) {
+	var in struct {
+		QueueURL  string `json:"QueueUrl"`
+		QueueName string `json:"QueueName"`
+	}
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	name := in.QueueName
+	if in.QueueURL != "" {
+		name = in.QueueURL[strings.LastIndex(in.QueueURL, "/")+1:]
+	}
+	if name == "" {
+		return nil, fmt.Errorf("sqs:%s without QueueUrl or QueueName: its resources are not known to this recorder", operation)
+	}
+	action := operation
+	if a, ok := sqsActions[operation]; ok {
+		action = a
+	}
+	return []Need{{Action: "sqs:" + action, Resource: name}}, nil
+}
+
+// MappingNeeds are the calls Lambda makes with a function's role for an
+// event source mapping from source (a queue's or a table stream's ARN),
+// sending a batch that failed for good to onFailure (a queue's or topic's
+// ARN; "" for none). The function's code never makes them, so no recorder
+// sees them; each is a whole ARN.
+func MappingNeeds(source, onFailure string) ([]Need, error) {
+	var actions []string
+	switch {
+	case strings.HasPrefix(source, "arn:") && strings.Contains(source, ":sqs:"):
+		actions = []string{"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+	case strings.HasPrefix(source, "arn:") && strings.Contains(source, ":dynamodb:") && strings.Contains(source, "/stream/"):
+		actions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+	default:
+		return nil, fmt.Errorf("event source %q: neither an SQS queue nor a DynamoDB stream, whose needs this package does not know", source)
+	}
+	needs := make([]Need, 0, len(actions)+1)
+	for _, a := range actions {
+		needs = append(needs, Need{Action: a, Resource: source})
+	}
+	switch {
+	case onFailure == "":
+	case strings.Contains(onFailure, ":sqs:"):
+		needs = append(needs, Need{Action: "sqs:SendMessage", Resource: onFailure})
+	case strings.Contains(onFailure, ":sns:"):
+		needs = append(needs, Need{Action: "sns:Publish", Resource: onFailure})
+	default:
+		return needs, fmt.Errorf("on-failure destination %q: neither an SQS queue nor an SNS topic, whose needs this package does not know", onFailure)
+	}
+	return needs, nil
 }
 
 // decode reads an operation's JSON body; an empty body is an empty input.

@@ -177,8 +177,68 @@ func TestDescribe(t *testing.T) {
 			want: []Need{{Action: "ssm:GetParameters", Resource: "parameter/a"}, {Action: "ssm:GetParameters", Resource: "arn:aws:ssm:us-east-1:1:parameter/b"}},
 		},
 		{
-			name: "a service the recorder does not know", service: "events", operation: "PutEvents",
-			body: `{"Entries":[]}`, problem: "not known",
+			name: "PutEvents acts on each entry's bus, once", service: "events", operation: "PutEvents",
+			body: `{"Entries":[{"EventBusName":"shop-events","Source":"shop.orders","DetailType":"t","Detail":"{}"},{"EventBusName":"shop-events"},` +
+				`{"EventBusName":"arn:aws:events:us-east-1:1:event-bus/other"},{"Source":"s"}]}`,
+			want: []Need{
+				{Action: "events:PutEvents", Resource: "event-bus/shop-events"},
+				{Action: "events:PutEvents", Resource: "arn:aws:events:us-east-1:1:event-bus/other"},
+				{Action: "events:PutEvents", Resource: "event-bus/default"},
+			},
+		},
+		{
+			name: "PutEvents without entries", service: "events", operation: "PutEvents",
+			body: `{"Entries":[]}`, problem: "no items",
+		},
+		{
+			name: "an EventBridge operation the recorder does not know", service: "events", operation: "PutRule",
+			body: `{"Name":"r"}`, problem: "not known",
+		},
+		{
+			name: "SendMessage acts on the queue of the URL", service: "sqs", operation: "SendMessage",
+			body: `{"QueueUrl":"https://sqs.us-east-1.amazonaws.com/000000000000/shop-orders-relay-dlq","MessageBody":"x"}`,
+			want: []Need{{Action: "sqs:SendMessage", Resource: "shop-orders-relay-dlq"}},
+		},
+		{
+			name: "a batch is authorised as its single form", service: "sqs", operation: "ChangeMessageVisibilityBatch",
+			body: `{"QueueUrl":"http://127.0.0.1:4566/000000000000/shop-notifications-notify","Entries":[{"Id":"1","ReceiptHandle":"r","VisibilityTimeout":30}]}`,
+			want: []Need{{Action: "sqs:ChangeMessageVisibility", Resource: "shop-notifications-notify"}},
+		},
+		{
+			name: "GetQueueUrl names the queue", service: "sqs", operation: "GetQueueUrl",
+			body: `{"QueueName":"q"}`,
+			want: []Need{{Action: "sqs:GetQueueUrl", Resource: "q"}},
+		},
+		{
+			name: "an SQS operation without a queue", service: "sqs", operation: "ListQueues",
+			body: `{}`, problem: "without QueueUrl",
+		},
+		{
+			name: "GetShardIterator reads the stream", service: "dynamodb", operation: "GetShardIterator",
+			body: `{"StreamArn":"arn:aws:dynamodb:us-east-1:0:table/shop-orders/stream/2026-01-01T00:00:00.000","ShardId":"s","ShardIteratorType":"TRIM_HORIZON"}`,
+			want: []Need{{Action: "dynamodb:GetShardIterator", Resource: "arn:aws:dynamodb:us-east-1:0:table/shop-orders/stream/2026-01-01T00:00:00.000"}},
+		},
+		{
+			name: "GetRecords reads the stream its iterator starts with", service: "dynamodb", operation: "GetRecords",
+			body: `{"ShardIterator":"arn:aws:dynamodb:us-east-1:0:table/shop-orders/stream/2026-01-01T00:00:00.000|1|AAAA"}`,
+			want: []Need{{Action: "dynamodb:GetRecords", Resource: "arn:aws:dynamodb:us-east-1:0:table/shop-orders/stream/2026-01-01T00:00:00.000"}},
+		},
+		{
+			name: "GetRecords with an opaque iterator", service: "dynamodb", operation: "GetRecords",
+			body: `{"ShardIterator":"AAAA"}`, problem: "no stream ARN",
+		},
+		{
+			name: "ListStreams of a table", service: "dynamodb", operation: "ListStreams",
+			body: `{"TableName":"shop-orders"}`,
+			want: []Need{{Action: "dynamodb:ListStreams", Resource: "table/shop-orders/stream/*"}},
+		},
+		{
+			name: "ListStreams of every table", service: "dynamodb", operation: "ListStreams",
+			body: `{}`, problem: "every table",
+		},
+		{
+			name: "a service the recorder does not know", service: "sns", operation: "Publish",
+			body: `{"TopicArn":"arn:aws:sns:us-east-1:0:t"}`, problem: "not known",
 		},
 		{
 			name: "unsigned", service: "", operation: "GetItem", body: `{}`, problem: "unsigned",
@@ -194,5 +254,31 @@ func TestDescribe(t *testing.T) {
 				t.Errorf("needs\n got %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestMappingNeeds(t *testing.T) {
+	queue := "arn:aws:sqs:us-east-1:0:shop-notifications-notify"
+	stream := "arn:aws:dynamodb:us-east-1:0:table/shop-orders/stream/2026-01-01T00:00:00.000"
+	dlq := "arn:aws:sqs:us-east-1:0:shop-orders-relay-dlq"
+	got, err := MappingNeeds(queue, "")
+	want := []Need{{Action: "sqs:ReceiveMessage", Resource: queue}, {Action: "sqs:DeleteMessage", Resource: queue}, {Action: "sqs:GetQueueAttributes", Resource: queue}}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("queue mapping needs %+v (%v), want %+v", got, err, want)
+	}
+	got, err = MappingNeeds(stream, dlq)
+	want = []Need{
+		{Action: "dynamodb:DescribeStream", Resource: stream}, {Action: "dynamodb:GetRecords", Resource: stream},
+		{Action: "dynamodb:GetShardIterator", Resource: stream}, {Action: "dynamodb:ListStreams", Resource: stream},
+		{Action: "sqs:SendMessage", Resource: dlq},
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("stream mapping needs %+v (%v), want %+v", got, err, want)
+	}
+	if _, err := MappingNeeds("arn:aws:kinesis:us-east-1:0:stream/s", ""); err == nil {
+		t.Error("a Kinesis mapping's needs: no error")
+	}
+	if _, err := MappingNeeds(stream, "arn:aws:lambda:us-east-1:0:function:f"); err == nil {
+		t.Error("a function as on-failure destination: no error")
 	}
 }

@@ -67,6 +67,11 @@ type Queue struct {
 	ARN                   string `json:"arn"`
 	VisibilityTimeoutSecs int    `json:"visibilityTimeout"`
 	MessageRetentionSecs  int    `json:"messageRetention"`
+	// MaximumMessageSize is set, not left to SQS's default, which AWS
+	// raised to 1 MiB in 2025 while Terraform's provider 5.x still writes
+	// (and allows at most) 256 KiB: both deployments then say the same.
+	// An event is at most 256 KiB anyway (EventBridge's entry limit).
+	MaximumMessageSize int `json:"maximumMessageSize"`
 	// MaxReceiveCount is how often a message is received before the queue
 	// moves it to its DeadLetterQueue; 0 on a dead-letter queue, which
 	// redrives nowhere.
@@ -130,6 +135,7 @@ const (
 	// may hold a batch while it retries a throttled invoke.
 	queueVisibilityPerTimeout = 6
 	queueRetentionSecs        = 4 * 24 * 3600
+	queueMaximumMessageSize   = 256 * 1024
 	// QueueMaxReceiveCount: a message failing five times is poison, not
 	// bad luck; it moves to the dead-letter queue and the rest go on.
 	QueueMaxReceiveCount = 5
@@ -228,6 +234,7 @@ func consumer(p Params, set *manifest.Set, fn *manifest.Function) (*Consumer, er
 			ARN:                   queue,
 			VisibilityTimeoutSecs: queueVisibilityPerTimeout * fn.TimeoutSecs,
 			MessageRetentionSecs:  queueRetentionSecs,
+			MaximumMessageSize:    queueMaximumMessageSize,
 			MaxReceiveCount:       QueueMaxReceiveCount,
 			SSE:                   true,
 			Policy:                queuePolicy(queue, rule),
@@ -262,6 +269,7 @@ func deadLetterQueue(p Params, fn string) Queue {
 		ARN:                   queueARN(p, name),
 		VisibilityTimeoutSecs: deadLetterVisibilitySecs,
 		MessageRetentionSecs:  deadLetterRetentionSecs,
+		MaximumMessageSize:    queueMaximumMessageSize,
 		SSE:                   true,
 	}
 }

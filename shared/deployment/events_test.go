@@ -134,6 +134,7 @@ func TestConsumerModel(t *testing.T) {
 		Name: "acme-notes-notify", ARN: queueARN,
 		VisibilityTimeoutSecs: 60, // 6 x the function's 10 s
 		MessageRetentionSecs:  4 * 24 * 3600,
+		MaximumMessageSize:    262144,
 		MaxReceiveCount:       5,
 		SSE:                   true,
 	}
@@ -152,7 +153,7 @@ func TestConsumerModel(t *testing.T) {
 	}
 	wantDLQ := Queue{
 		Name: "acme-notes-notify-dlq", ARN: queueARN + "-dlq",
-		VisibilityTimeoutSecs: 30, MessageRetentionSecs: 14 * 24 * 3600, SSE: true,
+		VisibilityTimeoutSecs: 30, MessageRetentionSecs: 14 * 24 * 3600, MaximumMessageSize: 262144, SSE: true,
 	}
 	if c.DeadLetterQueue != wantDLQ {
 		t.Fatalf("dead-letter queue = %+v, want %+v", c.DeadLetterQueue, wantDLQ)
@@ -197,7 +198,7 @@ func TestRelayModel(t *testing.T) {
 		MaximumRecordAgeSecs: 86400,
 		DeadLetterQueue: Queue{
 			Name: "acme-orders-relay-dlq", ARN: dlqARN,
-			VisibilityTimeoutSecs: 30, MessageRetentionSecs: 14 * 24 * 3600, SSE: true,
+			VisibilityTimeoutSecs: 30, MessageRetentionSecs: 14 * 24 * 3600, MaximumMessageSize: 262144, SSE: true,
 		},
 	}
 	if *fn.Relay != want {

@@ -9,9 +9,11 @@
 //	report.Write(os.Stdout)
 //
 // The calls come from shared/awscalls, which every function deployed by the
-// local deployer writes to its log group, one line per call; the policies
-// are what IAM holds for the function's role; iampolicy decides. A call
-// that cannot be fully described or evaluated counts as denied.
+// local deployer writes to its log group, one line per call; so do the
+// calls Lambda makes with the role for each of the function's event source
+// mappings (awscalls.MappingNeeds); the policies are what IAM holds for the
+// function's role; iampolicy decides. A call that cannot be fully
+// described or evaluated counts as denied.
 package leastprivilege
 
 import (
@@ -35,9 +37,23 @@ type Function struct {
 	Recording bool
 	Policies  []iampolicy.Policy
 	Calls     []awscalls.Call
+	// Mappings are the function's event source mappings: Lambda reads
+	// their sources (and writes their on-failure destinations) with the
+	// function's role, so the role must allow that too, though no call
+	// of the function's own is ever recorded for it.
+	Mappings []Mapping
 	// Err says why the function, its policies or its calls could not be read.
 	Err error
 }
+
+// Mapping is an event source mapping as the check sees it.
+type Mapping struct {
+	Source    string // the queue's or stream's ARN
+	OnFailure string // the on-failure destination's ARN; "" for none
+}
+
+// mappingOperation names, in a finding, what needed a grant for a mapping.
+const mappingOperation = "event source mapping"
 
 // Resolver answers what a recorded call does not say.
 type Resolver interface {
@@ -52,6 +68,7 @@ type Resolver interface {
 type Report struct {
 	Functions int
 	Checked   int            // calls evaluated against their function's policies
+	Mappings  int            // event source mappings evaluated likewise
 	LocalOnly map[string]int // calls of local test machinery, by reason: not evaluated
 	NoCalls   []string       // functions that recorded no call
 	Denied    []Finding
@@ -127,6 +144,22 @@ func Check(ctx context.Context, fns []Function, r Resolver) Report {
 				d := iampolicy.Evaluate(fn.Policies, req)
 				if !d.Allowed {
 					deny(Finding{Function: fn.Name, Action: need.Action, Resource: req.Resource, Operation: call.Operation, Reason: d.Reason})
+				}
+				for _, g := range d.Grants {
+					used[g] = true
+				}
+			}
+		}
+		for _, m := range fn.Mappings {
+			rep.Mappings++
+			needs, err := awscalls.MappingNeeds(m.Source, m.OnFailure)
+			if err != nil {
+				deny(Finding{Function: fn.Name, Resource: m.Source, Operation: mappingOperation, Reason: "cannot be checked: " + err.Error()})
+			}
+			for _, need := range needs {
+				d := iampolicy.Evaluate(fn.Policies, iampolicy.Request{Action: need.Action, Resource: need.Resource})
+				if !d.Allowed {
+					deny(Finding{Function: fn.Name, Action: need.Action, Resource: need.Resource, Operation: mappingOperation, Reason: d.Reason})
 				}
 				for _, g := range d.Grants {
 					used[g] = true
@@ -250,7 +283,8 @@ func (r Report) Write(w io.Writer) {
 	if r.Failed() {
 		verdict = fmt.Sprintf("%d kinds of call NOT ALLOWED", len(r.Denied))
 	}
-	fmt.Fprintf(w, "least privilege: %d functions, %d AWS calls (since each was deployed) checked against their roles' policies: %s\n", r.Functions, r.Checked, verdict)
+	fmt.Fprintf(w, "least privilege: %d functions, %d AWS calls (since each was deployed) and %d event source mappings checked against their roles' policies: %s\n",
+		r.Functions, r.Checked, r.Mappings, verdict)
 	for _, reason := range slices.Sorted(maps.Keys(r.LocalOnly)) {
 		fmt.Fprintf(w, "  not checked: %d calls of local test machinery (%s), which never run on AWS\n", r.LocalOnly[reason], reason)
 	}

@@ -199,7 +199,7 @@ func TestReportPrintsVerdictDenialsAndUnusedGrants(t *testing.T) {
 	var out bytes.Buffer
 	Check(t.Context(), []Function{fn}, fakeResolver{}).Write(&out)
 	for _, want := range []string{
-		"least privilege: 1 functions, 1 AWS calls (since each was deployed) checked against their roles' policies: 1 kinds of call NOT ALLOWED",
+		"least privilege: 1 functions, 1 AWS calls (since each was deployed) and 0 event source mappings checked against their roles' policies: 1 kinds of call NOT ALLOWED",
 		"not checked: 1 calls of local test machinery (faults)",
 		"shop-users-login  dynamodb:PutItem  arn:aws:dynamodb:us-east-1:000000000000:table/shop-users  1      PutItem    no statement allows it",
 		"shop-users-login  dynamodb:GetItem               table/shop-users, table/shop-users/index/*",
@@ -211,5 +211,61 @@ func TestReportPrintsVerdictDenialsAndUnusedGrants(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "logs:PutLogEvents") || strings.Contains(out.String(), "xray:") {
 		t.Errorf("the report lists the logs or X-Ray actions Lambda itself uses:\n%s", &out)
+	}
+}
+
+// Lambda reads a mapping's source and writes its on-failure destination
+// with the function's role: the model's relay and consumer policies allow
+// exactly that (their grants count as used), and a mapping the role does
+// not cover is denied.
+func TestCheckMappings(t *testing.T) {
+	relayDoc, consumerDoc := deploymenttest.EventPolicies(t)
+	parse := func(name, doc string) []iampolicy.Policy {
+		p, err := iampolicy.Parse(name, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []iampolicy.Policy{p}
+	}
+	stream := "arn:aws:dynamodb:us-east-1:000000000000:table/shop-orders/stream/2026-01-01T00:00:00.000"
+	dlq := "arn:aws:sqs:us-east-1:000000000000:shop-orders-relay-dlq"
+	queue := "arn:aws:sqs:us-east-1:000000000000:shop-notifications-notify"
+	relay := Function{Name: "shop-orders-relay", ARN: "arn:aws:lambda:us-east-1:000000000000:function:shop-orders-relay", Recording: true,
+		Policies: parse("relay", relayDoc), Mappings: []Mapping{{Source: stream, OnFailure: dlq}},
+		Calls: []awscalls.Call{call("PutEvents", need("events:PutEvents", "event-bus/shop-events"))}}
+	consumer := Function{Name: "shop-notifications-notify", ARN: "arn:aws:lambda:us-east-1:000000000000:function:shop-notifications-notify", Recording: true,
+		Policies: parse("consumer", consumerDoc), Mappings: []Mapping{{Source: queue}},
+		Calls: []awscalls.Call{
+			call("PutItem", need("dynamodb:PutItem", "table/shop-notifications", key("NOTE#1"))),
+			call("ChangeMessageVisibility", need("sqs:ChangeMessageVisibility", "shop-notifications-notify")),
+		}}
+	rep := Check(t.Context(), []Function{relay, consumer}, fakeResolver{})
+	if len(rep.Denied) != 0 || rep.Mappings != 2 {
+		t.Fatalf("denied %+v, %d mappings checked; want none denied of 2", rep.Denied, rep.Mappings)
+	}
+	if len(rep.Unused) != 0 {
+		t.Errorf("unused %+v: the mappings' and the calls' grants are all the roles hold", rep.Unused)
+	}
+
+	// Another table's stream, a queue the relay may not send to, and a
+	// consumer reading another consumer's queue.
+	relay.Mappings = []Mapping{{Source: "arn:aws:dynamodb:us-east-1:000000000000:table/shop-users/stream/x", OnFailure: queue}}
+	consumer.Mappings = []Mapping{{Source: "arn:aws:sqs:us-east-1:000000000000:shop-orders-user-updated"}, {Source: "arn:aws:kinesis:us-east-1:000000000000:stream/k"}}
+	rep = Check(t.Context(), []Function{relay, consumer}, fakeResolver{})
+	var got []string
+	for _, f := range rep.Denied {
+		if f.Operation != mappingOperation {
+			t.Errorf("finding %+v is not the mapping's", f)
+		}
+		got = append(got, f.Function+" "+dash(f.Action))
+	}
+	want := []string{
+		"shop-notifications-notify -",
+		"shop-notifications-notify sqs:DeleteMessage", "shop-notifications-notify sqs:GetQueueAttributes", "shop-notifications-notify sqs:ReceiveMessage",
+		"shop-orders-relay dynamodb:DescribeStream", "shop-orders-relay dynamodb:GetRecords", "shop-orders-relay dynamodb:GetShardIterator",
+		"shop-orders-relay dynamodb:ListStreams", "shop-orders-relay sqs:SendMessage",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("denied %v, want %v", got, want)
 	}
 }

@@ -87,8 +87,32 @@ func (s *Stack) function(ctx context.Context, name string, since time.Time) Func
 	}
 	if fn.Calls, err = s.recordedCalls(ctx, "/aws/lambda/"+name, since); err != nil {
 		fn.Err = err
+		return fn
+	}
+	if fn.Mappings, err = s.mappings(ctx, name); err != nil {
+		fn.Err = err
 	}
 	return fn
+}
+
+// mappings reads the function's event source mappings.
+func (s *Stack) mappings(ctx context.Context, name string) ([]Mapping, error) {
+	var out []Mapping
+	pages := lambda.NewListEventSourceMappingsPaginator(s.lambda, &lambda.ListEventSourceMappingsInput{FunctionName: &name})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("event source mappings: %w", err)
+		}
+		for _, m := range page.EventSourceMappings {
+			mapping := Mapping{Source: aws.ToString(m.EventSourceArn)}
+			if d := m.DestinationConfig; d != nil && d.OnFailure != nil {
+				mapping.OnFailure = aws.ToString(d.OnFailure.Destination)
+			}
+			out = append(out, mapping)
+		}
+	}
+	return out, nil
 }
 
 // rolePolicies returns every policy the role has: inline and attached.

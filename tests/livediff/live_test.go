@@ -20,15 +20,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/awserr"
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/testenv"
@@ -117,9 +120,12 @@ func buildDeployer(t *testing.T) string {
 }
 
 // deployStack deploys every manifest under prefix with the local deployer.
-func deployStack(t *testing.T, deployer, prefix string) {
+func deployStack(t *testing.T, deployer, prefix string) { deployStackOf(t, deployer, repoRoot, prefix) }
+
+// deployStackOf deploys every manifest of the tree at root under prefix.
+func deployStackOf(t *testing.T, deployer, root, prefix string) {
 	t.Helper()
-	root, err := filepath.Abs(repoRoot)
+	root, err := filepath.Abs(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +201,37 @@ func checkComplete(t *testing.T, s *State, set *manifest.Set) {
 	for name, fn := range s.Functions {
 		if fn.Role != name || len(s.Roles[fn.Role].Inline) == 0 {
 			t.Errorf("function %s: role %q with %d inline policies, want its own role with a policy", name, fn.Role, len(s.Roles[fn.Role].Inline))
+		}
+	}
+
+	// The event resources, named as the model names them.
+	model, err := deployment.Build(set, deployment.Params{Prefix: PrefixToken, Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buses, rules, queues, mappings []string
+	if model.EventBus != nil {
+		buses = append(buses, model.EventBus.Name)
+	}
+	for _, fn := range model.Functions {
+		if c := fn.Consumer; c != nil {
+			rules = append(rules, c.Rule.Name)
+			queues = append(queues, c.Queue.Name, c.DeadLetterQueue.Name)
+			mappings = append(mappings, fn.FunctionName+" <- "+c.Queue.Name)
+		}
+		if r := fn.Relay; r != nil {
+			queues = append(queues, r.DeadLetterQueue.Name)
+			mappings = append(mappings, fn.FunctionName+" <- table/"+r.Table+"/stream")
+		}
+	}
+	check("event buses", keys(s.EventBuses), buses)
+	check("archives", keys(s.Archives), buses) // the archive is named after its bus
+	check("rules", keys(s.Rules), rules)
+	check("queues", keys(s.Queues), queues)
+	check("event source mappings", keys(s.Mappings), mappings)
+	for name, r := range s.Rules {
+		if len(r.Targets) != 1 {
+			t.Errorf("rule %s: targets %v, want its queue", name, r.Targets)
 		}
 	}
 }
@@ -614,7 +651,52 @@ func deleteStack(t *testing.T, cfg aws.Config, prefix string) {
 			errs = append(errs, fmt.Errorf("%s: %w", what, err))
 		}
 	}
+	// Rules and mappings first: nothing sends to a queue or reads it once
+	// it goes. Lambda keeps a deleted function's mappings, so they go
+	// before the functions.
+	eb := eventbridge.NewFromConfig(cfg)
+	for name, r := range s.Rules {
+		bus := raw(r.Bus)
+		if ids := keys(r.Targets); len(ids) > 0 {
+			_, err := eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: raw(name), EventBusName: bus, Ids: ids})
+			note("rule "+name+" targets", err)
+		}
+		_, err := eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: raw(name), EventBusName: bus})
+		note("rule "+name, err)
+	}
 	lc := lambda.NewFromConfig(cfg)
+	for name := range s.Functions {
+		mappings, err := lc.ListEventSourceMappings(ctx, &lambda.ListEventSourceMappingsInput{FunctionName: raw(name)})
+		note("function "+name+" mappings", err)
+		if err == nil {
+			for _, m := range mappings.EventSourceMappings {
+				_, err := lc.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID})
+				note("function "+name+" mapping", err)
+			}
+		}
+	}
+	for name := range s.Archives {
+		_, err := eb.DeleteArchive(ctx, &eventbridge.DeleteArchiveInput{ArchiveName: raw(name)})
+		note("archive "+name, err)
+	}
+	for name := range s.EventBuses {
+		_, err := eb.DeleteEventBus(ctx, &eventbridge.DeleteEventBusInput{Name: raw(name)})
+		note("event bus "+name, err)
+	}
+	qc := sqs.NewFromConfig(cfg)
+	for name := range s.Queues {
+		url, err := qc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: raw(name)})
+		if awserr.HasCode(err, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue") {
+			continue
+		}
+		note("queue "+name, err)
+		if err == nil {
+			_, err := qc.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: url.QueueUrl})
+			if !awserr.HasCode(err, "QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue") {
+				note("queue "+name, err)
+			}
+		}
+	}
 	for name := range s.Functions {
 		_, err := lc.DeleteFunction(ctx, &lambda.DeleteFunctionInput{FunctionName: raw(name)})
 		note("function "+name, err)

@@ -16,7 +16,8 @@
 //
 // Snapshot lists, rather than looks up the expected names, so an extra
 // resource shows: every DynamoDB table, Lambda function, IAM role, HTTP API,
-// Secrets Manager secret, SSM parameter and CloudWatch log group whose name
+// Secrets Manager secret, SSM parameter, CloudWatch log group, EventBridge
+// bus, archive and rule (on the stack's buses), and SQS queue whose name
 // is the stack's (the prefix as its first name part: "shop-users",
 // "shop/signing/users", "/shop/jwks", "/aws/lambda/shop-users-get"; not
 // "workshop-users"). When another stack's prefix extends this one with a
@@ -40,11 +41,29 @@
 // description); parameters by name and type (never a value); state
 // machines with type, definition (canonical JSON, its step ARNs
 // normalised), role, logging and tracing (their roles and log groups are
-// among the roles and log groups).
+// among the roles and log groups); event buses with description, resource
+// policy, dead-letter target, encryption and log config; archives with
+// source, description, pattern, retention and state (not their event
+// counts); rules with bus, pattern (canonical JSON), schedule, state, role
+// and each target by id (ARN, input, input path and transformer, message
+// group, retry policy, dead-letter target); queues with every attribute
+// that configures them (visibility, retention, size, delay, wait,
+// encryption, FIFO settings, redrive target and count, redrive allow
+// policy, policy by meaning; not the counts, timestamps or ARN); and
+// every event source mapping of the stack's functions, keyed by function
+// and source, with state, batch size and window, starting position,
+// filters, response types, maximum concurrency, bisect, retry attempts,
+// record age, parallelization, tumbling window and on-failure destination.
+// MiniStack 1.5.33 reports all of these as set: a bus without a policy,
+// dead-letter target, key or log config, and a mapping's parallelization
+// and tumbling window, read as unset on both sides alike; its archives
+// have no KMS key field, and its rules no role, so neither is exercised
+// there.
 //
 // The two states are normalised before they are compared (normalise.go):
 // the prefix, where it stands as a whole name part, becomes {prefix}; the
-// account in ARNs {account}; a secret ARN's random suffix {suffix}; API,
+// account in ARNs {account}; a secret ARN's random suffix {suffix}; a table
+// stream's label (when it was made) {stream} (events.go); API,
 // authorizer, integration and route ids tokens naming what they identify
 // ({api}, {authorizer}, {integration:{prefix}-users-get}, ...). Policies compare by
 // meaning (Policy). Timestamps, revision ids and versions are not read.
@@ -64,10 +83,9 @@
 //   - a KMS key's ARN: its id is the cloud's; whether a key is used is
 //     compared.
 //
-// Everything else that differs is a finding. A new kind of resource (state
-// machine, bus, rule, queue, event source mapping, stream) is one more
-// field of State and one more reader in Snapshot; Diff and the normaliser
-// walk State by reflection and need no change.
+// Everything else that differs is a finding. A new kind of resource is one
+// more field of State and one more reader in Snapshot; Diff and the
+// normaliser walk State by reflection and need no change.
 package livediff
 
 import (
@@ -82,11 +100,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 )
@@ -106,6 +126,12 @@ type State struct {
 	Parameters map[string]Parameter `json:"parameters" diff:"parameter"`
 
 	StateMachines map[string]StateMachine `json:"stateMachines" diff:"state machine"`
+
+	EventBuses map[string]EventBus `json:"eventBuses" diff:"event bus"`
+	Archives   map[string]Archive  `json:"archives" diff:"archive"`
+	Rules      map[string]Rule     `json:"rules" diff:"rule"`
+	Queues     map[string]Queue    `json:"queues" diff:"queue"`
+	Mappings   map[string]Mapping  `json:"mappings" diff:"event source mapping"`
 }
 
 // Table is a DynamoDB table.
@@ -287,6 +313,8 @@ type clients struct {
 	sm     *secretsmanager.Client
 	ssm    *ssm.Client
 	sfn    *sfn.Client
+	events *eventbridge.Client
+	sqs    *sqs.Client
 }
 
 // snapshot is one Snapshot in progress: the raw state the readers fill in
@@ -344,8 +372,9 @@ const prefixVariable = "SHOP_PREFIX"
 // reader fills in one kind of resource.
 type reader func(ctx context.Context, sn *snapshot) error
 
-// readers are every kind Snapshot reads; later kinds add one each.
-var readers = []reader{readTables, readFunctions, readRoles, readLogGroups, readAPIs, readSecrets, readParameters, readStateMachines}
+// readers are every kind Snapshot reads; later kinds add one each. The
+// event source mappings (readEvents) are read per function, after them.
+var readers = []reader{readTables, readFunctions, readRoles, readLogGroups, readAPIs, readSecrets, readParameters, readStateMachines, readEvents}
 
 // Snapshot reads everything the stack of prefix deployed, through cfg
 // (shared/awsconfig.Load, with AWS_ENDPOINT_URL for the emulator), and
@@ -363,6 +392,8 @@ func Snapshot(ctx context.Context, cfg aws.Config, prefix string) (*State, error
 		sm:     secretsmanager.NewFromConfig(cfg),
 		ssm:    ssm.NewFromConfig(cfg),
 		sfn:    sfn.NewFromConfig(cfg),
+		events: eventbridge.NewFromConfig(cfg),
+		sqs:    sqs.NewFromConfig(cfg),
 	}
 	sn := &snapshot{clients: c, s: &State{Prefix: prefix}}
 	stacks, err := sn.discover(ctx)

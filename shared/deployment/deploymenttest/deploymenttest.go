@@ -30,6 +30,35 @@ func FunctionPolicy(t testing.TB, service, name string, perms manifest.Permissio
 			Name: name, Service: service, Kind: manifest.KindStep, MemoryMB: 128, TimeoutSecs: 3, Permissions: perms,
 		}},
 	}}}
+	return policy(t, set, name)
+}
+
+// EventPolicies are the inline policies the model grants, deployed with
+// Params, to the outbox relay orders-relay of a service that publishes
+// shop.order.created.v1, and to notifications-notify, which consumes that
+// type and writes its own table (dynamodb PutItem).
+func EventPolicies(t testing.TB) (relay, consumer string) {
+	t.Helper()
+	table := manifest.Table{PartitionKey: manifest.Key{Name: "pk", Type: "S"}}
+	set := &manifest.Set{Services: []*manifest.Service{{
+		Name: "orders", Table: manifest.Table{PartitionKey: table.PartitionKey, Stream: "NEW_IMAGE"}, Publishes: []string{"shop.order.created.v1"},
+		Functions: []*manifest.Function{{
+			Name: "orders-relay", Service: "orders", Kind: manifest.KindStream, MemoryMB: 128, TimeoutSecs: 30,
+			Permissions: manifest.Permissions{PublishEvents: true},
+		}},
+	}, {
+		Name: "notifications", Table: table,
+		Functions: []*manifest.Function{{
+			Name: "notifications-notify", Service: "notifications", Kind: manifest.KindEvent, MemoryMB: 128, TimeoutSecs: 10,
+			Events: &manifest.EventTrigger{Types: []string{"shop.order.created.v1"}}, Permissions: manifest.Permissions{DynamoDB: []string{"PutItem"}},
+		}},
+	}}}
+	return policy(t, set, "orders-relay"), policy(t, set, "notifications-notify")
+}
+
+// policy is the inline policy of the function name in the model of set.
+func policy(t testing.TB, set *manifest.Set, name string) string {
+	t.Helper()
 	d, err := deployment.Build(set, Params)
 	if err != nil {
 		t.Fatal(err)
