@@ -106,6 +106,10 @@ type Deployment struct {
 	// PaymentProvider is the outside payment provider the functions with
 	// permissions.paymentProvider talk to; nil when none does.
 	PaymentProvider *PaymentProvider `json:"paymentProvider,omitempty"`
+
+	// EventBus is the stack's bus; nil when no service publishes and
+	// nothing ingests.
+	EventBus *EventBus `json:"eventBus,omitempty"`
 }
 
 // Bindings: values a function's environment needs that exist only once the
@@ -265,14 +269,21 @@ type Function struct {
 	// provider's), deployed only where the simulator is.
 	LocalOnly bool `json:"localOnly"`
 	// Bindings are environment variables whose value the target fills in
-	// (BindingAPIURL, BindingPaymentProviderURL), by variable name; they
-	// are not in Environment.
+	// (BindingAPIURL, BindingPaymentProviderURL, BindingQueueURL,
+	// BindingDeadLetterQueueURL), by variable name; they are not in
+	// Environment.
 	Bindings map[string]string `json:"bindings,omitempty"`
 
 	Role Role `json:"role"`
 
 	// Route is the API route of an http function; nil otherwise.
 	Route *Route `json:"route,omitempty"`
+	// Consumer is the rule, queues and mapping of an event consumer (kind
+	// event); nil otherwise.
+	Consumer *Consumer `json:"consumer,omitempty"`
+	// Relay is the stream mapping of an outbox relay (kind stream); nil
+	// otherwise.
+	Relay *Relay `json:"relay,omitempty"`
 }
 
 // RolePolicyName names the one inline policy of every role of the model.
@@ -400,6 +411,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 			PermissionID:    AuthorizerPermissionID,
 		}
 	}
+	d.EventBus = eventBus(p, set)
 	for _, fn := range set.Functions() {
 		f := Function{
 			Name:         fn.Name,
@@ -423,14 +435,11 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 			f.Environment[manifest.EnvStateMachine(name)] = stateMachineARN(p, fn.Service, name)
 		}
 		if len(fn.Permissions.Calls) > 0 {
-			f.Bindings = map[string]string{manifest.EnvAPIURL: BindingAPIURL}
+			f.bind(manifest.EnvAPIURL, BindingAPIURL)
 		}
 		if fn.Permissions.PaymentProvider {
 			f.Environment[manifest.EnvPaymentProviderSecret] = p.PaymentProviderSecret
-			if f.Bindings == nil {
-				f.Bindings = map[string]string{}
-			}
-			f.Bindings[manifest.EnvPaymentProviderURL] = BindingPaymentProviderURL
+			f.bind(manifest.EnvPaymentProviderURL, BindingPaymentProviderURL)
 			if d.PaymentProvider == nil {
 				d.PaymentProvider = &PaymentProvider{
 					Secret:            p.PaymentProviderSecret,
@@ -442,6 +451,9 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 			if f.LocalOnly {
 				d.PaymentProvider.Simulator = append(d.PaymentProvider.Simulator, fn.Name)
 			}
+		}
+		if err := events(p, set, fn, &f); err != nil {
+			return nil, err
 		}
 		f.Role = Role{
 			Name:        f.FunctionName,

@@ -82,6 +82,14 @@ func stateMachinePolicy(p Params, sm *manifest.StateMachine) Policy {
 	}}}
 }
 
+// StreamActions are what a DynamoDB stream mapping needs to read a
+// table's stream.
+var StreamActions = []string{"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"}
+
+// QueueConsumerActions are what an SQS mapping needs to read and delete a
+// consumer's messages, and what the consumer needs to back one off.
+var QueueConsumerActions = []string{"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}
+
 // BreakerActions are what a shared circuit breaker does with its item: read
 // the state, create it, and move it conditionally (closed -> open ->
 // half-open) so concurrent instances never overwrite each other.
@@ -95,7 +103,9 @@ const BreakerKeyPattern = naming.BreakerKeyPrefix + "*"
 // logs:CreateLogGroup) and traces; the manifest's DynamoDB actions on its
 // own service's table and that table's indexes; and, when the manifest
 // asks, read its own service's signing secret, read the published public
-// keys, and keep circuit-breaker state in the platform table. Nothing else.
+// keys, publish to the stack's bus, and keep circuit-breaker state in the
+// platform table; a relay reads its table's stream and writes its
+// dead-letter queue, a consumer reads its queue. Nothing else.
 func functionPolicy(p Params, fn *manifest.Function) Policy {
 	logGroup := fmt.Sprintf("arn:%s:logs:%s:%s:log-group:%s", p.Partition, p.Region, p.Account, naming.LogGroup(p.Prefix, fn.Name))
 	doc := Policy{Version: policyVersion, Statement: []Statement{{
@@ -175,6 +185,41 @@ func functionPolicy(p Params, fn *manifest.Function) Policy {
 			Effect:   "Allow",
 			Action:   []string{"secretsmanager:GetSecretValue"},
 			Resource: []string{fmt.Sprintf("arn:%s:secretsmanager:%s:%s:secret:%s-??????", p.Partition, p.Region, p.Account, p.PaymentProviderSecret)},
+		})
+	}
+	if perms.PublishEvents {
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "PublishEvents",
+			Effect:   "Allow",
+			Action:   []string{"events:PutEvents"},
+			Resource: []string{eventBusARN(p)},
+		})
+	}
+	switch fn.Kind {
+	case manifest.KindStream:
+		// What the stream mapping reads on the relay's behalf (Lambda uses
+		// the function's role), and where it, or the relay itself, sends a
+		// record that failed for good.
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ReadOwnTableStream",
+			Effect:   "Allow",
+			Action:   slices.Clone(StreamActions),
+			Resource: []string{tableARN(p, naming.Table(p.Prefix, fn.Service)) + "/stream/*"},
+		}, Statement{
+			Sid:      "SendToOwnDeadLetterQueue",
+			Effect:   "Allow",
+			Action:   []string{"sqs:SendMessage"},
+			Resource: []string{queueARN(p, naming.DeadLetterQueue(p.Prefix, fn.Name))},
+		})
+	case manifest.KindEvent:
+		// What the queue mapping does on the consumer's behalf, and the
+		// visibility change the consumer makes itself to back off a
+		// failed message.
+		doc.Statement = append(doc.Statement, Statement{
+			Sid:      "ConsumeOwnQueue",
+			Effect:   "Allow",
+			Action:   slices.Clone(QueueConsumerActions),
+			Resource: []string{queueARN(p, naming.Queue(p.Prefix, fn.Name))},
 		})
 	}
 	if perms.Breakers {

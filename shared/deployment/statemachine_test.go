@@ -56,9 +56,19 @@ timeout: 5
 permissions: {paymentProvider: true}
 `,
 	}
+	return loadTree(t, files)
+}
+
+// loadTree loads the manifests of a repository holding files (by path
+// under functions/, or under events/ when the path starts with "events/").
+func loadTree(t *testing.T, files map[string]string) *manifest.Set {
+	t.Helper()
 	root := t.TempDir()
 	for name, body := range files {
 		path := filepath.Join(root, "functions", name)
+		if strings.HasPrefix(name, "events/") {
+			path = filepath.Join(root, name)
+		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
