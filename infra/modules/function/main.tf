@@ -60,10 +60,10 @@ resource "aws_lambda_function" "this" {
 }
 
 # An event consumer's trigger: Lambda polls its queue and hands the
-# function batches; with ReportBatchItemFailures it deletes only the
-# messages the function did not report as failed, and the failed ones come
-# back after the queue's visibility timeout, until the redrive moves them
-# to the dead-letter queue.
+# function batches; with partial batch responses (the model's response
+# types) it deletes only the messages the function did not report as
+# failed, and the failed ones come back after the queue's visibility
+# timeout, until the redrive moves them to the dead-letter queue.
 resource "aws_lambda_event_source_mapping" "queue" {
   count = var.queue_mapping == null ? 0 : 1
 
