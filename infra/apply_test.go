@@ -392,8 +392,8 @@ func startOwnEmulator(t *testing.T, rep *report) {
 // removeTwinMappings deletes the event source mappings the emulator made
 // twice and returns them. A create whose response the emulator lost is sent
 // again by the provider's SDK; AWS refuses a second mapping of one queue or
-// stream to one function (ResourceConflictException, which the apply would
-// report and lostCreates import), but MiniStack makes a second one. The
+// stream to one function (ResourceConflictException: the apply would fail
+// and say so), but MiniStack makes a second one. The
 // state knows the mapping whose create answered; the twin, unknown to
 // Terraform, would deliver every record twice, show in the live diff and
 // stay behind after destroy (a mapping outlives its function).

@@ -189,7 +189,7 @@ module "consumer" {
 
   consumer = each.value.consumer
   # The model has a bus whenever it has a consumer (every consumed type has
-  # a producer); one() of no bus is null, which the rule refuses.
+  # a producer); one() of no bus is null, which modules/consumer refuses.
   event_bus_name = one(module.event_bus[*].name)
   tags           = { service = each.value.service }
 }

@@ -18,6 +18,8 @@ variable "consumer" {
 variable "event_bus_name" {
   description = "Name of the stack's event bus, which the rule listens on."
   type        = string
+  # Null would put the rule on the account's default bus.
+  nullable = false
 }
 
 variable "tags" {
