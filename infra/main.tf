@@ -42,6 +42,15 @@ locals {
 
   payment_provider = try(local.model.paymentProvider, null)
 
+  # Events: the bus (null when nothing publishes or ingests), the event
+  # consumers (kind event) and the outbox relays (kind stream), by
+  # function, with the service each belongs to.
+  event_bus = try(local.model.eventBus, null)
+  consumers = { for name, fn in local.functions : name => fn if try(fn.consumer, null) != null }
+  relays    = { for name, fn in local.functions : name => fn if try(fn.relay, null) != null }
+  # A relay names its table; the tables are keyed by service.
+  table_services = { for service, t in local.tables : t.name => service }
+
   # The values of the functions' bindings (deployment.Function.Bindings),
   # which exist only once the stack does. The API's URL comes from the
   # aws_apigatewayv2_api resource alone (module.http_api.api_id and
@@ -59,6 +68,17 @@ locals {
       : var.payment_provider_url
     )
   }
+  # Bindings of one function: its own queue's URL (an event consumer) or
+  # its own dead-letter queue's (a relay), beside the stack's. No cycle
+  # either: the queues depend on no function, and the event source
+  # mappings that do are modules/function's own. A binding the model
+  # names but the function lacks fails the plan (an unknown key), rather
+  # than deploying an empty variable.
+  function_binding_values = { for name, fn in local.functions : name => merge(
+    local.binding_values,
+    contains(keys(local.consumers), name) ? { queueUrl = module.consumer[name].queue_url } : {},
+    contains(keys(local.relays), name) ? { deadLetterQueueUrl = module.relay_dead_letter_queue[name].url } : {},
+  ) }
 
   # The model's settings, each overridden by its variable when that is set.
   settings = local.model.settings
@@ -126,14 +146,60 @@ module "function" {
   artifact      = "${local.artifacts_dir}/${each.key}.zip"
   architecture  = var.architecture
   extra_env     = var.function_environment
-  bindings      = { for variable, binding in try(each.value.bindings, {}) : variable => local.binding_values[binding] }
+  bindings      = { for variable, binding in try(each.value.bindings, {}) : variable => local.function_binding_values[each.key][binding] }
   log_retention = local.log_retention_days
   reserved_concurrency = (each.value.hashesPasswords
     ? var.password_function_reserved_concurrency
     : null
   )
+  queue_mapping = (contains(keys(local.consumers), each.key)
+    ? merge(each.value.consumer.mapping, { queue_arn = module.consumer[each.key].queue_arn })
+    : null
+  )
+  stream_mapping = (contains(keys(local.relays), each.key)
+    ? merge(each.value.relay, {
+      stream_arn            = module.table[local.table_services[each.value.relay.table]].stream_arn
+      dead_letter_queue_arn = module.relay_dead_letter_queue[each.key].arn
+    })
+    : null
+  )
 
   depends_on = [terraform_data.payment_provider]
+}
+
+# Events: the bus and its archive (modules/event_bus); per consumer its
+# rule and its queue with a dead-letter queue (modules/consumer); per relay
+# its dead-letter queue. Each function's trigger, from its queue or from
+# its table's stream (which modules/table turns on where the model says),
+# is modules/function's.
+module "event_bus" {
+  source = "./modules/event_bus"
+  count  = local.event_bus == null ? 0 : 1
+
+  event_bus = local.event_bus
+  archive_retention_days = (var.event_archive_retention_days != null
+    ? var.event_archive_retention_days
+    : local.event_bus.archive.retentionDays
+  )
+}
+
+module "consumer" {
+  source   = "./modules/consumer"
+  for_each = local.consumers
+
+  consumer = each.value.consumer
+  # The model has a bus whenever it has a consumer (every consumed type has
+  # a producer); one() of no bus is null, which modules/consumer refuses.
+  event_bus_name = one(module.event_bus[*].name)
+  tags           = { service = each.value.service }
+}
+
+module "relay_dead_letter_queue" {
+  source   = "./modules/queue"
+  for_each = local.relays
+
+  queue = each.value.relay.deadLetterQueue
+  tags  = { service = each.value.service }
 }
 
 module "state_machine" {

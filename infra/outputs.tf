@@ -39,3 +39,26 @@ output "payment_provider_secret" {
   description = "Secrets Manager secret holding the payment provider's credentials ({\"apiKey\": \"...\"}): created with a random key when use_payment_simulator is set, the operator's otherwise. Null when no function talks to a payment provider."
   value       = try(local.payment_provider.secret, null)
 }
+
+output "event_bus_name" {
+  description = "Name of the stack's event bus, where the relays and the ingest endpoint put events (and other systems may, with IAM). Null when nothing publishes."
+  value       = one(module.event_bus[*].name)
+}
+
+output "event_bus_arn" {
+  description = "ARN of the stack's event bus. Null when nothing publishes."
+  value       = one(module.event_bus[*].arn)
+}
+
+output "event_archive_arn" {
+  description = "ARN of the event bus's archive (every event, for replay: make replay). Null when nothing publishes."
+  value       = one(module.event_bus[*].archive_arn)
+}
+
+output "dead_letter_queue_urls" {
+  description = "URL of each event consumer's and each relay's dead-letter queue, by manifest function name: where events their function could not handle wait to be looked into and redriven."
+  value = merge(
+    { for name, c in module.consumer : name => c.dead_letter_queue_url },
+    { for name, q in module.relay_dead_letter_queue : name => q.url },
+  )
+}

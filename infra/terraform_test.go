@@ -85,16 +85,20 @@ func TestPolicyCheckCatchesAGrantOfTerraformsOwn(t *testing.T) {
 		"a.tf": []byte(`data "aws_iam_policy_document" "extra" {}`),
 		"b.tf": []byte("resource \"aws_iam_role_policy_attachment\" \"x\" {\n  policy_arn = \"arn:aws:iam::aws:policy/AdministratorAccess\"\n}\n"),
 		"c.tf": []byte("resource \"aws_iam_role_policy\" \"x\" {\n  policy = jsonencode({ Statement = [] })\n}\n"),
+		// A queue that lets anyone send, beside the model's policy.
+		"d.tf": []byte("resource \"aws_sqs_queue\" \"q\" {\n  name   = var.queue.name\n  policy = jsonencode({ Statement = [{ Effect = \"Allow\", Principal = \"*\" }] })\n}\n"),
 	})
-	assertMentions(t, problems, "a.tf", "aws_iam_policy_document", "b.tf", "aws_iam_role_policy_attachment", "c.tf", "jsonencode({")
+	assertMentions(t, problems, "a.tf", "aws_iam_policy_document", "b.tf", "aws_iam_role_policy_attachment", "c.tf", "jsonencode({", "d.tf")
 }
 
 // modelPolicies are the only right-hand sides an IAM policy argument may
-// have: a function's or a state machine's trust and permissions policies
-// from the model.
+// have: a function's or a state machine's trust and permissions policies,
+// and a queue's resource policy (EventBridge may send for the queue's own
+// rule), from the model.
 var modelPolicies = []string{
 	"jsonencode(var.function.role.trust)", "jsonencode(var.function.role.policy)",
 	"jsonencode(var.state_machine.role.trust)", "jsonencode(var.state_machine.role.policy)",
+	"jsonencode(var.queue.policy)",
 }
 
 func policyProblems(files map[string][]byte) []string {
@@ -197,6 +201,13 @@ func TestLiteralCheckCatchesHardCodedTopology(t *testing.T) {
 	assertMentions(t, literalProblems(map[string][]byte{"snippet.tf": []byte(snippet)}, literals), "snippet.tf", fn.Route.RouteKey)
 	snippet = "resource \"aws_lambda_permission\" \"p\" {\n  statement_id = \"" + deployment.RoutePermissionID + "\"\n}\n"
 	assertMentions(t, literalProblems(map[string][]byte{"snippet.tf": []byte(snippet)}, literals), deployment.RoutePermissionID)
+	// An event type spelled in a rule's pattern instead of coming from the
+	// model's.
+	typ := loadManifests(t).EventTypes[0]
+	snippet = fmt.Sprintf("resource \"aws_cloudwatch_event_rule\" \"r\" {\n  event_pattern = jsonencode({ detail-type = [%q] })\n}\n", typ)
+	assertMentions(t, literalProblems(map[string][]byte{"snippet.tf": []byte(snippet)}, literals), typ)
+	snippet = "resource \"aws_lambda_event_source_mapping\" \"m\" {\n  function_response_types = [\"" + deployment.ReportBatchItemFailures + "\"]\n}\n"
+	assertMentions(t, literalProblems(map[string][]byte{"snippet.tf": []byte(snippet)}, literals), deployment.ReportBatchItemFailures)
 }
 
 // modelLiterals are the model's facts that must never be spelled in a .tf
@@ -206,7 +217,7 @@ func modelLiterals(t *testing.T) []string {
 	d := buildModel(t, "shop")
 	out := []string{
 		deployment.Runtime, deployment.AuthorizerIdentity, deployment.BreakerKeyPattern,
-		deployment.RoutePermissionID, deployment.AuthorizerPermissionID,
+		deployment.RoutePermissionID, deployment.AuthorizerPermissionID, deployment.ReportBatchItemFailures,
 		d.API.Name, d.API.Description, d.API.AccessLogGroup, d.API.AccessLogFormat, d.JWKSParameter,
 	}
 	if a := d.API.Authorizer; a != nil {
@@ -233,9 +244,49 @@ func modelLiterals(t *testing.T) []string {
 		if fn.Route != nil {
 			out = append(out, fn.Route.RouteKey, fn.Route.Path, fn.Route.InvokeSource)
 		}
+		// The rule's target id ("queue") is left out: it is also an
+		// ordinary word of the resources and comments.
+		if c := fn.Consumer; c != nil {
+			out = append(out, c.Rule.Name, c.Rule.Description, c.Rule.EventPattern)
+			for _, q := range []deployment.Queue{c.Queue, c.DeadLetterQueue} {
+				out = append(out, queueLiterals(q)...)
+			}
+		}
+		if r := fn.Relay; r != nil {
+			out = append(out, r.FilterPattern, r.StartingPosition)
+			out = append(out, queueLiterals(r.DeadLetterQueue)...)
+		}
+	}
+	if b := d.EventBus; b != nil {
+		out = append(out, b.Name, b.Description, b.Archive.Description)
+	}
+	// The event types and their producers' sources, which the rules'
+	// patterns hold.
+	set := loadManifests(t)
+	for _, typ := range set.EventTypes {
+		out = append(out, typ)
+		if p, ok := set.Producer(typ); ok {
+			out = append(out, p.Source)
+		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// queueLiterals are the facts of a queue: its name, and its policy's
+// statement ids, actions and service principals.
+func queueLiterals(q deployment.Queue) []string {
+	out := []string{q.Name}
+	if q.Policy != nil {
+		for _, st := range q.Policy.Statement {
+			out = append(out, st.Action...)
+			out = append(out, slices.Collect(maps.Values(st.Principal))...)
+			if st.Sid != "" {
+				out = append(out, st.Sid)
+			}
+		}
+	}
+	return out
 }
 
 func literalProblems(files map[string][]byte, literals []string) []string {
@@ -293,25 +344,49 @@ const maxPrefix = 20
 // short prefix and cannot see it.
 func TestLongestPrefixFitsAWSNameLimits(t *testing.T) {
 	d := buildModel(t, strings.Repeat("p", maxPrefix))
-	for _, fn := range d.Functions {
-		for what, name := range map[string]string{"function": fn.FunctionName, "role": fn.Role.Name} {
-			if len(name) > 64 {
-				t.Errorf("%s name %q has %d characters; AWS allows 64", what, name, len(name))
-			}
+	type limited struct {
+		name  string
+		limit int
+	}
+	fits := func(what string, n limited) {
+		t.Helper()
+		if len(n.name) > n.limit {
+			t.Errorf("%s name %q has %d characters; AWS allows %d", what, n.name, len(n.name), n.limit)
 		}
+	}
+	for _, fn := range d.Functions {
+		fits("function", limited{fn.FunctionName, 64})
+		fits("role", limited{fn.Role.Name, 64})
+		if c := fn.Consumer; c != nil {
+			fits("rule", limited{c.Rule.Name, 64})
+			fits("queue", limited{c.Queue.Name, 80})
+			fits("dead-letter queue", limited{c.DeadLetterQueue.Name, 80})
+		}
+		if r := fn.Relay; r != nil {
+			fits("dead-letter queue", limited{r.DeadLetterQueue.Name, 80})
+		}
+	}
+	if b := d.EventBus; b != nil {
+		fits("event bus", limited{b.Name, 256})
+		fits("archive", limited{b.Archive.Name, 48})
 	}
 }
 
 // ---------------------------------------------------------------------------
 // Test helpers
 
-func buildModel(t *testing.T, prefix string) *deployment.Deployment {
+func loadManifests(t *testing.T) *manifest.Set {
 	t.Helper()
 	set, err := manifest.Load(repoRoot)
 	if err != nil {
 		t.Fatalf("manifests under %s: %v", repoRoot, err)
 	}
-	d, err := deployment.Build(set, deployment.Params{Prefix: prefix, Region: "us-east-1", Account: "000000000000"})
+	return set
+}
+
+func buildModel(t *testing.T, prefix string) *deployment.Deployment {
+	t.Helper()
+	d, err := deployment.Build(loadManifests(t), deployment.Params{Prefix: prefix, Region: "us-east-1", Account: "000000000000"})
 	if err != nil {
 		t.Fatal(err)
 	}

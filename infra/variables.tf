@@ -120,6 +120,17 @@ variable "password_function_reserved_concurrency" {
   }
 }
 
+variable "event_archive_retention_days" {
+  description = "Days the event bus's archive keeps an event, and so how far back `make replay` can reach; 0 keeps events for ever. Null means the model's (eventBus.archive.retentionDays in deployment.json, 30)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.event_archive_retention_days == null || try(var.event_archive_retention_days >= 0 && floor(var.event_archive_retention_days) == var.event_archive_retention_days, false)
+    error_message = "event_archive_retention_days must be null or a whole number >= 0 (0: for ever)."
+  }
+}
+
 variable "table_deletion_protection" {
   description = "Refuse to delete the services' tables. Keep true for AWS; set false for throwaway stacks (an emulator, a review environment) so destroy works."
   type        = bool

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -77,6 +78,19 @@ const (
 	labelComponent = "app.kubernetes.io/component"
 	// visibilityLabel keeps a Knative Service off the external ingress.
 	visibilityLabel = "networking.knative.dev/visibility"
+	// The autoscaler's bounds on a revision's pods.
+	minScaleAnnotation = "autoscaling.knative.dev/min-scale"
+	maxScaleAnnotation = "autoscaling.knative.dev/max-scale"
+
+	// eventTypeNamespace starts every event type (the catalog's rule); a
+	// Trigger's name leaves it out.
+	eventTypeNamespace = "shop."
+	// maxTriggerName: Knative Eventing puts a Trigger's name in label
+	// values, which stop at 63 characters.
+	maxTriggerName = 63
+	// triggerBackoffDelay is the first retry's delay (ISO 8601), doubled
+	// for each further one.
+	triggerBackoffDelay = "PT1S"
 	// roleAnnotation binds a ServiceAccount to an IAM role (IRSA).
 	roleAnnotation = "eks.amazonaws.com/role-arn"
 )
@@ -105,22 +119,39 @@ func knativeFiles(set *manifest.Set) (map[string][]byte, error) {
 	}); err != nil {
 		return nil, err
 	}
+	manifests := map[string]*manifest.Function{}
+	for _, fn := range set.Functions() {
+		manifests[fn.Name] = fn
+	}
+	var publishers []string
 	for i := range d.Functions {
 		fn := &d.Functions[i]
+		header := fmt.Sprintf("%s (%s): %s\nIts ServiceAccount is bound to the IAM role %s, whose policy is the model's role policy\n"+
+			"(infra/deployment.json): with IRSA through the annotation below, with EKS Pod Identity through an association.",
+			fn.FunctionName, fn.Kind, fn.Description, fn.Role.Name)
+		docs := []any{serviceAccount(fn), knativeService(fn)}
 		switch fn.Kind {
 		case manifest.KindHTTP, manifest.KindStep:
+		case manifest.KindEvent:
+			header += "\n" + consumerHeader
+			ts, err := triggers(set, manifests[fn.Name], fn)
+			if err != nil {
+				return nil, err
+			}
+			docs = append(docs, ts...)
+		case manifest.KindStream:
+			header += "\n" + relayHeader
 		case manifest.KindAuthorizer:
 			// API Gateway's authorizer has no place on Knative: every
 			// HTTP function verifies its caller's token itself.
 			continue
 		default:
-			return nil, fmt.Errorf("%s: no Knative rendering for kind %q yet: an event consumer needs a Trigger filtered on its event types, "+
-				"which its manifest must declare (extend infra/generate/knative.go with the events issue)", fn.Name, fn.Kind)
+			return nil, fmt.Errorf("%s: no Knative rendering for kind %q", fn.Name, fn.Kind)
 		}
-		header := fmt.Sprintf("%s (%s): %s\nIts ServiceAccount is bound to the IAM role %s, whose policy is the model's role policy\n"+
-			"(infra/deployment.json): with IRSA through the annotation below, with EKS Pod Identity through an association.",
-			fn.FunctionName, fn.Kind, fn.Description, fn.Role.Name)
-		if err := add(fn.Name+".yaml", header, serviceAccount(fn), knativeService(fn)); err != nil {
+		if manifests[fn.Name].Permissions.PublishEvents {
+			publishers = append(publishers, fn.FunctionName)
+		}
+		if err := add(fn.Name+".yaml", header, docs...); err != nil {
 			return nil, err
 		}
 	}
@@ -136,12 +167,18 @@ func knativeFiles(set *manifest.Set) (map[string][]byte, error) {
 	if err := add("httproutes.yaml", httpRoutesHeader, routes...); err != nil {
 		return nil, err
 	}
-	if err := add("eventing.yaml", eventingHeader, broker(), sinkBinding()); err != nil {
-		return nil, err
+	// The Broker is the stack's bus on Knative, where the model has one.
+	if d.EventBus != nil {
+		docs := []any{broker()}
+		if len(publishers) > 0 {
+			docs = append(docs, sinkBinding(publishers))
+		}
+		if err := add("eventing.yaml", eventingHeader, docs...); err != nil {
+			return nil, err
+		}
 	}
-	files[KnativeDir+"/eventing.yaml"] = append(files[KnativeDir+"/eventing.yaml"], []byte(triggerTemplate)...)
 
-	k, err := yamlDocs(kustomizationHeader, kustomization(resources))
+	k, err := yamlDocs(kustomizationHeader, kustomization(resources, bindingLiterals(d)))
 	if err != nil {
 		return nil, err
 	}
@@ -159,35 +196,35 @@ cluster provides (its class picks the implementation; RegularExpression path
 matches need one that supports them, such as Envoy Gateway, Istio or Kong).
 tests/knative serves exactly these routes in front of the functions.`
 
-const eventingHeader = `The event plumbing the events issue extends: the stack's Broker, and a
-SinkBinding that gives every function K_SINK (the Broker's address), where
-producers send their CloudEvents.`
+const eventingHeader = `The stack's bus on Knative: the Broker, and a SinkBinding that gives every
+publisher (the outbox relays and the ingest endpoint) K_SINK, the Broker's
+address, where shared/eventbus posts their CloudEvents (on Knative their
+environment has no SHOP_EVENT_BUS, so they do not put them on EventBridge).
+Each consumer's Triggers, in its own file, take its events from the Broker.`
 
-// triggerTemplate is the shape each event consumer gets once manifests
-// declare what a consumer receives; until then there is none.
-const triggerTemplate = `# Each event consumer will get a Trigger of this shape (generated once its
-# manifest declares the event types it receives):
-#
-# apiVersion: eventing.knative.dev/v1
-# kind: Trigger
-# metadata:
-#   name: shop-<service>-<op>
-# spec:
-#   broker: shop
-#   filter:
-#     attributes:
-#       type: <event type>
-#   subscriber:
-#     ref:
-#       apiVersion: serving.knative.dev/v1
-#       kind: Service
-#       name: shop-<service>-<op>
-`
+// consumerHeader explains an event consumer's file.
+const consumerHeader = `An event consumer: a Trigger per event type it receives, filtered on the type and on the
+source of its one producer (exact attribute filters, which every Knative Eventing version
+takes), delivers the Broker's events to its Service. On AWS its queue's redrive gives up
+after the queue's receive count; here the Trigger's delivery retries as often. The Broker
+drops an event that still fails unless the Trigger has a deadLetterSink: add one to keep
+poison events (there is no SQS queue behind a Trigger).`
+
+// relayHeader explains an outbox relay's file.
+const relayHeader = `An outbox relay: it polls its table's DynamoDB stream (on AWS) instead of answering
+requests, so exactly one pod runs at all times (min-scale and max-scale 1: a second would
+read every shard again and publish every event twice), and posts each outbox event to
+K_SINK. It parks a record it can never publish in its SQS dead-letter queue on AWS
+(deadLetterQueueUrl-<function> in the shop-bindings ConfigMap). While
+shared/runtime/stream polls streams on Lambda only, it exits at start off Lambda and the
+Service never turns ready: run the relay on Lambda (Terraform deploys it there too).`
 
 const kustomizationHeader = `kubectl apply -k infra/knative deploys the stack. Per cluster, set:
   kustomize edit set image shop-<function>=<registry>/shop-<function>:<tag>   (each function)
   kustomize edit set configmap shop-aws --from-literal=AWS_ACCOUNT_ID=<account> --from-literal=AWS_REGION=<region>
-in the checkout you deploy from (never commit them); the account reaches every role ARN.`
+  kustomize edit set configmap shop-bindings --from-literal=apiUrl=<the Gateway's URL> (and paymentProviderUrl)
+in the checkout you deploy from (never commit them); the account reaches every role ARN, and
+the account and region every relay's dead-letter queue URL (deadLetterQueueUrl-<function>).`
 
 // object is the part of a Kubernetes object every generated one has; spec
 // is the kind's own.
@@ -254,6 +291,9 @@ func probeAt(path string, period, failures int) *probe {
 
 func knativeService(fn *deployment.Function) object {
 	vars := fn.KnativeEnvironment()
+	// A publisher posts to K_SINK (the Broker, through the SinkBinding)
+	// only when it is not told of an EventBridge bus (shared/eventbus).
+	delete(vars, manifest.EnvEventBus)
 	env := make([]envVar, 0, len(vars)+1)
 	for _, k := range sortedKeys(vars) {
 		env = append(env, envVar{Name: k, Value: vars[k]})
@@ -262,8 +302,12 @@ func knativeService(fn *deployment.Function) object {
 	region.ValueFrom.ConfigMapKeyRef.Name, region.ValueFrom.ConfigMapKeyRef.Key = awsConfigMap, "AWS_REGION"
 	env = append(env, region)
 	for _, k := range sortedKeys(fn.Bindings) {
+		key, ok := bindingKey(fn, fn.Bindings[k])
+		if !ok {
+			continue
+		}
 		b := envVar{Name: k, ValueFrom: &envValue{}}
-		b.ValueFrom.ConfigMapKeyRef.Name, b.ValueFrom.ConfigMapKeyRef.Key = bindingsConfigMap, fn.Bindings[k]
+		b.ValueFrom.ConfigMapKeyRef.Name, b.ValueFrom.ConfigMapKeyRef.Key = bindingsConfigMap, key
 		env = append(env, b)
 	}
 
@@ -274,9 +318,10 @@ func knativeService(fn *deployment.Function) object {
 	memory := fmt.Sprintf("%dMi", fn.MemoryMB)
 	cpu := fmt.Sprintf("%dm", max(1, fn.MemoryMB*1000/lambdaMBPerVCPU))
 	labels := functionLabels(fn)
-	if fn.Kind == manifest.KindStep {
-		// A saga step answers only service tokens and has no route: it is
-		// reached inside the cluster, never through the external ingress.
+	if fn.Route == nil {
+		// A saga step, an event consumer or a relay has no route: it is
+		// reached inside the cluster (by a holder of a service token, by
+		// the Broker) or not at all, never through the external ingress.
 		labels[visibilityLabel] = "cluster-local"
 	}
 	type container struct {
@@ -325,13 +370,18 @@ func knativeService(fn *deployment.Function) object {
 		Metadata meta    `yaml:"metadata"`
 		Spec     podSpec `yaml:"spec"`
 	}
+	var annotations map[string]string
+	if fn.Kind == manifest.KindStream {
+		// A relay polls; nothing requests it. One pod, always (relayHeader).
+		annotations = map[string]string{minScaleAnnotation: "1", maxScaleAnnotation: "1"}
+	}
 	return object{
 		APIVersion: "serving.knative.dev/v1", Kind: "Service",
 		Metadata: meta{Name: fn.FunctionName, Labels: labels},
 		Spec: struct {
 			Template template `yaml:"template"`
 		}{template{
-			Metadata: meta{Labels: functionLabels(fn)},
+			Metadata: meta{Labels: functionLabels(fn), Annotations: annotations},
 			Spec: podSpec{
 				ServiceAccountName:   fn.FunctionName,
 				ContainerConcurrency: concurrency,
@@ -414,25 +464,178 @@ func broker() object {
 	return object{APIVersion: "eventing.knative.dev/v1", Kind: "Broker", Metadata: meta{Name: knativePrefix, Labels: partOf()}}
 }
 
-func sinkBinding() object {
+// sinkBinding gives the publishers, named by their Services' name label,
+// K_SINK: the Broker's address.
+func sinkBinding(publishers []string) object {
 	type kv map[string]any
+	slices.Sort(publishers)
 	return object{
 		APIVersion: "sources.knative.dev/v1", Kind: "SinkBinding",
-		Metadata: meta{Name: knativePrefix + "-functions", Labels: partOf()},
+		Metadata: meta{Name: knativePrefix + "-publishers", Labels: partOf()},
 		Spec: kv{
 			"subject": kv{
 				"apiVersion": "serving.knative.dev/v1",
 				"kind":       "Service",
-				"selector":   kv{"matchLabels": partOf()},
+				"selector": kv{"matchExpressions": []kv{{
+					"key": labelName, "operator": "In", "values": publishers,
+				}}},
 			},
 			"sink": kv{"ref": kv{"apiVersion": "eventing.knative.dev/v1", "kind": "Broker", "name": knativePrefix}},
 		},
 	}
 }
 
-func kustomization(resources []string) any {
+// triggers are the consumer fn's Triggers: one per event type it receives,
+// filtered on the type and on its producer's source, as its rule on AWS
+// (deployment.EventPattern) matches them. A Trigger's exact attribute
+// filters see only the CloudEvent's attributes; of the manifest's further
+// pattern fields, those that name one value of an attribute (detail.<attr>:
+// [value], where detail is the CloudEvent) become filters too, and any
+// other refuses to render: a Trigger without it would deliver events the
+// consumer never gets on AWS.
+func triggers(set *manifest.Set, m *manifest.Function, fn *deployment.Function) ([]any, error) {
+	extra, err := attributeFilters(m.Events.Pattern)
+	if err != nil {
+		return nil, fmt.Errorf("%s/function.yaml: events.pattern: %w", m.Dir, err)
+	}
+	type kv map[string]any
+	var out []any
+	for _, t := range slices.Sorted(slices.Values(m.Events.Types)) {
+		prod, ok := set.Producer(t)
+		if !ok {
+			return nil, fmt.Errorf("%s: nothing publishes %s", fn.Name, t)
+		}
+		filter := map[string]string{"type": t, "source": prod.Source}
+		maps.Copy(filter, extra)
+		name := fn.FunctionName + "-" + strings.ReplaceAll(strings.TrimPrefix(t, eventTypeNamespace), ".", "-")
+		if len(name) > maxTriggerName {
+			return nil, fmt.Errorf("%s: Trigger name %q has %d characters; Knative labels objects with it, and a label value takes %d", fn.Name, name, len(name), maxTriggerName)
+		}
+		out = append(out, object{
+			APIVersion: "eventing.knative.dev/v1", Kind: "Trigger",
+			Metadata: meta{Name: name, Labels: functionLabels(fn)},
+			Spec: kv{
+				"broker": knativePrefix,
+				"filter": kv{"attributes": filter},
+				"subscriber": kv{"ref": kv{
+					"apiVersion": "serving.knative.dev/v1", "kind": "Service", "name": fn.FunctionName,
+				}},
+				// As many deliveries as the queue's receive count on AWS.
+				"delivery": kv{
+					"retry":         fn.Consumer.Queue.MaxReceiveCount - 1,
+					"backoffPolicy": "exponential",
+					"backoffDelay":  triggerBackoffDelay,
+				},
+			},
+		})
+	}
+	return out, nil
+}
+
+// attributeFilters turns the pattern fields an exact attribute filter can
+// express into filters: detail.<attribute>: ["one value"].
+func attributeFilters(pattern map[string]any) (map[string]string, error) {
+	out := map[string]string{}
+	for field, v := range pattern {
+		detail, ok := v.(map[string]any)
+		if field != "detail" || !ok {
+			return nil, fmt.Errorf("%s: a Knative Trigger filters on the CloudEvent's attributes only (detail.<attribute>)", field)
+		}
+		for attr, want := range detail {
+			var value string
+			values, ok := want.([]any)
+			if ok = ok && len(values) == 1; ok {
+				value, ok = values[0].(string)
+			}
+			if !ok || attr == "data" || attr == "type" || attr == "source" || !ceAttributeRE.MatchString(attr) {
+				return nil, fmt.Errorf("detail.%s: %v: a Knative Trigger's exact attribute filter takes one string value of a CloudEvent attribute", attr, want)
+			}
+			out[attr] = value
+		}
+	}
+	return out, nil
+}
+
+// ceAttributeRE is a CloudEvents attribute name (lower-case letters and
+// digits).
+var ceAttributeRE = regexp.MustCompile(`^[a-z0-9]+$`)
+
+// bindingKey is where, in the bindings ConfigMap, the value of fn's binding
+// is; false when the binding has no meaning on Knative (a consumer's queue:
+// the Broker delivers over HTTP, with no queue).
+func bindingKey(fn *deployment.Function, binding string) (string, bool) {
+	switch binding {
+	case deployment.BindingQueueURL:
+		return "", false
+	case deployment.BindingDeadLetterQueueURL:
+		// One queue per relay, so one key per relay.
+		return binding + "-" + fn.Name, true
+	}
+	return binding, true
+}
+
+// bindingLiterals are the bindings ConfigMap's placeholder values: the
+// stack's URLs, which the operator sets, and each relay's dead-letter
+// queue, whose URL on AWS follows from the account and region
+// (kustomization replacements set both from the shop-aws ConfigMap).
+func bindingLiterals(d *deployment.Deployment) []string {
+	out := []string{
+		deployment.BindingAPIURL + "=" + placeholderAPIURL,
+		deployment.BindingPaymentProviderURL + "=" + placeholderAPIURL + deployment.PaymentSimulatorPath,
+	}
+	for i := range d.Functions {
+		fn := &d.Functions[i]
+		if fn.Relay == nil {
+			continue
+		}
+		key, _ := bindingKey(fn, deployment.BindingDeadLetterQueueURL)
+		out = append(out, key+"="+sqsURL(fn.Relay.DeadLetterQueue.Name))
+	}
+	return out
+}
+
+// sqsURL is the URL of a queue of the placeholder account in the default
+// region: https://sqs.<region>.amazonaws.com/<account>/<name>.
+func sqsURL(name string) string {
+	return fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", defaultRegion, placeholderAccount, name)
+}
+
+func kustomization(resources, bindings []string) any {
 	type kv map[string]any
 	slices.Sort(resources)
+	replacements := []kv{{
+		"source": kv{"kind": "ConfigMap", "name": awsConfigMap, "fieldPath": "data.AWS_ACCOUNT_ID"},
+		"targets": []kv{{
+			"select":     kv{"kind": "ServiceAccount"},
+			"fieldPaths": []string{"metadata.annotations.[" + roleAnnotation + "]"},
+			// arn:aws:iam::<account>:role/<name>: the fifth field.
+			"options": kv{"delimiter": ":", "index": 4},
+		}},
+	}}
+	// The dead-letter queues' URLs: https://sqs.<region>.amazonaws.com/<account>/<name>.
+	var queues []string
+	for _, b := range bindings {
+		if key, _, _ := strings.Cut(b, "="); strings.HasPrefix(key, deployment.BindingDeadLetterQueueURL+"-") {
+			queues = append(queues, "data."+key)
+		}
+	}
+	if len(queues) > 0 {
+		replacements = append(replacements, kv{
+			"source": kv{"kind": "ConfigMap", "name": awsConfigMap, "fieldPath": "data.AWS_ACCOUNT_ID"},
+			"targets": []kv{{
+				"select":     kv{"kind": "ConfigMap", "name": bindingsConfigMap},
+				"fieldPaths": queues,
+				"options":    kv{"delimiter": "/", "index": 3},
+			}},
+		}, kv{
+			"source": kv{"kind": "ConfigMap", "name": awsConfigMap, "fieldPath": "data.AWS_REGION"},
+			"targets": []kv{{
+				"select":     kv{"kind": "ConfigMap", "name": bindingsConfigMap},
+				"fieldPaths": queues,
+				"options":    kv{"delimiter": ".", "index": 1},
+			}},
+		})
+	}
 	return struct {
 		APIVersion         string   `yaml:"apiVersion"`
 		Kind               string   `yaml:"kind"`
@@ -452,22 +655,11 @@ func kustomization(resources []string) any {
 			// overlay that merges new values into it.
 			"options": kv{"disableNameSuffixHash": true},
 		}, {
-			"name": bindingsConfigMap,
-			"literals": []string{
-				deployment.BindingAPIURL + "=" + placeholderAPIURL,
-				deployment.BindingPaymentProviderURL + "=" + placeholderAPIURL + deployment.PaymentSimulatorPath,
-			},
-			"options": kv{"disableNameSuffixHash": true},
+			"name":     bindingsConfigMap,
+			"literals": bindings,
+			"options":  kv{"disableNameSuffixHash": true},
 		}},
-		Replacements: []kv{{
-			"source": kv{"kind": "ConfigMap", "name": awsConfigMap, "fieldPath": "data.AWS_ACCOUNT_ID"},
-			"targets": []kv{{
-				"select":     kv{"kind": "ServiceAccount"},
-				"fieldPaths": []string{"metadata.annotations.[" + roleAnnotation + "]"},
-				// arn:aws:iam::<account>:role/<name>: the fifth field.
-				"options": kv{"delimiter": ":", "index": 4},
-			}},
-		}},
+		Replacements: replacements,
 	}
 }
 

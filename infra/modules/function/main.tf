@@ -58,3 +58,60 @@ resource "aws_lambda_function" "this" {
   # place; the role alone does not wait for its inline policy.
   depends_on = [aws_iam_role_policy.this]
 }
+
+# An event consumer's trigger: Lambda polls its queue and hands the
+# function batches; with partial batch responses (the model's response
+# types) it deletes only the messages the function did not report as
+# failed, and the failed ones come back after the queue's visibility
+# timeout, until the redrive moves them to the dead-letter queue.
+resource "aws_lambda_event_source_mapping" "queue" {
+  count = var.queue_mapping == null ? 0 : 1
+
+  event_source_arn        = var.queue_mapping.queue_arn
+  function_name           = aws_lambda_function.this.arn
+  batch_size              = var.queue_mapping.batchSize
+  function_response_types = var.queue_mapping.functionResponseTypes
+
+  # Lambda's pollers stop at this many concurrent invocations for the
+  # queue; the rest of its messages wait there.
+  scaling_config {
+    maximum_concurrency = var.queue_mapping.maximumConcurrency
+  }
+
+  tags = { service = var.function.service }
+}
+
+# An outbox relay's trigger: its table's stream, filtered to outbox items,
+# read from the oldest record still held (nothing written before the
+# mapping existed is lost). A batch that keeps failing is halved until the
+# failing record stands alone; after its retries or at its age limit, the
+# record's description goes to the dead-letter queue and the shard moves on,
+# so one bad record never wedges the records behind it. (The relay parks
+# there itself a record it can never publish: its deadLetterQueueUrl
+# binding.)
+resource "aws_lambda_event_source_mapping" "stream" {
+  count = var.stream_mapping == null ? 0 : 1
+
+  event_source_arn  = var.stream_mapping.stream_arn
+  function_name     = aws_lambda_function.this.arn
+  starting_position = var.stream_mapping.startingPosition
+  batch_size        = var.stream_mapping.batchSize
+
+  filter_criteria {
+    filter {
+      pattern = var.stream_mapping.filterPattern
+    }
+  }
+
+  bisect_batch_on_function_error = var.stream_mapping.bisectOnError
+  maximum_retry_attempts         = var.stream_mapping.maximumRetryAttempts
+  maximum_record_age_in_seconds  = var.stream_mapping.maximumRecordAge
+
+  destination_config {
+    on_failure {
+      destination_arn = var.stream_mapping.dead_letter_queue_arn
+    }
+  }
+
+  tags = { service = var.function.service }
+}

@@ -54,3 +54,32 @@ variable "reserved_concurrency" {
   description = "Reserved concurrency; null leaves the function unreserved."
   type        = number
 }
+
+# The function's trigger besides an API route (modules/http_api) or a state
+# machine (modules/state_machine): at most one of the two below.
+
+variable "queue_mapping" {
+  description = "An event consumer's trigger: its queue (modules/consumer) and the model's mapping settings (consumer.mapping: batch size, response types, maximum concurrency). Null for any other function."
+  type = object({
+    queue_arn             = string
+    batchSize             = number
+    functionResponseTypes = list(string)
+    maximumConcurrency    = number
+  })
+  default = null
+}
+
+variable "stream_mapping" {
+  description = "An outbox relay's trigger: its table's stream, its dead-letter queue, and the model's mapping settings (relay: filter, batch size, starting position, bisection, retry and age limits). Null for any other function."
+  type = object({
+    stream_arn            = string
+    dead_letter_queue_arn = string
+    filterPattern         = string
+    batchSize             = number
+    startingPosition      = string
+    bisectOnError         = bool
+    maximumRetryAttempts  = number
+    maximumRecordAge      = number
+  })
+  default = null
+}

@@ -7,3 +7,8 @@ output "arn" {
   description = "ARN of the table."
   value       = aws_dynamodb_table.this.arn
 }
+
+output "stream_arn" {
+  description = "ARN of the table's stream; empty when the model gives the table none."
+  value       = aws_dynamodb_table.this.stream_arn
+}
