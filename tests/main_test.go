@@ -39,6 +39,10 @@ const checkTimeout = time.Minute
 // SHOP_PRIVILEGE_REPORT set it also writes it to that file (make test prints
 // it from there, since go test shows a passing package's output only with -v).
 //
+// Around the run, a capture on the stack's bus (capture_test.go) records
+// every event the run made the code emit; at the end each is checked
+// against its schema in the catalog (events/).
+//
 // The tests run in parallel (each calls t.Parallel): they share only the
 // deployed stack, each with its own users, products and keys. Defaults for
 // the emulator's region and credentials are set here, once, because
@@ -46,7 +50,23 @@ const checkTimeout = time.Minute
 func TestMain(m *testing.M) {
 	present, required := testenv.UseEmulator()
 	start := time.Now()
+	captureOK := true
+	if present && !onKnative() {
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		var err error
+		if capture, err = startCapture(ctx); err != nil {
+			fmt.Println("events: no capture on the bus, so no event test can run:", err)
+			captureOK = !required
+		}
+		cancel()
+	}
 	code := m.Run()
+	if capture != nil && !capture.finish() {
+		captureOK = false
+	}
+	if !captureOK && code == 0 {
+		code = 1
+	}
 	if stackUsed.Load() && !checkLeastPrivilege(start, present, required) && code == 0 {
 		code = 1
 	}
