@@ -38,9 +38,9 @@ type delivery struct {
 	Detail     json.RawMessage `json:"detail"`
 	// ReplayName is set on an event an archive replay sent again
 	// (TestReplayChangesNothing): awaitEvents counts first deliveries only.
-	ReplayName string `json:"replay-name"`
-	Event      cloudEvent      `json:"-"`
-	At         time.Time       `json:"-"`
+	ReplayName string     `json:"replay-name"`
+	Event      cloudEvent `json:"-"`
+	At         time.Time  `json:"-"`
 }
 
 // cloudEvent is the part of a captured CloudEvent tests look at.
