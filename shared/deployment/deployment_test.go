@@ -130,8 +130,11 @@ func TestRouteAuthorization(t *testing.T) {
 // A key attribute declared with two types is refused before any deploy.
 func TestKeyAttributeWithTwoTypesIsRefused(t *testing.T) {
 	root := t.TempDir()
-	if err := os.CopyFS(filepath.Join(root, "functions"), os.DirFS(filepath.Join("..", "..", "functions"))); err != nil {
-		t.Fatal(err)
+	// The manifests, and the event catalog the services' publishes name.
+	for _, dir := range []string{"functions", "events"} {
+		if err := os.CopyFS(filepath.Join(root, dir), os.DirFS(filepath.Join("..", "..", dir))); err != nil {
+			t.Fatal(err)
+		}
 	}
 	svc := filepath.Join(root, "functions", "inventory", "service.yaml")
 	b, err := os.ReadFile(svc)
