@@ -3,8 +3,12 @@ package catalog_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	catalog "github.com/shop-serverless/shop/events"
 )
@@ -71,5 +75,67 @@ func TestValidateRejectsAnotherTypesEvent(t *testing.T) {
 	}
 	if err := catalog.ValidateEvent([]byte(`{"type":"shop.order.created.v1"`)); err == nil {
 		t.Fatal("truncated JSON validated")
+	}
+}
+
+// The envelope's time is a pattern, not only format: date-time (format is
+// an annotation in 2020-12, which the runtime's validator does not assert).
+// It takes what consumers can read, which is what time.Parse takes in
+// RFC 3339 (the CloudEvents SDK decodes time with it), and what RFC 3339
+// allows: a real calendar date, an upper-case T and Z, no leap second (Go
+// cannot read one), two-digit hours and an offset under 24 hours (Go would
+// take fewer and more).
+func TestTimePatternIsWhatConsumersRead(t *testing.T) {
+	raw, err := os.ReadFile("cloudevent.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var envelope struct {
+		Properties struct {
+			Time struct {
+				Format  string `json:"format"`
+				Pattern string `json:"pattern"`
+			} `json:"time"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(raw, &envelope); err != nil {
+		t.Fatal(err)
+	}
+	if envelope.Properties.Time.Format != "date-time" {
+		t.Errorf("time keeps format date-time as an annotation; it has %q", envelope.Properties.Time.Format)
+	}
+	pattern := regexp.MustCompile(envelope.Properties.Time.Pattern)
+	check := func(s string) {
+		t.Helper()
+		_, err := time.Parse(time.RFC3339Nano, s)
+		if got, want := pattern.MatchString(s), err == nil; got != want {
+			t.Errorf("pattern matches %q: %v; time.Parse takes it: %v (%v)", s, got, want, err)
+		}
+	}
+	// Every day of every month, in common, leap and century years.
+	for _, year := range []int{0, 1, 1900, 1999, 2000, 2023, 2024, 2026, 2100, 2400, 9999} {
+		for month := 0; month <= 13; month++ {
+			for day := 0; day <= 32; day++ {
+				check(fmt.Sprintf("%04d-%02d-%02dT10:00:00Z", year, month, day))
+			}
+		}
+	}
+	for _, s := range []string{
+		"2026-12-01T00:00:00Z", "2026-12-01T23:59:59Z", "2026-12-01T24:00:00Z", "2026-12-01T23:60:00Z",
+		"2026-12-01T23:59:60Z", // a leap second: RFC 3339 has them, Go does not
+		"2026-12-01T10:00:00.5Z", "2026-12-01T10:00:00.123456789Z", "2026-12-01T10:00:00.1234567891234Z",
+		"2026-12-01T10:00:00.Z", "2026-12-01T10:00:00+01:00", "2026-12-01T10:00:00-23:59",
+		"2026-12-01T10:00:00+0100", "2026-12-01T10:00:00", "2026-12-01t10:00:00Z", "2026-12-01T10:00:00z",
+		"2026-12-01 10:00:00Z", "2026-12-1T10:00:00Z", "26-12-01T10:00:00Z", "+2026-12-01T10:00:00Z",
+		"2026-12-01T10:00Z", "2026-12-01", "yesterday", "", " 2026-12-01T10:00:00Z",
+		"2026-12-01T10:00:00Z\n", "２０２６-12-01T10:00:00Z",
+	} {
+		check(s)
+	}
+	// What Go takes but RFC 3339 does not.
+	for _, s := range []string{"2026-12-01T10:00:00+24:00", "2026-12-01T10:00:00-24:00", "2026-12-01T1:00:00Z"} {
+		if pattern.MatchString(s) {
+			t.Errorf("pattern matches %q, which is not RFC 3339", s)
+		}
 	}
 }
