@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
-	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/naming"
 )
@@ -237,7 +237,7 @@ func (c *eventCapture) finish() bool {
 			fmt.Printf("events: %s: EventBridge source %q / detail-type %q, but the CloudEvent says %q / %q\n", e.ID, d.Source, d.DetailType, e.Source, e.Type)
 			ok = false
 		}
-		if err := catalog.ValidateEvent(d.Detail); err != nil && !strings.HasPrefix(e.ID, invalidOnPurpose) {
+		if err := explain.ValidateEvent(d.Detail); err != nil && !strings.HasPrefix(e.ID, invalidOnPurpose) {
 			fmt.Printf("events: %s from %s: %v\n", e.ID, e.Source, err)
 			ok = false
 		}

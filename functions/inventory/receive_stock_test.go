@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
 	"github.com/shop-serverless/shop/shared/store/storetest"
 )
@@ -27,7 +28,7 @@ func received(t *testing.T, id, productID string, quantity int64) inbound.Event 
 	doc["id"], doc["subject"] = id, productID
 	doc["data"] = map[string]any{"productId": productID, "quantity": quantity, "shipmentId": "SHP-" + id[:8]}
 	structured, _ := json.Marshal(doc)
-	if err := catalog.ValidateEvent(structured); err != nil {
+	if err := explain.ValidateEvent(structured); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(doc["data"])

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
 	"github.com/shop-serverless/shop/shared/store/storetest"
 )
@@ -39,7 +40,7 @@ func event(t *testing.T, eventType, id string, at time.Time, data map[string]any
 		doc["data"].(map[string]any)[k] = v
 	}
 	structured, _ := json.Marshal(doc)
-	if err := catalog.ValidateEvent(structured); err != nil {
+	if err := explain.ValidateEvent(structured); err != nil {
 		t.Fatalf("test event: %v", err)
 	}
 	d, _ := json.Marshal(doc["data"])

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/money"
 	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
 )
@@ -39,7 +40,7 @@ func userUpdatedEvent(t *testing.T, userID, name string, version int64) inbound.
 	doc["id"], doc["subject"] = uuid.NewString(), userID
 	doc["data"] = map[string]any{"userId": userID, "name": name, "marketingEmails": true, "version": version}
 	structured, _ := json.Marshal(doc)
-	if err := catalog.ValidateEvent(structured); err != nil {
+	if err := explain.ValidateEvent(structured); err != nil {
 		t.Fatal(err)
 	}
 	data, _ := json.Marshal(doc["data"])

@@ -16,6 +16,7 @@ import (
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/principal"
@@ -175,7 +176,7 @@ func TestIngestAcceptsEveryMode(t *testing.T) {
 				t.Errorf("published %s (data %v, %v)", e, data, err)
 			}
 			structured, _ := json.Marshal(e)
-			if err := catalog.ValidateEvent(structured); err != nil {
+			if err := explain.ValidateEvent(structured); err != nil {
 				t.Errorf("published an event against its schema: %v", err)
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/testenv"
 )
@@ -55,7 +56,7 @@ func TestNewBuildsAFullEnvelopeForEveryType(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := mustJSON(t, e)
-			if err := catalog.ValidateEvent(b); err != nil {
+			if err := explain.ValidateEvent(b); err != nil {
 				t.Errorf("the event fails its schema: %v", err)
 			}
 			var got map[string]any
@@ -121,7 +122,7 @@ func TestNewCarriesTheLambdaTraceAsTraceparent(t *testing.T) {
 	if _, ok := e.Extensions()[ExtCorrelationID]; ok {
 		t.Error("correlationid without a request")
 	}
-	if err := catalog.ValidateEvent(mustJSON(t, e)); err != nil {
+	if err := explain.ValidateEvent(mustJSON(t, e)); err != nil {
 		t.Errorf("with traceparent: %v", err)
 	}
 }
@@ -202,7 +203,7 @@ func bigEvent(t *testing.T, size int) event.Event {
 	if got := EntrySize(e.Source(), e.Type(), mustJSON(t, e), true); got != size {
 		t.Fatalf("built an entry of %d bytes, want %d", got, size)
 	}
-	if err := catalog.ValidateEvent(mustJSON(t, e)); err != nil {
+	if err := explain.ValidateEvent(mustJSON(t, e)); err != nil {
 		t.Fatalf("the big event fails its schema, so it proves nothing about size: %v", err)
 	}
 	return e
@@ -231,10 +232,10 @@ func TestIDIsDeterministic(t *testing.T) {
 }
 
 // A producer links this package: it must cost its cold start nothing but
-// the CloudEvents event package. The catalog's schema library compiles
-// metaschemas in its init (milliseconds), the EventBridge client has init
-// of its own, and the CloudEvents client and protocol packages pull in a
-// logging stack.
+// the CloudEvents event package. The catalog is a validator and every
+// schema (events/explain's library compiles metaschemas in its init:
+// milliseconds), the EventBridge client has init of its own, and the
+// CloudEvents client and protocol packages pull in a logging stack.
 func TestLinksNeitherTheCatalogNorAClient(t *testing.T) {
 	testenv.ForbidDeps(t, "github.com/shop-serverless/shop/shared/eventbus/envelope",
 		"github.com/shop-serverless/shop/events", "github.com/santhosh-tekuri/jsonschema",

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/outbox"
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -92,7 +92,7 @@ func decode(t testing.TB, raw map[string]types.AttributeValue) Item {
 	var list []json.RawMessage
 	_ = json.Unmarshal([]byte(body.Value), &list)
 	for i, e := range list {
-		if err := catalog.ValidateEvent(e); err != nil {
+		if err := explain.ValidateEvent(e); err != nil {
 			t.Errorf("outbox item %s, event %d: %v", pk.Value, i, err)
 		}
 	}

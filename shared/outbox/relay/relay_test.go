@@ -420,8 +420,12 @@ func TestEnvNameMatchesTheManifest(t *testing.T) {
 	}
 }
 
-func TestLinksNoCloudEventsClient(t *testing.T) {
+// Every relay links this package: no CloudEvents client (a logging stack),
+// no manifest loader, and no validator that compiles metaschemas in its
+// package init (events/explain's: the relay checks with the catalog's).
+func TestLinksNoCloudEventsClientNorMetaschemaCompiler(t *testing.T) {
 	testenv.ForbidDeps(t, "github.com/shop-serverless/shop/shared/outbox/relay",
 		"github.com/cloudevents/sdk-go/v2/client", "github.com/cloudevents/sdk-go/v2/protocol", "go.uber.org/zap",
-		"github.com/shop-serverless/shop/shared/manifest")
+		"github.com/shop-serverless/shop/shared/manifest",
+		"github.com/shop-serverless/shop/events/explain", "github.com/santhosh-tekuri/jsonschema")
 }

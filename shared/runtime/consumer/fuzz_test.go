@@ -2,14 +2,18 @@ package consumer
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	catalog "github.com/shop-serverless/shop/events"
+	"github.com/shop-serverless/shop/events/explain"
 )
 
 // FuzzDeliverPayload: whatever arrives in a queue, decoding never panics and
-// never hands the handler an event that fails the catalog's check; and
-// exactly the undecodable bodies fail, as poison.
+// never hands the handler an event that fails the catalog's check (made
+// again with explain, the validator tests use); exactly the undecodable
+// bodies fail, as poison; and the consumer's check (catalog.ValidateEvent)
+// gives the same verdict as explain's on the body and on its detail.
 func FuzzDeliverPayload(f *testing.F) {
 	f.Add(envelope(created(f, "e1")))
 	f.Add(created(f, "e1"))
@@ -18,6 +22,16 @@ func FuzzDeliverPayload(f *testing.F) {
 	f.Add(`{"detail-type":"t","detail":null}`)
 	f.Add(`{"Records":[]}`)
 	f.Fuzz(func(t *testing.T, body string) {
+		var shape payloadShape
+		_ = json.Unmarshal([]byte(body), &shape)
+		for _, structured := range [][]byte{[]byte(body), shape.Detail} {
+			if len(structured) == 0 {
+				continue
+			}
+			if fast, full := catalog.ValidateEvent(structured), explain.ValidateEvent(structured); (fast == nil) != (full == nil) {
+				t.Fatalf("the validators disagree on %s: catalog: %v; explain: %v", structured, fast, full)
+			}
+		}
 		h := &recordingHandler{}
 		err := (&Consumer{Handle: h.handle}).deliverPayload(context.Background(), []byte(body))
 		for _, e := range h.seen {
@@ -28,7 +42,7 @@ func FuzzDeliverPayload(f *testing.F) {
 			if merr != nil {
 				t.Fatal(merr)
 			}
-			if verr := catalog.ValidateEvent(structured); verr != nil {
+			if verr := explain.ValidateEvent(structured); verr != nil {
 				t.Fatalf("handed the handler an event against its schema: %v", verr)
 			}
 		}

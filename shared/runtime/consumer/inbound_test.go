@@ -36,6 +36,14 @@ func TestInboundPermanentIsTheConsumers(t *testing.T) {
 	}
 }
 
+// Every event consumer links this package: it checks events with the
+// catalog's validator, not with events/explain's, whose library compiles
+// metaschemas in its package init (milliseconds of every cold start).
+func TestLinksNoMetaschemaCompiler(t *testing.T) {
+	testenv.ForbidDeps(t, "github.com/shop-serverless/shop/shared/runtime/consumer",
+		"github.com/shop-serverless/shop/events/explain", "github.com/santhosh-tekuri/jsonschema")
+}
+
 func TestInboundLinksNoCloudEvents(t *testing.T) {
 	// Service packages import inbound, and their HTTP functions with them.
 	testenv.ForbidDeps(t, "github.com/shop-serverless/shop/shared/runtime/consumer/inbound", "github.com/cloudevents", "github.com/json-iterator")
