@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand/v2"
 	"net/url"
 	"os"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/backoff"
 )
 
 // Publisher puts events on the bus. Publish returns nil when every event
@@ -73,19 +73,7 @@ var DefaultRetry = Retry{Attempts: 4, Backoff: 100 * time.Millisecond, MaxBackof
 // wait sleeps before attempt (2, 3, ...), or returns ctx's error if ctx
 // ends first.
 func (r Retry) wait(ctx context.Context, attempt int) error {
-	d := r.Backoff << (attempt - 2)
-	if d <= 0 || d > r.MaxBackoff {
-		d = r.MaxBackoff
-	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return backoff.Sleep(ctx, backoff.Jittered(r.Backoff, r.MaxBackoff, attempt-2))
 }
 
 // failures collects a Publish's failures by the index of their event.

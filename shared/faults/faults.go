@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/backoff"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/store"
@@ -187,13 +188,8 @@ func apply(ctx context.Context, f *Fault) error {
 	case ModeError:
 		return &InjectedError{Status: f.Status}
 	case ModeLatency:
-		t := time.NewTimer(f.Latency)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("injected latency: %w", ctx.Err())
+		if err := backoff.Sleep(ctx, f.Latency); err != nil {
+			return fmt.Errorf("injected latency: %w", err)
 		}
 	}
 	return nil

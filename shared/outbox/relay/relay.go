@@ -48,7 +48,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -57,6 +56,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/shop-serverless/shop/shared/backoff"
 	"github.com/shop-serverless/shop/shared/eventbus"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/log"
@@ -72,10 +72,10 @@ type DeadLetters interface {
 
 // Timing of the relay's own retries.
 const (
-	// backoff is the wait before the second round of publishing what
+	// retryBackoff is the wait before the second round of publishing what
 	// failed; each further wait doubles, up to maxBackoff, jittered.
-	backoff    = 200 * time.Millisecond
-	maxBackoff = 5 * time.Second
+	retryBackoff = 200 * time.Millisecond
+	maxBackoff   = 5 * time.Second
 	// margin is kept free before the invocation's deadline: parking records
 	// and returning the error must still fit.
 	margin = 5 * time.Second
@@ -103,7 +103,7 @@ type Relay struct {
 // none).
 func New(publisher eventbus.Publisher, deadLetters func() DeadLetters, queueURL string, injector *faults.Injector) *Relay {
 	return &Relay{publisher: publisher, deadLetters: deadLetters, queueURL: queueURL, faults: injector,
-		margin: margin, now: time.Now, sleep: sleepCtx}
+		margin: margin, now: time.Now, sleep: backoff.Sleep}
 }
 
 // record is one outbox record of a batch, as far as it got.
@@ -157,8 +157,7 @@ func (r *Relay) Handle(ctx context.Context, batch events.DynamoDBEvent) error {
 		if len(queue) == 0 {
 			break
 		}
-		wait := min(backoff<<(attempt-1), maxBackoff)
-		wait = wait/2 + rand.N(wait/2+1)
+		wait := backoff.Jittered(retryBackoff, maxBackoff, attempt-1)
 		if deadline.Sub(r.now())-wait < r.margin {
 			break
 		}
@@ -379,15 +378,4 @@ func (r *Relay) deadline(ctx context.Context) time.Time {
 		return d
 	}
 	return r.now().Add(budget)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

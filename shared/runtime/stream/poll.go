@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -14,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/shop-serverless/shop/shared/backoff"
 )
 
 // StreamsAPI is the part of the DynamoDB Streams API the poller uses;
@@ -60,7 +61,7 @@ type Poller struct {
 // passed over, never handed to the handler).
 func NewPoller(api StreamsAPI, table, region string, filter func(events.DynamoDBEventRecord) bool) *Poller {
 	return &Poller{api: api, table: table, region: region, filter: filter,
-		BatchSize: 10, Idle: time.Second, Backoff: time.Second, MaxBackoff: 30 * time.Second, sleep: sleepCtx}
+		BatchSize: 10, Idle: time.Second, Backoff: time.Second, MaxBackoff: 30 * time.Second, sleep: backoff.Sleep}
 }
 
 // shard is where the poller stands in one shard.
@@ -97,10 +98,10 @@ func (p *Poller) Run(ctx context.Context, h Handler) error {
 		}
 		progressed, wait := false, time.Duration(0)
 		for _, s := range p.ready(shards) {
-			moved, closed, backoff := p.step(ctx, arn, s, h)
+			moved, closed, retryIn := p.step(ctx, arn, s, h)
 			progressed = progressed || moved
 			describe = describe || closed
-			wait = max(wait, backoff)
+			wait = max(wait, retryIn)
 		}
 		if !progressed && wait == 0 {
 			wait = p.Idle
@@ -175,9 +176,9 @@ func (p *Poller) ready(shards map[string]*shard) []*shard {
 }
 
 // step reads and hands on one batch of shard s. moved: records were
-// passed; closed: the shard ended (its children may be new); backoff: how
+// passed; closed: the shard ended (its children may be new); retryIn: how
 // long to wait before s is worth trying again (0: at once).
-func (p *Poller) step(ctx context.Context, arn string, s *shard, h Handler) (moved, closed bool, backoff time.Duration) {
+func (p *Poller) step(ctx context.Context, arn string, s *shard, h Handler) (moved, closed bool, retryIn time.Duration) {
 	if s.pending == nil {
 		if s.iterator == "" {
 			in := &dynamodbstreams.GetShardIteratorInput{StreamArn: aws.String(arn), ShardId: aws.String(s.id), ShardIteratorType: types.ShardIteratorTypeTrimHorizon}
@@ -226,9 +227,8 @@ func (p *Poller) step(ctx context.Context, arn string, s *shard, h Handler) (mov
 	if len(s.pending) > 0 {
 		if err := h(ctx, events.DynamoDBEvent{Records: s.pending}); err != nil {
 			s.failures++
-			wait := min(p.Backoff<<min(s.failures-1, 16), p.MaxBackoff)
 			slog.ErrorContext(ctx, "stream: batch failed; it comes again", "shard", s.id, "records", len(s.pending), "attempt", s.failures, "error", err)
-			return moved, false, wait/2 + rand.N(wait/2+1)
+			return moved, false, backoff.Jittered(p.Backoff, p.MaxBackoff, s.failures-1)
 		}
 	}
 	s.pending, s.failures = nil, 0
@@ -299,15 +299,4 @@ func attribute(v types.AttributeValue) events.DynamoDBAttributeValue {
 		return events.NewMapAttribute(image(v.Value))
 	}
 	return events.NewNullAttribute() // a type added to the API later
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -18,6 +18,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
+
+	"github.com/shop-serverless/shop/shared/backoff"
 )
 
 // Why not the SDK's SSM client: a process initialises every package it
@@ -84,7 +86,7 @@ func NewReader(cfg aws.Config) *Reader {
 		client:   client,
 		signer:   v4.NewSigner(),
 		now:      time.Now,
-		sleep:    sleepCtx,
+		sleep:    backoff.Sleep,
 	}
 }
 
@@ -295,15 +297,4 @@ func clip(s string) string {
 		return s[:maxLen] + "…"
 	}
 	return s
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
