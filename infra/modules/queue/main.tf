@@ -2,6 +2,7 @@ resource "aws_sqs_queue" "this" {
   name                       = var.queue.name
   visibility_timeout_seconds = var.queue.visibilityTimeout
   message_retention_seconds  = var.queue.messageRetention
+  max_message_size           = var.queue.maximumMessageSize
   sqs_managed_sse_enabled    = var.queue.sse
 
   # A message received maxReceiveCount times without being deleted (its
