@@ -45,9 +45,10 @@ locals {
   # Events: the bus (null when nothing publishes or ingests), the event
   # consumers (kind event) and the outbox relays (kind stream), by
   # function, with the service each belongs to.
-  event_bus = try(local.model.eventBus, null)
-  consumers = { for name, fn in local.functions : name => fn if try(fn.consumer, null) != null }
-  relays    = { for name, fn in local.functions : name => fn if try(fn.relay, null) != null }
+  event_bus       = try(local.model.eventBus, null)
+  consumers       = { for name, fn in local.functions : name => fn if try(fn.consumer, null) != null }
+  relays          = { for name, fn in local.functions : name => fn if try(fn.relay, null) != null }
+  event_functions = merge(local.consumers, local.relays)
   # A relay names its table; the tables are keyed by service.
   table_services = { for service, t in local.tables : t.name => service }
 
@@ -68,17 +69,14 @@ locals {
       : var.payment_provider_url
     )
   }
-  # Bindings of one function: its own queue's URL (an event consumer) or
-  # its own dead-letter queue's (a relay), beside the stack's. No cycle
-  # either: the queues depend on no function, and the event source
-  # mappings that do are modules/function's own. A binding the model
-  # names but the function lacks fails the plan (an unknown key), rather
-  # than deploying an empty variable.
-  function_binding_values = { for name, fn in local.functions : name => merge(
-    local.binding_values,
-    contains(keys(local.consumers), name) ? { queueUrl = module.consumer[name].queue_url } : {},
-    contains(keys(local.relays), name) ? { deadLetterQueueUrl = module.relay_dead_letter_queue[name].url } : {},
-  ) }
+  # The bindings only an event consumer or a relay has: the URL of its own
+  # queue (a consumer's) or dead-letter queue (a relay's). No cycle either:
+  # the queues depend on no function, and the event source mappings that
+  # name both are modules/function's own resources.
+  queue_binding_values = merge(
+    { for name, c in module.consumer : name => { queueUrl = c.queue_url } },
+    { for name, q in module.relay_dead_letter_queue : name => { deadLetterQueueUrl = q.url } },
+  )
 
   # The model's settings, each overridden by its variable when that is set.
   settings = local.model.settings
@@ -140,18 +138,45 @@ module "table" {
 
 module "function" {
   source   = "./modules/function"
-  for_each = local.functions
+  for_each = { for name, fn in local.functions : name => fn if !contains(keys(local.event_functions), name) }
 
   function      = each.value
   artifact      = "${local.artifacts_dir}/${each.key}.zip"
   architecture  = var.architecture
   extra_env     = var.function_environment
-  bindings      = { for variable, binding in try(each.value.bindings, {}) : variable => local.function_binding_values[each.key][binding] }
+  bindings      = { for variable, binding in try(each.value.bindings, {}) : variable => local.binding_values[binding] }
   log_retention = local.log_retention_days
   reserved_concurrency = (each.value.hashesPasswords
     ? var.password_function_reserved_concurrency
     : null
   )
+
+  depends_on = [terraform_data.payment_provider]
+}
+
+# Event consumers and outbox relays: the same module in a call of its own,
+# since each one's environment holds the URL of its own queue and its
+# trigger names the queue or the stream. A module call's arguments are
+# evaluated for all its instances at once, after everything they name: in
+# the call above, every function would wait for every queue (the provider
+# waits about 25 s after creating a queue until SQS reports its attributes
+# steadily, and a consumer's queue follows its dead-letter queue). A
+# binding the model names but the function lacks fails the plan (an
+# unknown key) rather than deploying an empty variable.
+module "event_function" {
+  source   = "./modules/function"
+  for_each = local.event_functions
+
+  function     = each.value
+  artifact     = "${local.artifacts_dir}/${each.key}.zip"
+  architecture = var.architecture
+  extra_env    = var.function_environment
+  bindings = { for variable, binding in try(each.value.bindings, {}) : variable => merge(
+    local.binding_values, local.queue_binding_values[each.key],
+  )[binding] }
+  log_retention        = local.log_retention_days
+  reserved_concurrency = null # only password-hashing http functions get any
+
   queue_mapping = (contains(keys(local.consumers), each.key)
     ? merge(each.value.consumer.mapping, { queue_arn = module.consumer[each.key].queue_arn })
     : null
@@ -171,7 +196,7 @@ module "function" {
 # rule and its queue with a dead-letter queue (modules/consumer); per relay
 # its dead-letter queue. Each function's trigger, from its queue or from
 # its table's stream (which modules/table turns on where the model says),
-# is modules/function's.
+# is modules/function's (module.event_function).
 module "event_bus" {
   source = "./modules/event_bus"
   count  = local.event_bus == null ? 0 : 1

@@ -17,7 +17,7 @@ output "table_names" {
 
 output "function_names" {
   description = "Physical Lambda function name per manifest function name."
-  value       = { for name, fn in module.function : name => fn.function_name }
+  value       = { for name, fn in merge(module.function, module.event_function) : name => fn.function_name }
 }
 
 output "signing_secrets" {

@@ -211,13 +211,16 @@ drops an event that still fails unless the Trigger has a deadLetterSink: add one
 poison events (there is no SQS queue behind a Trigger).`
 
 // relayHeader explains an outbox relay's file.
-const relayHeader = `An outbox relay: it polls its table's DynamoDB stream (on AWS) instead of answering
-requests, so exactly one pod runs at all times (min-scale and max-scale 1: a second would
-read every shard again and publish every event twice), and posts each outbox event to
-K_SINK. It parks a record it can never publish in its SQS dead-letter queue on AWS
-(deadLetterQueueUrl-<function> in the shop-bindings ConfigMap). While
-shared/runtime/stream polls streams on Lambda only, it exits at start off Lambda and the
-Service never turns ready: run the relay on Lambda (Terraform deploys it there too).`
+const relayHeader = `An outbox relay: it polls its table's DynamoDB stream instead of answering requests
+(shared/runtime/stream), so exactly one pod runs at all times (min-scale and max-scale 1:
+a second would read every shard again and publish every event twice), and posts each outbox
+event to K_SINK. It keeps its place in memory: after a restart it reads each shard from its
+oldest record again, and the consumers, which deduplicate on the event id, see no second
+effect. It parks a record it can never publish in its SQS dead-letter queue on AWS
+(deadLetterQueueUrl-<function> in the shop-bindings ConfigMap). Where Terraform also deploys
+this relay on Lambda, both read the stream: each event reaches the EventBridge bus and the
+Broker, and each consumer's claim on the event id (in the service's table, shared by its
+Lambda and Knative copies) lets one of them act on it.`
 
 const kustomizationHeader = `kubectl apply -k infra/knative deploys the stack. Per cluster, set:
   kustomize edit set image shop-<function>=<registry>/shop-<function>:<tag>   (each function)

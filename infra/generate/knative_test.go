@@ -198,10 +198,7 @@ func functionNames(t *testing.T, files map[string][]byte) []string {
 // A manifest left behind by a removed function is stale, and regenerating
 // removes it.
 func TestOrphanKnativeFileIsStale(t *testing.T) {
-	root := t.TempDir()
-	if err := os.CopyFS(filepath.Join(root, "functions"), os.DirFS(filepath.Join("..", "..", "functions"))); err != nil {
-		t.Fatal(err)
-	}
+	root := copyManifests(t)
 	if _, err := Generate(root, true); err != nil {
 		t.Fatal(err)
 	}

@@ -22,10 +22,7 @@ func TestGeneratedFilesAreCurrent(t *testing.T) {
 // A hand edit of a generated file, or a manifest changed without
 // regenerating, is caught; Generate then repairs it.
 func TestStaleFileIsCaughtAndRewritten(t *testing.T) {
-	root := t.TempDir()
-	if err := os.CopyFS(filepath.Join(root, "functions"), os.DirFS(filepath.Join("..", "..", "functions"))); err != nil {
-		t.Fatal(err)
-	}
+	root := copyManifests(t)
 	if _, err := Generate(root, true); err != nil {
 		t.Fatal(err)
 	}
@@ -52,4 +49,17 @@ func TestStaleFileIsCaughtAndRewritten(t *testing.T) {
 			t.Errorf("after rewriting, still stale: %v", stale)
 		}
 	}
+}
+
+// copyManifests copies what the generated files are made from (the
+// manifests and the event catalog) into a new root.
+func copyManifests(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, dir := range []string{"functions", "events"} {
+		if err := os.CopyFS(filepath.Join(root, dir), os.DirFS(filepath.Join("..", "..", dir))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
 }

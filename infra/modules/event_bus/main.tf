@@ -5,7 +5,7 @@ resource "aws_cloudwatch_event_bus" "this" {
   description = var.event_bus.description
 
   lifecycle {
-    # The publishers' grants (events:PutEvents) and the rules' ARNs name
+    # The publishers' grants (to put events) and the rules' ARNs name
     # the bus by the model's ARN.
     postcondition {
       condition     = self.arn == var.event_bus.arn

@@ -2,6 +2,7 @@ resource "aws_sqs_queue" "this" {
   name                       = var.queue.name
   visibility_timeout_seconds = var.queue.visibilityTimeout
   message_retention_seconds  = var.queue.messageRetention
+  max_message_size           = var.queue.maximumMessageSize
   sqs_managed_sse_enabled    = var.queue.sse
 
   # A message received maxReceiveCount times without being deleted (its
@@ -11,6 +12,14 @@ resource "aws_sqs_queue" "this" {
     deadLetterTargetArn = var.dead_letter_queue_arn
     maxReceiveCount     = var.queue.maxReceiveCount
   }) : null
+
+  # Who may send to the queue besides its account's principals: for an event
+  # consumer's queue, EventBridge, for its own rule only (the model's
+  # aws:SourceArn condition). Set with the queue rather than as an
+  # aws_sqs_queue_policy: the provider waits about 25 s after each change
+  # to a queue until SQS reports its attributes steadily, and the functions
+  # whose environment holds the queue's URL wait for all of it.
+  policy = var.queue.policy == null ? null : jsonencode(var.queue.policy)
 
   tags = var.tags
 
@@ -27,14 +36,4 @@ resource "aws_sqs_queue" "this" {
       error_message = "Queue ${var.queue.name} has ARN ${self.arn}, but the deployment model (and so every policy that grants it) says ${var.queue.arn}."
     }
   }
-}
-
-# Who may send to the queue besides its account's principals: for an event
-# consumer's queue, EventBridge, for its own rule only (the model's
-# aws:SourceArn condition).
-resource "aws_sqs_queue_policy" "this" {
-  count = var.queue.policy == null ? 0 : 1
-
-  queue_url = aws_sqs_queue.this.url
-  policy    = jsonencode(var.queue.policy)
 }

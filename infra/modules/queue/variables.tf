@@ -2,15 +2,16 @@
 # deployment.json holds it: an event consumer's queue or dead-letter queue,
 # or a stream relay's dead-letter queue.
 variable "queue" {
-  description = "The queue from the deployment model: name, ARN, visibility timeout and message retention (seconds), the receive count after which a message moves to the dead-letter queue (0 on a dead-letter queue), server-side encryption, and its resource policy (null for none)."
+  description = "The queue from the deployment model: name, ARN, visibility timeout and message retention (seconds), maximum message size (bytes), the receive count after which a message moves to the dead-letter queue (0 on a dead-letter queue), server-side encryption, and its resource policy (null for none)."
   type = object({
-    name              = string
-    arn               = string
-    visibilityTimeout = number
-    messageRetention  = number
-    maxReceiveCount   = optional(number, 0)
-    sse               = bool
-    policy            = optional(any)
+    name               = string
+    arn                = string
+    visibilityTimeout  = number
+    messageRetention   = number
+    maximumMessageSize = number
+    maxReceiveCount    = optional(number, 0)
+    sse                = bool
+    policy             = optional(any)
   })
 }
 
