@@ -14,6 +14,7 @@ KEYTOOL      := $(GO) run ./infra/keytool -endpoint $(ENDPOINT)
 ISSUERS      ?=
 PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
 TERRAFORM_REPORT := $(CURDIR)/.local/terraform-$(GATEWAY_PORT).txt
+EVENTS_REPORT := $(CURDIR)/.local/events-$(GATEWAY_PORT).txt
 TERRAFORM    ?= terraform
 TFLINT       := $(CURDIR)/bin/tflint
 TFLINT_VERSION := v0.64.0
@@ -81,18 +82,19 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  $(DEPLOY); \
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) \
+	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) SHOP_EVENTS_REPORT=$(EVENTS_REPORT) \
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
 	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE); \
-	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT); \
+	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT) $(EVENTS_REPORT); \
 	  if command -v npm >/dev/null 2>&1; then \
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
 	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \
 	  fi; \
 	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
+	  test -s $(EVENTS_REPORT) || { echo "no events report: the end-to-end run did not check its events against the catalog"; exit 1; }; \
 	  test -s $(TERRAFORM_REPORT) || { echo "no Terraform report: infra/apply_test.go did not run"; exit 1; }; \
-	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(TERRAFORM_REPORT); \
+	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(EVENTS_REPORT); echo; cat $(TERRAFORM_REPORT); \
 	  command -v npm >/dev/null 2>&1 || echo "npm: NOT FOUND: asl-validator did not check the saga's definition (functions/orders TestSagaDefinitionValidates skipped)"; \
 	  command -v kubectl >/dev/null 2>&1 || echo "kubectl: NOT FOUND: the generated Knative kustomization was not built (infra/generate TestKustomizationBuilds skipped)"
 

@@ -265,6 +265,7 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 	// least-privilege report goes to a file of ours: the main run's report
 	// (SHOP_PRIVILEGE_REPORT) is make test's.
 	privilege := filepath.Join(work, "least-privilege.txt")
+	eventsReport := filepath.Join(work, "events.txt")
 	rep.phase("e2e", func() error {
 		return goCmd(ctx, t, []string{
 			"SHOP_API_URL=" + apiURL,
@@ -272,6 +273,7 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			"SHOP_PLATFORM=", // through API Gateway and Lambda, whatever the caller's environment says
 			"SHOP_REQUIRE_EMULATOR=1",
 			"SHOP_PRIVILEGE_REPORT=" + privilege,
+			"SHOP_EVENTS_REPORT=" + eventsReport,
 		}, "test", "-count=1", "-timeout", "5m", "-parallel", e2eParallel, "./tests")
 	})
 	switch verdict := firstLine(privilege); {
@@ -279,6 +281,15 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		t.Errorf("the end-to-end run against the Terraform stack wrote no least-privilege report (%s)", privilege)
 	case !strings.HasSuffix(verdict, ": all allowed"):
 		t.Errorf("least privilege on the Terraform stack: %s", verdict)
+		rep.note(verdict)
+	default:
+		rep.note(verdict)
+	}
+	switch verdict := firstLine(eventsReport); {
+	case verdict == "":
+		t.Errorf("the end-to-end run against the Terraform stack wrote no events report (%s)", eventsReport)
+	case !strings.HasSuffix(verdict, ": all match their schemas"):
+		t.Errorf("events on the Terraform stack: %s", verdict)
 		rep.note(verdict)
 	default:
 		rep.note(verdict)

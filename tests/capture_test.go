@@ -209,8 +209,25 @@ func bySubject(eventType, subject string) func(cloudEvent) bool {
 }
 
 // finish stops the capture, removes its rule and queue, and checks every
-// event the run carried against the catalog, printing a summary.
+// event the run carried against the catalog, printing a report; with
+// SHOP_EVENTS_REPORT set it also writes the report to that file (make test
+// prints it from there, as the least-privilege one).
 func (c *eventCapture) finish() bool {
+	var report strings.Builder
+	ok := c.check(&report)
+	fmt.Print(report.String())
+	if path := os.Getenv("SHOP_EVENTS_REPORT"); path != "" {
+		if err := os.WriteFile(path, []byte(report.String()), 0o644); err != nil {
+			fmt.Println("events: write report:", err)
+			return false
+		}
+	}
+	return ok
+}
+
+// check removes the capture and writes its verdict to report: the summary
+// line first, then every event that broke the catalog.
+func (c *eventCapture) check(report *strings.Builder) bool {
 	close(c.stop)
 	<-c.done
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
@@ -222,8 +239,9 @@ func (c *eventCapture) finish() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ok := len(c.failures) == 0
+	var problems []string
 	for _, f := range c.failures {
-		fmt.Println("events:", f)
+		problems = append(problems, "events: "+f)
 	}
 	perType := map[string]int{}
 	replayed := 0
@@ -234,11 +252,11 @@ func (c *eventCapture) finish() bool {
 			replayed++
 		}
 		if d.Source != e.Source || d.DetailType != e.Type {
-			fmt.Printf("events: %s: EventBridge source %q / detail-type %q, but the CloudEvent says %q / %q\n", e.ID, d.Source, d.DetailType, e.Source, e.Type)
+			problems = append(problems, fmt.Sprintf("events: %s: EventBridge source %q / detail-type %q, but the CloudEvent says %q / %q", e.ID, d.Source, d.DetailType, e.Source, e.Type))
 			ok = false
 		}
 		if err := explain.ValidateEvent(d.Detail); err != nil && !strings.HasPrefix(e.ID, invalidOnPurpose) {
-			fmt.Printf("events: %s from %s: %v\n", e.ID, e.Source, err)
+			problems = append(problems, fmt.Sprintf("events: %s from %s: %v", e.ID, e.Source, err))
 			ok = false
 		}
 	}
@@ -246,8 +264,16 @@ func (c *eventCapture) finish() bool {
 	for _, typ := range slices.Sorted(maps.Keys(perType)) {
 		parts = append(parts, fmt.Sprintf("%s %d", typ, perType[typ]))
 	}
-	fmt.Printf("events: the bus carried %d events during the run (%d of them again, by a replay), each checked against its schema in events/: %s\n",
-		len(c.delivered), replayed, strings.Join(parts, ", "))
+	verdict := "all match their schemas"
+	if !ok {
+		verdict = fmt.Sprintf("%d problems", len(problems))
+	}
+	fmt.Fprintf(report, "events: the bus carried %d events during the run (%d of them again, by a replay), each checked against its schema in events/: %s\n",
+		len(c.delivered), replayed, verdict)
+	fmt.Fprintf(report, "  by type: %s\n", strings.Join(parts, ", "))
+	for _, p := range problems {
+		fmt.Fprintln(report, "  "+p)
+	}
 	return ok
 }
 
