@@ -77,11 +77,15 @@ func TestEventBridgeOnTheEmulator(t *testing.T) {
 	got := map[string]bool{}
 	deadline := time.Now().Add(20 * time.Second)
 	for len(got) < len(sent) && time.Now().Before(deadline) {
-		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		// A short visibility: the emulator under load now and then takes a
+		// receive and loses its answer, and those messages must come back
+		// before the deadline.
+		out, err := q.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: queue.QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 2})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range out.Messages {
+			_, _ = q.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: queue.QueueUrl, ReceiptHandle: m.ReceiptHandle})
 			var env struct {
 				Source     string          `json:"source"`
 				DetailType string          `json:"detail-type"`
@@ -95,8 +99,14 @@ func TestEventBridgeOnTheEmulator(t *testing.T) {
 				t.Fatalf("detail %s: %v", env.Detail, err)
 			}
 			w, ok := want[e.ID()]
-			if !ok || got[e.ID()] {
-				t.Errorf("unexpected or repeated event %s", e.ID())
+			if !ok {
+				t.Errorf("unexpected event %s", e.ID())
+				continue
+			}
+			if got[e.ID()] {
+				// At least once: a PutEvents whose answer was lost is sent
+				// again by the SDK. The event is the same, its id too.
+				t.Logf("event %s arrived again", e.ID())
 				continue
 			}
 			got[e.ID()] = true
