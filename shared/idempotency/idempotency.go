@@ -76,7 +76,7 @@ import (
 const HeaderReplayed = "Idempotent-Replayed"
 
 const (
-	statusInProgress = "INPROGRESS"
+	statusInProgress = store.ClaimInProgress
 	statusCompleted  = "COMPLETED"
 	maxKeyLen        = 255
 )
@@ -265,24 +265,9 @@ func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, pk, key, hash
 	return nil
 }
 
-// acquire takes the key with a single conditional PutItem. The condition
-// admits the write when
-//
-//	no record exists                                  (first request)
-//	OR the record's ttl has passed                    (expired; DynamoDB's TTL
-//	                                                   deletion lags by hours)
-//	OR it is in progress and its lock has timed out   (the first invocation
-//	                                                   died mid-flight)
-//
-// Timeline of the race this settles: A and B carry the same key. A's Put
-// lands first and creates INPROGRESS; B's Put fails its condition, and
-// DynamoDB hands B the record A wrote (ReturnValuesOnConditionCheckFailure),
-// so B answers 409 without a second read. There is no read-then-write window.
-//
-// A's Put may also be applied with its response lost; the SDK then sends it
-// again, and the retry fails its condition against A's own record. The Put
-// goes through store.ConditionalPut, whose write token tells that record
-// apart from B's, so A holds the key rather than answering itself a 409.
+// acquire takes the key with a single conditional PutItem (store.PutClaim,
+// which draws the race it settles): B, finding A's record in progress,
+// answers 409 without a second read.
 func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
 	now := s.opts.Now()
 	lockExpiry := now.Add(s.opts.LockTimeout)
@@ -297,30 +282,18 @@ func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*recor
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: marshal: %w", err)
 	}
-	err = store.ConditionalPut(ctx, s.db, &dynamodb.PutItemInput{
-		TableName:           aws.String(s.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": store.PK, "#ttl": "ttl", "#status": "status", "#lockExpiry": "lockExpiry",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now":        store.N(now.Unix()),
-			":nowms":      store.N(now.UnixMilli()),
-			":inprogress": store.S(statusInProgress),
-		},
-	})
-	if old, failed := store.ConditionFailedItem(err); failed {
-		var rec record
-		if err := attributevalue.UnmarshalMap(old, &rec); err != nil {
-			return nil, fmt.Errorf("idempotency: unmarshal existing record: %w", err)
-		}
-		return &rec, nil
-	}
+	old, err := store.PutClaim(ctx, s.db, s.table, item, now)
 	if err != nil {
 		return nil, fmt.Errorf("idempotency: acquire: %w", err)
 	}
-	return nil, nil
+	if old == nil {
+		return nil, nil
+	}
+	var rec record
+	if err := attributevalue.UnmarshalMap(old, &rec); err != nil {
+		return nil, fmt.Errorf("idempotency: unmarshal existing record: %w", err)
+	}
+	return &rec, nil
 }
 
 func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {

@@ -54,7 +54,7 @@ var ErrInProgress = errors.New("consumer: the event is being handled by another 
 const (
 	claimPrefix      = "CONSUMED#"
 	claimSK          = "CONSUMED"
-	statusInProgress = "INPROGRESS"
+	statusInProgress = store.ClaimInProgress
 	statusCompleted  = "COMPLETED"
 )
 
@@ -151,30 +151,18 @@ func (c *Claims) claim(ctx context.Context, key, eventType, lock string) (*claim
 	if err != nil {
 		return nil, fmt.Errorf("consumer: marshal claim: %w", err)
 	}
-	err = store.ConditionalPut(ctx, c.db, &dynamodb.PutItemInput{
-		TableName:           aws.String(c.table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": store.PK, "#ttl": "ttl", "#status": "status", "#lockExpiry": "lockExpiry",
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now":        store.N(now.Unix()),
-			":nowms":      store.N(now.UnixMilli()),
-			":inprogress": store.S(statusInProgress),
-		},
-	})
-	if old, failed := store.ConditionFailedItem(err); failed {
-		var held claimRecord
-		if err := attributevalue.UnmarshalMap(old, &held); err != nil {
-			return nil, fmt.Errorf("consumer: unmarshal claim: %w", err)
-		}
-		return &held, nil
-	}
+	old, err := store.PutClaim(ctx, c.db, c.table, item, now)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: claim event: %w", err)
 	}
-	return nil, nil
+	if old == nil {
+		return nil, nil
+	}
+	var held claimRecord
+	if err := attributevalue.UnmarshalMap(old, &held); err != nil {
+		return nil, fmt.Errorf("consumer: unmarshal claim: %w", err)
+	}
+	return &held, nil
 }
 
 // complete marks the claim handled, while it is still ours: a claim whose
