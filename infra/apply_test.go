@@ -1,6 +1,7 @@
 package infra
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"context"
@@ -8,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +21,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,7 +40,10 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/faults"
+	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/testenv"
 	"github.com/shop-serverless/shop/tests/livediff"
 )
@@ -229,9 +236,10 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 	// response (localstack/README.md), and the provider's retry conflicts.
 	// Such a resource is imported and the apply run again, at most twice,
 	// and the report says so; any other failure fails the test.
+	stalls := newPermissionStalls(t, prefix)
 	rep.phase("apply", func() error {
 		for round := 1; ; round++ {
-			out, err := run.output(ctx, "apply", "-auto-approve", "-input=false", "-no-color", varArg)
+			out, err := run.outputWatching(ctx, stalls.watch, "apply", "-auto-approve", "-input=false", "-no-color", varArg)
 			if err == nil {
 				rep.resources = countAdded(out)
 				return nil
@@ -248,6 +256,9 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			}
 		}
 	})
+	for _, healed := range stalls.healed() {
+		rep.note("the emulator lost the response to the AddPermission of " + healed + ", and the provider's retry met its own statement: the statement removed, so the retry added it")
+	}
 	for _, twin := range removeTwinMappings(ctx, t, run) {
 		rep.note("the emulator lost the response to the create of " + twin + ", and made the mapping twice: the twin deleted")
 	}
@@ -631,6 +642,111 @@ func (tf *terraform) output(ctx context.Context, args ...string) ([]byte, error)
 	return out, err
 }
 
+// outputWatching is output, with each line of terraform's output handed to
+// watch as it comes.
+func (tf *terraform) outputWatching(ctx context.Context, watch func(line string), args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, tf.bin, append([]string{"-chdir=" + tf.dir}, args...)...)
+	cmd.Env = append(os.Environ(), tf.env...)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
+	cmd.WaitDelay = 30 * time.Second
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	var out bytes.Buffer
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			out.Write(sc.Bytes())
+			out.WriteByte('\n')
+			watch(sc.Text())
+		}
+		_, _ = io.Copy(&out, pr) // a line past the buffer: keep the rest
+	}()
+	err := cmd.Run()
+	pw.Close()
+	<-scanned
+	if ctx.Err() != nil {
+		err = fmt.Errorf("terraform %s: %w (%v)", args[0], ctx.Err(), err)
+	}
+	return out.Bytes(), err
+}
+
+// permissionStalls heals one loss the apply cannot get past by itself:
+// the emulator applies an AddPermission and loses its answer; the
+// provider's SDK sends it again and meets the statement its first attempt
+// added (ResourceConflictException), which the provider reads as an
+// update still in progress and retries every 10 s for minutes, longer than
+// the apply may take. (AWS answers a repeated statement id the same way,
+// so the provider would stall there too; only there it hardly loses an
+// answer.) A permission still creating after stallAfter is such a stall:
+// its statement, which nothing in the state knows yet, is removed, and the
+// provider's next retry adds it.
+type permissionStalls struct {
+	t      *testing.T
+	prefix string
+	mu     sync.Mutex
+	done   map[string]bool // resource addresses healed
+}
+
+const stallAfter = 30 * time.Second
+
+// permissionStallRE matches a permission still creating: its address, the
+// function of a route's permission, and how long.
+var permissionStallRE = regexp.MustCompile(`^(module\.http_api\.aws_lambda_permission\.(?:this\["([a-z0-9-]+)"\]|authorizer)): Still creating\.\.\. \[(?:(\d+)m)?(\d+)s elapsed\]`)
+
+func newPermissionStalls(t *testing.T, prefix string) *permissionStalls {
+	return &permissionStalls{t: t, prefix: prefix, done: map[string]bool{}}
+}
+
+func (p *permissionStalls) watch(line string) {
+	m := permissionStallRE.FindStringSubmatch(line)
+	if m == nil {
+		return
+	}
+	minutes, _ := strconv.Atoi(m[3])
+	seconds, _ := strconv.Atoi(m[4])
+	if time.Duration(minutes)*time.Minute+time.Duration(seconds)*time.Second < stallAfter {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done[m[1]] {
+		return
+	}
+	set, err := manifest.Load(repoRoot)
+	if err != nil {
+		p.t.Errorf("permission stall of %s: %v", m[1], err)
+		return
+	}
+	fn, sid := m[2], deployment.RoutePermissionID
+	if fn == "" {
+		fn, sid = set.Authorizer().Name, deployment.AuthorizerPermissionID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		p.t.Errorf("permission stall of %s: %v", m[1], err)
+		return
+	}
+	if _, err := lambda.NewFromConfig(cfg).RemovePermission(ctx, &lambda.RemovePermissionInput{
+		FunctionName: aws.String(naming.Function(p.prefix, fn)), StatementId: aws.String(sid),
+	}); err != nil {
+		p.t.Logf("permission stall of %s: removing statement %s: %v", m[1], sid, err)
+		return
+	}
+	p.done[m[1]] = true
+}
+
+// healed lists the permissions whose stall was healed.
+func (p *permissionStalls) healed() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Sorted(maps.Keys(p.done))
+}
+
 func (tf *terraform) mustOutput(ctx context.Context, args ...string) []byte {
 	tf.t.Helper()
 	out, err := tf.output(ctx, args...)
@@ -908,5 +1024,25 @@ Error: creating EventBridge Event Bus (tf1-events): operation error EventBridge:
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("lostCreates = %+v, want %+v (the 500 is no lost response)", got, want)
+	}
+}
+
+func TestPermissionStallLines(t *testing.T) {
+	for line, want := range map[string][]string{
+		`module.http_api.aws_lambda_permission.this["platform-ingest"]: Still creating... [30s elapsed]`: {`module.http_api.aws_lambda_permission.this["platform-ingest"]`, "platform-ingest", "", "30"},
+		`module.http_api.aws_lambda_permission.authorizer: Still creating... [1m10s elapsed]`:            {"module.http_api.aws_lambda_permission.authorizer", "", "1", "10"},
+		`module.function["users-get"].aws_iam_role.this: Still creating... [40s elapsed]`:                nil,
+		`module.http_api.aws_lambda_permission.this["users-get"]: Creation complete after 1s`:            nil,
+	} {
+		m := permissionStallRE.FindStringSubmatch(line)
+		if want == nil {
+			if m != nil {
+				t.Errorf("%q matched: %q", line, m)
+			}
+			continue
+		}
+		if m == nil || !slices.Equal(m[1:], want) {
+			t.Errorf("%q: %q, want %q", line, m, want)
+		}
 	}
 }
