@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/shop-serverless/shop/shared/deployment/deploymenttest"
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
@@ -217,79 +218,12 @@ func TestOrphanKnativeFileIsStale(t *testing.T) {
 	}
 }
 
-// eventsSet is a stack with a publishing service and its relay, an ingest
-// endpoint with one registered outside publisher, and a consumer of events
-// of both, whose pattern adds a filter on the CloudEvent's subject.
+// eventsSet is deploymenttest's stack of every kind of event wiring, whose
+// consumer takes the warehouse's and the orders' created events, with
+// pattern added.
 func eventsSet(t *testing.T, pattern string) *manifest.Set {
 	t.Helper()
-	files := map[string]string{
-		"events/shop.order.created.v1.schema.json":            `{}`,
-		"events/shop.order.confirmed.v1.schema.json":          `{}`,
-		"events/shop.warehouse.stock.received.v1.schema.json": `{}`,
-		"functions/orders/service.yaml": `service: orders
-description: d
-table: {partitionKey: {name: pk, type: S}, stream: NEW_IMAGE}
-publishes: [shop.order.created.v1, shop.order.confirmed.v1]
-`,
-		"functions/orders/relay/function.yaml": `name: orders-relay
-description: Publishes the orders outbox.
-kind: stream
-memory: 128
-timeout: 30
-permissions: {publishEvents: true}
-`,
-		"functions/orders/create/function.yaml": `name: orders-create
-description: d
-kind: http
-http: {method: POST, path: /v1/orders, auth: none}
-memory: 128
-timeout: 5
-permissions: {dynamodb: [PutItem]}
-`,
-		"functions/platform/service.yaml": `service: platform
-description: d
-table: {partitionKey: {name: pk, type: S}}
-`,
-		"functions/platform/ingest/function.yaml": `name: platform-ingest
-description: d
-kind: http
-http: {method: POST, path: /v1/events, auth: none}
-memory: 128
-timeout: 5
-permissions: {publishEvents: true}
-ingest:
-  - {subject: warehouse, source: com.example.warehouse, types: [shop.warehouse.stock.received.v1]}
-`,
-		"functions/notes/service.yaml": `service: notes
-description: d
-table: {partitionKey: {name: pk, type: S}}
-`,
-		"functions/notes/notify/function.yaml": `name: notes-notify
-description: Notes what happened.
-kind: event
-events:
-  types: [shop.warehouse.stock.received.v1, shop.order.created.v1]
-  pattern: ` + pattern + `
-memory: 128
-timeout: 10
-permissions: {dynamodb: [PutItem]}
-`,
-	}
-	root := t.TempDir()
-	for name, body := range files {
-		path := filepath.Join(root, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set, err := manifest.Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return deploymenttest.EventsSet(t, pattern, "shop.warehouse.stock.received.v1", "shop.order.created.v1")
 }
 
 // k8sObject is what the events tests read of a generated object.

@@ -1,10 +1,12 @@
-package deployment
+package deployment_test
 
 import (
 	"encoding/json"
 	"slices"
 	"testing"
 
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/deployment/deploymenttest"
 	"github.com/shop-serverless/shop/shared/manifest"
 	"github.com/shop-serverless/shop/shared/outbox"
 )
@@ -14,73 +16,22 @@ import (
 // of both, with a pattern of its own.
 func eventsTree(t *testing.T) *manifest.Set {
 	t.Helper()
-	return loadTree(t, map[string]string{
-		"events/shop.order.created.v1.schema.json":            `{}`,
-		"events/shop.order.confirmed.v1.schema.json":          `{}`,
-		"events/shop.warehouse.stock.received.v1.schema.json": `{}`,
-		"orders/service.yaml": `service: orders
-description: d
-table: {partitionKey: {name: pk, type: S}, stream: NEW_IMAGE}
-publishes: [shop.order.created.v1, shop.order.confirmed.v1]
-`,
-		"orders/relay/function.yaml": `name: orders-relay
-description: d
-kind: stream
-memory: 128
-timeout: 30
-permissions: {publishEvents: true}
-`,
-		"orders/create/function.yaml": `name: orders-create
-description: d
-kind: http
-http: {method: POST, path: /v1/orders, auth: none}
-memory: 128
-timeout: 5
-permissions: {dynamodb: [PutItem]}
-`,
-		"platform/service.yaml": `service: platform
-description: d
-table: {partitionKey: {name: pk, type: S}}
-`,
-		"platform/ingest/function.yaml": `name: platform-ingest
-description: d
-kind: http
-http: {method: POST, path: /v1/events, auth: none}
-memory: 128
-timeout: 5
-permissions: {publishEvents: true}
-ingest:
-  - {subject: warehouse, source: com.example.warehouse, types: [shop.warehouse.stock.received.v1]}
-`,
-		"notes/service.yaml": `service: notes
-description: d
-table: {partitionKey: {name: pk, type: S}}
-`,
-		"notes/notify/function.yaml": `name: notes-notify
-description: d
-kind: event
-events:
-  types: [shop.warehouse.stock.received.v1, shop.order.created.v1, shop.order.confirmed.v1]
-  pattern: {detail: {data: {quantity: [{numeric: [">", 0]}]}}}
-memory: 128
-timeout: 10
-permissions: {dynamodb: [PutItem]}
-`,
-	})
+	return deploymenttest.EventsSet(t, `{detail: {data: {quantity: [{numeric: [">", 0]}]}}}`,
+		"shop.warehouse.stock.received.v1", "shop.order.created.v1", "shop.order.confirmed.v1")
 }
 
-var eventsParams = Params{Prefix: "acme", Region: "eu-west-1", Account: "123456789012"}
+var eventsParams = deployment.Params{Prefix: "acme", Region: "eu-west-1", Account: "123456789012"}
 
 func TestEventBusAndArchive(t *testing.T) {
-	d, err := Build(eventsTree(t), eventsParams)
+	d, err := deployment.Build(eventsTree(t), eventsParams)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := EventBus{
+	want := deployment.EventBus{
 		Name:        "acme-events",
 		ARN:         "arn:aws:events:eu-west-1:123456789012:event-bus/acme-events",
 		Description: d.EventBus.Description,
-		Archive: Archive{
+		Archive: deployment.Archive{
 			Name:          "acme-events",
 			ARN:           "arn:aws:events:eu-west-1:123456789012:archive/acme-events",
 			Description:   d.EventBus.Archive.Description,
@@ -92,7 +43,10 @@ func TestEventBusAndArchive(t *testing.T) {
 	}
 
 	// Nothing publishes: no bus, and no function is told of one.
-	plain, err := Build(sagaTree(t), eventsParams)
+	plain, err := deployment.Build(&manifest.Set{Services: []*manifest.Service{{
+		Name: "shop", Table: manifest.Table{PartitionKey: manifest.Key{Name: "pk", Type: "S"}},
+		Functions: []*manifest.Function{{Name: "shop-charge", Service: "shop", Kind: manifest.KindStep, MemoryMB: 128, TimeoutSecs: 3}},
+	}}}, eventsParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +67,7 @@ func TestEventBusAndArchive(t *testing.T) {
 }
 
 func TestConsumerModel(t *testing.T) {
-	d, err := Build(eventsTree(t), eventsParams)
+	d, err := deployment.Build(eventsTree(t), eventsParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +84,7 @@ func TestConsumerModel(t *testing.T) {
 	if c.Rule.Name != "acme-notes-notify" || c.Rule.ARN != ruleARN || c.Rule.TargetID != "queue" || c.Rule.Description == "" || c.Rule.EventPattern != wantPattern {
 		t.Fatalf("rule = %+v\nwant pattern %s", c.Rule, wantPattern)
 	}
-	wantQueue := Queue{
+	wantQueue := deployment.Queue{
 		Name: "acme-notes-notify", ARN: queueARN,
 		VisibilityTimeoutSecs: 60, // 6 x the function's 10 s
 		MessageRetentionSecs:  4 * 24 * 3600,
@@ -151,7 +105,7 @@ func TestConsumerModel(t *testing.T) {
 	if string(policy) != wantPolicy {
 		t.Fatalf("queue policy %s\nwant %s", policy, wantPolicy)
 	}
-	wantDLQ := Queue{
+	wantDLQ := deployment.Queue{
 		Name: "acme-notes-notify-dlq", ARN: queueARN + "-dlq",
 		VisibilityTimeoutSecs: 30, MessageRetentionSecs: 14 * 24 * 3600, MaximumMessageSize: 262144, SSE: true,
 	}
@@ -161,13 +115,13 @@ func TestConsumerModel(t *testing.T) {
 	if m := c.Mapping; m.BatchSize != 10 || m.MaximumConcurrency != 5 || !slices.Equal(m.FunctionResponseTypes, []string{"ReportBatchItemFailures"}) {
 		t.Fatalf("mapping = %+v", m)
 	}
-	if fn.Bindings[manifest.EnvQueueURL] != BindingQueueURL || len(fn.Bindings) != 1 {
+	if fn.Bindings[manifest.EnvQueueURL] != deployment.BindingQueueURL || len(fn.Bindings) != 1 {
 		t.Fatalf("bindings = %v, want only the queue's URL", fn.Bindings)
 	}
 	if _, ok := fn.Environment[manifest.EnvEventBus]; ok {
 		t.Fatal("a consumer that does not publish is told the bus")
 	}
-	st := bySid(fn.Role.Policy)
+	st := deployment.BySid(fn.Role.Policy)
 	if got := sids(fn.Role.Policy); !slices.Equal(got, []string{"WriteOwnLogs", "WriteTraces", "OwnTable", "ConsumeOwnQueue"}) {
 		t.Fatalf("consumer statements %v", got)
 	}
@@ -179,7 +133,7 @@ func TestConsumerModel(t *testing.T) {
 }
 
 func TestRelayModel(t *testing.T) {
-	d, err := Build(eventsTree(t), eventsParams)
+	d, err := deployment.Build(eventsTree(t), eventsParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +142,7 @@ func TestRelayModel(t *testing.T) {
 		t.Fatalf("consumer = %+v, relay = %+v", fn.Consumer, fn.Relay)
 	}
 	dlqARN := "arn:aws:sqs:eu-west-1:123456789012:acme-orders-relay-dlq"
-	want := Relay{
+	want := deployment.Relay{
 		Table:                "acme-orders",
 		FilterPattern:        outbox.FilterPattern,
 		BatchSize:            10,
@@ -196,7 +150,7 @@ func TestRelayModel(t *testing.T) {
 		BisectOnError:        true,
 		MaximumRetryAttempts: 10,
 		MaximumRecordAgeSecs: 86400,
-		DeadLetterQueue: Queue{
+		DeadLetterQueue: deployment.Queue{
 			Name: "acme-orders-relay-dlq", ARN: dlqARN,
 			VisibilityTimeoutSecs: 30, MessageRetentionSecs: 14 * 24 * 3600, MaximumMessageSize: 262144, SSE: true,
 		},
@@ -204,19 +158,19 @@ func TestRelayModel(t *testing.T) {
 	if *fn.Relay != want {
 		t.Fatalf("relay = %+v, want %+v", *fn.Relay, want)
 	}
-	if tb := d.Tables[slices.IndexFunc(d.Tables, func(tb Table) bool { return tb.Name == want.Table })]; tb.Stream != "NEW_IMAGE" {
+	if tb := d.Tables[slices.IndexFunc(d.Tables, func(tb deployment.Table) bool { return tb.Name == want.Table })]; tb.Stream != "NEW_IMAGE" {
 		t.Fatalf("the relay's table has stream %q", tb.Stream)
 	}
 	if fn.Environment[manifest.EnvEventBus] != "acme-events" {
 		t.Fatalf("relay environment %v: no bus", fn.Environment)
 	}
-	if fn.Bindings[manifest.EnvDeadLetterQueueURL] != BindingDeadLetterQueueURL || len(fn.Bindings) != 1 {
+	if fn.Bindings[manifest.EnvDeadLetterQueueURL] != deployment.BindingDeadLetterQueueURL || len(fn.Bindings) != 1 {
 		t.Fatalf("bindings = %v, want only the dead-letter queue's URL", fn.Bindings)
 	}
 	if got := sids(fn.Role.Policy); !slices.Equal(got, []string{"WriteOwnLogs", "WriteTraces", "PublishEvents", "ReadOwnTableStream", "SendToOwnDeadLetterQueue"}) {
 		t.Fatalf("relay statements %v", got)
 	}
-	st := bySid(fn.Role.Policy)
+	st := deployment.BySid(fn.Role.Policy)
 	if s := st["PublishEvents"]; !slices.Equal(s.Action, []string{"events:PutEvents"}) || !slices.Equal(s.Resource, []string{"arn:aws:events:eu-west-1:123456789012:event-bus/acme-events"}) {
 		t.Fatalf("PublishEvents = %+v", s)
 	}
@@ -230,7 +184,7 @@ func TestRelayModel(t *testing.T) {
 }
 
 func TestIngestModel(t *testing.T) {
-	d, err := Build(eventsTree(t), eventsParams)
+	d, err := deployment.Build(eventsTree(t), eventsParams)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +211,7 @@ func TestIngestModel(t *testing.T) {
 // (TestTemplateWithValuesSubstitutedIsTheModel covers the repository's
 // manifests, which may not yet publish).
 func TestEventTemplateUsesPlaceholders(t *testing.T) {
-	d, err := Template(eventsTree(t))
+	d, err := deployment.Template(eventsTree(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +223,7 @@ func TestEventTemplateUsesPlaceholders(t *testing.T) {
 	}
 }
 
-func sids(p Policy) []string {
+func sids(p deployment.Policy) []string {
 	var out []string
 	for _, s := range p.Statement {
 		out = append(out, s.Sid)

@@ -8,6 +8,9 @@ package deploymenttest
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/shop-serverless/shop/shared/deployment"
@@ -72,4 +75,83 @@ func policy(t testing.TB, set *manifest.Set, name string) string {
 		t.Fatal(err)
 	}
 	return string(doc)
+}
+
+// EventsSet loads, from files written to a temporary directory, a stack
+// with every kind of event wiring: the service orders publishing
+// shop.order.created.v1 and shop.order.confirmed.v1 through its relay
+// orders-relay; an ingest endpoint, platform-ingest, with one outside
+// publisher (subject warehouse, source com.example.warehouse, type
+// shop.warehouse.stock.received.v1); and notes-notify, a consumer of types
+// whose pattern adds pattern (a YAML flow mapping).
+func EventsSet(t testing.TB, pattern string, types ...string) *manifest.Set {
+	t.Helper()
+	files := map[string]string{
+		"events/shop.order.created.v1.schema.json":            `{}`,
+		"events/shop.order.confirmed.v1.schema.json":          `{}`,
+		"events/shop.warehouse.stock.received.v1.schema.json": `{}`,
+		"functions/orders/service.yaml": `service: orders
+description: d
+table: {partitionKey: {name: pk, type: S}, stream: NEW_IMAGE}
+publishes: [shop.order.created.v1, shop.order.confirmed.v1]
+`,
+		"functions/orders/relay/function.yaml": `name: orders-relay
+description: Publishes the orders outbox.
+kind: stream
+memory: 128
+timeout: 30
+permissions: {publishEvents: true}
+`,
+		"functions/orders/create/function.yaml": `name: orders-create
+description: d
+kind: http
+http: {method: POST, path: /v1/orders, auth: none}
+memory: 128
+timeout: 5
+permissions: {dynamodb: [PutItem]}
+`,
+		"functions/platform/service.yaml": `service: platform
+description: d
+table: {partitionKey: {name: pk, type: S}}
+`,
+		"functions/platform/ingest/function.yaml": `name: platform-ingest
+description: d
+kind: http
+http: {method: POST, path: /v1/events, auth: none}
+memory: 128
+timeout: 5
+permissions: {publishEvents: true}
+ingest:
+  - {subject: warehouse, source: com.example.warehouse, types: [shop.warehouse.stock.received.v1]}
+`,
+		"functions/notes/service.yaml": `service: notes
+description: d
+table: {partitionKey: {name: pk, type: S}}
+`,
+		"functions/notes/notify/function.yaml": `name: notes-notify
+description: Notes what happened.
+kind: event
+events:
+  types: [` + strings.Join(types, ", ") + `]
+  pattern: ` + pattern + `
+memory: 128
+timeout: 10
+permissions: {dynamodb: [PutItem]}
+`,
+	}
+	root := t.TempDir()
+	for name, body := range files {
+		path := filepath.Join(root, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := manifest.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
