@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -114,8 +115,12 @@ func claim(t *testing.T, consumer *manifest.Function, source, id string) string 
 	t.Helper()
 	key := "CONSUMED#" + consumer.Name + "#" + strconv.Itoa(len(source)) + ":" + source + "#" + id
 	item, err := store.Get(context.Background(), dynamo(t), naming.Table(prefix(), consumer.Service), store.Key(key, "CONSUMED"))
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		return ""
+	}
+	if err != nil {
+		// Not "": a failed read must not pass for "never taken".
+		t.Fatalf("claim of %s on %s: %v", consumer.Name, id, err)
 	}
 	var rec struct {
 		Status string `dynamodbav:"status"`
