@@ -1,0 +1,141 @@
+// Package tracing records where the time of one user action goes, across
+// functions, the saga and events, as AWS X-Ray traces. It is the one place
+// that knows X-Ray: everything else uses this small API, so that a move to
+// OpenTelemetry (AWS's direction for new work; the X-Ray SDKs are in
+// maintenance) touches only this package.
+//
+//	ctx, span := tracing.Invocation(ctx, upstream) // the runtime adapters, once per invocation
+//	defer func() { span.End(err) }()
+//	tracing.Annotate(ctx, "orderId", id)            // a handler: what the trace is about
+//	ctx, call := tracing.StartRemote(ctx, "users")  // shared/client, per outgoing call
+//	h := tracing.Header(ctx)                        // what to pass on: X-Amzn-Trace-Id
+//
+// A trace is carried as an X-Ray trace header, "Root=1-5759e988-bd862e3fe1be46a994272793;
+// Parent=53995c3f42cd8ad8;Sampled=1", read from the context, never from the
+// process environment (on Lambda _X_AMZN_TRACE_ID is the last invocation's,
+// and concurrent work in one process has several).
+//
+// Tracing never fails or slows a request: spans are sent as UDP datagrams
+// to the X-Ray daemon (AWS_XRAY_DAEMON_ADDRESS, default 127.0.0.1:2000)
+// when they end, and a missing daemon loses them quietly. Nothing is
+// created before the first span (the cold-start budget).
+package tracing
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
+
+// HeaderName is the HTTP header that carries a trace header between
+// services (shared/client sends it; the runtime adapters read it).
+const HeaderName = "X-Amzn-Trace-Id"
+
+// Annotation keys every part of the shop uses, so that one filter
+// expression (annotation.orderId = "...") finds one order's traces.
+const (
+	AnnotationService = "service" // set on every invocation span from SHOP_SERVICE
+	AnnotationOrderID = "orderId"
+	AnnotationUserID  = "userId"
+	// An event's span (its relay's publish, its consumer's handling).
+	AnnotationEventType = "eventType"
+	AnnotationEventID   = "eventId"
+)
+
+// Span is one timed unit of work: a segment or a subsegment. Every method
+// is safe on a nil *Span (what the functions return where nothing is
+// traced) and from several goroutines.
+type Span struct {
+	// filled in by the implementation
+}
+
+// Init names the spans of this process: service (SHOP_SERVICE) and
+// function (SHOP_FUNCTION, the manifest name such as orders-create). The
+// entry points (httpfn, stepfn, consumer, relay, the authorizer) call it
+// once next to log.Init; it does no I/O.
+func Init(service, function string) {}
+
+// Invocation begins the span of one invocation (Lambda) or request
+// (Knative) of this function, named after it and annotated with its
+// service, and returns ctx carrying it. upstream is the trace header the
+// caller passed on explicitly ("" for none): an X-Amzn-Trace-Id request
+// header, a saga step's traceHeader, an event's traceparent (FromTraceParent)
+// or an SQS message's AWSTraceHeader.
+//
+// On Lambda ctx holds the invocation's own trace header (aws-lambda-go's
+// "x-amzn-trace-id" value). When upstream has a Parent and another Root,
+// the platform dropped the caller's trace (API Gateway HTTP APIs, the local
+// emulator everywhere): the span is a segment of upstream's trace, child of
+// its Parent, so the caller's trace continues. Otherwise it is a
+// subsegment of Lambda's own segment. Off Lambda it is a segment that
+// continues upstream when it has a Root, else a new trace, sampled by
+// X-Ray's rules.
+func Invocation(ctx context.Context, upstream string) (context.Context, *Span) {
+	return ctx, nil
+}
+
+// Start begins a subsegment of ctx's current span for local work.
+// Without a current span it applies AWS_XRAY_CONTEXT_MISSING (default
+// LOG_ERROR: log once and go on) and returns ctx and a nil span.
+func Start(ctx context.Context, name string) (context.Context, *Span) { return ctx, nil }
+
+// StartRemote begins a subsegment for a call to another service over
+// HTTP (namespace remote), named after it ("users", "payment-provider").
+func StartRemote(ctx context.Context, name string) (context.Context, *Span) { return ctx, nil }
+
+// StartAWS begins a subsegment for a call to an AWS service made other
+// than through an instrumented SDK client (namespace aws): service is the
+// SDK's service id ("EventBridge"), operation the API ("PutEvents").
+func StartAWS(ctx context.Context, service, operation string) (context.Context, *Span) {
+	return ctx, nil
+}
+
+// Annotate sets an indexed annotation on ctx's invocation span (the one
+// Invocation began), where X-Ray's filter expressions find it. value is a
+// string, bool or number.
+func Annotate(ctx context.Context, key string, value any) {}
+
+// Header is the trace header to pass on from ctx: the current span's trace
+// as Root, the span as Parent, and its sampling decision; "" when ctx
+// carries no span.
+func Header(ctx context.Context) string { return "" }
+
+// TraceID is the trace id of ctx's span ("1-5759e988-bd862e3fe1be46a994272793"),
+// for log lines; "" when ctx carries no span.
+func TraceID(ctx context.Context) string { return "" }
+
+// TraceParent is Header(ctx) as a W3C traceparent
+// ("00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"), what a
+// CloudEvent carries (the distributed-tracing extension); "" without a span.
+func TraceParent(ctx context.Context) string { return "" }
+
+// FromTraceParent turns a W3C traceparent into an X-Ray trace header, as
+// AWS maps one onto the other; "" when tp is not a valid traceparent.
+func FromTraceParent(tp string) string { return "" }
+
+// AWS instruments every client made from cfg: one subsegment per call
+// (namespace aws, named after the service id: DynamoDB, SFN, EventBridge,
+// SQS...), with the operation, table or queue, retries, request id and
+// the error, throttle or fault. Call it on the config before making clients
+// (shared/awsconfig does).
+func AWS(cfg *aws.Config) {}
+
+// Transport wraps rt (nil: http.DefaultTransport) so that a request made
+// inside a span (StartRemote) sends the span's trace header and records
+// the request's method, URL and status on it.
+func Transport(rt http.RoundTripper) http.RoundTripper { return rt }
+
+// SetHTTP records an HTTP request and its answer on s (the invocation span
+// of an HTTP function, or a remote call's); status 0 means no answer.
+// A status of 5xx marks the span a fault, 429 a throttle, other 4xx an
+// error.
+func (s *Span) SetHTTP(method, url string, status int) {}
+
+// SetMetadata attaches a value that is shown, not indexed.
+func (s *Span) SetMetadata(key string, value any) {}
+
+// End ends s and sends it. A non-nil err is recorded as the span's cause
+// and marks it a fault (unless SetHTTP already classified the outcome).
+// Ending twice is a no-op.
+func (s *Span) End(err error) {}
