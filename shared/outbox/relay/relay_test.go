@@ -98,6 +98,14 @@ type fakePublisher struct {
 	err    error // returned as is, when set
 }
 
+func (p *fakePublisher) PublishTraced(ctx context.Context, traced ...eventbus.Traced) error {
+	evs := make([]event.Event, len(traced))
+	for i, t := range traced {
+		evs[i] = t.Event
+	}
+	return p.Publish(ctx, evs...)
+}
+
 func (p *fakePublisher) Publish(_ context.Context, evs ...event.Event) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
