@@ -467,11 +467,10 @@ func TestRelayPublishesEachEventInItsOwnTrace(t *testing.T) {
 			t.Errorf("%s and %s published from one span", id, other)
 		}
 		seen[h] = id
-		want := tracing.FromTraceParent(tps[id])
 		if tps[id] == "" {
-			want = tracing.Header(ctx) // no trace of its own: the relay's
+			continue // no trace of its own: on Lambda a part of the invocation's, here a new one
 		}
-		if traceRoot(h) != traceRoot(want) {
+		if want := tracing.FromTraceParent(tps[id]); traceRoot(h) != traceRoot(want) {
 			t.Errorf("%s published in trace %q, want %q's", id, h, want)
 		}
 	}
