@@ -121,19 +121,6 @@ func (c *Consumer) message(ctx context.Context, msg events.SQSMessage) (err erro
 	return err
 }
 
-// deliverPayload handles one EventBridge envelope or bare structured
-// CloudEvent (outside any span: the fuzz test's way in).
-func (c *Consumer) deliverPayload(ctx context.Context, raw []byte) error {
-	e, err := decodePayload(raw)
-	if err != nil {
-		return err
-	}
-	if err := c.deliver(ctx, e); err != nil {
-		return fmt.Errorf("event %s of type %s: %w", e.ID(), e.Type(), err)
-	}
-	return nil
-}
-
 // decodePayload returns the checked event of an EventBridge envelope or a
 // bare structured CloudEvent.
 func decodePayload(raw []byte) (event.Event, error) {
