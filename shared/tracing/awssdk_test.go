@@ -102,31 +102,31 @@ func TestAWSSubsegmentPerCall(t *testing.T) {
 			}
 			inv.End(nil)
 
-			docs := d.wait(2)
+			docs := d.Wait(2)
 			sub := byName(t, docs, "DynamoDB")
 			checkDocument(t, sub)
 			seg := byName(t, docs, inv.name)
-			if sub.str("type") != "subsegment" || sub.str("namespace") != "aws" || sub.str("parent_id") != seg.str("id") {
+			if sub.Str("type") != "subsegment" || sub.Str("namespace") != "aws" || sub.Str("parent_id") != seg.Str("id") {
 				t.Errorf("subsegment %v", sub)
 			}
-			a := sub.obj("aws")
+			a := sub.Obj("aws")
 			if a["operation"] != "GetItem" || a["table_name"] != "shop-orders" || a["region"] != "us-east-1" || a["request_id"] != tt.requestID {
 				t.Errorf("aws %v", a)
 			}
 			if r, _ := a["retries"].(float64); r != tt.retries {
 				t.Errorf("retries %v, want %v", a["retries"], tt.retries)
 			}
-			if st := sub.obj("http")["response"].(map[string]any)["status"]; st != tt.status {
+			if st := sub.Obj("http")["response"].(map[string]any)["status"]; st != tt.status {
 				t.Errorf("status %v, want %v", st, tt.status)
 			}
 			if sub["error"] == true != tt.error || sub["throttle"] == true != tt.throttle || sub["fault"] == true != tt.fault {
 				t.Errorf("error %v throttle %v fault %v, want %v %v %v", sub["error"], sub["throttle"], sub["fault"], tt.error, tt.throttle, tt.fault)
 			}
-			if (sub.obj("cause") != nil) != tt.wantErr {
-				t.Errorf("cause %v", sub.obj("cause"))
+			if (sub.Obj("cause") != nil) != tt.wantErr {
+				t.Errorf("cause %v", sub.Obj("cause"))
 			}
 			for _, h := range stub.headers {
-				if h != "Root="+seg.str("trace_id")+";Parent="+sub.str("id")+";Sampled=1" {
+				if h != "Root="+seg.Str("trace_id")+";Parent="+sub.Str("id")+";Sampled=1" {
 					t.Errorf("request's trace header %q, want the subsegment's", h)
 				}
 			}
@@ -163,8 +163,8 @@ func TestAWSRecordsTheQueue(t *testing.T) {
 	if err != nil && !strings.Contains(err.Error(), "checksum") {
 		t.Fatal(err)
 	}
-	sub := byName(t, d.wait(2), "SQS")
-	if a := sub.obj("aws"); a["operation"] != "SendMessage" || a["queue_url"] != srv.URL+"/000000000000/orders" {
+	sub := byName(t, d.Wait(2), "SQS")
+	if a := sub.Obj("aws"); a["operation"] != "SendMessage" || a["queue_url"] != srv.URL+"/000000000000/orders" {
 		t.Errorf("aws %v", a)
 	}
 }

@@ -21,8 +21,10 @@ const maxDatagram = 64 * 1024
 // emitter sends documents to the daemon. Nothing of it exists until the
 // first sampled span ends: no socket and no goroutine at cold start.
 type emitter struct {
-	once sync.Once
-	conn *net.UDPConn // nil: no daemon address, nothing is sent
+	mu     sync.Mutex
+	dialed bool
+	addr   string       // the AWS_XRAY_DAEMON_ADDRESS conn was made for
+	conn   *net.UDPConn // nil: no usable address, nothing is sent
 }
 
 var daemon = &emitter{}
@@ -32,23 +34,42 @@ func send(doc []byte) {
 }
 
 func (e *emitter) send(doc []byte) {
-	e.once.Do(e.dial)
-	if e.conn == nil || len(documentHeader)+len(doc) > maxDatagram {
+	if len(documentHeader)+len(doc) > maxDatagram {
+		return
+	}
+	conn := e.connection()
+	if conn == nil {
 		return
 	}
 	b := make([]byte, 0, len(documentHeader)+len(doc))
 	b = append(append(b, documentHeader...), doc...)
 	// UDP: no daemon listening means a lost datagram (or an ECONNREFUSED
 	// on a later write), never a slow or failed request.
-	_, _ = e.conn.Write(b)
+	_, _ = conn.Write(b)
 }
 
-func (e *emitter) dial() {
+// connection is the socket to the daemon, made on first use, and again
+// when AWS_XRAY_DAEMON_ADDRESS changed (tests; a process never changes it).
+func (e *emitter) connection() *net.UDPConn {
+	addr := os.Getenv("AWS_XRAY_DAEMON_ADDRESS")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.dialed && addr == e.addr {
+		return e.conn
+	}
+	if e.conn != nil {
+		_ = e.conn.Close()
+	}
+	e.dialed, e.addr, e.conn = true, addr, dial()
+	return e.conn
+}
+
+func dial() *net.UDPConn {
 	endpoints, err := daemoncfg.GetDaemonEndpointsFromEnv()
 	if err != nil {
 		slog.Error("tracing: AWS_XRAY_DAEMON_ADDRESS is not an address: spans are dropped",
 			"value", os.Getenv("AWS_XRAY_DAEMON_ADDRESS"), "error", err)
-		return
+		return nil
 	}
 	if endpoints == nil {
 		endpoints = daemoncfg.GetDefaultDaemonEndpoints()
@@ -56,9 +77,9 @@ func (e *emitter) dial() {
 	conn, err := net.DialUDP("udp", nil, endpoints.UDPAddr)
 	if err != nil {
 		slog.Error("tracing: cannot open a socket to the X-Ray daemon: spans are dropped", "error", err)
-		return
+		return nil
 	}
-	e.conn = conn
+	return conn
 }
 
 // sampler decides for new traces off Lambda (Lambda decides for its own).

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/aws/aws-xray-sdk-go/v2/strategy/sampling"
 
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/shared/tracing/tracingtest"
 )
 
 const (
@@ -54,40 +54,40 @@ func TestInvocationOffLambdaStartsASampledTraceWithItsChildren(t *testing.T) {
 	inv.SetHTTP("POST", "/v1/orders", 201)
 	inv.End(nil)
 
-	docs := d.wait(4)
+	docs := d.Wait(4)
 	for _, doc := range docs {
 		checkDocument(t, doc)
 	}
 	seg := byName(t, docs, "orders-create")
-	if seg.str("type") != "" || seg.str("parent_id") != "" || seg.str("origin") != "" {
+	if seg.Str("type") != "" || seg.Str("parent_id") != "" || seg.Str("origin") != "" {
 		t.Errorf("a new trace's invocation span is a segment without parent: %v", seg)
 	}
-	if a := seg.obj("annotations"); a["service"] != "orders" || a["orderId"] != "o-1" || a["userId"] != "u-1" {
+	if a := seg.Obj("annotations"); a["service"] != "orders" || a["orderId"] != "o-1" || a["userId"] != "u-1" {
 		t.Errorf("annotations %v", a)
 	}
-	if h := seg.obj("http"); h["request"].(map[string]any)["url"] != "/v1/orders" || h["response"].(map[string]any)["status"] != 201.0 {
+	if h := seg.Obj("http"); h["request"].(map[string]any)["url"] != "/v1/orders" || h["response"].(map[string]any)["status"] != 201.0 {
 		t.Errorf("http %v", h)
 	}
 	for name, ns := range map[string]string{"price": "", "users": "remote", "EventBridge": "aws"} {
 		sub := byName(t, docs, name)
-		if sub.str("type") != "subsegment" || sub.str("namespace") != ns ||
-			sub.str("trace_id") != seg.str("trace_id") || sub.str("parent_id") != seg.str("id") {
-			t.Errorf("%s: want a subsegment (namespace %q) of %s/%s: %v", name, ns, seg.str("trace_id"), seg.str("id"), sub)
+		if sub.Str("type") != "subsegment" || sub.Str("namespace") != ns ||
+			sub.Str("trace_id") != seg.Str("trace_id") || sub.Str("parent_id") != seg.Str("id") {
+			t.Errorf("%s: want a subsegment (namespace %q) of %s/%s: %v", name, ns, seg.Str("trace_id"), seg.Str("id"), sub)
 		}
 		if sub["annotations"] != nil {
 			t.Errorf("%s: annotations belong on the invocation span: %v", name, sub["annotations"])
 		}
 	}
-	if m := byName(t, docs, "price").obj("metadata"); m["default"].(map[string]any)["lines"] != 3.0 {
+	if m := byName(t, docs, "price").Obj("metadata"); m["default"].(map[string]any)["lines"] != 3.0 {
 		t.Errorf("metadata %v", m)
 	}
-	if a := byName(t, docs, "EventBridge").obj("aws"); a["operation"] != "PutEvents" {
+	if a := byName(t, docs, "EventBridge").Obj("aws"); a["operation"] != "PutEvents" {
 		t.Errorf("aws %v", a)
 	}
-	if got, want := Header(ctx), "Root="+seg.str("trace_id")+";Parent="+seg.str("id")+";Sampled=1"; got != want {
+	if got, want := Header(ctx), "Root="+seg.Str("trace_id")+";Parent="+seg.Str("id")+";Sampled=1"; got != want {
 		t.Errorf("Header = %q, want %q", got, want)
 	}
-	if TraceID(ctx) != seg.str("trace_id") {
+	if TraceID(ctx) != seg.Str("trace_id") {
 		t.Errorf("TraceID = %q", TraceID(ctx))
 	}
 }
@@ -112,15 +112,15 @@ func TestInvocationOffLambdaContinuesUpstream(t *testing.T) {
 			ctx, s := Invocation(context.Background(), tt.upstream)
 			s.End(nil)
 			if !tt.wantSent {
-				d.quiet(0)
+				d.Quiet(0)
 				if !strings.HasSuffix(Header(ctx), ";Sampled=0") || TraceID(ctx) != tt.wantTrace {
 					t.Errorf("an unsampled span still propagates: %q", Header(ctx))
 				}
 				return
 			}
-			seg := d.wait(1)[0]
+			seg := d.Wait(1)[0]
 			checkDocument(t, seg)
-			if tt.wantTrace != "" && seg.str("trace_id") != tt.wantTrace || seg.str("parent_id") != tt.wantParent || seg.str("type") != "" {
+			if tt.wantTrace != "" && seg.Str("trace_id") != tt.wantTrace || seg.Str("parent_id") != tt.wantParent || seg.Str("type") != "" {
 				t.Errorf("segment %v, want trace %q parent %q", seg, tt.wantTrace, tt.wantParent)
 			}
 		})
@@ -155,21 +155,21 @@ func TestInvocationOnLambda(t *testing.T) {
 			}
 			s.End(errors.New("out of stock"))
 			if !tt.wantSent {
-				d.quiet(0)
+				d.Quiet(0)
 				return
 			}
-			got := d.wait(1)[0]
+			got := d.Wait(1)[0]
 			checkDocument(t, got)
-			if got.str("trace_id") != tt.wantTrace || got.str("parent_id") != tt.wantParent || got.str("name") != "inventory-reserve" {
+			if got.Str("trace_id") != tt.wantTrace || got.Str("parent_id") != tt.wantParent || got.Str("name") != "inventory-reserve" {
 				t.Errorf("got %v, want trace %s parent %s", got, tt.wantTrace, tt.wantParent)
 			}
-			if isSub := got.str("type") == "subsegment"; isSub == tt.wantSegment {
-				t.Errorf("type %q, want segment %v", got.str("type"), tt.wantSegment)
+			if isSub := got.Str("type") == "subsegment"; isSub == tt.wantSegment {
+				t.Errorf("type %q, want segment %v", got.Str("type"), tt.wantSegment)
 			}
-			if tt.wantSegment && got.str("origin") != "AWS::Lambda::Function" {
-				t.Errorf("origin %q", got.str("origin"))
+			if tt.wantSegment && got.Str("origin") != "AWS::Lambda::Function" {
+				t.Errorf("origin %q", got.Str("origin"))
 			}
-			if got["fault"] != true || got.obj("cause") == nil {
+			if got["fault"] != true || got.Obj("cause") == nil {
 				t.Errorf("an error ends the span a fault with a cause: %v", got)
 			}
 		})
@@ -203,11 +203,11 @@ func TestOutcomes(t *testing.T) {
 			s.End(tt.err)
 			s.End(errors.New("a second End is a no-op"))
 			inv.End(nil)
-			sub := byName(t, d.wait(2), "payment-provider")
+			sub := byName(t, d.Wait(2), "payment-provider")
 			if sub["error"] == true != tt.error || sub["fault"] == true != tt.fault || sub["throttle"] == true != tt.throttle {
 				t.Errorf("error %v fault %v throttle %v, want %v %v %v", sub["error"], sub["fault"], sub["throttle"], tt.error, tt.fault, tt.throttle)
 			}
-			c := sub.obj("cause")
+			c := sub.Obj("cause")
 			if (tt.err != nil) != (c != nil) {
 				t.Fatalf("cause %v for err %v", c, tt.err)
 			}
@@ -224,13 +224,7 @@ func TestOutcomes(t *testing.T) {
 func TestNoDaemonLosesSpansQuietly(t *testing.T) {
 	// A port nothing listens on: the datagrams are lost, and after the
 	// first the kernel may answer writes with ECONNREFUSED.
-	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := conn.LocalAddr().String()
-	_ = conn.Close()
-	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", addr)
+	t.Setenv("AWS_XRAY_DAEMON_ADDRESS", tracingtest.ClosedAddress(t))
 	useFreshEmitter(t)
 	sampleAll(t, true)
 

@@ -40,16 +40,16 @@ func TestTransport(t *testing.T) {
 	resp.Body.Close()
 	inv.End(nil)
 
-	docs := d.wait(2)
+	docs := d.Wait(2)
 	sub := byName(t, docs, "users")
 	seg := byName(t, docs, inv.name)
-	if got[0] != "Root="+sub.str("trace_id")+";Parent="+sub.str("id")+";Sampled=1" {
-		t.Errorf("sent %q for subsegment %s", got[0], sub.str("id"))
+	if got[0] != "Root="+sub.Str("trace_id")+";Parent="+sub.Str("id")+";Sampled=1" {
+		t.Errorf("sent %q for subsegment %s", got[0], sub.Str("id"))
 	}
-	if got[1] != "Root="+seg.str("trace_id")+";Parent="+seg.str("id")+";Sampled=1" {
-		t.Errorf("sent %q for segment %s", got[1], seg.str("id"))
+	if got[1] != "Root="+seg.Str("trace_id")+";Parent="+seg.Str("id")+";Sampled=1" {
+		t.Errorf("sent %q for segment %s", got[1], seg.Str("id"))
 	}
-	h := sub.obj("http")
+	h := sub.Obj("http")
 	if h["request"].(map[string]any)["url"] != srv.URL+"/v1/users/u-1" || h["request"].(map[string]any)["method"] != "GET" ||
 		h["response"].(map[string]any)["status"] != 503.0 || sub["fault"] != true {
 		t.Errorf("subsegment %v", sub)
