@@ -23,14 +23,17 @@ const (
 )
 
 func addAWSMiddleware(stack *middleware.Stack) error {
-	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc(awsSpanID, awsSpan), middleware.Before); err != nil {
+	// After the client's own Initialize steps, so that older clients (SFN)
+	// have registered their service metadata (the region); still once per
+	// call, around the retries.
+	if err := stack.Initialize.Add(middleware.InitializeMiddlewareFunc(awsSpanID, awsSpan), middleware.After); err != nil {
 		return err
 	}
 	return stack.Build.Add(middleware.BuildMiddlewareFunc(awsHeaderID, awsHeader), middleware.After)
 }
 
 func awsSpan(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
-	service, operation := awsmiddleware.GetServiceID(ctx), awsmiddleware.GetOperationName(ctx)
+	service, operation := serviceAndOperation(ctx)
 	ctx, s := StartAWS(ctx, service, operation)
 	if s == nil {
 		return next.HandleInitialize(ctx, in)
@@ -47,6 +50,23 @@ func awsSpan(ctx context.Context, in middleware.InitializeInput, next middleware
 	recordAWSResult(s, md, err)
 	s.End(err)
 	return out, md, err
+}
+
+// serviceAndOperation names the call: every client puts both in the
+// context before its stack runs (smithy-go's values); the SDK's own
+// stack values are the fallback.
+func serviceAndOperation(ctx context.Context) (service, operation string) {
+	service, operation = middleware.GetServiceID(ctx), middleware.GetOperationName(ctx)
+	if service == "" {
+		service = awsmiddleware.GetServiceID(ctx)
+	}
+	if operation == "" {
+		operation = awsmiddleware.GetOperationName(ctx)
+	}
+	if service == "" {
+		service = "AWS" // X-Ray refuses a span without a name
+	}
+	return service, operation
 }
 
 // awsInputFields are the input members X-Ray's own SDK instrumentation

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 )
 
@@ -190,5 +191,30 @@ func TestStringField(t *testing.T) {
 		if got := stringField(tt.params, tt.field); got != tt.want {
 			t.Errorf("stringField(%#v, %s) = %q, want %q", tt.params, tt.field, got, tt.want)
 		}
+	}
+}
+
+// SFN's client is of an older generation than DynamoDB's: it registers its
+// service metadata in a middleware, not in the context.
+func TestAWSNamesEveryGenerationOfClient(t *testing.T) {
+	d := startDaemon(t)
+	sampleAll(t, true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
+		_, _ = io.WriteString(w, `{"executionArn":"arn:aws:states:us-east-1:000000000000:execution:saga:o-1","startDate":1}`)
+	}))
+	defer srv.Close()
+	ctx, inv := Invocation(context.Background(), "")
+	_, err := sfn.NewFromConfig(stubConfig(srv.URL)).StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String("arn:aws:states:us-east-1:000000000000:stateMachine:saga"), Input: aws.String(`{}`),
+	})
+	inv.End(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := byName(t, d.Wait(2), "SFN")
+	if a := sub.Obj("aws"); a["operation"] != "StartExecution" || a["region"] != "us-east-1" ||
+		a["state_machine_arn"] != "arn:aws:states:us-east-1:000000000000:stateMachine:saga" {
+		t.Errorf("aws %v", a)
 	}
 }
