@@ -16,6 +16,7 @@ import (
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/runtime/stream"
 	"github.com/shop-serverless/shop/shared/store"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // EnvDeadLetterQueueURL is the relay's dead-letter queue (a binding;
@@ -40,6 +41,7 @@ func Start() {
 		runtime.Fatal("config", err)
 	}
 	log.Init(cfg.Function)
+	tracing.Init(cfg.Service, cfg.Function)
 	e, err := config.Load[env]()
 	if err != nil {
 		runtime.Fatal("config", err)
