@@ -163,14 +163,35 @@ type Fields struct {
 // Invocation returns ctx carrying a logger that is ctx's (FromContext) with
 // f's attributes, and that logger. The runtime adapters call it once per
 // invocation, after tracing.Invocation, so that the trace id is known.
+// Called again inside an invocation (an event consumer, per event of its
+// batch: its correlation and trace), it starts again from the logger the
+// first call started from, so that no key appears twice in a line.
 func Invocation(ctx context.Context, f Fields) (context.Context, *slog.Logger) {
-	l := FromContext(ctx).With(
+	base := FromContext(ctx)
+	if inv, ok := ctx.Value(invocationKey{}).(invocation); ok {
+		base = inv.base
+	}
+	l := base.With(
 		slog.String(KeyRequestID, f.RequestID),
 		slog.String(KeyCorrelationID, f.CorrelationID),
 		slog.String(KeyTraceID, f.TraceID),
 		slog.Bool(KeyColdStart, f.ColdStart),
 	)
+	ctx = context.WithValue(ctx, invocationKey{}, invocation{base: base, fields: f})
 	return WithContext(ctx, l), l
+}
+
+// InvocationFields returns the fields Invocation put in ctx.
+func InvocationFields(ctx context.Context) (Fields, bool) {
+	inv, ok := ctx.Value(invocationKey{}).(invocation)
+	return inv.fields, ok
+}
+
+type invocationKey struct{}
+
+type invocation struct {
+	base   *slog.Logger
+	fields Fields
 }
 
 // coldStartClaimed is process state by nature: a cold start is a property of the

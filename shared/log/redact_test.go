@@ -146,3 +146,24 @@ func TestInvocationCarriesTheFields(t *testing.T) {
 		t.Error("no time")
 	}
 }
+
+func TestInvocationAgainReplacesTheFields(t *testing.T) {
+	var buf bytes.Buffer
+	base := newLogger(&buf, "s", "f", "LOG_LEVEL", "")
+	ctx, _ := Invocation(WithContext(context.Background(), base), Fields{RequestID: "r1", ColdStart: true})
+	f, ok := InvocationFields(ctx)
+	if !ok || f.RequestID != "r1" {
+		t.Fatalf("fields %+v, %v", f, ok)
+	}
+	f.CorrelationID, f.TraceID = "c-event", "t-event"
+	ctx, _ = Invocation(ctx, f)
+	FromContext(ctx).Info("event")
+	raw := buf.String()
+	if strings.Count(raw, `"correlationId"`) != 1 || strings.Count(raw, `"requestId"`) != 1 {
+		t.Fatalf("a key twice: %s", raw)
+	}
+	line := decodeLines(t, &buf)[0]
+	if line["correlationId"] != "c-event" || line["traceId"] != "t-event" || line["requestId"] != "r1" || line["coldStart"] != true {
+		t.Fatalf("line %v", line)
+	}
+}

@@ -47,6 +47,7 @@ func routed(h http.Handler, route string) http.Handler {
 // CallerCheck). Lifecycle as StartHTTP.
 func StartStep[In, Out any](fn func(context.Context, In) (Out, error), check CallerCheck) {
 	fn = typedErrors(fn)
+	fn = observeStep(fn) // logs and metrics of each run (observe.go)
 	if OnLambda() {
 		// Rejecting unknown fields keeps the Lambda contract identical to the
 		// Knative one, where the same decoder settings apply.
