@@ -176,3 +176,19 @@ func appendString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s) // a string always marshals
 	return append(b, q...)
 }
+
+// Redirect sends the process's emissions to w until restore is called: for
+// tests of code that emits through the package's functions. Tests that use
+// it must not run in parallel with others that emit.
+func Redirect(w io.Writer) (restore func()) {
+	p := process()
+	p.mu.Lock()
+	old := p.w
+	p.w = w
+	p.mu.Unlock()
+	return func() {
+		p.mu.Lock()
+		p.w = old
+		p.mu.Unlock()
+	}
+}
