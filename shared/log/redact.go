@@ -263,8 +263,12 @@ func isAlnum(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
+// isLocalChar is what an address's local part is taken to be made of: the
+// characters addresses use in practice. RFC 5322 allows more ("#", "=",
+// "/"...), which in a log are separators far more often ("EMAIL#ada@...",
+// "email=ada@..."): stopping there keeps the prefix readable.
 func isLocalChar(c byte) bool {
-	return isAlnum(c) || strings.IndexByte(".!#$%&'*+/=?^_`{|}~-", c) >= 0
+	return isAlnum(c) || strings.IndexByte("._%+-", c) >= 0
 }
 
 func isDomainChar(c byte) bool { return isAlnum(c) || c == '.' || c == '-' }

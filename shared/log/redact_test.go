@@ -167,3 +167,15 @@ func TestInvocationAgainReplacesTheFields(t *testing.T) {
 		t.Fatalf("line %v", line)
 	}
 }
+
+func TestMaskKeepsWhatPrecedesTheAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"EMAIL#ada@example.com":       "EMAIL#a***@example.com",
+		"email=ada.l@example.com":     "email=a***@example.com",
+		"LOGIN#bob+x@example.com#W#1": "LOGIN#b***@example.com#W#1",
+	} {
+		if got := Mask(in); got != want {
+			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
