@@ -34,7 +34,9 @@ func (s *secretSet) add(kind, value string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.values[value] = kind
+	if _, ok := s.values[value]; !ok { // the first kind is the truest ("user token", not the header it went in)
+		s.values[value] = kind
+	}
 }
 
 // all returns the secrets, longest first (a report names the longest match).

@@ -19,6 +19,13 @@ var sensitiveParts = [...]string{
 // sensitiveKeys are short names that would match too much as parts.
 var sensitiveKeys = [...]string{"pwd", "pin", "cvv", "cvc", "seed", "jwt", "bearer"}
 
+// harmlessSuffixes end keys that name something about a secret, not the
+// secret: "tokenPrincipal", "tokenId", "secretName", "passwordPolicy".
+var harmlessSuffixes = [...]string{
+	"principal", "subject", "id", "type", "kind", "name", "count", "issuer", "scope", "scopes",
+	"expiry", "expiresat", "ttl", "policy", "version", "length", "arn",
+}
+
 // Sensitive reports whether an attribute called key holds a secret
 // (case-insensitive; "paymentToken", "X-Api-Key" and "set_cookie" do).
 func Sensitive(key string) bool {
@@ -37,6 +44,11 @@ func Sensitive(key string) bool {
 	s := string(k)
 	for _, p := range sensitiveParts {
 		if strings.Contains(s, p) {
+			for _, h := range harmlessSuffixes {
+				if strings.HasSuffix(s, h) && !strings.HasSuffix(s, p) {
+					return false
+				}
+			}
 			return true
 		}
 	}
@@ -151,9 +163,9 @@ func Mask(s string) string {
 		return s
 	}
 	s = maskEmails(s)
-	s = maskAfter(s, "tok_", "tok_"+Redacted, isTokenChar)
-	s = maskAfter(s, "Bearer ", "Bearer "+Redacted, isBearerChar)
-	s = maskAfter(s, "bearer ", "bearer "+Redacted, isBearerChar)
+	s = maskAfter(s, "tok_", "tok_"+Redacted, isTokenChar, 1)
+	s = maskAfter(s, "Bearer ", "Bearer "+Redacted, isBearerChar, minBearerLen)
+	s = maskAfter(s, "bearer ", "bearer "+Redacted, isBearerChar, minBearerLen)
 	s = maskJWTs(s)
 	return s
 }
@@ -200,9 +212,13 @@ func maskEmails(s string) string {
 	return b.String()
 }
 
-// maskAfter replaces every prefix followed by at least one char of its kind,
-// and those chars, with repl.
-func maskAfter(s, prefix, repl string, char func(byte) bool) string {
+// minBearerLen is the shortest word after "bearer " taken for a token: a
+// credential is long, and prose ("send a bearer token") is not one.
+const minBearerLen = 16
+
+// maskAfter replaces every prefix followed by at least minLen chars of its
+// kind, and those chars, with repl.
+func maskAfter(s, prefix, repl string, char func(byte) bool, minLen int) string {
 	if !strings.Contains(s, prefix) {
 		return s
 	}
@@ -217,7 +233,7 @@ func maskAfter(s, prefix, repl string, char func(byte) bool) string {
 			end++
 		}
 		b.WriteString(s[:i])
-		if end == i+len(prefix) || strings.HasPrefix(s[i+len(prefix):], Redacted) {
+		if end-(i+len(prefix)) < minLen {
 			b.WriteString(s[i:end])
 		} else {
 			b.WriteString(repl)

@@ -12,12 +12,13 @@ import (
 func TestSensitive(t *testing.T) {
 	for _, key := range []string{"password", "Password", "newPassword", "paymentToken", "PAYMENT_TOKEN", "token",
 		"accessToken", "Authorization", "X-Api-Key", "apiKey", "api_key", "cookie", "Set-Cookie", "clientSecret",
-		"secretString", "credentials", "privateKey", "pin", "seed"} {
+		"secretString", "credentials", "privateKey", "pin", "seed", "passwordHash", "idToken", "sessionToken"} {
 		if !Sensitive(key) {
 			t.Errorf("Sensitive(%q) = false", key)
 		}
 	}
-	for _, key := range []string{"msg", "email", "orderId", "userId", "status", "error", "path", "jti", "kid", "spinner"} {
+	for _, key := range []string{"msg", "email", "orderId", "userId", "status", "error", "path", "jti", "kid", "spinner",
+		"tokenPrincipal", "tokenId", "secretName", "secretArn"} {
 		if Sensitive(key) {
 			t.Errorf("Sensitive(%q) = true", key)
 		}
@@ -33,7 +34,8 @@ func TestMask(t *testing.T) {
 		{"a***@example.com", "a***@example.com"}, // masking twice changes nothing
 		{"not an address: @handle, foo@bar", "not an address: @handle, foo@bar"},
 		{"charge with tok_visa failed", "charge with tok_[redacted] failed"},
-		{"Authorization: Bearer abc.def-ghi_jkl", "Authorization: Bearer [redacted]"},
+		{"Authorization: Bearer abc.def-ghi_jkl0123", "Authorization: Bearer [redacted]"},
+		{"send a bearer token in the Authorization header", "send a bearer token in the Authorization header"},
 		{"token eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ1MSJ9.c2ln rejected", "token [redacted] rejected"},
 		{"eyJ alone is fine", "eyJ alone is fine"},
 	}
