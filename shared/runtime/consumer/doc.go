@@ -35,7 +35,13 @@
 //   - the fault switch (shared/faults, tests only) may fail it, keyed by
 //     the event's subject;
 //   - the handler's logger carries the event's id, type, source, subject
-//     and correlation id, and the context its correlation id.
+//     and correlation id, the invocation's request id, the trace id of the
+//     context and whether it is a cold start; the context carries the
+//     correlation id;
+//   - each event handled (a duplicate is not) counts as EventsConsumed, a
+//     poison message as DeadLettered once, and each invocation (a batch)
+//     emits its invocation metrics, a failed item counting as an error
+//     (shared/metrics).
 //
 // A handler returns an error to have the event delivered again, wrapped in
 // Permanent (or inbound.Permanent) when no redelivery can help.
