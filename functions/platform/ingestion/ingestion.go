@@ -51,6 +51,7 @@ import (
 	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/principal"
 	"github.com/shop-serverless/shop/shared/problem"
 	"github.com/shop-serverless/shop/shared/tracing"
@@ -148,6 +149,7 @@ func Handler(pub Publisher, regs []Registration) http.Handler {
 			return &httpapi.Error{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": []string{"1"}}, Err: err,
 				Detail: "the bus did not take every event; send the same request again (events are deduplicated on source and id)"}
 		}
+		metrics.Count(metrics.EventsPublished, float64(len(events)))
 		log.FromContext(r.Context()).InfoContext(r.Context(), "ingest: events published", "publisher", p.Subject, "ids", ids)
 		httpapi.WriteJSON(w, http.StatusAccepted, Response{IDs: ids})
 		return nil

@@ -72,6 +72,7 @@ import (
 	"github.com/shop-serverless/shop/shared/eventbus/envelope"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/outbox"
 	"github.com/shop-serverless/shop/shared/store"
 	"github.com/shop-serverless/shop/shared/tracing"
@@ -212,6 +213,9 @@ func (r *Relay) Handle(ctx context.Context, batch events.DynamoDBEvent) error {
 		logger.LogAttrs(ctx, slog.LevelWarn, "relay: batch not done",
 			slog.Int("records", len(batch.Records)), slog.Int("published", published), slog.Int("unpublished", len(queue)))
 		return fmt.Errorf("relay: %d events not published, the batch must come again: %s", len(queue), strings.Join(ids, "; "))
+	}
+	if published > 0 {
+		metrics.Count(metrics.EventsPublished, float64(published))
 	}
 	var errs []error
 	parked := 0
@@ -361,6 +365,7 @@ func (r *Relay) park(ctx context.Context, rec *record) error {
 	if _, err := r.deadLetters().SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(r.queueURL), MessageBody: aws.String(body)}); err != nil {
 		return fmt.Errorf("relay: park %s in the dead-letter queue: %w", rec.key, err)
 	}
+	metrics.Count(metrics.DeadLettered, 1)
 	log.FromContext(ctx).LogAttrs(ctx, slog.LevelError, "relay: outbox record parked in the dead-letter queue",
 		slog.String("key", rec.key), slog.String("reason", dl.Reason))
 	return nil

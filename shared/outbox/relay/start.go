@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -60,5 +61,23 @@ func Start() {
 	}
 	deadLetters := sync.OnceValue(func() DeadLetters { return sqs.NewFromConfig(awsCfg) })
 	r := New(publisher, deadLetters, e.DeadLetterQueueURL, faults.New(db, cfg.Table, cfg.Function))
-	stream.Start(r.Handle, stream.Source{Table: cfg.Table, AWS: awsCfg, Filter: IsOutboxInsert})
+	stream.Start(observed(r.Handle), stream.Source{Table: cfg.Table, AWS: awsCfg, Filter: IsOutboxInsert})
+}
+
+// observed gives each batch its invocation's log context and metrics (a
+// failed batch is one error: it comes again whole).
+func observed(h stream.Handler) stream.Handler {
+	return func(ctx context.Context, batch events.DynamoDBEvent) error {
+		ctx, end := runtime.BeginInvocation(ctx, "", "")
+		err := h(ctx, batch)
+		failed := 0
+		if err != nil {
+			failed = 1
+			if runtime.OnLambda() { // the poller logs it on Knative
+				log.FromContext(ctx).ErrorContext(ctx, "relay: batch failed; it comes again", "error", err)
+			}
+		}
+		end(failed)
+		return err
+	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"strings"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
 	"github.com/shop-serverless/shop/shared/tracing"
@@ -76,7 +76,7 @@ func (c *Consumer) SQS(ctx context.Context, batch events.SQSEvent) (events.SQSEv
 		if err := ctx.Err(); err != nil {
 			// Out of time: starting a record the deadline will cut short
 			// gains nothing; the rest come back after the visibility timeout.
-			slog.WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
+			log.FromContext(ctx).WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
 				"unprocessed", len(batch.Records)-i, "error", err)
 			for _, rest := range batch.Records[i:] {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
@@ -109,10 +109,11 @@ func (c *Consumer) message(ctx context.Context, msg events.SQSMessage) (err erro
 	}
 	permanent := IsPermanent(err)
 	if permanent {
-		slog.ErrorContext(ctx, "consumer: poison message, on its way to the dead-letter queue",
+		log.FromContext(ctx).ErrorContext(ctx, "consumer: poison message, on its way to the dead-letter queue",
 			"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
+		countPoison(msg)
 	} else {
-		slog.ErrorContext(ctx, "consumer: event failed, will be redelivered",
+		log.FromContext(ctx).ErrorContext(ctx, "consumer: event failed, will be redelivered",
 			"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
 	}
 	if c.Backoff != nil {
@@ -177,6 +178,7 @@ func (c *Consumer) deliver(ctx context.Context, e event.Event) error {
 			return c.Handle(ctx, e)
 		}
 	}
+	handle = countConsumed(handle)
 	if c.Claims == nil {
 		return handle(ctx, e)
 	}
@@ -185,14 +187,19 @@ func (c *Consumer) deliver(ctx context.Context, e event.Event) error {
 
 // eventContext carries e's identity into the logger and its correlation id
 // into the context, so the handler's lines and calls continue the
-// correlation the event started.
+// correlation the event started. The logger's invocation fields become the
+// event's (log.Invocation again): its correlation id, and the trace id of
+// ctx, where the event's own span is when one was begun for it.
 func eventContext(ctx context.Context, e event.Event) context.Context {
-	attrs := []any{"eventId", e.ID(), "eventType", e.Type(), "eventSource", e.Source(), "subject", e.Subject()}
+	f, _ := log.InvocationFields(ctx)
+	f.CorrelationID = ""
 	if id, ok := e.Extensions()["correlationid"].(string); ok && id != "" {
 		ctx = httpapi.WithCorrelationID(ctx, id)
-		attrs = append(attrs, "correlationId", id)
+		f.CorrelationID = id
 	}
-	return log.WithContext(ctx, log.FromContext(ctx).With(attrs...))
+	f.TraceID = tracing.TraceID(ctx)
+	ctx, l := log.Invocation(ctx, f)
+	return log.WithContext(ctx, l.With("eventId", e.ID(), "eventType", e.Type(), "eventSource", e.Source(), "subject", e.Subject()))
 }
 
 // checkEvent decodes a structured CloudEvent that matches its type's schema
@@ -264,7 +271,15 @@ func (s *payloadShape) structured(raw []byte) ([]byte, error) {
 // any typed handler. An SQS batch gets the partial batch response; a direct
 // EventBridge invocation or a bare structured CloudEvent (aws lambda
 // invoke) gets the handler's error as the invocation's error.
-func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (_ json.RawMessage, err error) {
+	ctx, end := runtime.BeginInvocation(ctx, "", "")
+	failures := 0
+	defer func() {
+		if err != nil {
+			failures = 1
+		}
+		end(failures)
+	}()
 	var shape payloadShape
 	if err := json.Unmarshal(payload, &shape); err != nil {
 		return nil, fmt.Errorf("consumer: event payload is not a JSON object: %w", err)
@@ -278,6 +293,7 @@ func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (json.Ra
 		if err != nil {
 			return nil, err
 		}
+		failures = len(resp.BatchItemFailures)
 		return json.Marshal(resp)
 	}
 	e, err := shape.event(payload)
@@ -308,6 +324,10 @@ func (c *Consumer) HTTP() http.Handler {
 			runtime.WriteProblem(w, r, http.StatusMethodNotAllowed, "CloudEvents are delivered with POST")
 			return
 		}
+		ctx, end := runtime.BeginInvocation(r.Context(), r.Header.Get("X-Request-Id"), "")
+		r = r.WithContext(ctx)
+		failures := 0
+		defer func() { end(failures) }()
 		r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
 		e, err := receive(r)
 		ctx, span := startEvent(r.Context(), r.Header.Get(tracing.HeaderName), e, err == nil)
@@ -316,6 +336,9 @@ func (c *Consumer) HTTP() http.Handler {
 		span.SetHTTP(r.Method, r.URL.String(), status)
 		if errors.Is(err, ErrInProgress) {
 			err = nil // another delivery is on it: no failure of this one
+		}
+		if err != nil {
+			failures = 1
 		}
 		span.End(err)
 	})
@@ -331,7 +354,8 @@ func (c *Consumer) answer(w http.ResponseWriter, r *http.Request, e event.Event,
 		if errors.As(recvErr, &tooLarge) {
 			status = http.StatusRequestEntityTooLarge
 		}
-		slog.WarnContext(r.Context(), "consumer: rejected CloudEvent delivery", "error", recvErr)
+		log.FromContext(r.Context()).WarnContext(r.Context(), "consumer: rejected CloudEvent delivery", "error", recvErr)
+		metrics.Count(metrics.DeadLettered, 1) // the broker retries no 4xx: its dead-letter sink
 		runtime.WriteProblem(w, r, status, "not a valid event: "+recvErr.Error())
 		return status, recvErr
 	}
@@ -345,12 +369,13 @@ func (c *Consumer) answer(w http.ResponseWriter, r *http.Request, e event.Event,
 		runtime.WriteProblem(w, r, http.StatusConflict, "this event is being handled by another delivery; retry later")
 		return http.StatusConflict, err
 	case IsPermanent(err):
-		slog.ErrorContext(r.Context(), "consumer: event cannot be handled, not to be retried",
+		log.FromContext(r.Context()).ErrorContext(r.Context(), "consumer: event cannot be handled, not to be retried",
 			"eventId", e.ID(), "eventType", e.Type(), "error", err)
+		metrics.Count(metrics.DeadLettered, 1)
 		runtime.WriteProblem(w, r, http.StatusUnprocessableEntity, "the event cannot be handled")
 		return http.StatusUnprocessableEntity, err
 	default:
-		slog.ErrorContext(r.Context(), "consumer: event failed, broker will redeliver",
+		log.FromContext(r.Context()).ErrorContext(r.Context(), "consumer: event failed, broker will redeliver",
 			"eventId", e.ID(), "eventType", e.Type(), "error", err)
 		runtime.WriteProblem(w, r, http.StatusInternalServerError, "event handler failed")
 		return http.StatusInternalServerError, err
