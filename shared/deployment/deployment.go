@@ -66,7 +66,8 @@ const (
 	LogFormat = "JSON"
 )
 
-// HTTP API settings.
+// HTTP API settings. The stage has no tracing setting: HTTP APIs have no
+// X-Ray support (REST APIs do); a trace begins at the function.
 const (
 	Stage                = "$default"
 	PayloadFormatVersion = "2.0"

@@ -22,6 +22,10 @@ import (
 // one thing that went wrong; each description says what it means and
 // where to look.
 type Observability struct {
+	// APIIDPlaceholder is the text standing for the API's id in the
+	// alarms' dimensions and the dashboard's body (APIIDPlaceholder).
+	APIIDPlaceholder string `json:"apiIdPlaceholder"`
+
 	Topic         Topic          `json:"topic"`
 	Alarms        []Alarm        `json:"alarms"`
 	Dashboard     Dashboard      `json:"dashboard"`
@@ -174,9 +178,10 @@ const SamplingRuleNameMax = 32
 func observability(p Params, set *manifest.Set, d *Deployment) (*Observability, error) {
 	topic := named(p, TopicSuffix)
 	o := &Observability{
-		Topic:         Topic{Name: topic, ARN: fmt.Sprintf("arn:%s:sns:%s:%s:%s", p.Partition, p.Region, p.Account, topic)},
-		Alarms:        []Alarm{},
-		SamplingRules: []SamplingRule{},
+		APIIDPlaceholder: APIIDPlaceholder,
+		Topic:            Topic{Name: topic, ARN: fmt.Sprintf("arn:%s:sns:%s:%s:%s", p.Partition, p.Region, p.Account, topic)},
+		Alarms:           []Alarm{},
+		SamplingRules:    []SamplingRule{},
 	}
 	dash := dashboard{region: p.Region}
 	manifests := map[string]*manifest.Function{}
