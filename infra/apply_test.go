@@ -28,6 +28,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -35,11 +36,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/awserr"
 	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
@@ -208,7 +211,11 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		// The switches the local deployer sets, from the same constants:
 		// the e2e suite's fault injection and least-privilege check need them.
 		"function_environment": map[string]string{faults.EnvSwitch: "1", awscalls.EnvSwitch: "1"},
+		// The emulator has no X-Ray API.
+		"xray_sampling_rules": false,
 	})
+	rep.note("X-Ray sampling rules NOT applied (xray_sampling_rules = false: the emulator has no X-Ray API)")
+	rep.note("CloudWatch alarms NOT applied by Terraform (the emulator reads them back incomplete: modules/observability); its alarms topic and dashboard are")
 	varArg := "-var-file=" + vars
 
 	// 8. Destroy, whatever happens from here on, then look for leftovers.
@@ -573,6 +580,31 @@ func leftovers(ctx context.Context, t *testing.T, prefix string) []string {
 		}
 		for _, u := range page.QueueUrls {
 			add("queue", u[strings.LastIndex(u, "/")+1:])
+		}
+	}
+	topics, err := sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{})
+	if err != nil {
+		fail("topics", err)
+	} else {
+		for _, tp := range topics.Topics {
+			arn := aws.ToString(tp.TopicArn)
+			add("topic", arn[strings.LastIndex(arn, ":")+1:])
+		}
+	}
+	cw := cloudwatch.NewFromConfig(cfg)
+	// The dashboard is named the prefix itself; looked up, not listed:
+	// MiniStack answers ListDashboards with a timestamp the Go SDK cannot
+	// decode (localstack/README.md).
+	if _, err := cw.GetDashboard(ctx, &cloudwatch.GetDashboardInput{DashboardName: aws.String(prefix)}); err == nil {
+		left = append(left, "dashboard "+prefix)
+	} else if !awserr.HasCode(err, "ResourceNotFound", "ResourceNotFoundException") {
+		fail("dashboard", err)
+	}
+	if alarms, err := cw.DescribeAlarms(ctx, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(prefix + "-")}); err != nil {
+		fail("alarms", err)
+	} else {
+		for _, a := range alarms.MetricAlarms {
+			add("alarm", aws.ToString(a.AlarmName))
 		}
 	}
 	events := eventbridge.NewFromConfig(cfg)

@@ -317,3 +317,17 @@ module "http_api" {
   throttling          = local.throttling
   password_throttling = local.password_throttling
 }
+
+# Alarms, their topic, the dashboard and the X-Ray sampling rules, all the
+# model's (modules/observability). The functions and the state machine
+# trace actively (modules/function's tracing_config, modules/state_machine);
+# the HTTP API cannot (modules/http_api says why).
+module "observability" {
+  source = "./modules/observability"
+
+  observability  = local.model.observability
+  api_id         = module.http_api.api_id
+  subscribers    = var.alarm_subscribers
+  sampling_rules = var.xray_sampling_rules
+  emulated       = local.emulated
+}

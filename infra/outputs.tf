@@ -62,3 +62,13 @@ output "dead_letter_queue_urls" {
     { for name, q in module.relay_dead_letter_queue : name => q.url },
   )
 }
+
+output "alarm_topic_arn" {
+  description = "ARN of the SNS topic every alarm notifies (subscribe more with alarm_subscribers)."
+  value       = module.observability.topic_arn
+}
+
+output "dashboard_name" {
+  description = "Name of the CloudWatch dashboard of the stack."
+  value       = module.observability.dashboard_name
+}

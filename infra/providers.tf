@@ -11,10 +11,11 @@ provider "aws" {
   # of the model holds the account (data.aws_caller_identity in main.tf).
   skip_metadata_api_check = local.emulated
 
-  # One endpoint for every service the stack calls, today (API Gateway v2,
-  # DynamoDB, IAM, Lambda, CloudWatch Logs, Secrets Manager, SSM, STS) and in
-  # the planned work (EventBridge, SQS, Step Functions, CloudWatch, X-Ray),
-  # so a later resource never slips out to real AWS from a local run.
+  # One endpoint for every service the stack calls (API Gateway v2,
+  # DynamoDB, IAM, Lambda, CloudWatch Logs, Secrets Manager, SSM, STS,
+  # EventBridge, SQS, Step Functions, CloudWatch, SNS, and X-Ray, whose
+  # sampling rules are off against an emulator), so no resource ever slips
+  # out to real AWS from a local run.
   # Absent entirely when endpoint_url is null: the provider's defaults apply.
   dynamic "endpoints" {
     for_each = local.emulated ? [var.endpoint_url] : []
@@ -27,6 +28,7 @@ provider "aws" {
       lambda         = endpoints.value
       logs           = endpoints.value
       secretsmanager = endpoints.value
+      sns            = endpoints.value
       sfn            = endpoints.value
       sqs            = endpoints.value
       ssm            = endpoints.value

@@ -16,6 +16,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -260,6 +261,32 @@ func modelLiterals(t *testing.T) []string {
 	if b := d.EventBus; b != nil {
 		out = append(out, b.Name, b.Description, b.Archive.Description)
 	}
+	// Observability: the topic, every alarm with its metric, the sampling
+	// rules, and the API id's placeholder (the dashboard's name is the
+	// prefix, and the topic's suffix "alarms", ordinary words here).
+	if o := d.Observability; o != nil {
+		out = append(out, o.Topic.Name, o.APIIDPlaceholder)
+		for _, a := range o.Alarms {
+			out = append(out, a.Name, a.Description)
+			if a.MetricName != "" {
+				out = append(out, a.MetricName)
+			}
+			if strings.HasPrefix(a.Namespace, "AWS/") { // not shop's own: the stack's name, an ordinary word here
+				out = append(out, a.Namespace)
+			}
+			for _, q := range a.Queries {
+				if q.Expression != "" {
+					out = append(out, q.Expression)
+				}
+			}
+		}
+		for _, r := range o.SamplingRules {
+			out = append(out, r.Name)
+			if r.URLPath != "*" {
+				out = append(out, r.URLPath)
+			}
+		}
+	}
 	// The event types and their producers' sources, which the rules'
 	// patterns hold.
 	set := loadManifests(t)
@@ -369,6 +396,117 @@ func TestLongestPrefixFitsAWSNameLimits(t *testing.T) {
 	if b := d.EventBus; b != nil {
 		fits("event bus", limited{b.Name, 256})
 		fits("archive", limited{b.Archive.Name, 48})
+	}
+	if o := d.Observability; o != nil {
+		fits("SNS topic", limited{o.Topic.Name, 256})
+		fits("dashboard", limited{o.Dashboard.Name, 255})
+		for _, a := range o.Alarms {
+			fits("alarm", limited{a.Name, 255})
+		}
+		for _, r := range o.SamplingRules {
+			fits("sampling rule", limited{r.Name, deployment.SamplingRuleNameMax})
+		}
+	}
+}
+
+// Every log group Terraform creates keeps its logs for the stack's
+// retention (the model's, or log_retention_days), never forever: the
+// functions', the API's access log and the state machines' execution
+// logs, which are all the model's log groups (deployment.LogGroups).
+func TestEveryLogGroupHasRetention(t *testing.T) {
+	for _, p := range retentionProblems(tfSources(t)) {
+		t.Error(p)
+	}
+	// Each kind of the model's log groups has its resource.
+	d := buildModel(t, "shop")
+	if want := len(d.Functions) + 1 + len(d.StateMachines); len(d.LogGroups()) != want {
+		t.Errorf("the model has %d log groups, want %d (functions, API, state machines): a new kind needs its resource here", len(d.LogGroups()), want)
+	}
+	src := tfSources(t)
+	for path, wants := range map[string]string{
+		filepath.Join("modules", "function", "main.tf"):      "var.function.logGroup",
+		filepath.Join("modules", "http_api", "main.tf"):      "var.api.accessLogGroup",
+		filepath.Join("modules", "state_machine", "main.tf"): "var.state_machine.logGroup",
+	} {
+		if !bytes.Contains(src[path], []byte("name              = "+wants)) {
+			t.Errorf("%s creates no log group named %s", path, wants)
+		}
+	}
+}
+
+func TestRetentionCheckCatchesAGroupWithout(t *testing.T) {
+	problems := retentionProblems(map[string][]byte{
+		"a.tf": []byte("resource \"aws_cloudwatch_log_group\" \"x\" {\n  name = \"x\"\n}\n"),
+	})
+	assertMentions(t, problems, "a.tf", "retention_in_days")
+}
+
+var logGroupResource = regexp.MustCompile(`(?m)^resource\s+"aws_cloudwatch_log_group"`)
+
+func retentionProblems(files map[string][]byte) []string {
+	var problems []string
+	for _, name := range sortedKeys(files) {
+		src := files[name]
+		for _, m := range logGroupResource.FindAllIndex(src, -1) {
+			block := src[m[0]:]
+			if end := bytes.Index(block, []byte("\n}\n")); end >= 0 {
+				block = block[:end]
+			}
+			if !regexp.MustCompile(`(?m)^\s+retention_in_days\s*=\s*var\.`).Match(block) {
+				problems = append(problems, fmt.Sprintf("%s:%d: a log group without retention_in_days from a variable: it would keep its logs forever", name, lineOf(src, m[0])))
+			}
+		}
+	}
+	return problems
+}
+
+// Active tracing, as the model says: the functions' mode and the state
+// machines' setting reach their resources (the state machine's only off
+// an emulator, which keeps none: main.tf). The HTTP API has no tracing to
+// set.
+func TestTracingIsTheModels(t *testing.T) {
+	src := tfSources(t)
+	for path, wants := range map[string]string{
+		filepath.Join("modules", "function", "main.tf"):      "mode = var.function.tracing",
+		filepath.Join("modules", "state_machine", "main.tf"): "for_each = var.send_tracing ? [var.state_machine.tracing] : []",
+	} {
+		if !bytes.Contains(src[path], []byte(wants)) {
+			t.Errorf("%s: no %q", path, wants)
+		}
+	}
+	d := buildModel(t, "shop")
+	for _, fn := range d.Functions {
+		if fn.Tracing != deployment.Tracing {
+			t.Errorf("%s: tracing %q", fn.Name, fn.Tracing)
+		}
+	}
+	for _, sm := range d.StateMachines {
+		if !sm.Tracing {
+			t.Errorf("%s: no tracing", sm.Name)
+		}
+	}
+}
+
+// Every alarm of the model is created, with the model's own fields and
+// nothing of Terraform's: modules/observability reads each field of an
+// alarm and of a sampling rule from the model.
+func TestObservabilityMapsEveryField(t *testing.T) {
+	src := tfSources(t)[filepath.Join("modules", "observability", "main.tf")]
+	d := buildModel(t, "shop")
+	fields := map[string]bool{}
+	for _, v := range []any{d.Observability.Alarms[0], d.Observability.SamplingRules[0], deployment.MetricQuery{}, deployment.MetricStat{}} {
+		typ := reflect.TypeOf(v)
+		for i := range typ.NumField() {
+			fields[strings.Split(typ.Field(i).Tag.Get("json"), ",")[0]] = true
+		}
+	}
+	for f := range fields {
+		if f == "queries" || f == "metric" {
+			continue // the dynamic blocks
+		}
+		if !bytes.Contains(src, []byte("."+f)) {
+			t.Errorf("modules/observability/main.tf does not map the model's %s", f)
+		}
 	}
 }
 

@@ -181,3 +181,18 @@ variable "payment_provider_secret_name" {
   type        = string
   default     = null
 }
+
+variable "alarm_subscribers" {
+  description = "Who the alarms notify: subscriptions of the alarms topic (<prefix>-alarms), each a protocol (email, https, sqs, lambda, ...) and its endpoint, e.g. [{ protocol = \"email\", endpoint = \"oncall@example.com\" }]. An email address must confirm its subscription. Empty: the alarms change state and notify no one."
+  type = list(object({
+    protocol = string
+    endpoint = string
+  }))
+  default = []
+}
+
+variable "xray_sampling_rules" {
+  description = "Whether to create the model's X-Ray sampling rules (a default for the stack, a higher rate for placing orders). The local emulator has no X-Ray API: the apply test turns them off."
+  type        = bool
+  default     = true
+}

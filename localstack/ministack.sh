@@ -14,9 +14,14 @@
 set -euo pipefail
 
 readonly MINISTACK_VERSION=1.5.33
+# MiniStack reads and writes CBOR (the AWS SDKs' rpcv2 protocol, which the
+# Go SDK's CloudWatch client speaks: the deployer's alarms and dashboard)
+# only with cbor2, which it lists as a test extra; without it every such
+# call answers 500 ("No module named 'cbor2'").
+readonly CBOR2_VERSION=6.3.0
 # Only what the project uses: fewer services start faster and open no ports
 # we do not need.
-readonly MINISTACK_SERVICES=lambda,dynamodb,dynamodbstreams,apigateway,iam,sts,logs,events,sqs,stepfunctions,ssm,secretsmanager
+readonly MINISTACK_SERVICES=lambda,dynamodb,dynamodbstreams,apigateway,iam,sts,logs,events,sqs,stepfunctions,ssm,secretsmanager,monitoring,sns
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
@@ -71,10 +76,18 @@ installed_version() {
   "$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("ministack"))' 2>/dev/null || true
 }
 
+cbor2_installed() {
+  [[ "$("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("cbor2"))' 2>/dev/null)" == "$CBOR2_VERSION" ]]
+}
+
 cmd_install() {
   local have
   have=$(installed_version)
   if [[ "$have" == "$MINISTACK_VERSION" ]]; then
+    if ! cbor2_installed; then
+      say "installing cbor2==$CBOR2_VERSION"
+      "$VENV/bin/pip" install --disable-pip-version-check --quiet "cbor2==$CBOR2_VERSION" || die "pip install cbor2==$CBOR2_VERSION failed"
+    fi
     return 0
   fi
   command -v python3 >/dev/null 2>&1 || die "python3 is required to install MiniStack (>= 3.10)"
@@ -85,8 +98,8 @@ cmd_install() {
     python3 -m venv "$VENV" || die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
   fi
   say "installing ministack==$MINISTACK_VERSION${have:+ (found $have)}"
-  "$VENV/bin/pip" install --disable-pip-version-check --quiet "ministack==$MINISTACK_VERSION" ||
-    die "pip install ministack==$MINISTACK_VERSION failed"
+  "$VENV/bin/pip" install --disable-pip-version-check --quiet "ministack==$MINISTACK_VERSION" "cbor2==$CBOR2_VERSION" ||
+    die "pip install ministack==$MINISTACK_VERSION cbor2==$CBOR2_VERSION failed"
   have=$(installed_version)
   [[ "$have" == "$MINISTACK_VERSION" ]] || die "installed ministack reports version '${have:-none}', want $MINISTACK_VERSION"
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -22,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -47,6 +49,8 @@ type clients struct {
 	sts    *sts.Client
 	events *eventbridge.Client
 	sqs    *sqs.Client
+	cw     *cloudwatch.Client
+	sns    *sns.Client
 }
 
 // deployer applies one deployment model (shared/deployment) to the
@@ -134,6 +138,8 @@ func newClients(ctx context.Context, endpoint string, httpClient aws.HTTPClient)
 		sts:    sts.NewFromConfig(cfg),
 		events: eventbridge.NewFromConfig(cfg),
 		sqs:    sqs.NewFromConfig(cfg),
+		cw:     cloudwatch.NewFromConfig(cfg),
+		sns:    sns.NewFromConfig(cfg),
 	}, nil
 }
 

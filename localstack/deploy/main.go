@@ -3,10 +3,11 @@
 // provider's secret, roles, log groups, functions, Step Functions state
 // machines, HTTP API with its Lambda authorizer, throttled stage and access
 // log, the event bus with its archive, the consumers' rules and queues, the
-// event source mappings, and the stack-wide settings) to a local AWS
-// emulator: MiniStack or LocalStack. It removes the functions, state
-// machines, rules, queues and mappings (with the functions' roles and log
-// groups) the model no longer has, as Terraform would, and keeps the
+// event source mappings, the alarms with their topic and the dashboard, and
+// the stack-wide settings) to a local AWS emulator: MiniStack or
+// LocalStack. It removes the functions, state machines, rules, queues,
+// mappings and alarms (with the functions' roles and log groups) the model
+// no longer has, as Terraform would, and keeps the
 // tables (prune.go). Terraform (infra/) reads the same model, so the local
 // stack and AWS cannot drift apart; what is here is only how to get there
 // with AWS calls.
@@ -221,6 +222,15 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 		return err
 	}
 	p.phase("triggers", time.Since(start))
+
+	// The alarms topic, the alarms and the dashboard: they name the API,
+	// the functions and the queues, which need not exist for them, but a
+	// dashboard of a stack half deployed would mislead.
+	start = time.Now()
+	if err := d.ensureObservability(ctx, apiID); err != nil {
+		return err
+	}
+	p.phase("alarms", time.Since(start))
 
 	// Last: nothing deployed refers to what goes any more.
 	start = time.Now()

@@ -66,7 +66,8 @@ const (
 	LogFormat = "JSON"
 )
 
-// HTTP API settings.
+// HTTP API settings. The stage has no tracing setting: HTTP APIs have no
+// X-Ray support (REST APIs do); a trace begins at the function.
 const (
 	Stage                = "$default"
 	PayloadFormatVersion = "2.0"
@@ -110,6 +111,10 @@ type Deployment struct {
 	// EventBus is the stack's bus; nil when no service publishes and
 	// nothing ingests.
 	EventBus *EventBus `json:"eventBus,omitempty"`
+
+	// Observability is the alarms, their topic, the dashboard and the
+	// X-Ray sampling rules (observability.go).
+	Observability *Observability `json:"observability"`
 }
 
 // Bindings: values a function's environment needs that exist only once the
@@ -488,6 +493,11 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		}
 		d.StateMachines = append(d.StateMachines, m)
 	}
+	obs, err := observability(p, set, d)
+	if err != nil {
+		return nil, err
+	}
+	d.Observability = obs
 	return d, nil
 }
 

@@ -53,7 +53,10 @@
 // every event source mapping of the stack's functions, keyed by function
 // and source, with state, batch size and window, starting position,
 // filters, response types, maximum concurrency, bisect, retry attempts,
-// record age, parallelization, tumbling window and on-failure destination.
+// record age, parallelization, tumbling window and on-failure destination;
+// SNS topics with display name, key and FIFO (not their subscribers); and
+// the dashboard (named the prefix) with its body as canonical JSON. Not
+// the alarms: Terraform creates none on the emulator (readObservability).
 // MiniStack 1.5.33 reports all of these as set: a bus without a policy,
 // dead-letter target, key or log config, and a mapping's parallelization
 // and tumbling window, read as unset on both sides alike; its archives
@@ -98,6 +101,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
@@ -106,6 +110,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
@@ -132,6 +137,9 @@ type State struct {
 	Rules      map[string]Rule     `json:"rules" diff:"rule"`
 	Queues     map[string]Queue    `json:"queues" diff:"queue"`
 	Mappings   map[string]Mapping  `json:"mappings" diff:"event source mapping"`
+
+	Topics     map[string]Topic     `json:"topics" diff:"topic"`
+	Dashboards map[string]Dashboard `json:"dashboards" diff:"dashboard"`
 }
 
 // Table is a DynamoDB table.
@@ -315,6 +323,8 @@ type clients struct {
 	sfn    *sfn.Client
 	events *eventbridge.Client
 	sqs    *sqs.Client
+	sns    *sns.Client
+	cw     *cloudwatch.Client
 }
 
 // snapshot is one Snapshot in progress: the raw state the readers fill in
@@ -374,7 +384,7 @@ type reader func(ctx context.Context, sn *snapshot) error
 
 // readers are every kind Snapshot reads; later kinds add one each. The
 // event source mappings (readEvents) are read per function, after them.
-var readers = []reader{readTables, readFunctions, readRoles, readLogGroups, readAPIs, readSecrets, readParameters, readStateMachines, readEvents}
+var readers = []reader{readTables, readFunctions, readRoles, readLogGroups, readAPIs, readSecrets, readParameters, readStateMachines, readEvents, readObservability}
 
 // Snapshot reads everything the stack of prefix deployed, through cfg
 // (shared/awsconfig.Load, with AWS_ENDPOINT_URL for the emulator), and
@@ -394,6 +404,8 @@ func Snapshot(ctx context.Context, cfg aws.Config, prefix string) (*State, error
 		sfn:    sfn.NewFromConfig(cfg),
 		events: eventbridge.NewFromConfig(cfg),
 		sqs:    sqs.NewFromConfig(cfg),
+		sns:    sns.NewFromConfig(cfg),
+		cw:     cloudwatch.NewFromConfig(cfg),
 	}
 	sn := &snapshot{clients: c, s: &State{Prefix: prefix}}
 	stacks, err := sn.discover(ctx)

@@ -13,6 +13,12 @@ resource "aws_cloudwatch_log_group" "access" {
 
 # auto_deploy: every route change is live after apply, with no deployment
 # resources to keep in step.
+#
+# No X-Ray tracing here: HTTP APIs (API Gateway v2) have none, unlike REST
+# APIs' tracing_enabled; a trace begins at the function (active tracing,
+# modules/function), which continues the X-Amzn-Trace-Id header API Gateway
+# passes on. The stage's 5xx rate and latency are watched through its
+# CloudWatch metrics instead (modules/observability).
 resource "aws_apigatewayv2_stage" "this" {
   api_id      = aws_apigatewayv2_api.this.id
   name        = var.api.stage
