@@ -207,8 +207,13 @@ func (j journey) check(orderID string) []string {
 		case len(found) == 0:
 			lack("the saga step %s", step)
 			continue
-		case len(starts) > 0 && !j.under(found[0], starts[0].ID):
-			lack("the saga step %s under the StartExecution subsegment (its parent is %s)", step, found[0].ParentID)
+		case !j.under(found[0], create.ID):
+			// The execution input carries the trace header of the span that
+			// started it: the StartExecution subsegment's, or orders-create's
+			// own when the input is built before the call.
+			lack("the saga step %s under orders-create (its parent is %s)", step, found[0].ParentID)
+		case len(starts) > 0 && found[0].StartTime < starts[0].StartTime:
+			lack("the saga step %s after StartExecution", step)
 		case !annotated(found[0]):
 			lack("the saga step %s annotated orderId=%s", step, orderID)
 		case found[0].StartTime < last:

@@ -37,32 +37,24 @@ func writeSequence(w io.Writer, t trace) {
 		msgs = append(msgs, message{at: n.doc.StartTime, seq: seq, from: from, to: to, text: call, wait: wait})
 		msgs = append(msgs, message{at: n.doc.EndTime, ret: true, seq: -seq, from: to, to: from, text: answer, note: !wait, wait: wait})
 	}
-	// visit draws n, a span of the function caller ("Client" for a root),
-	// reached through via (the AWS or HTTP call that led to it, if any).
-	var visit func(n *node, caller string, via *node)
-	visit = func(n *node, caller string, via *node) {
+	// visit draws n, a span of the function caller ("Client" for a root)
+	// whose parent is parent, reached through via (the AWS or HTTP call
+	// that led to it, if any).
+	var visit func(n, parent *node, caller string, via *node)
+	visit = func(n, parent *node, caller string, via *node) {
 		d := n.doc
 		switch d.kind() {
 		case kindFunction:
-			from, call, wait := caller, invocation(d), true
-			switch {
-			case via != nil && via.doc.kind() == kindHTTP:
-				call = via.doc.HTTP.Request.Method + " " + route(via.doc.HTTP.Request.URL)
-			case via != nil:
-				from = via.doc.Name
-				wait = via.doc.Name == "SFN" || via.doc.Name == "Lambda" // a Task waits for its step
-			case caller != "Client":
-				wait = false // a relay publishing its producer's event
-			}
+			from, call, wait := invoker(n, parent, caller, via)
 			add(n, from, d.Name, call, answer(d), wait)
 			for _, c := range n.children {
-				visit(c, d.Name, nil)
+				visit(c, n, d.Name, nil)
 			}
 		case kindAWS, kindHTTP:
 			if d.kind() == kindHTTP && slices.ContainsFunc(n.children, func(c *node) bool { return c.doc.kind() == kindFunction }) {
 				// The callee traced its side: one arrow to it, not two.
 				for _, c := range n.children {
-					visit(c, caller, n)
+					visit(c, n, caller, n)
 				}
 				return
 			}
@@ -72,16 +64,16 @@ func writeSequence(w io.Writer, t trace) {
 			}
 			add(n, caller, d.Name, call, answer(d), true)
 			for _, c := range n.children {
-				visit(c, caller, n)
+				visit(c, n, caller, n)
 			}
 		default:
 			for _, c := range n.children {
-				visit(c, caller, nil)
+				visit(c, n, caller, nil)
 			}
 		}
 	}
 	for _, r := range tree(t) {
-		visit(r, "Client", nil)
+		visit(r, nil, "Client", nil)
 	}
 	slices.SortStableFunc(msgs, func(a, b message) int {
 		return cmp.Or(cmpFloat(a.at, b.at), cmpBool(b.ret, a.ret), cmp.Compare(a.seq, b.seq))
@@ -122,6 +114,44 @@ func writeSequence(w io.Writer, t trace) {
 		}
 	}
 	fmt.Fprintln(w, "```")
+}
+
+// invoker is who invoked function span n, child of parent in the function
+// caller's span, reached through via: the message's sender, what it asked
+// and whether it waited for the answer.
+//
+// Through an HTTP call: the caller, with the request, waiting. Through an
+// AWS call (EventBridge's PutEvents when the consumer continues the SQS
+// message's AWSTraceHeader, Step Functions on AWS): that service. Directly
+// under another function's span, the platform dropped the trace and the
+// span continued the one its input carried: an event's span (eventType)
+// that publishes is a relay, reading its producer's outbox; one that does
+// not is a consumer, which EventBridge delivered to; any other is a saga
+// step when its parent started an execution (the execution input carries
+// that span's trace), and Step Functions waits for it.
+func invoker(n, parent *node, caller string, via *node) (from, call string, wait bool) {
+	d := n.doc
+	call = invocation(d)
+	switch {
+	case via != nil && via.doc.kind() == kindHTTP:
+		return caller, via.doc.HTTP.Request.Method + " " + route(via.doc.HTTP.Request.URL), true
+	case via != nil:
+		return via.doc.Name, call, via.doc.Name == "SFN" || via.doc.Name == "Lambda"
+	case parent == nil:
+		return caller, call, true
+	case d.annotation("eventType") != "":
+		if hasChild(n, func(c *document) bool { return c.Name == "EventBridge" && c.AWS.Operation == "PutEvents" }) {
+			return caller, call + " (outbox)", false
+		}
+		return "EventBridge", call, false
+	case hasChild(parent, func(c *document) bool { return c.Name == "SFN" && c.AWS.Operation == "StartExecution" }):
+		return "SFN", call, true
+	}
+	return caller, call, false
+}
+
+func hasChild(n *node, match func(*document) bool) bool {
+	return slices.ContainsFunc(n.children, func(c *node) bool { return c.doc.kind() == kindAWS && match(c.doc) })
 }
 
 // invocation names what a function was asked: its route, the event it
