@@ -43,6 +43,9 @@ func BenchmarkColdStart(b *testing.B) {
 			measureOnce(b, hello, nil)
 		}
 	})
+	// The same hello world with tracing.Init and a span per invocation:
+	// what shared/tracing costs every function's cold start.
+	b.Run("hello-traced", pairedWithHello(hello, build("hello-traced", "./tests/testdata/hello-traced"), nil))
 	// The environment each function gets deployed with, the bindings (URLs
 	// the target fills in) pointing nowhere: init must not call them.
 	model, err := deployment.Build(set, deployment.Params{Prefix: "bench", Region: "us-east-1", Account: "000000000000"})
@@ -62,19 +65,24 @@ func BenchmarkColdStart(b *testing.B) {
 		for k := range fn.Bindings {
 			env = append(env, k+"=http://127.0.0.1:1")
 		}
-		// Each op starts the function and, right after, the hello world:
-		// pairing them cancels out whatever else the machine is doing, which
-		// on a shared 2-core box moves both by milliseconds.
-		b.Run(fn.Name, func(b *testing.B) {
-			var fnTotal, helloTotal time.Duration
-			for b.Loop() {
-				fnTotal += measureOnce(b, bin, env)
-				helloTotal += measureOnce(b, hello, nil)
-			}
-			n := time.Duration(b.N)
-			b.ReportMetric(float64(fnTotal/n)/float64(time.Millisecond), "ms-to-next")
-			b.ReportMetric(float64((fnTotal-helloTotal)/n)/float64(time.Millisecond), "ms-over-hello")
-		})
+		b.Run(fn.Name, pairedWithHello(hello, bin, env))
+	}
+}
+
+// pairedWithHello measures bin against the hello world: each op starts the
+// function and, right after, hello: pairing them cancels out whatever else
+// the machine is doing, which on a shared 2-core box moves both by
+// milliseconds.
+func pairedWithHello(hello, bin string, env []string) func(*testing.B) {
+	return func(b *testing.B) {
+		var fnTotal, helloTotal time.Duration
+		for b.Loop() {
+			fnTotal += measureOnce(b, bin, env)
+			helloTotal += measureOnce(b, hello, nil)
+		}
+		n := time.Duration(b.N)
+		b.ReportMetric(float64(fnTotal/n)/float64(time.Millisecond), "ms-to-next")
+		b.ReportMetric(float64((fnTotal-helloTotal)/n)/float64(time.Millisecond), "ms-over-hello")
 	}
 }
 

@@ -26,6 +26,9 @@
 // With SHOP_RECORD_AWS_CALLS=1 (awscalls.EnvSwitch; the local deployer sets
 // it, Terraform never does) every request sent with the config is recorded
 // on stdout, one JSON line per call.
+//
+// Every config Load returns is traced (tracing.AWS): each call of a client
+// made from it is an X-Ray subsegment of the invocation it is made in.
 package awsconfig
 
 import (
@@ -43,6 +46,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // ecsCredentialsHost is where AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is
@@ -77,6 +81,9 @@ func fromEnv(getenv func(string) string) (aws.Config, error) {
 		// against each function's policy instead (see shared/awscalls).
 		cfg.HTTPClient = awscalls.New(nil, os.Stdout)
 	}
+	// Every call a client of cfg makes is a subsegment of the invocation
+	// it is made in.
+	tracing.AWS(&cfg)
 	return cfg, nil
 }
 

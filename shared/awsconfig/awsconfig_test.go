@@ -13,9 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/shared/tracing"
+	"github.com/shop-serverless/shop/shared/tracing/tracingtest"
 )
 
 func env(kv ...string) func(string) string {
@@ -129,4 +132,24 @@ func TestLoadNeedsNoSDKConfigPackage(t *testing.T) {
 	// The point of this package: its imports must not drag in the SDK's
 	// config loader (and with it SSO, SSO-OIDC and sign-in clients).
 	testenv.ForbidDeps(t, ".", "github.com/aws/aws-sdk-go-v2/config", "github.com/aws/aws-sdk-go-v2/service/sso", "github.com/aws/aws-sdk-go-v2/service/signin")
+}
+
+func TestEveryConfigIsTraced(t *testing.T) {
+	d := tracingtest.StartDaemon(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/xml")
+		_, _ = w.Write([]byte(`<GetCallerIdentityResponse><GetCallerIdentityResult><Account>000000000000</Account></GetCallerIdentityResult></GetCallerIdentityResponse>`))
+	}))
+	defer srv.Close()
+	cfg, err := fromEnv(env("AWS_REGION", "us-east-1", "AWS_ACCESS_KEY_ID", "AKID", "AWS_SECRET_ACCESS_KEY", "SECRET", "AWS_ENDPOINT_URL", srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1")
+	_, _ = sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	span.End(nil)
+	sub := tracingtest.Named(t, d.Wait(2), "STS")
+	if sub.Obj("aws")["operation"] != "GetCallerIdentity" || sub.Str("namespace") != "aws" {
+		t.Errorf("subsegment %v", sub)
+	}
 }

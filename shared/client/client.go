@@ -13,7 +13,9 @@
 // body can be replayed. Retries happen on network errors, attempt timeouts,
 // 429, 502, 503 and 504, with full-jitter exponential backoff (50 ms base,
 // 1 s cap) or the server's Retry-After, and never past the context's
-// deadline. The breaker sees one logical call, all attempts together, as one
+// deadline. Each attempt is an X-Ray subsegment named after the dependency
+// (Config.Name), whose trace header the request carries, so that the
+// dependency's span continues the caller's trace. The breaker sees one logical call, all attempts together, as one
 // result; a 4xx other than 429 is the dependency working as designed, so it
 // counts as a success.
 package client
@@ -32,10 +34,11 @@ import (
 
 	"github.com/shop-serverless/shop/shared/breaker"
 	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // HeaderTraceID carries the X-Ray trace header to the dependency.
-const HeaderTraceID = "X-Amzn-Trace-Id"
+const HeaderTraceID = tracing.HeaderName
 
 // Defaults for zero Config fields.
 const (
@@ -91,7 +94,7 @@ type Config struct {
 	// a POST, somewhere this Config never named).
 	HTTPClient *http.Client
 	// Decorate, if set, is called on every attempt's request just before it
-	// is sent: the hook for tracing (a subsegment, a traceparent header).
+	// is sent, inside the attempt's subsegment (its ctx carries it).
 	Decorate func(ctx context.Context, req *http.Request)
 }
 
@@ -150,7 +153,7 @@ func newHTTPClient() *http.Client {
 	t.MaxIdleConnsPerHost = 32
 	t.IdleConnTimeout = 60 * time.Second
 	return &http.Client{
-		Transport:     t,
+		Transport:     tracing.Transport(t),
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

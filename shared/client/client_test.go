@@ -17,6 +17,8 @@ import (
 	"github.com/shop-serverless/shop/shared/client"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/problem"
+	"github.com/shop-serverless/shop/shared/tracing"
+	"github.com/shop-serverless/shop/shared/tracing/tracingtest"
 )
 
 // server is an httptest server (on 127.0.0.1) answering with the handler
@@ -351,17 +353,20 @@ func TestPropagatesIdentityAndContext(t *testing.T) {
 		cfg.Tokens = client.StaticToken("tok-1")
 		cfg.Decorate = func(_ context.Context, r *http.Request) { decorated.Store(true); r.Header.Set("Traceparent", "00-x") }
 	})
+	d := tracingtest.StartDaemon(t)
 	ctx := httpapi.WithCorrelationID(context.Background(), "corr-1")
-	// aws-lambda-go stores the invocation's trace header under this string key.
-	ctx = context.WithValue(ctx, "x-amzn-trace-id", "Root=1-abc") //lint:ignore SA1029 the key aws-lambda-go uses
+	ctx, span := tracing.Invocation(ctx, "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
 	if err := c.PostJSON(ctx, "/orders", "idem-1", map[string]string{"a": "b"}, nil); err != nil {
 		t.Fatal(err)
 	}
+	span.End(nil)
+	// The dependency continues the trace as a child of the call's subsegment.
+	call := tracingtest.Named(t, d.Wait(2), "users")
 	h := srv.requests()[0].header
 	for name, want := range map[string]string{
 		"Authorization":    "Bearer tok-1",
 		"X-Correlation-Id": "corr-1",
-		"X-Amzn-Trace-Id":  "Root=1-abc",
+		"X-Amzn-Trace-Id":  "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=" + call.Str("id") + ";Sampled=1",
 		"Idempotency-Key":  "idem-1",
 		"Content-Type":     "application/json",
 		"Traceparent":      "00-x",
@@ -456,5 +461,37 @@ func TestDecodesJSONAnswers(t *testing.T) {
 	}
 	if out.ID != "o1" || out.Total != 1250 {
 		t.Errorf("out = %+v", out)
+	}
+}
+
+func TestEveryAttemptIsASubsegment(t *testing.T) {
+	d := tracingtest.StartDaemon(t)
+	srv := newServer(t, status(503), jsonBody(200, `{}`))
+	c := newClient(t, srv.URL, nil)
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	if err := c.GetJSON(ctx, "/v1/users/u-1?email=a@example.com", nil); err != nil {
+		t.Fatal(err)
+	}
+	span.End(nil)
+	docs := d.Wait(3)
+	var calls []tracingtest.Doc
+	for _, doc := range docs {
+		if doc.Str("name") == "users" {
+			calls = append(calls, doc)
+		}
+	}
+	if len(calls) != 2 {
+		t.Fatalf("want one subsegment per attempt: %v", docs)
+	}
+	for i, wantStatus := range []float64{503, 200} {
+		sub := calls[i]
+		req := sub.Obj("http")["request"].(map[string]any)
+		if sub.Str("namespace") != "remote" || req["method"] != "GET" || req["url"] != srv.URL+"/v1/users/u-1" ||
+			sub.Obj("http")["response"].(map[string]any)["status"] != wantStatus || (sub["fault"] == true) != (wantStatus == 503) {
+			t.Errorf("attempt %d: %v", i+1, sub)
+		}
+		if got := srv.requests()[i].header.Get("X-Amzn-Trace-Id"); !strings.Contains(got, "Parent="+sub.Str("id")) {
+			t.Errorf("attempt %d sent %q, not its own subsegment", i+1, got)
+		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // retryable reports whether req may be sent more than once.
@@ -83,8 +84,16 @@ type failure struct {
 
 // attempt sends one copy of req and returns the answer (below 400), or why
 // there was none.
-func (c *Client) attempt(ctx context.Context, req *http.Request, token string, n int, buffer bool) (*http.Response, failure) {
+func (c *Client) attempt(ctx context.Context, req *http.Request, token string, n int, buffer bool) (_ *http.Response, f failure) {
 	actx, cancel := context.WithTimeout(ctx, c.timeout)
+	// One subsegment per attempt: retries show as what they are, and each
+	// attempt's status and error are its own.
+	actx, span := tracing.StartRemote(actx, c.name)
+	status := 0
+	defer func() {
+		span.SetHTTP(req.Method, withoutQuery(req.URL), status)
+		span.End(f.err)
+	}()
 	r := req.Clone(actx)
 	if n > 0 && req.GetBody != nil {
 		body, err := req.GetBody()
@@ -97,8 +106,8 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, token string, n
 	if id := httpapi.CorrelationID(ctx); id != "" && r.Header.Get(httpapi.HeaderCorrelationID) == "" {
 		r.Header.Set(httpapi.HeaderCorrelationID, id)
 	}
-	if id := traceID(ctx); id != "" && r.Header.Get(HeaderTraceID) == "" {
-		r.Header.Set(HeaderTraceID, id)
+	if h := tracing.Header(actx); h != "" && r.Header.Get(HeaderTraceID) == "" {
+		r.Header.Set(HeaderTraceID, h)
 	}
 	if token != "" {
 		r.Header.Set("Authorization", "Bearer "+token)
@@ -112,6 +121,7 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, token string, n
 		cancel()
 		return nil, c.transportError(ctx, req, err)
 	}
+	status = resp.StatusCode
 	if resp.StatusCode >= 400 {
 		defer cancel()
 		se := c.statusError(req, resp)
@@ -176,11 +186,12 @@ func parseRetryAfter(v string) time.Duration {
 	return 0
 }
 
-// traceID is the X-Ray trace header of the current invocation, where
-// aws-lambda-go puts it.
-func traceID(ctx context.Context) string {
-	id, _ := ctx.Value("x-amzn-trace-id").(string)
-	return id
+// withoutQuery is u as a span records it: a query may carry what a trace
+// must not (an e-mail address, a token).
+func withoutQuery(u *url.URL) string {
+	c := *u
+	c.RawQuery, c.Fragment, c.User = "", "", nil
+	return c.String()
 }
 
 // cancelOnClose ends an attempt's context when the caller is done with the

@@ -36,6 +36,7 @@ import (
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Deps is what build gets to make the handler from.
@@ -54,6 +55,7 @@ func Start(build func(Deps) (http.Handler, error)) {
 		runtime.Fatal("config", err)
 	}
 	logger := log.Init(cfg.Function)
+	tracing.Init(cfg.Service, cfg.Function)
 	awsCfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		runtime.Fatal("aws config", err)

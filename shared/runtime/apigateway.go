@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/shop-serverless/shop/shared/problem"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 type apiGatewayContextKey struct{}
@@ -38,6 +39,12 @@ func APIGatewayContext(ctx context.Context) (events.APIGatewayV2HTTPRequestConte
 // and API Gateway would turn an invocation error into an opaque 500.
 func HTTPAdapter(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		// Outermost, so that everything below (the log context's trace id
+		// included) runs inside the invocation's span. Only a header with a
+		// Parent continues a caller's trace (shared/client sends one); API
+		// Gateway's own has none.
+		ctx, span := tracing.Invocation(ctx, headerValue(req.Headers, tracing.HeaderName))
+		defer span.End(nil) // the outcome is the status; a panic still ends the span
 		r, err := newHTTPRequest(ctx, &req)
 		if err != nil {
 			detail := "malformed request"
@@ -46,12 +53,29 @@ func HTTPAdapter(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRe
 			}
 			slog.WarnContext(ctx, "runtime: rejected API Gateway request",
 				"requestId", req.RequestContext.RequestID, "error", err)
+			span.SetHTTP(req.RequestContext.HTTP.Method, req.RequestContext.HTTP.Path, http.StatusBadRequest)
 			return problemResponse(http.StatusBadRequest, detail, req.RequestContext.RequestID), nil
 		}
 		w := &bufferedResponse{header: make(http.Header), head: r.Method == http.MethodHead}
 		h.ServeHTTP(w, r)
-		return w.result(), nil
+		res := w.result()
+		span.SetHTTP(r.Method, r.URL.Path, res.StatusCode) // never the query: it may carry what a trace must not
+		return res, nil
 	}
+}
+
+// headerValue finds a header in API Gateway's map whatever its case: HTTP
+// APIs lower-case names, other sources (the emulator, tests) may not.
+func headerValue(headers map[string]string, name string) string {
+	if v, ok := headers[strings.ToLower(name)]; ok {
+		return v
+	}
+	for k, v := range headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }
 
 // badRequestError marks a request API Gateway accepted but that is malformed;

@@ -28,6 +28,7 @@
 //			runtime.Fatal("config", err)
 //		}
 //		log.Init(cfg.Function)
+//		tracing.Init(cfg.Service, cfg.Function)
 //		aws, err := awsconfig.Load(context.Background())
 //		if err != nil {
 //			runtime.Fatal("aws config", err)

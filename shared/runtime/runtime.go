@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -25,7 +26,7 @@ func StartHTTP(h http.Handler) {
 		lambda.Start(HTTPAdapter(h))
 		return
 	}
-	ServeUntilSignal(routed(h, os.Getenv("SHOP_ROUTE")))
+	ServeUntilSignal(traced(routed(h, os.Getenv("SHOP_ROUTE"))))
 }
 
 // routed mounts h at its route when one is given. On Lambda, API Gateway has
@@ -45,12 +46,21 @@ func routed(h http.Handler, route string) http.Handler {
 // StartStep runs a saga step as a Step Functions task (Lambda) or behind
 // POST on $PORT (Knative), where check authenticates every caller (see
 // CallerCheck). Lifecycle as StartHTTP.
+//
+// On both runtimes the input's "traceHeader" member (what the state machine
+// passes in every Task's Payload) is taken out before the input is decoded,
+// strictly (unknown fields rejected, on Lambda as on Knative), into In; it
+// continues the saga's trace (see tracing.Invocation), and a string
+// "orderId" member annotates the step's span.
 func StartStep[In, Out any](fn func(context.Context, In) (Out, error), check CallerCheck) {
-	fn = typedErrors(fn)
 	if OnLambda() {
-		// Rejecting unknown fields keeps the Lambda contract identical to the
-		// Knative one, where the same decoder settings apply.
-		lambda.StartWithOptions(fn, lambda.WithDisallowUnknownFields(true))
+		lambda.Start(func(ctx context.Context, raw json.RawMessage) (Out, error) {
+			out, err := runStep(ctx, fn, raw, "")
+			if bad := (badStepInput{}); errors.As(err, &bad) {
+				return out, bad.err // named after the decoder's error, as aws-lambda-go named it
+			}
+			return out, err
+		})
 		return
 	}
 	ServeUntilSignal(Guard(check, stepHandler(fn)))

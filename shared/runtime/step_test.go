@@ -74,7 +74,7 @@ func (e typedError) ErrorType() string { return e.name }
 func postStep(t *testing.T, method, body string) *httptest.ResponseRecorder {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	stepHandler(typedErrors(reserveStep)).ServeHTTP(rec, httptest.NewRequest(method, "/", strings.NewReader(body)))
+	stepHandler(reserveStep).ServeHTTP(rec, httptest.NewRequest(method, "/", strings.NewReader(body)))
 	return rec
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Deps is what build gets to make the step from.
@@ -52,6 +53,7 @@ func Start[In, Out any](scope string, build func(Deps) (func(context.Context, In
 		runtime.Fatal("config", err)
 	}
 	logger := log.Init(cfg.Function)
+	tracing.Init(cfg.Service, cfg.Function)
 	awsCfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		runtime.Fatal("aws config", err)

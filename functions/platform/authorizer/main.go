@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/shop-serverless/shop/functions/platform"
@@ -14,6 +15,7 @@ import (
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 func main() {
@@ -21,6 +23,8 @@ func main() {
 	if err != nil {
 		runtime.Fatal("config", err)
 	}
+	logger := log.Init(cfg.Function)
+	tracing.Init(cfg.Service, cfg.Function)
 	aws, err := awsconfig.Load(context.Background())
 	if err != nil {
 		runtime.Fatal("aws config", err)
@@ -31,5 +35,16 @@ func main() {
 	verifier := ssmkeys.NewVerifier(aws, cfg.Prefix)
 	// An authorizer exists only behind API Gateway, so this is Lambda-only:
 	// the request shape is API Gateway's, not one of the runtime's handler shapes.
-	lambda.Start(platform.Authorizer(verifier, log.Init(cfg.Function)))
+	lambda.Start(traced(platform.Authorizer(verifier, logger)))
+}
+
+// traced runs each authorization in its invocation span (a subsegment of
+// Lambda's), so that the key reads it makes are traced too.
+func traced(authorize func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error)) func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	return func(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+		ctx, span := tracing.Invocation(ctx, "")
+		resp, err := authorize(ctx, req)
+		span.End(err)
+		return resp, err
+	}
 }

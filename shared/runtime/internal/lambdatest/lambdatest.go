@@ -35,6 +35,14 @@ type Result struct {
 // would make the loop exit the process.
 func Invoke(t *testing.T, start func(), payload []byte) Result {
 	t.Helper()
+	return InvokeTraced(t, start, payload, "")
+}
+
+// InvokeTraced is Invoke with Lambda's trace header for the invocation
+// (Lambda-Runtime-Trace-Id, which aws-lambda-go puts in the handler's
+// context as "x-amzn-trace-id"); "" sends none.
+func InvokeTraced(t *testing.T, start func(), payload []byte, traceHeader string) Result {
+	t.Helper()
 	results := make(chan Result, 1)
 	handedOut := make(chan struct{}, 1)
 	mux := http.NewServeMux()
@@ -46,6 +54,9 @@ func Invoke(t *testing.T, start func(), payload []byte) Result {
 		}
 		w.Header().Set("Lambda-Runtime-Aws-Request-Id", "invoke-1")
 		w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10))
+		if traceHeader != "" {
+			w.Header().Set("Lambda-Runtime-Trace-Id", traceHeader)
+		}
 		_, _ = w.Write(payload)
 	})
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/invoke-1/{outcome}", func(w http.ResponseWriter, r *http.Request) {
