@@ -15,6 +15,7 @@ ISSUERS      ?=
 PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
 TERRAFORM_REPORT := $(CURDIR)/.local/terraform-$(GATEWAY_PORT).txt
 EVENTS_REPORT := $(CURDIR)/.local/events-$(GATEWAY_PORT).txt
+OBSERVABILITY_REPORT := $(CURDIR)/.local/observability-$(GATEWAY_PORT).txt
 TERRAFORM    ?= terraform
 TFLINT       := $(CURDIR)/bin/tflint
 TFLINT_VERSION := v0.64.0
@@ -59,7 +60,10 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # The end-to-end package ends by checking every AWS call the functions made
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
-# missing report means the check never ran, which fails the run). The same
+# missing report means the check never ran, which fails the run).
+# Then it scans every function's log group for the secrets the run used and
+# checks the EMF metric lines against the specification
+# (tests/observability_test.go): its report is printed the same way. The same
 # holds for infra/apply_test.go, which applies Terraform under a prefix of
 # its own to an emulator of its own (SHOP_TERRAFORM_OWN_EMULATOR: the
 # provider cannot survive a create whose response the loaded shared emulator
@@ -82,10 +86,10 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  $(DEPLOY); \
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) SHOP_EVENTS_REPORT=$(EVENTS_REPORT) \
+	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) SHOP_EVENTS_REPORT=$(EVENTS_REPORT) SHOP_OBSERVABILITY_REPORT=$(OBSERVABILITY_REPORT) \
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
 	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE); \
-	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT) $(EVENTS_REPORT); \
+	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT) $(EVENTS_REPORT) $(OBSERVABILITY_REPORT); \
 	  if command -v npm >/dev/null 2>&1; then \
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
 	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \
@@ -93,8 +97,9 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  test -s $(EVENTS_REPORT) || { echo "no events report: the end-to-end run did not check its events against the catalog"; exit 1; }; \
+	  test -s $(OBSERVABILITY_REPORT) || { echo "no observability report: the end-to-end run did not scan its logs for secrets and metrics"; exit 1; }; \
 	  test -s $(TERRAFORM_REPORT) || { echo "no Terraform report: infra/apply_test.go did not run"; exit 1; }; \
-	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(EVENTS_REPORT); echo; cat $(TERRAFORM_REPORT); \
+	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(EVENTS_REPORT); echo; cat $(OBSERVABILITY_REPORT); echo; cat $(TERRAFORM_REPORT); \
 	  command -v npm >/dev/null 2>&1 || echo "npm: NOT FOUND: asl-validator did not check the saga's definition (functions/orders TestSagaDefinitionValidates skipped)"; \
 	  command -v kubectl >/dev/null 2>&1 || echo "kubectl: NOT FOUND: the generated Knative kustomization was not built (infra/generate TestKustomizationBuilds skipped)"
 

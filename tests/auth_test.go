@@ -54,6 +54,7 @@ func operatorToken(t *testing.T, scopes ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	used.add("service token", tok)
 	return tok
 }
 

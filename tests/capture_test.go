@@ -20,6 +20,7 @@ import (
 
 	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/naming"
 )
 
@@ -207,6 +208,7 @@ func awaitEvents(t *testing.T, what string, want int, match func(cloudEvent) boo
 	for {
 		got, n := capture.matching(match)
 		if n >= want {
+			expectMetric("the bus carried events "+what, "", metrics.EventsPublished)
 			return got
 		}
 		if time.Now().After(deadline) {

@@ -92,6 +92,12 @@ func call(t *testing.T, method, path string, body any, headers ...string) respon
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	recordHeaders(req.Header)
+	if rd != nil {
+		sent, _ := io.ReadAll(rd)
+		recordJSON(sent)
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -101,6 +107,7 @@ func call(t *testing.T, method, path string, body any, headers ...string) respon
 	if err != nil {
 		t.Fatal(err)
 	}
+	recordJSON(data)
 	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
 

@@ -27,6 +27,7 @@ import (
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/store"
 )
@@ -136,6 +137,7 @@ func awaitHandled(t *testing.T, consumer *manifest.Function, source, id string) 
 	t.Helper()
 	eventually(t, func() bool { return claim(t, consumer, source, id) == "COMPLETED" },
 		fmt.Sprintf("%s handled event %s from %s", consumer.Name, id, source))
+	expectMetric("it handled event "+id, consumer.Name, metrics.EventsConsumed)
 }
 
 func consumerNamed(t *testing.T, set *manifest.Set, name string) *manifest.Function {
@@ -183,6 +185,9 @@ func awaitNotifications(t *testing.T, userID, token string, n int, match func(no
 		}
 		return len(got) >= n
 	}, fmt.Sprintf("%d notification(s) for user %s", n, userID))
+	if n > 0 {
+		expectMetric("notifications reached user "+userID, "", metrics.EventsConsumed)
+	}
 	return got
 }
 

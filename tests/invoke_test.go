@@ -30,6 +30,10 @@ func invokeDirect(t *testing.T, function string, req events.APIGatewayV2HTTPRequ
 	if err != nil {
 		t.Fatal(err)
 	}
+	for k, v := range req.Headers {
+		recordHeader(k, v)
+	}
+	recordJSON([]byte(req.Body))
 	out, err := lambda.NewFromConfig(cfg).Invoke(context.Background(), &lambda.InvokeInput{
 		FunctionName: aws.String(naming.Function(prefix(), function)),
 		Payload:      payload,

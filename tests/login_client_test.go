@@ -25,6 +25,7 @@ import (
 func loginFrom(t *testing.T, ip, email, password string) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"email": email, "password": password})
+	recordJSON(body)
 	if onKnative() {
 		req, err := http.NewRequest("POST", serviceURL(t, "users-login")+"/v1/auth/login", bytes.NewReader(body))
 		if err != nil {

@@ -77,6 +77,10 @@ func TestMain(m *testing.M) {
 	if stackUsed.Load() && present && !onKnative() && !checkOrdersRebuild() && code == 0 {
 		code = 1
 	}
+	// Last, so that the logs hold every line the run caused (observability_test.go).
+	if stackUsed.Load() && present && !onKnative() && !checkLogs(start) && code == 0 {
+		code = 1
+	}
 	os.Exit(code)
 }
 

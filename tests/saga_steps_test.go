@@ -34,6 +34,7 @@ func invokeStep(t *testing.T, function string, in any) (out json.RawMessage, err
 	if err != nil {
 		t.Fatal(err)
 	}
+	recordJSON(payload)
 	resp, err := lambda.NewFromConfig(cfg).Invoke(context.Background(), &lambda.InvokeInput{
 		FunctionName: aws.String(naming.Function(prefix(), function)),
 		Payload:      payload,

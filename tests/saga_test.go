@@ -106,6 +106,7 @@ func userToken(t *testing.T, userID string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	used.add("user token", tok)
 	return tok
 }
 
@@ -161,6 +162,7 @@ func awaitOrder(t *testing.T, s shopper, id, want string) order {
 	for {
 		o := getOrder(t, s, id)
 		if o.Status != "PENDING" && (want == "" || o.Status == want || o.Status == "CANCELLED") {
+			expectSagaEnd(o)
 			return o
 		}
 		if time.Now().After(deadline) {

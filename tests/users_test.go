@@ -19,7 +19,9 @@ type user struct {
 }
 
 func uniqueEmail(t *testing.T) string {
-	return fmt.Sprintf("e2e-%d@example.com", time.Now().UnixNano())
+	email := fmt.Sprintf("e2e-%d@example.com", time.Now().UnixNano())
+	used.add("e-mail address", email)
+	return email
 }
 
 func register(t *testing.T, email string) (user, response) {

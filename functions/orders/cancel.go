@@ -5,6 +5,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Cancel handles POST /v1/orders/{id}/cancel (the customer only; the route
@@ -26,6 +27,7 @@ func Cancel(st *Store, saga *Saga) http.Handler {
 		if err != nil {
 			return err
 		}
+		tracing.Annotate(r.Context(), tracing.AnnotationOrderID, id)
 		o, err := st.Get(r.Context(), id)
 		if err != nil {
 			return errs.HTTP(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/shop-serverless/shop/shared/money"
 	"github.com/shop-serverless/shop/shared/principal"
 	"github.com/shop-serverless/shop/shared/problem"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Limits of an order.
@@ -97,6 +98,7 @@ func Create(st *Store, users Users, catalog Catalog, saga *Saga) http.Handler {
 			return err
 		}
 		id := OrderID(p.Subject, key)
+		tracing.Annotate(ctx, tracing.AnnotationOrderID, id)
 		o, err := st.Get(ctx, id)
 		switch {
 		case err == nil:

@@ -5,6 +5,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/auth"
 	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Get handles GET /v1/orders/{id}: the order, with its status history. Its
@@ -16,6 +17,7 @@ func Get(st *Store) http.Handler {
 		if err != nil {
 			return err
 		}
+		tracing.Annotate(r.Context(), tracing.AnnotationOrderID, id)
 		o, err := st.Get(r.Context(), id)
 		if err != nil {
 			return errs.HTTP(err)

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/shop-serverless/shop/shared/money"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Saga actions: what an execution of the state machine does.
@@ -35,7 +36,16 @@ type SagaInput struct {
 	Items        []SagaItem  `json:"items"`
 	Total        money.Money `json:"total"`
 	PaymentToken string      `json:"paymentToken"`
+	// TraceHeader is the trace of the code that starts the execution
+	// (Saga.Start sets it): the definition passes it to every step, whose
+	// span continues it, since the local emulator traces no state machine.
+	// It is no part of what the execution does: a retried request (a new
+	// trace) finds its execution all the same.
+	TraceHeader string `json:"traceHeader"`
 }
+
+// traceHeaderField is TraceHeader's name in the input.
+const traceHeaderField = "traceHeader"
 
 // SagaItem is a line as the inventory steps take it.
 type SagaItem struct {
@@ -71,16 +81,22 @@ type Executions interface {
 // which the name identifies), never the caller's doing.
 var ErrOtherInput = errors.New("orders: an execution of that name runs with another input")
 
+// maxTraceHeader is the longest TraceHeader StartExecution accepts.
+const maxTraceHeader = 256
+
 // Saga starts executions of the saga state machine, each at most once.
 type Saga struct {
 	api          func() Executions // made on first use: a cold start that needs none pays nothing
 	stateMachine string            // ARN
+	// traceHeader is what an execution continues: tracing.Header (tests
+	// replace it, to tell the context it is asked about).
+	traceHeader func(context.Context) string
 }
 
 // NewSaga returns a Saga on the state machine with ARN stateMachine, whose
 // API client api makes on first use (sync.OnceValue).
 func NewSaga(api func() Executions, stateMachine string) *Saga {
-	return &Saga{api: api, stateMachine: stateMachine}
+	return &Saga{api: api, stateMachine: stateMachine, traceHeader: tracing.Header}
 }
 
 // Start starts the execution name with in, or finds it started already.
@@ -92,17 +108,27 @@ func NewSaga(api func() Executions, stateMachine string) *Saga {
 // for a different input, or once it has ended); the local emulator answers
 // ExecutionAlreadyExists every time. Both are settled here the same way:
 // on ExecutionAlreadyExists the execution is described and its input
-// compared with in. Equal, it was started already, which is success;
-// different is ErrOtherInput.
+// compared with in, but for the trace header (a retry is traced anew).
+// Equal, it was started already, which is success; different is
+// ErrOtherInput.
+//
+// The execution continues ctx's trace: in.TraceHeader is set to
+// tracing.Header(ctx), for the steps, and StartExecution passes it as its
+// TraceHeader, which Step Functions continues on AWS.
 func (s *Saga) Start(ctx context.Context, name string, in SagaInput) error {
+	in.TraceHeader = s.traceHeader(ctx)
 	input, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("saga input: %w", err)
 	}
-	api := s.api()
-	_, err = api.StartExecution(ctx, &sfn.StartExecutionInput{
+	start := &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(s.stateMachine), Name: aws.String(name), Input: aws.String(string(input)),
-	})
+	}
+	if in.TraceHeader != "" && len(in.TraceHeader) <= maxTraceHeader {
+		start.TraceHeader = aws.String(in.TraceHeader)
+	}
+	api := s.api()
+	_, err = api.StartExecution(ctx, start)
 	if err == nil {
 		return nil
 	}
@@ -113,7 +139,7 @@ func (s *Saga) Start(ctx context.Context, name string, in SagaInput) error {
 	if err != nil {
 		return fmt.Errorf("describe execution %s: %w", name, err)
 	}
-	if !sameJSON(aws.ToString(out.Input), input) {
+	if !sameInput(aws.ToString(out.Input), input) {
 		return fmt.Errorf("%w: execution %s", ErrOtherInput, name)
 	}
 	return nil
@@ -128,6 +154,28 @@ func (s *Saga) executionARN(name string) string {
 func alreadyExists(err error) bool {
 	var api smithy.APIError
 	return errors.As(err, &api) && api.ErrorCode() == "ExecutionAlreadyExists"
+}
+
+// sameInput compares two execution inputs as sameJSON does, without their
+// trace headers: each request that starts an execution has its own trace,
+// and an execution started before inputs carried one has none.
+func sameInput(a string, b []byte) bool {
+	return sameJSON(withoutTrace(a), []byte(withoutTrace(string(b))))
+}
+
+// withoutTrace is the input doc without its trace header; doc itself when
+// it is not a JSON object.
+func withoutTrace(doc string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal([]byte(doc), &m) != nil {
+		return doc
+	}
+	delete(m, traceHeaderField)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return doc
+	}
+	return string(b)
 }
 
 // sameJSON compares two JSON documents by value: a service may store the

@@ -201,6 +201,33 @@ func TestSagaDefinitionStructure(t *testing.T) {
 	}
 }
 
+// The trace is carried through the saga in the data, since the local
+// emulator traces no state machine: the state that starts assigns the
+// input's traceHeader (or "" for an input without one: on AWS a JSONata
+// expression on a missing field fails the execution), and every Task
+// passes it to its step, whose runtime takes it out of the input before
+// decoding and continues it (shared/runtime's StartStep).
+func TestSagaCarriesTheTraceToEveryStep(t *testing.T) {
+	_, _, def := loadSaga(t)
+	begin := def.States[def.StartAt]
+	const assign = "{% $exists($states.input.traceHeader) ? $states.input.traceHeader : '' %}"
+	if got := begin.Assign["traceHeader"]; got != assign {
+		t.Errorf("%s assigns traceHeader %q, want %q", def.StartAt, got, assign)
+	}
+	for name, s := range def.States {
+		if name != def.StartAt && s.Assign["traceHeader"] != "" {
+			t.Errorf("%s assigns traceHeader again", name)
+		}
+		if s.Type != "Task" {
+			continue
+		}
+		payload, _ := s.Arguments["Payload"].(map[string]any)
+		if got := payload["traceHeader"]; got != "{% $traceHeader %}" {
+			t.Errorf("%s: Payload traceHeader = %v, want {%% $traceHeader %%}", name, got)
+		}
+	}
+}
+
 // compensates tells a Task that must not give up lightly: one whose failure
 // leaves the saga to an operator (it is caught only into a Fail state).
 func compensates(s state) bool {

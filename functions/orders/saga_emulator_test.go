@@ -3,6 +3,7 @@ package orders
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,15 +41,18 @@ func newStateMachine(t *testing.T) (*sfn.Client, string) {
 }
 
 // The emulator's real Step Functions: a repeated start with the same name
-// and input is "started already", one execution; another input under the
-// name is ErrOtherInput.
+// and input is "started already", one execution, also from another trace
+// (StartExecution's TraceHeader taken); another input under the name is
+// ErrOtherInput.
 func TestSagaStartOnTheEmulator(t *testing.T) {
 	api, machine := newStateMachine(t)
 	ctx := context.Background()
 	saga := NewSaga(func() Executions { return api }, machine)
+	saga.traceHeader = fakeHeader
 	o := testOrder()
 	o.ID = uuid.NewString()
-	for range 2 {
+	for i := range 2 {
+		ctx := withTrace(ctx, fmt.Sprintf("Root=1-5759e988-bd862e3fe1be46a99427279%d;Parent=53995c3f42cd8ad8;Sampled=1", i))
 		if err := saga.Start(ctx, o.ID, PlaceInput(o)); err != nil {
 			t.Fatalf("Start = %v", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/shop-serverless/shop/shared/money"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 const testMachine = "arn:aws:states:us-east-1:000000000000:stateMachine:shop-orders-saga"
@@ -110,12 +111,112 @@ func TestSagaInputs(t *testing.T) {
 		in   SagaInput
 		want string
 	}{
-		{PlaceInput(o), `{"action":"place","orderId":"0190a1b2-0000-8000-8000-000000000001","userId":"u1","items":[{"productId":"` + pA + `","quantity":2}],"total":{"amount":1998,"currency":"EUR"},"paymentToken":"tok_visa"}`},
-		{CancelInput(o), `{"action":"cancel","orderId":"0190a1b2-0000-8000-8000-000000000001","userId":"u1","items":[],"total":{"amount":0,"currency":"EUR"},"paymentToken":""}`},
+		{PlaceInput(o), `{"action":"place","orderId":"0190a1b2-0000-8000-8000-000000000001","userId":"u1","items":[{"productId":"` + pA + `","quantity":2}],"total":{"amount":1998,"currency":"EUR"},"paymentToken":"tok_visa","traceHeader":""}`},
+		{CancelInput(o), `{"action":"cancel","orderId":"0190a1b2-0000-8000-8000-000000000001","userId":"u1","items":[],"total":{"amount":0,"currency":"EUR"},"paymentToken":"","traceHeader":""}`},
 	} {
 		b, err := json.Marshal(tt.in)
 		if err != nil || string(b) != tt.want {
 			t.Errorf("input = %s (%v)\nwant    %s", b, err, tt.want)
+		}
+	}
+}
+
+// traceKey marks a test's context with the trace header the fake
+// tracing.Header reads from it.
+type traceKey struct{}
+
+// withTrace is ctx carrying header for fakeHeader.
+func withTrace(ctx context.Context, header string) context.Context {
+	return context.WithValue(ctx, traceKey{}, header)
+}
+
+// fakeHeader stands in for tracing.Header: the header withTrace put in ctx.
+func fakeHeader(ctx context.Context) string {
+	h, _ := ctx.Value(traceKey{}).(string)
+	return h
+}
+
+// An execution continues the trace of the context it is started in: the
+// input's traceHeader (for the steps) and StartExecution's TraceHeader (for
+// AWS) are tracing.Header of that context. A retried request, in another
+// trace, finds the execution its first attempt started, on AWS as on the
+// emulator; and one started before inputs carried a trace too.
+func TestSagaStartCarriesTheTrace(t *testing.T) {
+	for _, awsLike := range []bool{false, true} {
+		f := &fakeExecutions{awsLike: awsLike}
+		saga := NewSaga(func() Executions { return f }, testMachine)
+		saga.traceHeader = fakeHeader
+		var starts []*sfn.StartExecutionInput
+		recorder := &recordingExecutions{Executions: f, starts: &starts}
+		saga.api = func() Executions { return recorder }
+		o := testOrder()
+		first := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+		if err := saga.Start(withTrace(context.Background(), first), o.ID, PlaceInput(o)); err != nil {
+			t.Fatal(err)
+		}
+		var in SagaInput
+		if err := json.Unmarshal([]byte(aws.ToString(starts[0].Input)), &in); err != nil {
+			t.Fatal(err)
+		}
+		if in.TraceHeader != first || aws.ToString(starts[0].TraceHeader) != first {
+			t.Errorf("awsLike=%v: input traceHeader %q, TraceHeader %v, want both %q", awsLike, in.TraceHeader, aws.ToString(starts[0].TraceHeader), first)
+		}
+		retry := "Root=1-6759e988-bd862e3fe1be46a994272793;Parent=63995c3f42cd8ad8;Sampled=1"
+		if err := saga.Start(withTrace(context.Background(), retry), o.ID, PlaceInput(o)); err != nil {
+			t.Errorf("awsLike=%v: a retry in another trace: %v", awsLike, err)
+		}
+		if f.starts != 1 {
+			t.Errorf("awsLike=%v: %d executions", awsLike, f.starts)
+		}
+		// An execution without a trace (started before inputs carried one).
+		old, _ := json.Marshal(map[string]any{"action": "cancel", "orderId": o.ID, "userId": o.UserID, "items": []any{},
+			"total": map[string]any{"amount": 0, "currency": "EUR"}, "paymentToken": ""})
+		f.inputs[strings.Replace(testMachine, ":stateMachine:", ":execution:", 1)+":"+o.ID+cancelSuffix] = string(old)
+		if err := saga.Start(withTrace(context.Background(), retry), o.ID+cancelSuffix, CancelInput(o)); err != nil {
+			t.Errorf("awsLike=%v: an execution started without a trace: %v", awsLike, err)
+		}
+		// No span, no header: none passed, and StartExecution gets none.
+		if err := saga.Start(context.Background(), "other", PlaceInput(o)); err != nil {
+			t.Fatal(err)
+		}
+		if last := starts[len(starts)-1]; last.TraceHeader != nil || !strings.Contains(aws.ToString(last.Input), `"traceHeader":""`) {
+			t.Errorf("awsLike=%v: without a trace: TraceHeader %v, input %s", awsLike, aws.ToString(last.TraceHeader), aws.ToString(last.Input))
+		}
+	}
+}
+
+// recordingExecutions records every StartExecution before passing it on.
+type recordingExecutions struct {
+	Executions
+	starts *[]*sfn.StartExecutionInput
+}
+
+func (r *recordingExecutions) StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error) {
+	*r.starts = append(*r.starts, in)
+	return r.Executions.StartExecution(ctx, in, opts...)
+}
+
+// NewSaga takes the header from shared/tracing: the span of the context.
+func TestSagaTracesWithTracing(t *testing.T) {
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	defer span.End(nil)
+	if got := NewSaga(nil, testMachine).traceHeader(ctx); got == "" || got != tracing.Header(ctx) {
+		t.Errorf("traceHeader = %q, want tracing.Header's %q", got, tracing.Header(ctx))
+	}
+}
+
+func TestSameInputIgnoresTheTrace(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{`{"orderId":"o","traceHeader":"Root=1-a;Parent=b"}`, `{"orderId":"o","traceHeader":"Root=1-c;Parent=d"}`, true},
+		{`{"orderId":"o"}`, `{"orderId":"o","traceHeader":"Root=1-c;Parent=d"}`, true},
+		{`{"orderId":"o","traceHeader":""}`, `{"orderId":"p","traceHeader":""}`, false},
+		{`not json`, `{"orderId":"o"}`, false},
+	} {
+		if got := sameInput(tt.a, []byte(tt.b)); got != tt.want {
+			t.Errorf("sameInput(%s, %s) = %v", tt.a, tt.b, got)
 		}
 	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 )
 
@@ -27,8 +29,21 @@ type TokenVerifier interface {
 // token (the key set cannot be read) is returned as an error, which API
 // Gateway turns into a 500: failing closed, and visible as an error rather
 // than as a wave of 403s.
+//
+// Its log lines carry the API request's id (the one the function behind the
+// route logs too) and the invocation's trace id; each invocation is counted
+// (runtime.BeginInvocation), a verifier failure as an error.
 func Authorizer(v TokenVerifier, logger *slog.Logger) func(context.Context, events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
-	return func(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (events.APIGatewayV2CustomAuthorizerSimpleResponse, error) {
+	return func(ctx context.Context, req events.APIGatewayV2CustomAuthorizerV2Request) (_ events.APIGatewayV2CustomAuthorizerSimpleResponse, err error) {
+		ctx, end := runtime.BeginInvocation(log.WithContext(ctx, logger), req.RequestContext.RequestID, "")
+		logger := log.FromContext(ctx)
+		defer func() {
+			failed := 0
+			if err != nil {
+				failed = 1
+			}
+			end(failed)
+		}()
 		deny := events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}
 		token, ok := bearer(req)
 		if !ok {

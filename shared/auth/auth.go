@@ -31,6 +31,7 @@ import (
 	"github.com/shop-serverless/shop/shared/principal"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Verifier checks a bearer token: *servicetoken.Verifier. A rejection wraps
@@ -94,6 +95,12 @@ func authenticate(r *http.Request, v Verifier) (principal.Principal, error) {
 		log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "auth: the authorizer context disagrees with the token; refused",
 			slog.String("tokenPrincipal", p.ID()), slog.String("contextPrincipal", hint.ID()))
 		return principal.Principal{}, unauthorized("the request's authorizer context does not match its token", "invalid_token")
+	}
+	if p.Kind == principal.KindUser {
+		// Whose request this is, where a trace search finds it. A service
+		// token says which service calls: the trace shows that already
+		// (the caller's span is the parent).
+		tracing.Annotate(ctx, tracing.AnnotationUserID, p.Subject)
 	}
 	return p, nil
 }

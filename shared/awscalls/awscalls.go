@@ -40,6 +40,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
+	"github.com/shop-serverless/shop/shared/log"
 )
 
 // EnvSwitch must be "1" for shared/awsconfig to install a recorder.
@@ -85,7 +87,8 @@ type Need struct {
 	// items the Need touches, or the key condition's equalities for a Query:
 	// the values that IAM's dynamodb:LeadingKeys is made of. Which attribute
 	// is the partition key only the table's schema says, so all key
-	// attributes are kept and the check picks.
+	// attributes are kept and the check picks. An e-mail address in a value
+	// is masked in the line (maskKeys).
 	Keys []map[string]string `json:"keys,omitempty"`
 }
 
@@ -187,6 +190,7 @@ func safeDescribe(service, operation string, body []byte) (needs []Need, problem
 }
 
 func (r *Recorder) write(c Call) {
+	maskKeys(c.Needs)
 	b, err := json.Marshal(line{Msg: "aws call", Call: c})
 	if err != nil {
 		return // a Call holds strings and ints only; cannot happen
@@ -254,4 +258,19 @@ func attempt(h string) int {
 		}
 	}
 	return 0
+}
+
+// maskKeys masks what a key value must not show in a log (an e-mail
+// address: the users table is keyed by it) as every log line does
+// (log.Mask). The masked value keeps its prefix ("EMAIL#a***@example.com"),
+// which is all a dynamodb:LeadingKeys pattern of the shop's policies looks at
+// ("BREAKER#*").
+func maskKeys(needs []Need) {
+	for _, n := range needs {
+		for _, k := range n.Keys {
+			for attr, v := range k {
+				k[attr] = log.Mask(v)
+			}
+		}
+	}
 }

@@ -385,3 +385,31 @@ func FuzzRecorderNeverAltersTheRequest(f *testing.F) {
 		}
 	})
 }
+
+// A key holding an e-mail address (the users table's) is masked in the line,
+// its prefix kept for dynamodb:LeadingKeys.
+func TestRecorderMasksEmailsInKeys(t *testing.T) {
+	srv := httptest.NewServer(&fakeAWS{})
+	defer srv.Close()
+	var out bytes.Buffer
+	rec := New(nil, &out)
+	body := `{"TableName":"shop-users","Key":{"pk":{"S":"EMAIL#ada@example.com"},"sk":{"S":"EMAIL"}}}`
+	req, err := http.NewRequestWithContext(t.Context(), "POST", srv.URL, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", "DynamoDB_20120810.GetItem")
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := rec.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if strings.Contains(out.String(), "ada@example.com") {
+		t.Fatalf("the line shows the address: %s", out.String())
+	}
+	c := parseLines(t, out.String())[0]
+	if len(c.Needs) != 1 || len(c.Needs[0].Keys) != 1 || c.Needs[0].Keys[0]["pk"] != "EMAIL#a***@example.com" {
+		t.Errorf("recorded %+v", c)
+	}
+}

@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+
+	"github.com/shop-serverless/shop/shared/metrics"
 )
 
 // States reported by State.
@@ -95,6 +97,7 @@ type Breaker struct {
 	tripMu         sync.Mutex
 	tripped        bool
 	localOpenUntil time.Time
+	entered        []string // states entered since the last emitTransitions
 }
 
 // New returns a Breaker. shared may be nil: the breaker then protects this
@@ -130,13 +133,28 @@ func newBreaker(s Settings, shared stateStore) *Breaker {
 }
 
 func (b *Breaker) onStateChange(_ string, _, to gobreaker.State) {
+	b.tripMu.Lock()
+	defer b.tripMu.Unlock()
+	b.entered = append(b.entered, to.String()) // StateOpen, StateHalfOpen, StateClosed
 	if to != gobreaker.StateOpen {
 		return
 	}
-	b.tripMu.Lock()
 	b.tripped = true
 	b.localOpenUntil = b.s.Now().Add(b.s.OpenTimeout)
+}
+
+// emitTransitions counts the states this instance's breaker entered since
+// the last call (metrics.BreakerTransitions, dimension state). Execute
+// calls it on its way out: onStateChange runs under gobreaker's lock,
+// where nothing is written.
+func (b *Breaker) emitTransitions() {
+	b.tripMu.Lock()
+	entered := b.entered
+	b.entered = nil
 	b.tripMu.Unlock()
+	for _, state := range entered {
+		metrics.Count(metrics.BreakerTransitions, 1, metrics.Dim(metrics.DimState, state))
+	}
 }
 
 // takeTripped reports, once, that this instance's breaker has tripped since
@@ -157,6 +175,7 @@ func (b *Breaker) Name() string { return b.s.Name }
 // calling fn; otherwise fn's own error is returned unchanged. A panic in fn
 // counts as a failure and is re-raised.
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
+	defer b.emitTransitions()
 	var probe *probeLease
 	if b.shared != nil {
 		var refused error

@@ -2,6 +2,7 @@ package eventbus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -9,7 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/shop-serverless/shop/shared/eventbus/envelope"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // PutEventsAPI is the part of the EventBridge API a publisher uses;
@@ -45,20 +46,29 @@ func (p *EventBridge) WithRetry(r Retry) *EventBridge {
 type pending struct {
 	index int // in the events given to Publish
 	event event.Event
+	trace Traced
 	entry types.PutEventsRequestEntry
 	size  int
 }
 
-// Publish checks every event (Check), sends those that pass in batches of
-// at most MaxBatch entries and MaxEntryBytes in all (the entries' sizes,
-// summed: a conservative reading of the request limit), and sends the
-// entries that failed transiently again, only those, with backoff. The
-// entries carry the Lambda invocation's trace header when there is one.
+// Publish publishes events as PublishTraced does, each entry carrying the
+// trace of its own event (envelope.TraceOf: the span that made it), not
+// the caller's: a relay's invocation publishes events of many traces.
 func (p *EventBridge) Publish(ctx context.Context, events ...event.Event) error {
+	return p.PublishTraced(ctx, untraced(events)...)
+}
+
+// PublishTraced checks every event (Check), sends those that pass in
+// batches of at most MaxBatch entries and MaxEntryBytes in all (the
+// entries' sizes, summed: a conservative reading of the request limit),
+// and sends the entries that failed transiently again, only those, with
+// backoff. Each entry carries its own TraceHeader (Publisher), so that on
+// AWS the rules' targets continue that event's trace.
+func (p *EventBridge) PublishTraced(ctx context.Context, events ...Traced) error {
 	fails := newFailures(len(events))
-	trace := envelope.TraceHeader(ctx)
 	var queue []pending
-	for i, e := range events {
+	for i, t := range events {
+		e := t.Event
 		detail, size, err := encode(e)
 		if err != nil {
 			fails.add(i, e, true, err.Error(), err)
@@ -66,10 +76,7 @@ func (p *EventBridge) Publish(ctx context.Context, events ...event.Event) error 
 		}
 		en := entry(e, detail)
 		en.EventBusName = aws.String(p.bus)
-		if trace != "" && len(trace) <= maxTraceHeader {
-			en.TraceHeader = aws.String(trace)
-		}
-		queue = append(queue, pending{index: i, event: e, entry: en, size: size})
+		queue = append(queue, pending{index: i, event: e, trace: t, entry: en, size: size})
 	}
 	for len(queue) > 0 {
 		n, total := 0, 0
@@ -84,18 +91,29 @@ func (p *EventBridge) Publish(ctx context.Context, events ...event.Event) error 
 }
 
 // send puts batch on the bus, then again what failed transiently, up to
-// the retry's attempts; what still fails is added to fails.
+// the retry's attempts; what still fails is added to fails. Each call is a
+// span per entry in that entry's trace (Publisher), ended with the entry's
+// outcome in it.
 func (p *EventBridge) send(ctx context.Context, batch []pending, fails *failures) {
 	api := p.api()
 	for attempt := 1; ; attempt++ {
 		entries := make([]types.PutEventsRequestEntry, len(batch))
+		spans := make([]*tracing.Span, len(batch))
 		for i, b := range batch {
 			entries[i] = b.entry
+			var header string
+			spans[i], header = b.trace.callSpan(func(ctx context.Context) (context.Context, *tracing.Span) {
+				return tracing.StartAWS(ctx, "EventBridge", "PutEvents")
+			})
+			if header != "" && len(header) <= maxTraceHeader {
+				entries[i].TraceHeader = aws.String(header)
+			}
 		}
 		out, err := api.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
 		if err != nil {
 			// The SDK has retried the call as far as it deems useful already.
-			for _, b := range batch {
+			for i, b := range batch {
+				spans[i].End(err)
 				fails.add(b.index, b.event, false, "PutEvents: "+err.Error(), err)
 			}
 			return
@@ -103,22 +121,13 @@ func (p *EventBridge) send(ctx context.Context, batch []pending, fails *failures
 		var again []pending
 		reasons := map[int]string{}
 		for i, b := range batch {
-			if out.FailedEntryCount == 0 {
-				break
-			}
-			if i >= len(out.Entries) {
-				// EventBridge answers one result per entry, in order; a short
-				// answer leaves these unknown: send them again.
-				again = append(again, b)
-				reasons[b.index] = "no result for the entry"
+			reason, permanent := entryFailure(out, i)
+			if reason == "" {
+				spans[i].End(nil)
 				continue
 			}
-			code := aws.ToString(out.Entries[i].ErrorCode)
-			if code == "" {
-				continue
-			}
-			reason := code + ": " + aws.ToString(out.Entries[i].ErrorMessage)
-			if permanentCode(code) {
+			spans[i].End(errors.New(reason))
+			if permanent {
 				fails.add(b.index, b.event, true, reason, nil)
 				continue
 			}
@@ -142,4 +151,22 @@ func (p *EventBridge) send(ctx context.Context, batch []pending, fails *failures
 		}
 		batch = again
 	}
+}
+
+// entryFailure is why out failed the i-th entry of its call, and whether
+// that is permanent; "" when it did not.
+func entryFailure(out *eventbridge.PutEventsOutput, i int) (reason string, permanent bool) {
+	switch {
+	case out.FailedEntryCount == 0:
+		return "", false
+	case i >= len(out.Entries):
+		// EventBridge answers one result per entry, in order; a short
+		// answer leaves these unknown: send them again.
+		return "no result for the entry", false
+	}
+	code := aws.ToString(out.Entries[i].ErrorCode)
+	if code == "" {
+		return "", false
+	}
+	return code + ": " + aws.ToString(out.Entries[i].ErrorMessage), permanentCode(code)
 }

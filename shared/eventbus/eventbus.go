@@ -21,7 +21,9 @@
 //
 //   - EventBridge, on AWS: one PutEvents entry per event with Source = the
 //     event's source, DetailType = its type and Detail = the structured
-//     CloudEvent, so a consumer gets back exactly what was sent. Entries go
+//     CloudEvent, so a consumer gets back exactly what was sent, and
+//     TraceHeader the event's own trace (Traced; by default the span that
+//     made it, from its traceparent), not the caller's. Entries go
 //     in batches of at most MaxBatch; an entry the bus fails
 //     (FailedEntryCount) is sent again, alone with the other failures, after
 //     a backoff. The local emulator checks neither size nor schema, so the

@@ -16,13 +16,54 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/backoff"
+	"github.com/shop-serverless/shop/shared/eventbus/envelope"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
-// Publisher puts events on the bus. Publish returns nil when every event
-// was published, otherwise a *PublishError naming those that were not (the
-// others were published).
+// Publisher puts events on the bus. Both methods return nil when every
+// event was published, otherwise a *PublishError naming those that were not
+// (the others were published), by their index among those given.
 type Publisher interface {
+	// Publish sends each event in its own trace: the one its traceparent
+	// names (envelope.TraceOf), the span that made it.
 	Publish(ctx context.Context, events ...event.Event) error
+	// PublishTraced sends each event from within its own span (a relay's
+	// span for that event): every call that carries it is a child span of
+	// that one (EventBridge PutEvents, a POST to the sink), ended with the
+	// event's outcome in the call, and passes that child's trace header on
+	// (PutEvents' TraceHeader, the POST's X-Amzn-Trace-Id), so that on AWS
+	// the bus's targets continue the event's trace. Events are batched as
+	// by Publish, whatever their traces; the calls themselves are traced
+	// in ctx.
+	PublishTraced(ctx context.Context, events ...Traced) error
+}
+
+// Traced is an event and the context of its own span (tracing.Invocation
+// for that event); a nil Trace publishes it as Publish does.
+type Traced struct {
+	Event event.Event
+	Trace context.Context
+}
+
+// untraced wraps events for PublishTraced, each in its own trace.
+func untraced(events []event.Event) []Traced {
+	out := make([]Traced, len(events))
+	for i, e := range events {
+		out[i] = Traced{Event: e}
+	}
+	return out
+}
+
+// callSpan begins the span of one call that carries t's event, a child of
+// t's span, and returns it with the trace header the call passes on. An
+// event without a span of its own gets no span and passes on its own
+// trace (envelope.TraceOf).
+func (t Traced) callSpan(start func(context.Context) (context.Context, *tracing.Span)) (*tracing.Span, string) {
+	if t.Trace == nil {
+		return nil, envelope.TraceOf(t.Event)
+	}
+	ctx, span := start(t.Trace)
+	return span, tracing.Header(ctx)
 }
 
 // Environment variables FromEnv reads.

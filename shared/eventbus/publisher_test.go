@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // fastRetry keeps the tests' backoff short.
@@ -88,12 +90,53 @@ func detailIDs(entries []types.PutEventsRequestEntry) []string {
 	return ids
 }
 
+// traceHeader is the X-Ray trace header of a trace of its own for the
+// i-th event.
+func traceHeader(i int) string {
+	return fmt.Sprintf("Root=1-5759e988-%024x;Parent=53995c3f42cd8ad8;Sampled=1", i+1)
+}
+
+// root is the Root field of an X-Ray trace header.
+func root(header string) string {
+	for _, f := range strings.Split(header, ";") {
+		if v, ok := strings.CutPrefix(f, "Root="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// tracedEvents gives each event a span of its own, in a trace of its own.
+func tracedEvents(t *testing.T, evs []event.Event) []Traced {
+	t.Helper()
+	out := make([]Traced, len(evs))
+	for i, e := range evs {
+		ctx, span := tracing.Invocation(context.Background(), traceHeader(i))
+		t.Cleanup(func() { span.End(nil) })
+		out[i] = Traced{Event: e, Trace: ctx}
+	}
+	return out
+}
+
+// checkCallHeader checks that an entry's trace header is that of a call
+// span in the event's own trace, a child of the event's span: its Root,
+// and another Parent than the event span's header names.
+func checkCallHeader(t *testing.T, what string, got *string, tr Traced) {
+	t.Helper()
+	own := tracing.Header(tr.Trace)
+	if own == "" || got == nil || root(*got) != root(own) || *got == own {
+		t.Errorf("%s: TraceHeader %v, want a child of the event's span %q", what, aws.ToString(got), own)
+	}
+}
+
+// Each entry carries a child of its own event's span, in batches of ten.
 func TestEventBridgeSendsBatchesOfTen(t *testing.T) {
 	bus := &fakeBus{}
 	evs := events(t, 23)
-	//lint:ignore SA1029 the key aws-lambda-go uses
-	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	if err := bus.publisher().Publish(ctx, evs...); err != nil {
+	traced := tracedEvents(t, evs)
+	ctx, batchSpan := tracing.Invocation(context.Background(), "")
+	defer batchSpan.End(nil)
+	if err := bus.publisher().PublishTraced(ctx, traced...); err != nil {
 		t.Fatal(err)
 	}
 	var sizes []int
@@ -104,9 +147,59 @@ func TestEventBridgeSendsBatchesOfTen(t *testing.T) {
 		t.Fatalf("batches of %v, want [10 10 3]", sizes)
 	}
 	en := bus.calls[0][0]
-	if *en.EventBusName != "test-bus" || *en.TraceHeader != "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1" ||
-		*en.Source != "shop.payments" || *en.DetailType != "shop.payment.charged.v1" || *en.Detail != string(mustJSON(t, evs[0])) {
+	if *en.EventBusName != "test-bus" || *en.Source != "shop.payments" || *en.DetailType != "shop.payment.charged.v1" || *en.Detail != string(mustJSON(t, evs[0])) {
 		t.Errorf("first entry %+v", en)
+	}
+	i := 0
+	for _, c := range bus.calls {
+		for _, en := range c {
+			checkCallHeader(t, fmt.Sprintf("entry %d", i), en.TraceHeader, traced[i])
+			i++
+		}
+	}
+}
+
+// An entry sent again is sent from a new call span.
+func TestEventBridgeRetriesInANewCallSpan(t *testing.T) {
+	bus := &fakeBus{codes: map[string]map[int]string{"e0": {1: "ThrottlingException"}}}
+	evs := events(t, 1)
+	traced := tracedEvents(t, evs)
+	if err := bus.publisher().PublishTraced(context.Background(), traced...); err != nil {
+		t.Fatal(err)
+	}
+	if len(bus.calls) != 2 {
+		t.Fatalf("%d calls, want 2", len(bus.calls))
+	}
+	first, second := bus.calls[0][0].TraceHeader, bus.calls[1][0].TraceHeader
+	checkCallHeader(t, "first call", first, traced[0])
+	checkCallHeader(t, "second call", second, traced[0])
+	if first != nil && second != nil && *first == *second {
+		t.Errorf("both calls carried %q", *first)
+	}
+}
+
+// Publish gives each entry the trace of the span that made its event (its
+// traceparent), whatever the caller's context, and none to an event
+// without one.
+func TestEventBridgeEntriesCarryTheirEventsTrace(t *testing.T) {
+	bus := &fakeBus{}
+	evs := events(t, 2)
+	const tp = "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+	evs[0].SetExtension(ExtTraceParent, tp)
+	ctx, span := tracing.Invocation(context.Background(), traceHeader(99))
+	defer span.End(nil)
+	if err := bus.publisher().Publish(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	want := tracing.FromTraceParent(tp)
+	if want != "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1" {
+		t.Fatalf("FromTraceParent(%s) = %q", tp, want)
+	}
+	if got := aws.ToString(bus.calls[0][0].TraceHeader); got != want {
+		t.Errorf("event with a traceparent: TraceHeader %q, want %q", got, want)
+	}
+	if got := bus.calls[0][1].TraceHeader; got != nil {
+		t.Errorf("event without a traceparent: TraceHeader %q, want none (not the caller's)", *got)
 	}
 }
 
@@ -216,6 +309,7 @@ type sinkServer struct {
 	statuses []int
 	bodies   []string
 	types    []string
+	traces   []string
 }
 
 func (s *sinkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -224,6 +318,7 @@ func (s *sinkServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer s.mu.Unlock()
 	s.bodies = append(s.bodies, string(b))
 	s.types = append(s.types, r.Header.Get("Content-Type"))
+	s.traces = append(s.traces, r.Header.Get(tracing.HeaderName))
 	status := http.StatusAccepted
 	if len(s.statuses) > 0 {
 		status, s.statuses = s.statuses[0], s.statuses[1:]
@@ -240,13 +335,21 @@ func TestSinkPostsStructuredEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	evs := events(t, 2)
-	err = sink.WithRetry(fastRetry).Publish(context.Background(), evs...)
+	traced := tracedEvents(t, evs)
+	err = sink.WithRetry(fastRetry).PublishTraced(context.Background(), traced...)
 	// e0: 503 then 202; e1: 400, permanent at once.
 	if len(srv.bodies) != 3 || srv.bodies[0] != string(mustJSON(t, evs[0])) || srv.bodies[1] != srv.bodies[0] || srv.bodies[2] != string(mustJSON(t, evs[1])) {
 		t.Errorf("bodies %v", srv.bodies)
 	}
 	if srv.types[0] != "application/cloudevents+json; charset=utf-8" {
 		t.Errorf("content type %q", srv.types[0])
+	}
+	for i, tr := range []Traced{traced[0], traced[0], traced[1]} {
+		var got *string
+		if srv.traces[i] != "" {
+			got = &srv.traces[i]
+		}
+		checkCallHeader(t, fmt.Sprintf("POST %d", i), got, tr)
 	}
 	fs := Failures(err)
 	if len(fs) != 1 || fs[0].ID != "e1" || !fs[0].Permanent || !strings.Contains(fs[0].Reason, "400") {

@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Header names the edge reads and the service client sends.
@@ -64,12 +66,14 @@ func WithCorrelationID(ctx context.Context, id string) context.Context {
 //   - a request id: X-Request-Id when it is 1 to 128 printable ASCII characters
 //     (API Gateway's ids contain '=' and '+'), otherwise a new UUID;
 //   - both echoed as response headers and stored in the context, with a logger
-//     carrying requestId, correlationId and coldStart (log.WithContext);
+//     carrying requestId, correlationId, traceId (of the span tracing.Invocation
+//     began around this handler, in r's context) and coldStart (log.Invocation);
 //   - a panic logged with its stack and answered with a 500 problem; if the response
 //     had already started, the connection is aborted (http.ErrAbortHandler) so the
 //     client cannot mistake a truncated body for a complete one;
 //   - one access log line at the end: method, path (never the query, which may hold
-//     tokens), status, bytes, durationMs.
+//     tokens), status, bytes, durationMs; and the invocation's metrics
+//     (metrics.Invocation: Errors counts a 5xx answer, or none).
 //
 // The ResponseWriter the handler gets implements http.Flusher and Unwrap, so
 // http.NewResponseController reaches the original writer for Hijack, deadlines and
@@ -91,12 +95,12 @@ func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 		w.Header().Set(HeaderCorrelationID, correlationID)
 		w.Header().Set(HeaderRequestID, requestID)
 
-		reqLogger := logger.With(
-			slog.String("requestId", requestID),
-			slog.String("correlationId", correlationID),
-			slog.Bool("coldStart", log.ColdStart()),
-		)
-		ctx := log.WithContext(r.Context(), reqLogger)
+		coldStart := log.ColdStart()
+		invocation := metrics.Begin(coldStart)
+		ctx, reqLogger := log.Invocation(log.WithContext(r.Context(), logger), log.Fields{
+			RequestID: requestID, CorrelationID: correlationID,
+			TraceID: tracing.TraceID(r.Context()), ColdStart: coldStart,
+		})
 		ctx = WithCorrelationID(WithRequestID(ctx, requestID), correlationID)
 		r = r.WithContext(ctx)
 		rec := &recorder{ResponseWriter: w, req: r}
@@ -118,6 +122,11 @@ func Middleware(logger *slog.Logger, next http.Handler) http.Handler {
 				slog.Int64("bytes", rec.bytes),
 				slog.Float64("durationMs", float64(time.Since(start).Microseconds())/1000),
 			)
+			failed := 0
+			if status >= 500 || status == 0 { // 0: aborted without an answer
+				failed = 1
+			}
+			invocation.End(failed)
 			if abort {
 				panic(http.ErrAbortHandler)
 			}

@@ -1,12 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/shop-serverless/shop/shared/metrics"
+	"github.com/shop-serverless/shop/shared/metrics/emftest"
 )
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -213,5 +218,39 @@ func TestMiddlewareRecordsErrorStatus(t *testing.T) {
 	}
 	if access["status"] != 500.0 || access["bytes"].(float64) != float64(rec.Body.Len()) {
 		t.Errorf("access log = %v, body %d bytes", access, rec.Body.Len())
+	}
+}
+
+// Every request is one invocation line of EMF metrics; a 5xx answer is an
+// error, a 4xx is not.
+func TestMiddlewareEmitsInvocationMetrics(t *testing.T) {
+	var buf bytes.Buffer
+	defer metrics.Redirect(&buf)()
+	logger, _ := captureLogs(t)
+	for _, status := range []int{http.StatusOK, http.StatusNotFound, http.StatusServiceUnavailable} {
+		h := Middleware(logger, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(status) }))
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/x", nil))
+	}
+	var errs []float64
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		ms, err := emftest.Validate([]byte(line))
+		if err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		names := map[string]bool{}
+		for _, m := range ms {
+			names[m.Name] = true
+			if m.Name == metrics.Errors {
+				errs = append(errs, m.Values[0])
+			}
+		}
+		for _, n := range []string{metrics.Invocations, metrics.Latency, metrics.ColdStarts, metrics.Errors} {
+			if !names[n] {
+				t.Errorf("no %s in %s", n, line)
+			}
+		}
+	}
+	if fmt.Sprint(errs) != "[0 0 1]" {
+		t.Errorf("Errors %v, want [0 0 1]", errs)
 	}
 }

@@ -40,6 +40,8 @@ func TestParseLevel(t *testing.T) {
 		{" info ", slog.LevelInfo, true},
 		{"warn", slog.LevelWarn, true},
 		{"error", slog.LevelError, true},
+		{"TRACE", LevelTrace, true},
+		{"Fatal", LevelFatal, true},
 		{"verbose", slog.LevelInfo, false},
 		{"warning", slog.LevelInfo, false},
 	}
@@ -68,7 +70,7 @@ func TestNewLoggerLevelAndAttributes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.level, func(t *testing.T) {
 			var buf bytes.Buffer
-			logger := newLogger(&buf, "orders-create", tt.level)
+			logger := newLogger(&buf, "orders", "orders-create", "LOG_LEVEL", tt.level)
 			logger.Debug("debug line")
 			logger.Info("info line")
 
@@ -85,7 +87,7 @@ func TestNewLoggerLevelAndAttributes(t *testing.T) {
 			if seen["info line"] != tt.wantInfo {
 				t.Errorf("info line logged = %v, want %v", seen["info line"], tt.wantInfo)
 			}
-			if got := seen["unknown LOG_LEVEL, logging at info"]; got != tt.wantWarning {
+			if got := seen["unknown log level, logging at info"]; got != tt.wantWarning {
 				t.Errorf("unknown-level warning logged = %v, want %v", got, tt.wantWarning)
 			}
 		})
@@ -93,6 +95,7 @@ func TestNewLoggerLevelAndAttributes(t *testing.T) {
 }
 
 func TestNewReadsLogLevel(t *testing.T) {
+	t.Setenv("AWS_LAMBDA_LOG_LEVEL", "")
 	t.Setenv("LOG_LEVEL", "error")
 	if New("f").Enabled(context.Background(), slog.LevelWarn) {
 		t.Error("LOG_LEVEL=error: warn is enabled")

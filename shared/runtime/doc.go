@@ -72,6 +72,16 @@
 // machine that passes the wrong payload fails at once instead of silently
 // dropping data.
 //
+// # Logs and metrics of each invocation
+//
+// Every adapter gives each invocation a logger with its requestId, correlationId,
+// traceId and coldStart (shared/log) and emits its metrics line (shared/metrics:
+// Invocations, Errors, Latency, ColdStarts): httpapi.Middleware for HTTP (the
+// request id API Gateway gave it, Errors for a 5xx answer), BeginInvocation for
+// the others (the Lambda request id; a saga step's error, a batch's failed
+// items). The trace id is read from the context the adapter got, so the span
+// tracing.Invocation began must be outside it.
+//
 // # Knative server
 //
 // Serve adds /healthz (200 while the process lives) and /readyz (200 while

@@ -53,6 +53,9 @@ func routed(h http.Handler, route string) http.Handler {
 // continues the saga's trace (see tracing.Invocation), and a string
 // "orderId" member annotates the step's span.
 func StartStep[In, Out any](fn func(context.Context, In) (Out, error), check CallerCheck) {
+	// Logs and metrics of each run (observe.go), inside the step's span
+	// (runStep), whose trace id they carry.
+	fn = observeStep(fn)
 	if OnLambda() {
 		lambda.Start(func(ctx context.Context, raw json.RawMessage) (Out, error) {
 			out, err := runStep(ctx, fn, raw, "")

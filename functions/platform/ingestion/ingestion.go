@@ -11,7 +11,9 @@
 // (the route's auth) and its subject must be registered, in the function's
 // manifest, for each event's source and type (Registration). Every event
 // must match its type's schema in the catalog and fit in an EventBridge
-// entry (MaxEntryBytes). A request is taken whole or not at all:
+// entry (MaxEntryBytes). An event without a traceparent is given the
+// caller's trace (this request's span), so its consumers continue it. A
+// request is taken whole or not at all:
 //
 //	202 {"ids": [...]}   every event is on the bus
 //	400                  not CloudEvents, an empty or too large batch, a type the
@@ -49,8 +51,10 @@ import (
 	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/principal"
 	"github.com/shop-serverless/shop/shared/problem"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Limits of one request.
@@ -136,6 +140,7 @@ func Handler(pub Publisher, regs []Registration) http.Handler {
 		if err != nil {
 			return err
 		}
+		carryTrace(r.Context(), events)
 		ids := make([]string, len(events))
 		for i, e := range events {
 			ids[i] = e.ID()
@@ -144,10 +149,38 @@ func Handler(pub Publisher, regs []Registration) http.Handler {
 			return &httpapi.Error{Status: http.StatusServiceUnavailable, Header: http.Header{"Retry-After": []string{"1"}}, Err: err,
 				Detail: "the bus did not take every event; send the same request again (events are deduplicated on source and id)"}
 		}
+		metrics.Count(metrics.EventsPublished, float64(len(events)))
 		log.FromContext(r.Context()).InfoContext(r.Context(), "ingest: events published", "publisher", p.Subject, "ids", ids)
 		httpapi.WriteJSON(w, http.StatusAccepted, Response{IDs: ids})
 		return nil
 	})
+}
+
+// extTraceParent is the CloudEvents distributed-tracing extension
+// (envelope.ExtTraceParent).
+const extTraceParent = "traceparent"
+
+// carryTrace gives every event that carries no trace the caller's: the
+// span of this request (which continues the caller's X-Amzn-Trace-Id),
+// as its traceparent, so that its consumers continue that trace (and on
+// AWS its entry's TraceHeader names it: eventbus' Publish). An event with
+// a traceparent of its own keeps it: the extension names the trace of the
+// event's producer, which a hop does not change. One the extension would
+// take past an entry's limit goes without.
+func carryTrace(ctx context.Context, events []event.Event) {
+	tp := tracing.TraceParent(ctx)
+	if tp == "" {
+		return
+	}
+	for i := range events {
+		if _, ok := events[i].Extensions()[extTraceParent]; ok {
+			continue
+		}
+		events[i].SetExtension(extTraceParent, tp)
+		if raw, err := json.Marshal(events[i]); err != nil || len(raw)+len(events[i].Source())+len(events[i].Type()) > MaxEntryBytes {
+			events[i].SetExtension(extTraceParent, nil)
+		}
+	}
 }
 
 // readEvents reads the request's events as structured JSON, whatever the

@@ -23,6 +23,7 @@ import (
 	"github.com/shop-serverless/shop/shared/problem"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 const (
@@ -366,4 +367,56 @@ func TestRegistrationsAreTheManifests(t *testing.T) {
 func TestAuthorizerLinksNoneOfThis(t *testing.T) {
 	// The reason this package is not package platform.
 	testenv.ForbidDeps(t, "../authorizer", "github.com/cloudevents", "github.com/santhosh-tekuri/jsonschema", "github.com/shop-serverless/shop/functions/platform/ingestion")
+}
+
+// The events ingest puts on the bus carry the caller's trace (the span of
+// its request) unless they carry one of their own.
+func TestIngestCarriesTheCallersTrace(t *testing.T) {
+	const own = "00-6759e988bd862e3fe1be46a994272793-63995c3f42cd8ad8-01"
+	operator := as("operator")
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	defer span.End(nil)
+	req := batch(t, warehouseEvent(t, "t-1"), warehouseEvent(t, "t-2", func(d map[string]any) { d["traceparent"] = own }))
+	bus := &fakeBus{}
+	rec, _ := serve(t, bus, &operator, req.WithContext(ctx))
+	if rec.Code != http.StatusAccepted || len(bus.published) != 2 {
+		t.Fatalf("status %d, %d published", rec.Code, len(bus.published))
+	}
+	if got := bus.published[1].Extensions()["traceparent"]; got != own {
+		t.Errorf("an event's own traceparent became %v", got)
+	}
+	got, _ := bus.published[0].Extensions()["traceparent"].(string)
+	if got != tracing.TraceParent(ctx) {
+		t.Errorf("traceparent %q, want the request's %q", got, tracing.TraceParent(ctx))
+	}
+	if got == "" {
+		t.Fatal("no traceparent: the request's span carries none")
+	}
+	structured, _ := json.Marshal(bus.published[0])
+	if err := explain.ValidateEvent(structured); err != nil {
+		t.Errorf("with the caller's traceparent: %v", err)
+	}
+}
+
+// An event the traceparent would take past an entry's limit goes without.
+func TestCarryTraceKeepsEventsWithinAnEntry(t *testing.T) {
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	defer span.End(nil)
+	raw, _ := json.Marshal(warehouseEvent(t, "big"))
+	var e event.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		t.Fatal(err)
+	}
+	// Data that leaves 10 bytes of the entry free: less than a traceparent.
+	size := func() int { b, _ := json.Marshal(e); return len(b) + len(e.Source()) + len(e.Type()) }
+	_ = e.SetData(event.ApplicationJSON, map[string]string{"pad": ""})
+	_ = e.SetData(event.ApplicationJSON, map[string]string{"pad": strings.Repeat("x", MaxEntryBytes-10-size())})
+	if size() != MaxEntryBytes-10 {
+		t.Fatalf("entry of %d bytes", size())
+	}
+	evs := []event.Event{e}
+	carryTrace(ctx, evs)
+	if _, ok := evs[0].Extensions()["traceparent"]; ok {
+		t.Error("traceparent added past the entry limit")
+	}
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Extension attributes the shop's events may carry (see the envelope
@@ -88,9 +89,9 @@ const timeEntryBytes = 14
 
 // New builds the event s describes: specversion 1.0, datacontenttype
 // application/json, dataschema SchemaURI(type), the correlation id of
-// ctx's request (httpapi.CorrelationID) and its trace (the Lambda
-// invocation's X-Ray trace as traceparent) when there are any. It returns
-// the event only if it passes Check.
+// ctx's request (httpapi.CorrelationID) and its trace (tracing.TraceParent:
+// ctx's current span, which a consumer's span continues) when there are
+// any. It returns the event only if it passes Check.
 func New(ctx context.Context, s Spec) (event.Event, error) {
 	for _, a := range [...]struct{ name, value string }{{"type", s.Type}, {"source", s.Source}, {"subject", s.Subject}, {"id", s.ID}} {
 		if a.value == "" {
@@ -111,7 +112,7 @@ func New(ctx context.Context, s Spec) (event.Event, error) {
 	if id := httpapi.CorrelationID(ctx); id != "" {
 		e.SetExtension(ExtCorrelationID, id)
 	}
-	if tp := traceParent(TraceHeader(ctx)); tp != "" {
+	if tp := tracing.TraceParent(ctx); tp != "" {
 		e.SetExtension(ExtTraceParent, tp)
 	}
 	data := s.Data
@@ -167,53 +168,4 @@ func EntrySize(source, detailType string, detail []byte, hasTime bool) int {
 		n += timeEntryBytes
 	}
 	return n
-}
-
-// TraceHeader is the X-Ray trace header of the current Lambda invocation
-// ("Root=1-...;Parent=...;Sampled=1"), where aws-lambda-go puts it in the
-// context; "" elsewhere.
-func TraceHeader(ctx context.Context) string {
-	h, _ := ctx.Value("x-amzn-trace-id").(string)
-	return h
-}
-
-// traceParent turns an X-Ray trace header into a W3C traceparent, as AWS
-// maps one onto the other (the root's two hex parts are the trace id); ""
-// when the header lacks a root or a parent (a traceparent needs both).
-func traceParent(xray string) string {
-	var root, parent, sampled string
-	for _, field := range strings.Split(xray, ";") {
-		k, v, _ := strings.Cut(strings.TrimSpace(field), "=")
-		switch k {
-		case "Root":
-			root = v
-		case "Parent":
-			parent = v
-		case "Sampled":
-			sampled = v
-		}
-	}
-	parts := strings.Split(root, "-")
-	if len(parts) != 3 || parts[0] != "1" || len(parts[1]) != 8 || len(parts[2]) != 24 || len(parent) != 16 {
-		return ""
-	}
-	traceID := strings.ToLower(parts[1] + parts[2])
-	parent = strings.ToLower(parent)
-	if !isHex(traceID) || !isHex(parent) || strings.Trim(traceID, "0") == "" || strings.Trim(parent, "0") == "" {
-		return ""
-	}
-	flags := "00"
-	if sampled == "1" {
-		flags = "01"
-	}
-	return "00-" + traceID + "-" + parent + "-" + flags
-}
-
-func isHex(s string) bool {
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }

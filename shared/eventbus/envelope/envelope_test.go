@@ -14,6 +14,7 @@ import (
 	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // example is a catalog example as a Spec, with its data.
@@ -108,40 +109,39 @@ func TestNewTakesJSONBytesAsJSON(t *testing.T) {
 	}
 }
 
-func TestNewCarriesTheLambdaTraceAsTraceparent(t *testing.T) {
+// The event carries the trace of the span that makes it (the span's own
+// id as parent), not the Lambda invocation's context value, nor anything
+// when ctx has no span.
+func TestNewCarriesTheSpansTraceAsTraceparent(t *testing.T) {
 	s, _ := example(t, "shop.user.created.v1")
-	//lint:ignore SA1029 the key aws-lambda-go uses
-	ctx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
-	e, err := New(ctx, s)
+	//lint:ignore SA1029 the key aws-lambda-go uses: no longer what the event carries
+	lambdaCtx := context.WithValue(context.Background(), "x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	e, err := New(lambdaCtx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.Extensions()[ExtTraceParent]; got != "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01" {
-		t.Errorf("traceparent %v", got)
+	if got, ok := e.Extensions()[ExtTraceParent]; ok {
+		t.Errorf("traceparent %v without a span", got)
+	}
+
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1")
+	defer span.End(nil)
+	e, err = New(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Extensions()[ExtTraceParent].(string)
+	if got != tracing.TraceParent(ctx) || !strings.HasPrefix(got, "00-5759e988bd862e3fe1be46a994272793-") {
+		t.Errorf("traceparent %q, want the span's %q in the upstream trace", got, tracing.TraceParent(ctx))
+	}
+	if TraceOf(e) != tracing.Header(ctx) {
+		t.Errorf("TraceOf = %q, want the span's header %q", TraceOf(e), tracing.Header(ctx))
 	}
 	if _, ok := e.Extensions()[ExtCorrelationID]; ok {
 		t.Error("correlationid without a request")
 	}
 	if err := explain.ValidateEvent(mustJSON(t, e)); err != nil {
 		t.Errorf("with traceparent: %v", err)
-	}
-}
-
-func TestTraceParent(t *testing.T) {
-	for xray, want := range map[string]string{
-		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
-		"Root=1-5759E988-BD862E3FE1BE46A994272793;Parent=53995C3F42CD8AD8;Sampled=0": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00",
-		"Parent=53995c3f42cd8ad8;Root=1-5759e988-bd862e3fe1be46a994272793":           "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-00",
-		"Root=1-5759e988-bd862e3fe1be46a994272793":                                   "", // no parent: the emulator's
-		"Root=1-00000000-000000000000000000000000;Parent=53995c3f42cd8ad8":           "",
-		"Root=1-5759e988-bd862e3fe1be46a994272793;Parent=0000000000000000":           "",
-		"Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8":           "",
-		"Root=1-5759e988-bd862e3fe1be46a99427279z;Parent=53995c3f42cd8ad8":           "",
-		"": "",
-	} {
-		if got := traceParent(xray); got != want {
-			t.Errorf("traceParent(%q) = %q, want %q", xray, got, want)
-		}
 	}
 }
 
@@ -242,4 +242,30 @@ func TestLinksNeitherTheCatalogNorAClient(t *testing.T) {
 		"github.com/aws/aws-sdk-go-v2/service/eventbridge",
 		"github.com/cloudevents/sdk-go/v2/client", "github.com/cloudevents/sdk-go/v2/protocol",
 		"github.com/cloudevents/sdk-go/v2/binding", "go.uber.org/zap")
+}
+
+// The ids an event's spans are annotated with come from its data, for
+// every type of the catalog that names them.
+func TestAboutReadsTheIDsTheDataNames(t *testing.T) {
+	for _, typ := range catalog.Types() {
+		s, data := example(t, typ)
+		e, err := New(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := aboutFields{}
+		want.OrderID, _ = data["orderId"].(string)
+		want.UserID, _ = data["userId"].(string)
+		if got := about(e); got != want {
+			t.Errorf("%s: about = %+v, want %+v", typ, got, want)
+		}
+		if strings.HasPrefix(typ, "shop.order.") && (want.OrderID != s.Subject || want.UserID == "") {
+			t.Errorf("%s: an order's event names its order (%q, subject %q) and its user (%q)", typ, want.OrderID, s.Subject, want.UserID)
+		}
+	}
+	e := event.New()
+	_ = e.SetData(event.ApplicationJSON, []any{1})
+	if got := about(e); got != (aboutFields{}) {
+		t.Errorf("data not an object: %+v", got)
+	}
 }

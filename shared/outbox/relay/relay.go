@@ -32,6 +32,17 @@
 // table's stream itself (shared/runtime/stream's Poller), filtered with
 // IsOutboxInsert, as the mapping's filter would.
 //
+// # Tracing
+//
+// Each event is published from a span of its own in the trace of the code
+// that made it (its traceparent: the order's create or saga step),
+// annotated with its type, id and the order it is about (envelope.Annotate),
+// ended with its outcome in this delivery. Each PutEvents call that carries
+// it is a child of that span, and the entry's TraceHeader is that child's,
+// so on AWS the queues and consumers behind the bus continue the same
+// trace (eventbus' PublishTraced). The batch's own calls are traced in the
+// invocation's context.
+//
 // # Fault switch
 //
 // Between commit and publish, each event passes the function's fault switch
@@ -58,10 +69,13 @@ import (
 
 	"github.com/shop-serverless/shop/shared/backoff"
 	"github.com/shop-serverless/shop/shared/eventbus"
+	"github.com/shop-serverless/shop/shared/eventbus/envelope"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/outbox"
 	"github.com/shop-serverless/shop/shared/store"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // DeadLetters is the part of the SQS API the relay parks records with;
@@ -117,11 +131,28 @@ type record struct {
 	failures map[int]eventbus.Failure
 }
 
-// pending is an event on its way: which record, which of its events.
+// pending is an event on its way: which record, which of its events, and
+// its span.
 type pending struct {
 	rec    *record
 	index  int
 	reason string // why its last attempt failed
+	// ctx carries the event's span (span), in the trace of the code that
+	// made it (startSpan).
+	ctx  context.Context
+	span *tracing.Span
+}
+
+// startSpan begins p's span: a span of this function in the trace of the
+// code that made the event (its traceparent), annotated with what the
+// event is and is about (envelope.Annotate), so that one order's journey
+// shows its events being published. Every call that carries the event
+// (eventbus' PublishTraced) is a child of it; it ends with the event's
+// outcome in this delivery.
+func (p *pending) startSpan(ctx context.Context) {
+	e := p.rec.events[p.index]
+	p.ctx, p.span = tracing.Invocation(ctx, envelope.TraceOf(e))
+	envelope.Annotate(p.ctx, e)
 }
 
 // Handle publishes the events of a batch of stream records. It returns an
@@ -140,11 +171,14 @@ func (r *Relay) Handle(ctx context.Context, batch events.DynamoDBEvent) error {
 		}
 		recs = append(recs, rec)
 		for i, e := range rec.events {
+			p := pending{rec: rec, index: i}
+			p.startSpan(ctx)
 			if err := eventbus.Check(e); err != nil {
 				rec.failures[i] = eventbus.Failure{Index: i, ID: e.ID(), Type: e.Type(), Permanent: true, Reason: err.Error(), Err: err}
+				p.span.End(err)
 				continue
 			}
-			queue = append(queue, pending{rec: rec, index: i})
+			queue = append(queue, p)
 		}
 	}
 
@@ -174,10 +208,14 @@ func (r *Relay) Handle(ctx context.Context, batch events.DynamoDBEvent) error {
 		ids := make([]string, 0, len(queue))
 		for _, p := range queue {
 			ids = append(ids, p.rec.events[p.index].ID()+" ("+p.reason+")")
+			p.span.End(fmt.Errorf("relay: not published, the batch comes again: %s", p.reason))
 		}
 		logger.LogAttrs(ctx, slog.LevelWarn, "relay: batch not done",
 			slog.Int("records", len(batch.Records)), slog.Int("published", published), slog.Int("unpublished", len(queue)))
 		return fmt.Errorf("relay: %d events not published, the batch must come again: %s", len(queue), strings.Join(ids, "; "))
+	}
+	if published > 0 {
+		metrics.Count(metrics.EventsPublished, float64(published))
 	}
 	var errs []error
 	parked := 0
@@ -199,11 +237,11 @@ func (r *Relay) Handle(ctx context.Context, batch events.DynamoDBEvent) error {
 
 // publish makes one attempt at queue: the fault switch, then the
 // publisher. It returns what failed transiently, and how many were
-// published.
+// published; the span of each event published or failed for good ends.
 func (r *Relay) publish(ctx context.Context, queue []pending) ([]pending, int) {
 	var send, again []pending
 	for _, p := range queue {
-		if err := r.faults.InjectKey(ctx, p.rec.events[p.index].Subject()); err != nil {
+		if err := r.faults.InjectKey(p.ctx, p.rec.events[p.index].Subject()); err != nil {
 			p.reason = "fault switch: " + err.Error()
 			again = append(again, p)
 			continue
@@ -213,11 +251,11 @@ func (r *Relay) publish(ctx context.Context, queue []pending) ([]pending, int) {
 	if len(send) == 0 {
 		return again, 0
 	}
-	evs := make([]event.Event, len(send))
+	evs := make([]eventbus.Traced, len(send))
 	for i, p := range send {
-		evs[i] = p.rec.events[p.index]
+		evs[i] = eventbus.Traced{Event: p.rec.events[p.index], Trace: p.ctx}
 	}
-	err := r.publisher.Publish(ctx, evs...)
+	err := r.publisher.PublishTraced(ctx, evs...)
 	failed := map[int]eventbus.Failure{}
 	for _, f := range eventbus.Failures(err) {
 		failed[f.Index] = f
@@ -232,9 +270,11 @@ func (r *Relay) publish(ctx context.Context, queue []pending) ([]pending, int) {
 			again = append(again, p)
 		case !ok:
 			published++
+			p.span.End(nil)
 		case f.Permanent:
 			f.Index = p.index
 			p.rec.failures[p.index] = f
+			p.span.End(fmt.Errorf("relay: %s", f.Reason))
 		default:
 			p.reason = f.Reason
 			again = append(again, p)
@@ -325,6 +365,7 @@ func (r *Relay) park(ctx context.Context, rec *record) error {
 	if _, err := r.deadLetters().SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(r.queueURL), MessageBody: aws.String(body)}); err != nil {
 		return fmt.Errorf("relay: park %s in the dead-letter queue: %w", rec.key, err)
 	}
+	metrics.Count(metrics.DeadLettered, 1)
 	log.FromContext(ctx).LogAttrs(ctx, slog.LevelError, "relay: outbox record parked in the dead-letter queue",
 		slog.String("key", rec.key), slog.String("reason", dl.Reason))
 	return nil

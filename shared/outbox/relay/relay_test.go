@@ -25,6 +25,7 @@ import (
 	"github.com/shop-serverless/shop/shared/outbox"
 	"github.com/shop-serverless/shop/shared/store"
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // newEvent is the catalog example of typ with id and subject.
@@ -93,20 +94,32 @@ func outboxRecord(t *testing.T, seq int, evs ...event.Event) events.DynamoDBEven
 type fakePublisher struct {
 	mu     sync.Mutex
 	calls  [][]string
+	traces map[string][]context.Context // event id -> the span context of each publication
 	seen   map[string]int
 	script map[string]map[int]eventbus.Failure
 	err    error // returned as is, when set
 }
 
-func (p *fakePublisher) Publish(_ context.Context, evs ...event.Event) error {
+func (p *fakePublisher) Publish(ctx context.Context, evs ...event.Event) error {
+	traced := make([]eventbus.Traced, len(evs))
+	for i, e := range evs {
+		traced[i] = eventbus.Traced{Event: e}
+	}
+	return p.PublishTraced(ctx, traced...)
+}
+
+func (p *fakePublisher) PublishTraced(_ context.Context, traced ...eventbus.Traced) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.seen == nil {
 		p.seen = map[string]int{}
+		p.traces = map[string][]context.Context{}
 	}
 	var ids []string
-	pe := &eventbus.PublishError{Total: len(evs)}
-	for i, e := range evs {
+	pe := &eventbus.PublishError{Total: len(traced)}
+	for i, t := range traced {
+		e := t.Event
+		p.traces[e.ID()] = append(p.traces[e.ID()], t.Trace)
 		ids = append(ids, e.ID())
 		p.seen[e.ID()]++
 		if f, ok := p.script[e.ID()][p.seen[e.ID()]]; ok {
@@ -412,6 +425,62 @@ func TestRelayFaultSwitch(t *testing.T) {
 	if db.reads != 4 {
 		t.Errorf("switch read %d times for o-1, want 4", db.reads)
 	}
+}
+
+// Every event is published from a span of its own in the trace of the code
+// that made it (its traceparent), the same span on every retry of the
+// delivery; the relay's own context is not what an event carries.
+func TestRelayPublishesEachEventInItsOwnTrace(t *testing.T) {
+	transient := eventbus.Failure{Reason: "ThrottlingException"}
+	pub := &fakePublisher{script: map[string]map[int]eventbus.Failure{"a2": {1: transient}}}
+	r, _ := newRelay(pub, &fakeQueue{}, nil)
+	a1, a2 := newEvent(t, "shop.inventory.reserved.v1", "a1", "o-1"), newEvent(t, "shop.order.confirmed.v1", "a2", "o-2")
+	tps := map[string]string{
+		"a1": "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01",
+		"a2": "00-6759e988bd862e3fe1be46a994272793-63995c3f42cd8ad8-01",
+	}
+	a1.SetExtension(eventbus.ExtTraceParent, tps["a1"])
+	a2.SetExtension(eventbus.ExtTraceParent, tps["a2"])
+	b1 := newEvent(t, "shop.order.confirmed.v1", "b1", "o-3") // made outside any span
+	batch := events.DynamoDBEvent{Records: []events.DynamoDBEventRecord{outboxRecord(t, 1, a1, a2), outboxRecord(t, 2, b1)}}
+	ctx, span := tracing.Invocation(context.Background(), "Root=1-7759e988-bd862e3fe1be46a994272793;Parent=73995c3f42cd8ad8;Sampled=1")
+	defer span.End(nil)
+	if err := r.Handle(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pub.traces["a2"]); n != 2 {
+		t.Fatalf("a2 published %d times, want 2", n)
+	}
+	if pub.traces["a2"][0] != pub.traces["a2"][1] {
+		t.Error("a2's retry is published from another span")
+	}
+	seen := map[string]string{}
+	for id, ctxs := range pub.traces {
+		h := tracing.Header(ctxs[0])
+		if h == "" || h == tracing.Header(ctx) {
+			t.Fatalf("%s published without a span of its own", id)
+		}
+		if other, dup := seen[h]; dup {
+			t.Errorf("%s and %s published from one span", id, other)
+		}
+		seen[h] = id
+		if tps[id] == "" {
+			continue // no trace of its own: on Lambda a part of the invocation's, here a new one
+		}
+		if want := tracing.FromTraceParent(tps[id]); traceRoot(h) != traceRoot(want) {
+			t.Errorf("%s published in trace %q, want %q's", id, h, want)
+		}
+	}
+}
+
+// traceRoot is the Root field of an X-Ray trace header.
+func traceRoot(header string) string {
+	for _, f := range strings.Split(header, ";") {
+		if v, ok := strings.CutPrefix(f, "Root="); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 func TestEnvNameMatchesTheManifest(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/runtime/stream"
 	"github.com/shop-serverless/shop/shared/store"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // EnvDeadLetterQueueURL is the relay's dead-letter queue (a binding;
@@ -40,6 +42,7 @@ func Start() {
 		runtime.Fatal("config", err)
 	}
 	log.Init(cfg.Function)
+	tracing.Init(cfg.Service, cfg.Function)
 	e, err := config.Load[env]()
 	if err != nil {
 		runtime.Fatal("config", err)
@@ -58,5 +61,23 @@ func Start() {
 	}
 	deadLetters := sync.OnceValue(func() DeadLetters { return sqs.NewFromConfig(awsCfg) })
 	r := New(publisher, deadLetters, e.DeadLetterQueueURL, faults.New(db, cfg.Table, cfg.Function))
-	stream.Start(r.Handle, stream.Source{Table: cfg.Table, AWS: awsCfg, Filter: IsOutboxInsert})
+	stream.Start(observed(r.Handle), stream.Source{Table: cfg.Table, AWS: awsCfg, Filter: IsOutboxInsert})
+}
+
+// observed gives each batch its invocation's log context and metrics (a
+// failed batch is one error: it comes again whole).
+func observed(h stream.Handler) stream.Handler {
+	return func(ctx context.Context, batch events.DynamoDBEvent) error {
+		ctx, end := runtime.BeginInvocation(ctx, "", "")
+		err := h(ctx, batch)
+		failed := 0
+		if err != nil {
+			failed = 1
+			if runtime.OnLambda() { // the poller logs it on Knative
+				log.FromContext(ctx).ErrorContext(ctx, "relay: batch failed; it comes again", "error", err)
+			}
+		}
+		end(failed)
+		return err
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/servicetoken/ssmkeys"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Handler consumes one CloudEvent, already checked against its schema in
@@ -59,6 +60,7 @@ func Start(scope string, build func(Deps) (Handler, error)) {
 		runtime.Fatal("config", err)
 	}
 	logger := log.Init(cfg.Function)
+	tracing.Init(cfg.Service, cfg.Function)
 	awsCfg, err := awsconfig.Load(context.Background())
 	if err != nil {
 		runtime.Fatal("aws config", err)

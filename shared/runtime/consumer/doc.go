@@ -35,7 +35,20 @@
 //   - the fault switch (shared/faults, tests only) may fail it, keyed by
 //     the event's subject;
 //   - the handler's logger carries the event's id, type, source, subject
-//     and correlation id, and the context its correlation id.
+//     and correlation id, the invocation's request id, the trace id of the
+//     context and whether it is a cold start; the context carries the
+//     correlation id;
+//   - it is handled in a span of its own (shared/tracing) that continues
+//     the trace the transport carried when it names a parent (an SQS
+//     message's AWSTraceHeader on AWS; a Knative request's
+//     X-Amzn-Trace-Id), else the trace of the code that made the event
+//     (its traceparent: the local emulator carries no trace through
+//     EventBridge), annotated with the event's type and id and the order
+//     and user its data names; it ends with the delivery's outcome;
+//   - each event handled (a duplicate is not) counts as EventsConsumed, a
+//     poison message as DeadLettered once, and each invocation (a batch)
+//     emits its invocation metrics, a failed item counting as an error
+//     (shared/metrics).
 //
 // A handler returns an error to have the event delivered again, wrapped in
 // Permanent (or inbound.Permanent) when no redelivery can help.

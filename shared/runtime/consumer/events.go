@@ -5,19 +5,22 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
 
 	catalog "github.com/shop-serverless/shop/events"
+	shopevent "github.com/shop-serverless/shop/shared/eventbus/envelope"
 	"github.com/shop-serverless/shop/shared/faults"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/runtime"
 	"github.com/shop-serverless/shop/shared/runtime/consumer/inbound"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // maxEventBytes bounds what one Knative delivery may make us buffer. SQS,
@@ -73,48 +76,92 @@ func (c *Consumer) SQS(ctx context.Context, batch events.SQSEvent) (events.SQSEv
 		if err := ctx.Err(); err != nil {
 			// Out of time: starting a record the deadline will cut short
 			// gains nothing; the rest come back after the visibility timeout.
-			slog.WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
+			log.FromContext(ctx).WarnContext(ctx, "consumer: deadline reached, returning unprocessed records",
 				"unprocessed", len(batch.Records)-i, "error", err)
 			for _, rest := range batch.Records[i:] {
 				resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: rest.MessageId})
 			}
 			break
 		}
-		err := c.deliverPayload(ctx, []byte(msg.Body))
-		if err == nil {
-			continue
-		}
-		permanent := IsPermanent(err)
-		if permanent {
-			slog.ErrorContext(ctx, "consumer: poison message, on its way to the dead-letter queue",
-				"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
-		} else {
-			slog.ErrorContext(ctx, "consumer: event failed, will be redelivered",
-				"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
-		}
-		resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
-		if c.Backoff != nil {
-			c.Backoff.retryLater(ctx, msg, permanent)
+		if err := c.message(ctx, msg); err != nil {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.SQSBatchItemFailure{ItemIdentifier: msg.MessageId})
 		}
 	}
 	return resp, nil
 }
 
-// deliverPayload handles one EventBridge envelope or bare structured
-// CloudEvent.
-func (c *Consumer) deliverPayload(ctx context.Context, raw []byte) error {
+// message handles one SQS record in a span of its own (startEvent), which
+// continues the message's AWSTraceHeader (the trace EventBridge and SQS
+// carried on AWS) or else the event's traceparent; a failure is logged and
+// the Backoff changes the message's visibility, within the span.
+func (c *Consumer) message(ctx context.Context, msg events.SQSMessage) (err error) {
+	e, err := decodePayload([]byte(msg.Body))
+	ctx, span := startEvent(ctx, msg.Attributes[attrAWSTraceHeader], e, err == nil)
+	defer func() { span.End(err) }()
+	if err == nil {
+		err = c.deliver(ctx, e)
+		if err != nil {
+			err = fmt.Errorf("event %s of type %s: %w", e.ID(), e.Type(), err)
+		}
+	}
+	if err == nil {
+		return nil
+	}
+	permanent := IsPermanent(err)
+	if permanent {
+		log.FromContext(ctx).ErrorContext(ctx, "consumer: poison message, on its way to the dead-letter queue",
+			"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
+		countPoison(msg)
+	} else {
+		log.FromContext(ctx).ErrorContext(ctx, "consumer: event failed, will be redelivered",
+			"messageId", msg.MessageId, "receiveCount", msg.Attributes["ApproximateReceiveCount"], "error", err)
+	}
+	if c.Backoff != nil {
+		c.Backoff.retryLater(ctx, msg, permanent)
+	}
+	return err
+}
+
+// decodePayload returns the checked event of an EventBridge envelope or a
+// bare structured CloudEvent.
+func decodePayload(raw []byte) (event.Event, error) {
 	var shape payloadShape
 	if err := json.Unmarshal(raw, &shape); err != nil {
-		return Permanent(fmt.Errorf("consumer: event payload is not a JSON object: %w", err))
+		return event.Event{}, Permanent(fmt.Errorf("consumer: event payload is not a JSON object: %w", err))
 	}
-	e, err := shape.event(raw)
-	if err != nil {
-		return err
+	return shape.event(raw)
+}
+
+// attrAWSTraceHeader is the SQS system attribute that carries the sender's
+// X-Ray trace header (on AWS, EventBridge's entry's, continued).
+const attrAWSTraceHeader = "AWSTraceHeader"
+
+// startEvent begins the span of one delivery of an event: a span of this
+// function in the trace upstream names when it names a parent (an SQS
+// message's AWSTraceHeader, the X-Amzn-Trace-Id a broker passed on), else
+// in the trace of the code that made the event (its traceparent: what the
+// local emulator, which carries no trace through EventBridge, leaves),
+// annotated with what the event is and is about (shopevent.Annotate: package envelope). A
+// delivery whose event did not decode (decoded false) gets a span too, in
+// upstream's trace or a new one, so the poison shows.
+func startEvent(ctx context.Context, upstream string, e event.Event, decoded bool) (context.Context, *tracing.Span) {
+	ctx, span := tracing.Invocation(ctx, eventUpstream(upstream, e, decoded))
+	if decoded {
+		shopevent.Annotate(ctx, e)
 	}
-	if err := c.deliver(ctx, e); err != nil {
-		return fmt.Errorf("event %s of type %s: %w", e.ID(), e.Type(), err)
+	return ctx, span
+}
+
+// eventUpstream is the trace a delivery continues (startEvent): carried
+// when it names a parent, else the event's own, else none.
+func eventUpstream(carried string, e event.Event, decoded bool) string {
+	switch {
+	case strings.Contains(carried, "Parent="):
+		return carried
+	case decoded:
+		return shopevent.TraceOf(e)
 	}
-	return nil
+	return ""
 }
 
 // deliver runs the handler on a checked event, at most once.
@@ -131,6 +178,7 @@ func (c *Consumer) deliver(ctx context.Context, e event.Event) error {
 			return c.Handle(ctx, e)
 		}
 	}
+	handle = countConsumed(handle)
 	if c.Claims == nil {
 		return handle(ctx, e)
 	}
@@ -139,14 +187,19 @@ func (c *Consumer) deliver(ctx context.Context, e event.Event) error {
 
 // eventContext carries e's identity into the logger and its correlation id
 // into the context, so the handler's lines and calls continue the
-// correlation the event started.
+// correlation the event started. The logger's invocation fields become the
+// event's (log.Invocation again): its correlation id, and the trace id of
+// ctx, where the event's own span is when one was begun for it.
 func eventContext(ctx context.Context, e event.Event) context.Context {
-	attrs := []any{"eventId", e.ID(), "eventType", e.Type(), "eventSource", e.Source(), "subject", e.Subject()}
+	f, _ := log.InvocationFields(ctx)
+	f.CorrelationID = ""
 	if id, ok := e.Extensions()["correlationid"].(string); ok && id != "" {
 		ctx = httpapi.WithCorrelationID(ctx, id)
-		attrs = append(attrs, "correlationId", id)
+		f.CorrelationID = id
 	}
-	return log.WithContext(ctx, log.FromContext(ctx).With(attrs...))
+	f.TraceID = tracing.TraceID(ctx)
+	ctx, l := log.Invocation(ctx, f)
+	return log.WithContext(ctx, l.With("eventId", e.ID(), "eventType", e.Type(), "eventSource", e.Source(), "subject", e.Subject()))
 }
 
 // checkEvent decodes a structured CloudEvent that matches its type's schema
@@ -218,7 +271,15 @@ func (s *payloadShape) structured(raw []byte) ([]byte, error) {
 // any typed handler. An SQS batch gets the partial batch response; a direct
 // EventBridge invocation or a bare structured CloudEvent (aws lambda
 // invoke) gets the handler's error as the invocation's error.
-func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (json.RawMessage, error) {
+func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (_ json.RawMessage, err error) {
+	ctx, end := runtime.BeginInvocation(ctx, "", "")
+	failures := 0
+	defer func() {
+		if err != nil {
+			failures = 1
+		}
+		end(failures)
+	}()
 	var shape payloadShape
 	if err := json.Unmarshal(payload, &shape); err != nil {
 		return nil, fmt.Errorf("consumer: event payload is not a JSON object: %w", err)
@@ -232,15 +293,18 @@ func (c *Consumer) Lambda(ctx context.Context, payload json.RawMessage) (json.Ra
 		if err != nil {
 			return nil, err
 		}
+		failures = len(resp.BatchItemFailures)
 		return json.Marshal(resp)
 	}
 	e, err := shape.event(payload)
-	if err != nil {
-		return nil, err
+	ctx, span := startEvent(ctx, "", e, err == nil)
+	if err == nil {
+		// Returned unwrapped so that the invocation's errorType names the
+		// handler's error, as for any other Lambda.
+		err = c.deliver(ctx, e)
 	}
-	// Returned unwrapped so that the invocation's errorType names the
-	// handler's error, as for any other Lambda.
-	if err := c.deliver(ctx, e); err != nil {
+	span.End(err)
+	if err != nil {
 		return nil, err
 	}
 	return []byte("null"), nil
@@ -260,35 +324,62 @@ func (c *Consumer) HTTP() http.Handler {
 			runtime.WriteProblem(w, r, http.StatusMethodNotAllowed, "CloudEvents are delivered with POST")
 			return
 		}
+		ctx, end := runtime.BeginInvocation(r.Context(), r.Header.Get("X-Request-Id"), "")
+		r = r.WithContext(ctx)
+		failures := 0
+		defer func() { end(failures) }()
 		r.Body = http.MaxBytesReader(w, r.Body, maxEventBytes)
 		e, err := receive(r)
+		ctx, span := startEvent(r.Context(), r.Header.Get(tracing.HeaderName), e, err == nil)
+		r = r.WithContext(ctx)
+		status, err := c.answer(w, r, e, err)
+		span.SetHTTP(r.Method, r.URL.String(), status)
+		if errors.Is(err, ErrInProgress) {
+			err = nil // another delivery is on it: no failure of this one
+		}
 		if err != nil {
-			status := http.StatusBadRequest
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				status = http.StatusRequestEntityTooLarge
-			}
-			slog.WarnContext(r.Context(), "consumer: rejected CloudEvent delivery", "error", err)
-			runtime.WriteProblem(w, r, status, "not a valid event: "+err.Error())
-			return
+			failures = 1
 		}
-		err = c.deliver(r.Context(), e)
-		switch {
-		case err == nil:
-			w.WriteHeader(http.StatusNoContent)
-		case errors.Is(err, ErrInProgress):
-			w.Header().Set("Retry-After", "1")
-			runtime.WriteProblem(w, r, http.StatusConflict, "this event is being handled by another delivery; retry later")
-		case IsPermanent(err):
-			slog.ErrorContext(r.Context(), "consumer: event cannot be handled, not to be retried",
-				"eventId", e.ID(), "eventType", e.Type(), "error", err)
-			runtime.WriteProblem(w, r, http.StatusUnprocessableEntity, "the event cannot be handled")
-		default:
-			slog.ErrorContext(r.Context(), "consumer: event failed, broker will redeliver",
-				"eventId", e.ID(), "eventType", e.Type(), "error", err)
-			runtime.WriteProblem(w, r, http.StatusInternalServerError, "event handler failed")
-		}
+		span.End(err)
 	})
+}
+
+// answer handles the event of a Knative delivery, or rejects it (recvErr:
+// it could not be read), and answers; it returns the status it answered
+// and why it failed.
+func (c *Consumer) answer(w http.ResponseWriter, r *http.Request, e event.Event, recvErr error) (int, error) {
+	if recvErr != nil {
+		status := http.StatusBadRequest
+		var tooLarge *http.MaxBytesError
+		if errors.As(recvErr, &tooLarge) {
+			status = http.StatusRequestEntityTooLarge
+		}
+		log.FromContext(r.Context()).WarnContext(r.Context(), "consumer: rejected CloudEvent delivery", "error", recvErr)
+		metrics.Count(metrics.DeadLettered, 1) // the broker retries no 4xx: its dead-letter sink
+		runtime.WriteProblem(w, r, status, "not a valid event: "+recvErr.Error())
+		return status, recvErr
+	}
+	err := c.deliver(r.Context(), e)
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent, nil
+	case errors.Is(err, ErrInProgress):
+		w.Header().Set("Retry-After", "1")
+		runtime.WriteProblem(w, r, http.StatusConflict, "this event is being handled by another delivery; retry later")
+		return http.StatusConflict, err
+	case IsPermanent(err):
+		log.FromContext(r.Context()).ErrorContext(r.Context(), "consumer: event cannot be handled, not to be retried",
+			"eventId", e.ID(), "eventType", e.Type(), "error", err)
+		metrics.Count(metrics.DeadLettered, 1)
+		runtime.WriteProblem(w, r, http.StatusUnprocessableEntity, "the event cannot be handled")
+		return http.StatusUnprocessableEntity, err
+	default:
+		log.FromContext(r.Context()).ErrorContext(r.Context(), "consumer: event failed, broker will redeliver",
+			"eventId", e.ID(), "eventType", e.Type(), "error", err)
+		runtime.WriteProblem(w, r, http.StatusInternalServerError, "event handler failed")
+		return http.StatusInternalServerError, err
+	}
 }
 
 // receive reads the request's event in binary or structured mode and checks

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/events"
+
 	catalog "github.com/shop-serverless/shop/events"
 	"github.com/shop-serverless/shop/events/explain"
 )
@@ -33,7 +35,7 @@ func FuzzDeliverPayload(f *testing.F) {
 			}
 		}
 		h := &recordingHandler{}
-		err := (&Consumer{Handle: h.handle}).deliverPayload(context.Background(), []byte(body))
+		err := (&Consumer{Handle: h.handle}).message(context.Background(), events.SQSMessage{MessageId: "m1", Body: body})
 		for _, e := range h.seen {
 			if verr := e.Validate(); verr != nil {
 				t.Fatalf("handed the handler an invalid event: %v", verr)

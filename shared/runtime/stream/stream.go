@@ -15,6 +15,9 @@
 // forever, about once a second: the handler must never fail for good on one
 // record).
 //
+// Either way each batch is handled in an invocation span (shared/tracing)
+// ended with the handler's error.
+//
 // # Knative
 //
 // Nothing delivers the stream to a Knative service, so Start reads it
@@ -42,6 +45,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/shop-serverless/shop/shared/runtime"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // Handler handles one batch of stream records. An error fails the batch:
@@ -62,6 +66,7 @@ type Source struct {
 // mapping delivers them (it never returns), elsewhere by polling the
 // stream until SIGTERM. A stream it cannot read at all ends the process.
 func Start(h Handler, src Source) {
+	h = traced(h)
 	if runtime.OnLambda() {
 		lambda.Start(func(ctx context.Context, batch events.DynamoDBEvent) error { return h(ctx, batch) })
 		return
@@ -82,6 +87,19 @@ func Start(h Handler, src Source) {
 	p := NewPoller(dynamodbstreams.NewFromConfig(src.AWS), src.Table, src.AWS.Region, src.Filter)
 	if err := pollAndServe(ctx, p, h, ln); err != nil {
 		runtime.Fatal("stream: stopped", err)
+	}
+}
+
+// traced runs each batch in an invocation span of its own
+// (tracing.Invocation with no upstream: a stream record carries no trace),
+// on Lambda a part of the invocation's own trace, on Knative a new trace
+// per batch as Lambda's is: the batch's own calls (PutEvents) are traced
+// there. The relay gives each event a span in the event's own trace besides.
+func traced(h Handler) Handler {
+	return func(ctx context.Context, batch events.DynamoDBEvent) (err error) {
+		ctx, span := tracing.Invocation(ctx, "")
+		defer func() { span.End(err) }()
+		return h(ctx, batch)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/runtime/internal/lambdatest"
 	"github.com/shop-serverless/shop/shared/testenv"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 const batch = `{"Records":[{"eventID":"1","eventName":"INSERT","eventSource":"aws:dynamodb","awsRegion":"us-east-1",
@@ -72,4 +73,22 @@ func TestStartOffLambdaWithoutATableFailsClearly(t *testing.T) {
 func TestDependencies(t *testing.T) {
 	testenv.ForbidDeps(t, "github.com/shop-serverless/shop/shared/runtime/stream",
 		"github.com/cloudevents/sdk-go", "github.com/shop-serverless/shop/shared/eventbus")
+}
+
+// Each batch runs in a span of its own, and its error comes back as is.
+func TestEachBatchIsTraced(t *testing.T) {
+	var headers []string
+	want := &failure{"publish failed"}
+	h := traced(func(ctx context.Context, _ events.DynamoDBEvent) error {
+		headers = append(headers, tracing.Header(ctx))
+		return want
+	})
+	for range 2 {
+		if err := h(context.Background(), events.DynamoDBEvent{}); err != want {
+			t.Fatalf("err = %v, want the handler's", err)
+		}
+	}
+	if headers[0] == "" || headers[0] == headers[1] {
+		t.Errorf("two batches in one span %q", headers[0])
+	}
 }
