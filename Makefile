@@ -36,7 +36,7 @@ ASL_VALIDATOR := $(CURDIR)/.local/npm/node_modules/.bin/asl-validator
 SCOPES       ?=
 export GATEWAY_PORT
 
-.PHONY: help run stop deploy test test-unit build build-aws generate lint fmt bench token rotate-keys retire-key replay
+.PHONY: help run stop deploy test test-unit build build-aws generate lint fmt bench token rotate-keys retire-key replay trace
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -117,6 +117,10 @@ retire-key: ## remove an old key once nothing can use it (refused with the time 
 
 replay: ## replay archived events to the consumers (they deduplicate): make replay FROM=2h [TO=1h] [TYPES=shop.order.created.v1,...]
 	@$(GO) run ./infra/replay -endpoint $(ENDPOINT) -from '$(FROM)' $(if $(TO),-to '$(TO)') $(if $(TYPES),-types '$(TYPES)')
+
+trace: ## one order's journey on the local stack, as text and a Mermaid diagram: make trace ORDER=<id>
+	@test -n '$(ORDER)' || { echo "usage: make trace ORDER=<order id> (the id POST /v1/orders answered)"; exit 2; }
+	@$(GO) run ./localstack/trace -order '$(ORDER)'
 
 build: ## build every function for this machine into build/local/<name>.zip
 	$(GO) run ./localstack/deploy -build-only -out build/local

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -210,7 +211,11 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		"use_payment_simulator": true,
 		// The switches the local deployer sets, from the same constants:
 		// the e2e suite's fault injection and least-privilege check need them.
-		"function_environment": map[string]string{faults.EnvSwitch: "1", awscalls.EnvSwitch: "1"},
+		// And the emulator's trace collector, which the local deployer names
+		// too (on AWS Lambda sets AWS_XRAY_DAEMON_ADDRESS itself): the live
+		// diff compares the two stacks' environments.
+		"function_environment": map[string]string{faults.EnvSwitch: "1", awscalls.EnvSwitch: "1",
+			"AWS_XRAY_DAEMON_ADDRESS": traceCollector(t, endpoint)},
 		// The emulator has no X-Ray API.
 		"xray_sampling_rules": false,
 	})
@@ -380,6 +385,19 @@ func liveDiff(ctx context.Context, t *testing.T, prefix string) string {
 		return fmt.Sprintf("live diff against the local deployer's stack (%s): %d DIFFERENCES", local, len(diffs))
 	}
 	return fmt.Sprintf("live diff against the local deployer's stack (%s): none", local)
+}
+
+// traceCollector is the address of the trace collector that
+// localstack/ministack.sh runs beside the emulator at endpoint: UDP on
+// 127.0.0.1 at the emulator's port number (the local deployer's
+// traceDaemonAddress).
+func traceCollector(t *testing.T, endpoint string) string {
+	t.Helper()
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Port() == "" {
+		t.Fatalf("AWS_ENDPOINT_URL %q names no port: no trace collector address for the functions", endpoint)
+	}
+	return net.JoinHostPort("127.0.0.1", u.Port())
 }
 
 // startOwnEmulator starts a MiniStack of this test's own on a free port

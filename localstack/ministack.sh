@@ -4,6 +4,11 @@
 #
 #   localstack/ministack.sh install|start|stop|status|ensure
 #
+# Next to MiniStack it runs the local X-Ray daemon stand-in (localstack/xray,
+# built into .local/bin/), on UDP 127.0.0.1:$GATEWAY_PORT, which appends every
+# segment the functions send to .local/traces.jsonl (traces-<port>.jsonl on
+# another port) for `make trace`. It starts and stops with the emulator.
+#
 # GATEWAY_PORT picks the port (default 4566). SFN_WAIT_SCALE, when set, is
 # passed to MiniStack, which multiplies every Step Functions Wait and Retry
 # interval by it (0 skips them, 1 is real time, the default when unset):
@@ -41,6 +46,15 @@ else
   readonly PID_FILE="$STATE_DIR/ministack-$PORT.pid" LOG_FILE="$STATE_DIR/ministack-$PORT.log"
 fi
 readonly LOCK_FILE="$STATE_DIR/ministack-$PORT.lock"
+# The trace collector: its binary is shared by every port, its files are
+# not (a second emulator gets a collector and a traces file of its own).
+readonly XRAY_BIN="$STATE_DIR/bin/xray"
+if [[ "$PORT" == 4566 ]]; then
+  readonly XRAY_PID_FILE="$STATE_DIR/xray.pid" XRAY_LOG_FILE="$STATE_DIR/xray.log" TRACES_FILE="$STATE_DIR/traces.jsonl"
+else
+  readonly XRAY_PID_FILE="$STATE_DIR/xray-$PORT.pid" XRAY_LOG_FILE="$STATE_DIR/xray-$PORT.log" TRACES_FILE="$STATE_DIR/traces-$PORT.jsonl"
+fi
+readonly XRAY_ADDR="127.0.0.1:$PORT"
 
 say() { printf 'ministack: %s\n' "$*"; }
 die() { printf 'ministack: error: %s\n' "$*" >&2; exit 1; }
@@ -49,9 +63,10 @@ usage() {
   cat >&2 <<EOF
 usage: $0 install|start|stop|status|ensure
   install  create .venv and install ministack==$MINISTACK_VERSION if missing or another version
-  start    install if needed, start on 127.0.0.1:\$GATEWAY_PORT (now $PORT) unless something answers there
-  stop     stop the emulator this script started (PID file), with the Lambda processes it spawned
-  status   say whether the emulator answers and whether this script owns it
+  start    install if needed, start on 127.0.0.1:\$GATEWAY_PORT (now $PORT) unless something answers there,
+           with the trace collector on UDP $XRAY_ADDR (into ${TRACES_FILE#"$ROOT"/})
+  stop     stop the emulator this script started (PID file), with the Lambda processes it spawned and the collector
+  status   say whether the emulator answers and whether this script owns it, and whether the collector runs
   ensure   start, then print 'started' (you own it: stop it) or 'reused' (leave it) on the last line
 EOF
   exit 2
@@ -121,6 +136,87 @@ owned_pid() {
   printf '%s\n' "$pid"
 }
 
+# xray_pid prints the collector's PID from its PID file when that process
+# is alive and is our collector for this port (its binary, its address): a
+# recycled PID must never be signalled.
+xray_pid() {
+  [[ -f "$XRAY_PID_FILE" ]] || return 1
+  local pid
+  pid=$(<"$XRAY_PID_FILE")
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  [[ -r "/proc/$pid/cmdline" ]] || return 1
+  local cmdline
+  cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+  [[ "$cmdline" == "$XRAY_BIN -addr $XRAY_ADDR "* ]] || return 1
+  printf '%s\n' "$pid"
+}
+
+# build_xray builds the collector (go's build cache makes a rebuild of an
+# unchanged tree a no-op).
+build_xray() {
+  command -v go >/dev/null 2>&1 || die "go is required to build the trace collector (localstack/xray)"
+  mkdir -p "$(dirname "$XRAY_BIN")"
+  (cd "$ROOT" && go build -trimpath -o "$XRAY_BIN" ./localstack/xray) || die "go build ./localstack/xray failed"
+}
+
+# start_xray starts the collector unless ours already runs, and waits until
+# it listens: a port some other process holds on UDP fails here, loudly.
+# With "fresh" (a new MiniStack: a clean slate) it empties the traces file;
+# otherwise it appends to it.
+start_xray() {
+  local pid
+  if pid=$(xray_pid); then
+    return 0
+  fi
+  rm -f "$XRAY_PID_FILE"
+  build_xray
+  if [[ "${1:-}" == fresh ]]; then
+    : >"$TRACES_FILE"
+  fi
+  # A session of its own: stop_pid signals MiniStack's process group, which
+  # must not take the collector with it before its own stop; 9>&-: it must
+  # not hold the lock.
+  setsid "$XRAY_BIN" -addr "$XRAY_ADDR" -out "$TRACES_FILE" >"$XRAY_LOG_FILE" 2>&1 </dev/null 9>&- &
+  pid=$!
+  printf '%s\n' "$pid" >"$XRAY_PID_FILE"
+  local deadline=$((SECONDS + 10))
+  until grep -q '^xray: listening' "$XRAY_LOG_FILE" 2>/dev/null; do
+    if ! alive "$pid"; then
+      rm -f "$XRAY_PID_FILE"
+      cat "$XRAY_LOG_FILE" >&2 || true
+      die "the trace collector exited during start-up (UDP $XRAY_ADDR taken?)"
+    fi
+    if ((SECONDS >= deadline)); then
+      kill -KILL "$pid" 2>/dev/null || true
+      rm -f "$XRAY_PID_FILE"
+      die "the trace collector did not listen on UDP $XRAY_ADDR within 10s"
+    fi
+    sleep 0.1
+  done
+  say "trace collector on udp://$XRAY_ADDR (pid $pid), writing ${TRACES_FILE#"$ROOT"/}"
+}
+
+# stop_xray stops our collector: SIGTERM, a few seconds, then SIGKILL.
+stop_xray() {
+  local pid
+  if ! pid=$(xray_pid); then
+    [[ ! -f "$XRAY_PID_FILE" ]] || say "trace collector (pid $(<"$XRAY_PID_FILE")) was not running; removed the stale PID file"
+    rm -f "$XRAY_PID_FILE"
+    return 0
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 5))
+  while alive "$pid" && ((SECONDS < deadline)); do
+    sleep 0.1
+  done
+  if alive "$pid"; then
+    say "trace collector (pid $pid) ignored SIGTERM for 5s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$XRAY_PID_FILE"
+  say "stopped the trace collector (pid $pid); traces kept in ${TRACES_FILE#"$ROOT"/}"
+}
+
 log_tail() {
   [[ -f "$LOG_FILE" ]] || return 0
   printf -- '--- last lines of %s ---\n' "$LOG_FILE" >&2
@@ -136,6 +232,7 @@ cmd_start() {
   if pid=$(owned_pid); then
     if healthy; then
       say "already running on port $PORT (pid $pid, started by this script)"
+      start_xray
       START_RESULT=reused
       return 0
     fi
@@ -153,6 +250,9 @@ cmd_start() {
 
   cmd_install
   mkdir -p "$STATE_DIR"
+  # The collector first: a build or a port problem fails before MiniStack
+  # runs, and it listens before any function can send a segment.
+  start_xray fresh
   say "starting MiniStack $MINISTACK_VERSION on 127.0.0.1:$PORT (log: ${LOG_FILE#"$ROOT"/})${SFN_WAIT_SCALE:+, Step Functions waits scaled by $SFN_WAIT_SCALE}"
   # MiniStack runs provided.al2023 functions as host processes that inherit
   # its environment: AWS_ENDPOINT_URL and the test credentials make every
@@ -182,12 +282,14 @@ cmd_start() {
     if ! alive "$pid"; then
       rm -f "$PID_FILE"
       log_tail
+      stop_xray
       die "MiniStack exited during start-up"
     fi
     if ((SECONDS >= deadline)); then
       log_tail
       stop_pid "$pid"
       rm -f "$PID_FILE"
+      stop_xray
       die "MiniStack did not answer $HEALTH_URL within ${START_TIMEOUT}s"
     fi
     sleep 0.2
@@ -258,6 +360,7 @@ stop_pid() {
 
 cmd_stop() {
   lock
+  stop_xray
   if [[ ! -f "$PID_FILE" ]]; then
     say "not started by this script on port $PORT (no ${PID_FILE#"$ROOT"/}); nothing to stop"
     return 0
@@ -281,6 +384,11 @@ cmd_stop() {
 
 cmd_status() {
   local pid owner
+  if pid=$(xray_pid); then
+    say "trace collector on udp://$XRAY_ADDR (pid $pid), $(wc -l <"$TRACES_FILE" 2>/dev/null || echo 0) documents in ${TRACES_FILE#"$ROOT"/}"
+  else
+    say "no trace collector of this script on udp://$XRAY_ADDR"
+  fi
   if pid=$(owned_pid); then
     owner="started by this script, pid $pid"
   else

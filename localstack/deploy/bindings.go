@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
+	neturl "net/url"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
@@ -41,17 +43,34 @@ type bindingValues struct {
 	// queues are the URLs of the stack's queues, by queue name: the value
 	// of a queue binding depends on whose queue it is.
 	queues map[string]string
+	// traceDaemon is the local trace collector's address (localstack/xray),
+	// every function's AWS_XRAY_DAEMON_ADDRESS; "" sets none.
+	traceDaemon string
 }
 
 // stackBindings are the bindings of a local stack whose API is served at
 // apiURL: the simulator is always deployed locally, so the provider's URL
-// is the simulator's path on the stack's API.
+// is the simulator's path on the stack's API; the trace collector listens
+// on UDP 127.0.0.1 at the emulator's port number (localstack/ministack.sh).
 func stackBindings(model *deployment.Deployment, apiURL string) bindingValues {
 	values := map[string]string{deployment.BindingAPIURL: apiURL}
 	if model.PaymentProvider != nil && len(model.PaymentProvider.Simulator) > 0 {
 		values[deployment.BindingPaymentProviderURL] = apiURL + model.PaymentProvider.SimulatorPath
 	}
-	return bindingValues{stack: values, queues: map[string]string{}}
+	return bindingValues{stack: values, queues: map[string]string{}, traceDaemon: traceDaemonAddress(apiURL)}
+}
+
+// traceDaemonAddress is the address of the trace collector of the emulator
+// that serves url (its API or its endpoint): UDP and TCP ports do not
+// clash, so ministack.sh runs the collector on the gateway's port number,
+// and a second emulator on another port has a collector of its own. ""
+// when url names no port.
+func traceDaemonAddress(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil || u.Port() == "" {
+		return ""
+	}
+	return net.JoinHostPort("127.0.0.1", u.Port())
 }
 
 // value is the value of binding in fn's environment, and false when the

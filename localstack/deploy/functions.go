@@ -20,6 +20,10 @@ import (
 	"github.com/shop-serverless/shop/shared/faults"
 )
 
+// traceDaemonVariable is where the X-Ray SDKs (and shared/tracing) look for
+// the daemon to send segments to.
+const traceDaemonVariable = "AWS_XRAY_DAEMON_ADDRESS"
+
 const (
 	functionWait = time.Minute
 	// roleWait bounds the retries of CreateFunction while IAM propagates a
@@ -36,7 +40,12 @@ const (
 //     compensations);
 //   - SHOP_RECORD_AWS_CALLS=1, a log line per AWS call (shared/awscalls),
 //     which the end-to-end run checks against the function's policy, since
-//     the emulator does not enforce IAM.
+//     the emulator does not enforce IAM;
+//
+// and AWS_XRAY_DAEMON_ADDRESS, the local trace collector's address: on AWS
+// Lambda sets it to its own daemon, so neither the model nor Terraform
+// names it; the emulator sets none, and the SDK's default (127.0.0.1:2000)
+// would be every stack's at once.
 func functionEnvironment(fn *deployment.Function, bindings bindingValues) (map[string]string, error) {
 	env := maps.Clone(fn.Environment)
 	if env == nil {
@@ -52,6 +61,9 @@ func functionEnvironment(fn *deployment.Function, bindings bindingValues) (map[s
 	}
 	env[faults.EnvSwitch] = "1"
 	env[awscalls.EnvSwitch] = "1"
+	if bindings.traceDaemon != "" {
+		env[traceDaemonVariable] = bindings.traceDaemon
+	}
 	return env, nil
 }
 

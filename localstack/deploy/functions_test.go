@@ -121,6 +121,33 @@ func TestFunctionEnvironmentSetsTheTestSwitches(t *testing.T) {
 	}
 }
 
+// Every function sends its segments to its own emulator's trace collector:
+// UDP on 127.0.0.1 at the emulator's port number, whatever host the API
+// URL names.
+func TestFunctionEnvironmentNamesTheTraceCollector(t *testing.T) {
+	model := testModel(t)
+	for _, tt := range []struct{ apiURL, want string }{
+		{"http://127.0.0.1:4566/_aws/execute-api/abc/$default", "127.0.0.1:4566"},
+		{"http://localhost:4620/_aws/execute-api/abc/$default", "127.0.0.1:4620"},
+		{"http://emulator/_aws/execute-api/abc/$default", ""}, // no port: nothing to name
+	} {
+		values := stackBindings(model, tt.apiURL)
+		for _, name := range []string{"users-get", "orders-create"} {
+			fn := model.Function(name)
+			got, err := functionEnvironment(fn, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if addr, ok := got[traceDaemonVariable]; addr != tt.want || ok != (tt.want != "") {
+				t.Errorf("API %s: %s has %s=%q (set %v), want %q", tt.apiURL, name, traceDaemonVariable, addr, ok, tt.want)
+			}
+			if _, ok := fn.Environment[traceDaemonVariable]; ok {
+				t.Errorf("the model names %s for %s: on AWS Lambda sets it", traceDaemonVariable, name)
+			}
+		}
+	}
+}
+
 // A function's bindings are filled in from the stack's values, and one the
 // stack has no value for fails the deploy instead of leaving the variable
 // out.

@@ -661,6 +661,9 @@ func checkFunctionsAreTheModel(t *testing.T, c clients, model *deployment.Deploy
 		if have.Env[faults.EnvSwitch] != "1" || have.Env[awscalls.EnvSwitch] != "1" {
 			t.Errorf("function %s: the local test switches are off: %v", fn.FunctionName, have.Env)
 		}
+		if have.Env[traceDaemonVariable] != bindings.traceDaemon || bindings.traceDaemon == "" {
+			t.Errorf("function %s: %s=%q, want the emulator's trace collector %q", fn.FunctionName, traceDaemonVariable, have.Env[traceDaemonVariable], bindings.traceDaemon)
+		}
 
 		checkLogGroup(t, c, fn.LogGroup, model)
 	}
