@@ -17,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewayv2"
 	gtypes "github.com/aws/aws-sdk-go-v2/service/apigatewayv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwtypes "github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	dtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -26,6 +28,7 @@ import (
 	ltypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -760,6 +763,7 @@ func deleteStack(t *testing.T, cfg aws.Config, prefix string) {
 		_, err := logs.DeleteLogGroup(ctx, &cloudwatchlogs.DeleteLogGroupInput{LogGroupName: raw(name)})
 		note("log group "+name, err)
 	}
+	deleteObservability(ctx, cfg, prefix, s, note)
 	for _, err := range errs {
 		t.Errorf("clean up %s: %v", prefix, err)
 	}
@@ -772,5 +776,53 @@ func deleteStack(t *testing.T, cfg aws.Config, prefix string) {
 	empty := &State{}
 	if d := Diff(empty, left); len(d) > 0 {
 		t.Errorf("clean up %s: still there:\n%s", prefix, strings.Join(d, "\n"))
+	}
+}
+
+// deleteObservability deletes the stack's SNS topics, its dashboard and
+// its alarms. The snapshot does not read alarms (readObservability says
+// why), so they are found by name and by the deployer's prefix tag, which
+// tells this stack's from a nested one's (<prefix>-b-...).
+func deleteObservability(ctx context.Context, cfg aws.Config, prefix string, s *State, note func(string, error)) {
+	sc := sns.NewFromConfig(cfg)
+	topics, err := sc.ListTopics(ctx, &sns.ListTopicsInput{})
+	note("list topics", err)
+	if err == nil {
+		for _, tp := range topics.Topics {
+			arn := aws.ToString(tp.TopicArn)
+			if _, mine := s.Topics[replacePrefix(arn[strings.LastIndex(arn, ":")+1:], prefix)]; mine {
+				_, err := sc.DeleteTopic(ctx, &sns.DeleteTopicInput{TopicArn: tp.TopicArn})
+				note("topic "+arn, err)
+			}
+		}
+	}
+	cw := cloudwatch.NewFromConfig(cfg)
+	if len(s.Dashboards) > 0 {
+		_, err := cw.DeleteDashboards(ctx, &cloudwatch.DeleteDashboardsInput{DashboardNames: []string{prefix}})
+		note("dashboard "+prefix, err)
+	}
+	var found []cwtypes.MetricAlarm
+	pages := cloudwatch.NewDescribeAlarmsPaginator(cw, &cloudwatch.DescribeAlarmsInput{AlarmNamePrefix: aws.String(prefix + "-")})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			note("list alarms", err)
+			return
+		}
+		found = append(found, page.MetricAlarms...)
+	}
+	var mine []string
+	for _, a := range found {
+		tags, err := cw.ListTagsForResource(ctx, &cloudwatch.ListTagsForResourceInput{ResourceARN: a.AlarmArn})
+		note("alarm tags "+aws.ToString(a.AlarmName), err)
+		if err == nil && slices.ContainsFunc(tags.Tags, func(t cwtypes.Tag) bool {
+			return aws.ToString(t.Key) == "prefix" && aws.ToString(t.Value) == prefix // localstack/deploy prefixTag
+		}) {
+			mine = append(mine, aws.ToString(a.AlarmName))
+		}
+	}
+	for batch := range slices.Chunk(mine, 100) {
+		_, err := cw.DeleteAlarms(ctx, &cloudwatch.DeleteAlarmsInput{AlarmNames: batch})
+		note("alarms", err)
 	}
 }
