@@ -38,9 +38,10 @@ type document struct {
 		} `json:"response"`
 	} `json:"http"`
 	AWS struct {
-		Operation string `json:"operation"`
-		TableName string `json:"table_name"`
-		QueueURL  string `json:"queue_url"`
+		Operation  string   `json:"operation"`
+		TableName  string   `json:"table_name"`
+		TableNames []string `json:"table_names"` // batch and transaction calls
+		QueueURL   string   `json:"queue_url"`
 	} `json:"aws"`
 	Annotations map[string]any `json:"annotations"`
 	// Subsegments embedded in their parent (what the X-Ray SDKs send when

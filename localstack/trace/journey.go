@@ -138,6 +138,9 @@ func describe(d *document) string {
 		if d.AWS.TableName != "" {
 			s += " " + d.AWS.TableName
 		}
+		if len(d.AWS.TableNames) > 0 {
+			s += " " + strings.Join(d.AWS.TableNames, ",")
+		}
 		return s
 	case kindHTTP:
 		return "HTTP " + d.HTTP.Request.Method + " " + d.HTTP.Request.URL + status(d)

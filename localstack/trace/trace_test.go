@@ -157,6 +157,8 @@ func TestDescribeAndOutcome(t *testing.T) {
 		{"saga step", `{"name":"inventory-reserve","origin":"AWS::Lambda::Function"}`, "function", "ok"},
 		{"AWS call", `{"type":"subsegment","namespace":"aws","name":"DynamoDB","aws":{"operation":"TransactWriteItems","table_name":"shop-orders"}}`,
 			"AWS DynamoDB TransactWriteItems shop-orders", "ok"},
+		{"AWS call on several tables", `{"type":"subsegment","namespace":"aws","name":"DynamoDB","aws":{"operation":"TransactWriteItems","table_names":["shop-inventory","shop-orders"]}}`,
+			"AWS DynamoDB TransactWriteItems shop-inventory,shop-orders", "ok"},
 		{"remote call", `{"type":"subsegment","namespace":"remote","name":"users","http":{"request":{"method":"GET","url":"https://api.example.com/v1/users/u1"},"response":{"status":404}},"error":true}`,
 			"HTTP GET https://api.example.com/v1/users/u1 -> 404", "error"},
 		{"throttled", `{"type":"subsegment","namespace":"aws","name":"SQS","aws":{"operation":"SendMessage"},"error":true,"throttle":true,"cause":{"exceptions":[{"message":"slow down","type":"ThrottlingException"}]}}`,

@@ -3,7 +3,9 @@ package tracing
 import (
 	"context"
 	"errors"
+	"maps"
 	"reflect"
+	"slices"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -45,6 +47,9 @@ func awsSpan(ctx context.Context, in middleware.InitializeInput, next middleware
 		if v := stringField(in.Parameters, field); v != "" {
 			s.setAWS(key, v)
 		}
+	}
+	if tables := tableNames(in.Parameters); len(tables) > 0 {
+		s.setAWS("table_names", tables)
 	}
 	out, md, err := next.HandleInitialize(ctx, in)
 	recordAWSResult(s, md, err)
@@ -89,6 +94,42 @@ func stringField(params any, name string) string {
 		return ""
 	}
 	return f.Elem().String()
+}
+
+// tableNames are the tables a call on several names (DynamoDB's batch and
+// transaction operations: RequestItems keys, TransactItems members'
+// TableName), sorted, as X-Ray's own SDK records them; nil for others.
+func tableNames(params any) []string {
+	v := reflect.ValueOf(params)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	seen := map[string]bool{}
+	if m := v.Elem().FieldByName("RequestItems"); m.IsValid() && m.Kind() == reflect.Map && m.Type().Key().Kind() == reflect.String {
+		for _, k := range m.MapKeys() {
+			seen[k.String()] = true
+		}
+	}
+	if items := v.Elem().FieldByName("TransactItems"); items.IsValid() && items.Kind() == reflect.Slice {
+		for i := range items.Len() {
+			item := items.Index(i)
+			if item.Kind() != reflect.Struct {
+				continue
+			}
+			for j := range item.NumField() { // Put, Update, Delete, ConditionCheck, Get
+				if !item.Type().Field(j).IsExported() {
+					continue // the SDK types embed an unexported marker
+				}
+				if name := stringField(item.Field(j).Interface(), "TableName"); name != "" {
+					seen[name] = true
+				}
+			}
+		}
+	}
+	if len(seen) == 0 {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(seen))
 }
 
 func recordAWSResult(s *Span, md middleware.Metadata, err error) {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -216,5 +217,32 @@ func TestAWSNamesEveryGenerationOfClient(t *testing.T) {
 	if a := sub.Obj("aws"); a["operation"] != "StartExecution" || a["region"] != "us-east-1" ||
 		a["state_machine_arn"] != "arn:aws:states:us-east-1:000000000000:stateMachine:saga" {
 		t.Errorf("aws %v", a)
+	}
+}
+
+func TestTableNamesOfBatchAndTransactionCalls(t *testing.T) {
+	key := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "k"}}
+	tests := []struct {
+		name   string
+		params any
+		want   []string
+	}{
+		{"transaction over two tables", &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{TableName: aws.String("shop-orders"), Item: key}},
+			{ConditionCheck: &types.ConditionCheck{TableName: aws.String("shop-inventory"), Key: key}},
+			{Update: &types.Update{TableName: aws.String("shop-orders"), Key: key}},
+		}}, []string{"shop-inventory", "shop-orders"}},
+		{"batch read", &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{
+			"shop-users": {Keys: []map[string]types.AttributeValue{key}},
+		}}, []string{"shop-users"}},
+		{"one table", &dynamodb.GetItemInput{TableName: aws.String("shop-orders"), Key: key}, nil},
+		{"not an input", "GetItem", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tableNames(tt.params); !slices.Equal(got, tt.want) {
+				t.Errorf("tableNames = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }
