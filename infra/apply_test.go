@@ -271,8 +271,8 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 	for _, healed := range stalls.healed() {
 		rep.note("the emulator lost the response to the AddPermission of " + healed + ", and the provider's retry met its own statement: the statement removed, so the retry added it")
 	}
-	for _, twin := range removeTwinMappings(ctx, t, run) {
-		rep.note("the emulator lost the response to the create of " + twin + ", and made the mapping twice: the twin deleted")
+	for _, twin := range removeTwins(ctx, t, run) {
+		rep.note("the emulator lost the response to a create and made it twice: the twin " + twin + " deleted")
 	}
 	apiURL := strings.TrimSpace(string(run.mustOutput(ctx, "output", "-raw", "api_url")))
 	if !strings.HasPrefix(apiURL, endpoint) {
@@ -436,21 +436,26 @@ func startOwnEmulator(t *testing.T, rep *report) {
 	rep.phases = append(rep.phases, "own emulator on port "+port+" "+time.Since(began).Round(100*time.Millisecond).String())
 }
 
-// removeTwinMappings deletes the event source mappings the emulator made
-// twice and returns them. A create whose response the emulator lost is sent
-// again by the provider's SDK; AWS refuses a second mapping of one queue or
-// stream to one function (ResourceConflictException: the apply would fail
-// and say so), but MiniStack makes a second one. The
-// state knows the mapping whose create answered; the twin, unknown to
-// Terraform, would deliver every record twice, show in the live diff and
-// stay behind after destroy (a mapping outlives its function).
-func removeTwinMappings(ctx context.Context, t *testing.T, run *terraform) []string {
+// removeTwins deletes what the emulator made twice and returns it. A
+// create whose response the emulator lost is sent again by the provider's
+// SDK, and MiniStack makes a second one where AWS would refuse it (a second
+// mapping of one queue to one function, a second route of one route key:
+// ResourceConflictException, ConflictException) or never see it. Terraform's
+// state holds the one whose create answered; the twin, unknown to it,
+// would deliver every record twice or answer beside its route, show in the
+// live diff and stay behind after destroy. Twins are the event source
+// mappings of a function and source, and the routes, integrations and
+// authorizers of the stack's API, that state does not hold (the prefix is
+// new, so nothing else made them). Routes go first: one may target a twin.
+func removeTwins(ctx context.Context, t *testing.T, run *terraform) []string {
 	t.Helper()
 	var state struct {
 		Resources []struct {
 			Module, Type, Name string
 			Instances          []struct {
 				Attributes struct {
+					ID             string `json:"id"`
+					APIID          string `json:"api_id"`
 					UUID           string `json:"uuid"`
 					FunctionARN    string `json:"function_arn"`
 					EventSourceARN string `json:"event_source_arn"`
@@ -465,28 +470,73 @@ func removeTwinMappings(ctx context.Context, t *testing.T, run *terraform) []str
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := lambda.NewFromConfig(cfg)
+	lambdas, apis := lambda.NewFromConfig(cfg), apigatewayv2.NewFromConfig(cfg)
 	var twins []string
+	twin := func(module, typ, name, id string) {
+		twins = append(twins, fmt.Sprintf("%s.%s.%s (%s)", module, typ, name, id))
+	}
+	known := map[string]bool{}   // route, integration and authorizer ids in state
+	byAPI := map[string]string{} // API id -> a module holding its parts, for the report
 	for _, r := range state.Resources {
-		if r.Type != "aws_lambda_event_source_mapping" {
-			continue
-		}
 		for _, in := range r.Instances {
-			a := in.Attributes
-			for p := lambda.NewListEventSourceMappingsPaginator(client, &lambda.ListEventSourceMappingsInput{FunctionName: &a.FunctionARN}); p.HasMorePages(); {
-				page, err := p.NextPage(ctx)
-				if err != nil {
-					t.Fatalf("list the event source mappings of %s: %v", a.FunctionARN, err)
-				}
-				for _, m := range page.EventSourceMappings {
-					if aws.ToString(m.EventSourceArn) != a.EventSourceARN || aws.ToString(m.UUID) == a.UUID {
-						continue
+			switch a := in.Attributes; r.Type {
+			case "aws_apigatewayv2_route", "aws_apigatewayv2_integration", "aws_apigatewayv2_authorizer":
+				known[a.ID] = true
+				byAPI[a.APIID] = r.Module
+			case "aws_lambda_event_source_mapping":
+				for p := lambda.NewListEventSourceMappingsPaginator(lambdas, &lambda.ListEventSourceMappingsInput{FunctionName: &a.FunctionARN}); p.HasMorePages(); {
+					page, err := p.NextPage(ctx)
+					if err != nil {
+						t.Fatalf("list the event source mappings of %s: %v", a.FunctionARN, err)
 					}
-					if _, err := client.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil {
-						t.Fatalf("delete the twin %s of the event source mapping %s: %v", aws.ToString(m.UUID), a.UUID, err)
+					for _, m := range page.EventSourceMappings {
+						if aws.ToString(m.EventSourceArn) != a.EventSourceARN || aws.ToString(m.UUID) == a.UUID {
+							continue
+						}
+						if _, err := lambdas.DeleteEventSourceMapping(ctx, &lambda.DeleteEventSourceMappingInput{UUID: m.UUID}); err != nil {
+							t.Fatalf("delete the twin %s of the event source mapping %s: %v", aws.ToString(m.UUID), a.UUID, err)
+						}
+						twin(r.Module, r.Type, r.Name, aws.ToString(m.UUID))
 					}
-					twins = append(twins, fmt.Sprintf("%s.%s.%s (%s)", r.Module, r.Type, r.Name, aws.ToString(m.UUID)))
 				}
+			}
+		}
+	}
+	for _, api := range slices.Sorted(maps.Keys(byAPI)) {
+		routes, err := apis.GetRoutes(ctx, &apigatewayv2.GetRoutesInput{ApiId: &api, MaxResults: aws.String("500")})
+		if err != nil {
+			t.Fatalf("list the routes of API %s: %v", api, err)
+		}
+		for _, r := range routes.Items {
+			if id := aws.ToString(r.RouteId); !known[id] {
+				if _, err := apis.DeleteRoute(ctx, &apigatewayv2.DeleteRouteInput{ApiId: &api, RouteId: &id}); err != nil {
+					t.Fatalf("delete the twin route %s (%s) of API %s: %v", id, aws.ToString(r.RouteKey), api, err)
+				}
+				twin(byAPI[api], "aws_apigatewayv2_route", aws.ToString(r.RouteKey), id)
+			}
+		}
+		integrations, err := apis.GetIntegrations(ctx, &apigatewayv2.GetIntegrationsInput{ApiId: &api, MaxResults: aws.String("500")})
+		if err != nil {
+			t.Fatalf("list the integrations of API %s: %v", api, err)
+		}
+		for _, in := range integrations.Items {
+			if id := aws.ToString(in.IntegrationId); !known[id] {
+				if _, err := apis.DeleteIntegration(ctx, &apigatewayv2.DeleteIntegrationInput{ApiId: &api, IntegrationId: &id}); err != nil {
+					t.Fatalf("delete the twin integration %s (%s) of API %s: %v", id, aws.ToString(in.IntegrationUri), api, err)
+				}
+				twin(byAPI[api], "aws_apigatewayv2_integration", aws.ToString(in.IntegrationUri), id)
+			}
+		}
+		authorizers, err := apis.GetAuthorizers(ctx, &apigatewayv2.GetAuthorizersInput{ApiId: &api, MaxResults: aws.String("500")})
+		if err != nil {
+			t.Fatalf("list the authorizers of API %s: %v", api, err)
+		}
+		for _, a := range authorizers.Items {
+			if id := aws.ToString(a.AuthorizerId); !known[id] {
+				if _, err := apis.DeleteAuthorizer(ctx, &apigatewayv2.DeleteAuthorizerInput{ApiId: &api, AuthorizerId: &id}); err != nil {
+					t.Fatalf("delete the twin authorizer %s (%s) of API %s: %v", id, aws.ToString(a.Name), api, err)
+				}
+				twin(byAPI[api], "aws_apigatewayv2_authorizer", aws.ToString(a.Name), id)
 			}
 		}
 	}
