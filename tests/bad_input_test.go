@@ -333,7 +333,18 @@ func TestBadInput(t *testing.T) {
 	}
 
 	markers := []string{a.ID, b.ID, p.ID, marker}
-	before := snapshotTables(t)
+	// The setup's own events settle first: notifications keeps both users'
+	// preferences (user.created), a write that would otherwise land between
+	// the two snapshots. (Outbox items are insert-only: they stay until
+	// their TTL.)
+	var before tableSnapshot
+	prefs := naming.Table(prefix(), "notifications") + "|USER#%s|PREFS"
+	eventually(t, func() bool {
+		before = snapshotTables(t)
+		_, prefsA := before[fmt.Sprintf(prefs, a.ID)]
+		_, prefsB := before[fmt.Sprintf(prefs, b.ID)]
+		return prefsA && prefsB
+	}, "the setup's events handled (both users' preferences kept)")
 	t.Run("cases", func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
