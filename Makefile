@@ -60,10 +60,12 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # its last line, and the trap stops it on every exit path, failures included.
 # (Its output is captured and echoed, not tee'd to /dev/stderr: reopening
 # that truncates a log file that stdout and stderr both go to, such as CI's.)
-# go vet, the compilation of every test binary and then `make fuzz` (every
-# Fuzz target for FUZZTIME, one fuzzing worker so the emulator keeps a core)
-# run while the emulator starts and the deployer deploys: neither needs the
-# other. A failing fuzz target fails the run, its output printed.
+# go vet and the compilation of every test binary run while the emulator
+# starts and the deployer deploys: neither needs the other. Then `make fuzz`
+# (every Fuzz target for FUZZTIME, one fuzzing worker) runs beside the test
+# packages rather than before them, which would delay them by its two
+# minutes; the recipe waits for it whatever the tests did, so it never
+# outlives the run, and a failing target fails the run, its output printed.
 # The end-to-end package ends by checking every AWS call the functions made
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
@@ -87,13 +89,12 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-end
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	@mkdir -p $(CURDIR)/.local; ( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null && \
-	   { ( FUZZFLAGS='-parallel 1'; $(FUZZ) ) > $(FUZZ_REPORT) 2>&1 || { cat $(FUZZ_REPORT); exit 1; }; } ) & prep=$$!; \
+	@mkdir -p $(CURDIR)/.local; ( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null ) & prep=$$!; \
 	  ensured=$$(SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE) $(STACK) ensure) || { echo "$$ensured"; exit 1; }; echo "$$ensured"; owner=$${ensured##*$$'\n'}; \
 	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
 	  $(DEPLOY); \
-	  wait $$prep || { echo "go vet, the test build or a fuzz target failed"; exit 1; }; \
-	  tail -n 1 $(FUZZ_REPORT); \
+	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
+	  ( FUZZFLAGS='-parallel 1'; $(FUZZ) ) > $(FUZZ_REPORT) 2>&1 & fuzz=$$!; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) SHOP_EVENTS_REPORT=$(EVENTS_REPORT) SHOP_OBSERVABILITY_REPORT=$(OBSERVABILITY_REPORT) \
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
@@ -103,7 +104,9 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
 	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \
 	  fi; \
-	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
+	  tests=0; $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./... || tests=$$?; \
+	  wait $$fuzz || { cat $(FUZZ_REPORT); echo "a fuzz target failed"; exit 1; }; tail -n 1 $(FUZZ_REPORT); \
+	  test $$tests -eq 0 || exit $$tests; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  test -s $(EVENTS_REPORT) || { echo "no events report: the end-to-end run did not check its events against the catalog"; exit 1; }; \
 	  test -s $(OBSERVABILITY_REPORT) || { echo "no observability report: the end-to-end run did not scan its logs for secrets and metrics"; exit 1; }; \
