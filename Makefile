@@ -18,6 +18,7 @@ PRIVILEGE_REPORT := $(CURDIR)/.local/least-privilege-$(GATEWAY_PORT).txt
 TERRAFORM_REPORT := $(CURDIR)/.local/terraform-$(GATEWAY_PORT).txt
 EVENTS_REPORT := $(CURDIR)/.local/events-$(GATEWAY_PORT).txt
 OBSERVABILITY_REPORT := $(CURDIR)/.local/observability-$(GATEWAY_PORT).txt
+FUZZ_REPORT  := $(CURDIR)/.local/fuzz-$(GATEWAY_PORT).txt
 TERRAFORM    ?= terraform
 TFLINT       := $(CURDIR)/bin/tflint
 TFLINT_VERSION := v0.64.0
@@ -36,9 +37,11 @@ TEST_SFN_WAIT_SCALE ?= 0.2
 ASL_VALIDATOR_VERSION := 4.0.0
 ASL_VALIDATOR := $(CURDIR)/.local/npm/node_modules/.bin/asl-validator
 SCOPES       ?=
+# Seconds of `go test -fuzz` per Fuzz target in `make fuzz` and `make test`.
+FUZZTIME     ?= 3s
 export GATEWAY_PORT
 
-.PHONY: help run stop deploy test test-unit build build-aws generate lint fmt bench token rotate-keys retire-key replay trace
+.PHONY: help run stop deploy test test-unit fuzz build build-aws generate lint fmt bench token rotate-keys retire-key replay trace
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,7 +61,11 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 # (Its output is captured and echoed, not tee'd to /dev/stderr: reopening
 # that truncates a log file that stdout and stderr both go to, such as CI's.)
 # go vet and the compilation of every test binary run while the emulator
-# starts and the deployer deploys: neither needs the other.
+# starts and the deployer deploys: neither needs the other. Then `make fuzz`
+# (every Fuzz target for FUZZTIME, one fuzzing worker) runs beside the test
+# packages rather than before them, which would delay them by its two
+# minutes; the recipe waits for it whatever the tests did, so it never
+# outlives the run, and a failing target fails the run, its output printed.
 # The end-to-end package ends by checking every AWS call the functions made
 # against their roles' policies (tests/main_test.go); go test hides a passing
 # package's output, so the report goes to a file, printed at the end (and a
@@ -82,11 +89,12 @@ deploy: ## (re)deploy to a running local stack; unchanged resources are left alo
 test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-end
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
-	@( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null ) & prep=$$!; \
+	@mkdir -p $(CURDIR)/.local; ( $(GO) vet ./... && $(GO) test -count=1 -run '^$$' ./... > /dev/null ) & prep=$$!; \
 	  ensured=$$(SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE) $(STACK) ensure) || { echo "$$ensured"; exit 1; }; echo "$$ensured"; owner=$${ensured##*$$'\n'}; \
 	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
 	  $(DEPLOY); \
 	  wait $$prep || { echo "go vet or the test build failed"; exit 1; }; \
+	  ( FUZZFLAGS='-parallel 1'; $(FUZZ) ) > $(FUZZ_REPORT) 2>&1 & fuzz=$$!; \
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) SHOP_EVENTS_REPORT=$(EVENTS_REPORT) SHOP_OBSERVABILITY_REPORT=$(OBSERVABILITY_REPORT) \
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
@@ -96,7 +104,9 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
 	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \
 	  fi; \
-	  $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./...; \
+	  tests=0; $(GOTEST) -p $(TEST_PARALLEL) -parallel $(TEST_PARALLEL) ./... || tests=$$?; \
+	  wait $$fuzz || { cat $(FUZZ_REPORT); echo "a fuzz target failed"; exit 1; }; tail -n 1 $(FUZZ_REPORT); \
+	  test $$tests -eq 0 || exit $$tests; \
 	  test -s $(PRIVILEGE_REPORT) || { echo "no least-privilege report: the end-to-end check did not run"; exit 1; }; \
 	  test -s $(EVENTS_REPORT) || { echo "no events report: the end-to-end run did not check its events against the catalog"; exit 1; }; \
 	  test -s $(OBSERVABILITY_REPORT) || { echo "no observability report: the end-to-end run did not scan its logs for secrets and metrics"; exit 1; }; \
@@ -104,6 +114,24 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(EVENTS_REPORT); echo; cat $(OBSERVABILITY_REPORT); echo; cat $(TERRAFORM_REPORT); \
 	  command -v npm >/dev/null 2>&1 || echo "npm: NOT FOUND: asl-validator did not check the saga's definition (functions/orders TestSagaDefinitionValidates skipped)"; \
 	  command -v kubectl >/dev/null 2>&1 || echo "kubectl: NOT FOUND: the generated Knative kustomization was not built (infra/generate TestKustomizationBuilds skipped)"
+
+# Every Fuzz target of every package, found by go test -list (a new one is
+# fuzzed without editing this file), one after another (go test -fuzz takes
+# one target per run), FUZZTIME each. The seeds (f.Add and testdata/fuzz)
+# already run as plain tests in `go test ./...`; this explores beyond them.
+# A failure leaves the input under the package's testdata/fuzz: commit it
+# with the fix, and it stays a regression test.
+FUZZ = log=$$(mktemp); trap 'rm -f $$log' EXIT; \
+  targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { t[n++] = $$1 } /^ok / { for (i = 0; i < n; i++) print $$2, t[i]; n = 0 }'); \
+  test -n "$$targets" || { echo "fuzz: no Fuzz targets found"; exit 1; }; \
+  while read -r pkg target; do \
+  $(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $${FUZZFLAGS:-} $$pkg > $$log 2>&1 \
+  || { cat $$log; echo "fuzz: $$pkg $$target FAILED (the failing input is under the package's testdata/fuzz/$$target)"; exit 1; }; \
+  echo "fuzz: $$target ($$pkg) ok"; \
+  done <<< "$$targets"; \
+  echo "fuzz: $$(wc -l <<< "$$targets") targets, $(FUZZTIME) each: no failure"
+fuzz: ## run every go test -fuzz target for FUZZTIME (default 3s) each
+	@$(FUZZ)
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...

@@ -200,6 +200,19 @@ func TestBackoffNeverOutlivesTheDeadline(t *testing.T) {
 			t.Errorf("%d hits in %v: want one, answered at once rather than waiting past the deadline", srv.hits.Load(), elapsed)
 		}
 	})
+	// Found by FuzzParseRetryAfter: 18446744074 s, multiplied out in
+	// nanoseconds, wrapped to 0.29 s, and the client retried at once.
+	t.Run("an enormous Retry-After is given up on, not wrapped into a short one", func(t *testing.T) {
+		srv := newServer(t, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Retry-After", "18446744074")
+			w.WriteHeader(503)
+		}, jsonBody(200, `{}`))
+		err := newClient(t, srv.URL, nil).GetJSON(context.Background(), "/x", nil)
+		var se *client.StatusError
+		if !errors.As(err, &se) || se.RetryAfter < 24*time.Hour || srv.hits.Load() != 1 {
+			t.Fatalf("err = %v after %d hits, want the 503 at once with its Retry-After", err, srv.hits.Load())
+		}
+	})
 	t.Run("Retry-After within the deadline", func(t *testing.T) {
 		srv := newServer(t, func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Retry-After", "1")

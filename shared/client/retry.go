@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -177,6 +178,11 @@ func parseRetryAfter(v string) time.Duration {
 	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
 		if secs < 0 {
 			return 0
+		}
+		// Saturate: multiplied out, 2^63 ns and more would wrap, and a
+		// server's request for an enormous wait would become a short one.
+		if secs > int(math.MaxInt64/int64(time.Second)) {
+			return math.MaxInt64
 		}
 		return time.Duration(secs) * time.Second
 	}

@@ -109,7 +109,68 @@ func decodeJSON(body []byte, dst any) error {
 		return Errorf(http.StatusBadRequest,
 			"request body must hold a single JSON value; unexpected data at byte offset %d", trailing)
 	}
+	// encoding/json replaces invalid UTF-8 with U+FFFD and keeps the last of
+	// a repeated key: either would store something the client did not mean.
+	// U+FFFD itself is refused too: it is what invalid UTF-8 has already
+	// become when a gateway passed the body on as text (API Gateway does).
+	if !utf8.Valid(body) || bytes.ContainsRune(body, utf8.RuneError) {
+		return Errorf(http.StatusBadRequest, "request body is not valid UTF-8 (or holds U+FFFD, what invalid UTF-8 becomes)")
+	}
+	if name, dup := duplicateKey(body); dup {
+		return &Error{Status: http.StatusBadRequest, Detail: "request body repeats a field",
+			Fields: []problem.FieldError{{Field: clip(name), Message: "given more than once"}}}
+	}
 	return nil
+}
+
+// duplicateKey reports the first object key that body (valid JSON) repeats
+// within one object.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    bool // the next string token of this object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				if top != nil && top.object {
+					top.key = true // this value ends; a key comes next
+				}
+				stack = append(stack, &frame{keys: map[string]bool{}, object: v == '{', key: v == '{'})
+			default:
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if top != nil && top.object && top.key {
+				if top.keys[v] {
+					return v, true
+				}
+				top.keys[v] = true
+				top.key = false
+				continue
+			}
+			if top != nil && top.object {
+				top.key = true
+			}
+		default:
+			if top != nil && top.object {
+				top.key = true
+			}
+		}
+	}
 }
 
 func decodeError(err error, size int) error {

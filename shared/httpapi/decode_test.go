@@ -104,6 +104,16 @@ func TestDecodeErrors(t *testing.T) {
 		{name: "malformed", body: `{"name": }`, wantDetail: "not valid JSON: invalid character '}' looking for beginning of value at byte offset 10"},
 		{name: "truncated", body: `{"name": "Ada"`, wantDetail: "unexpected end at byte offset 14"},
 		{name: "not JSON at all", body: `name=Ada`, wantDetail: "at byte offset 2"},
+		{name: "invalid UTF-8", body: "{\"name\":\"\xff\xfe\",\"price\":{\"amount\":1,\"currency\":\"EUR\"}}", wantDetail: "not valid UTF-8"},
+		{name: "replacement character", body: "{\"name\":\"\uFFFD\",\"price\":{\"amount\":1,\"currency\":\"EUR\"}}", wantDetail: "not valid UTF-8"},
+		{
+			name: "repeated field", body: `{"name":"Ada","price":{"amount":1,"currency":"EUR"},"name":"Bob"}`,
+			wantDetail: "repeats a field", wantFields: []problem.FieldError{{Field: "name", Message: "given more than once"}},
+		},
+		{
+			name: "nested repeated field", body: `{"name":"Ada","price":{"amount":1,"amount":2,"currency":"EUR"}}`,
+			wantDetail: "repeats a field", wantFields: []problem.FieldError{{Field: "amount", Message: "given more than once"}},
+		},
 		{
 			name: "unknown field", body: `{"name":"Ada","price":{"amount":1,"currency":"EUR"},"nmae":"x"}`,
 			wantDetail: "unknown field", wantFields: []problem.FieldError{{Field: "nmae", Message: "unknown field"}},
@@ -269,4 +279,19 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode(%q) *Error without detail", body)
 		}
 	})
+}
+
+func TestDecodeSameKeyInOtherObjects(t *testing.T) {
+	// A key repeated in sibling or nested objects is no repeated field.
+	body := `{"name":"Ada","price":{"amount":1,"currency":"EUR"},"items":[{"sku":"a","quantity":1,"price":{"amount":1,"currency":"EUR"}},{"sku":"b","quantity":2,"price":{"amount":2,"currency":"EUR"}}]}`
+	var dst orderRequest
+	if err := Decode(newRequest(t, "application/json", body), &dst); err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if len(dst.Items) != 2 {
+		t.Fatalf("decoded %+v", dst)
+	}
+	if name, dup := duplicateKey([]byte(`{"a":{"a":1,"b":[{"a":1},{"a":2}]},"b":{"c":{}},"c":[]}`)); dup {
+		t.Errorf("duplicateKey found %q", name)
+	}
 }

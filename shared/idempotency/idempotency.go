@@ -15,9 +15,12 @@
 // starts afresh: its retry runs the operation again.
 //
 // Outcomes for a request carrying a key:
-//   - first time for this caller: the handler runs; a response below 500 is
-//     stored for TTL (24 h by default); a 5xx (or a panic) releases the key
-//     so a retry can run the operation again;
+//   - first time for this caller: the handler runs; a 2xx or 3xx response
+//     is stored for TTL (24 h by default); a 4xx, a 5xx (or a panic)
+//     releases the key so a retry can run the operation again. A 4xx is a
+//     refusal: the operation did not happen, and a request refused for its
+//     input must leave nothing behind (as Stripe saves no result for a
+//     request that failed validation); the client may fix it and retry;
 //   - the same key and the same request again from the same caller: the
 //     stored response, marked with the header Idempotent-Replayed: true;
 //   - the same key with a different request (method, path, query or body,
@@ -253,8 +256,8 @@ func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, pk, key, hash
 		}
 	}()
 	next.ServeHTTP(rec, r)
-	if rec.status >= 500 {
-		return nil
+	if rec.status >= 400 {
+		return nil // refused or failed: the deferred release frees the key
 	}
 	if err := s.complete(ctx, pk, lock, rec); err != nil {
 		// The response went out already; the record stays in progress until

@@ -228,3 +228,18 @@ func TestOversizedBodyPassesThroughToHandler(t *testing.T) {
 		t.Fatalf("oversized: %d, handler saw %d bytes of %d", rec.Code, got, len(body))
 	}
 }
+
+// A refused request (4xx) stores nothing: the same key runs the operation
+// again, and the client may fix its request and retry with that key.
+func TestRefusalIsNotStored(t *testing.T) {
+	c := &counter{status: http.StatusBadRequest}
+	h := newMiddleware(t, idempotency.Options{}).Wrap(c)
+	if rec := do(t, h, "k4", `{"a":1}`); rec.Code != http.StatusBadRequest {
+		t.Fatalf("first: %d", rec.Code)
+	}
+	c.status = http.StatusCreated
+	rec := do(t, h, "k4", `{"a":2}`)
+	if rec.Code != http.StatusCreated || rec.Header().Get(idempotency.HeaderReplayed) != "" || c.runs.Load() != 2 {
+		t.Fatalf("after a 400, the fixed request: %d %s (runs %d), want it run", rec.Code, rec.Body, c.runs.Load())
+	}
+}

@@ -1,11 +1,18 @@
 package runtime
 
 import (
+	"encoding/json"
+	"net/textproto"
+	"reflect"
+	"slices"
+
 	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 func TestReescapePath(t *testing.T) {
@@ -65,6 +72,109 @@ func FuzzHTTPAdapter(f *testing.F) {
 		}
 		if resp.StatusCode != http.StatusTeapot && resp.StatusCode != http.StatusBadRequest {
 			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+}
+
+// FuzzHTTPAdapterEvent feeds whole API Gateway events (payload format 2.0,
+// as JSON, the way the Lambda runtime decodes them) with arbitrary headers,
+// cookies, path parameters and authorizer context. The invocation never
+// fails; the answer is the handler's or a 400; and a request the handler
+// sees carries what the event said: every path parameter as a path value,
+// every header (Host as r.Host), the cookies joined into one Cookie header,
+// and the authorizer context unchanged through APIGatewayContext.
+func FuzzHTTPAdapterEvent(f *testing.F) {
+	f.Add(`{"version":"2.0","rawPath":"/orders/o-1","headers":{"authorization":"Bearer x","host":"h.example","x-a":"1"},`+
+		`"cookies":["a=1","b=2"],"pathParameters":{"id":"o-1"},`+
+		`"requestContext":{"requestId":"r1","http":{"method":"GET","path":"/orders/o-1","protocol":"HTTP/1.1"},`+
+		`"authorizer":{"lambda":{"sub":"u-1","scopes":"orders:read"}}}}`, "id", "o-1", "X-Custom", "v", "c=d", "sub", "u-2")
+	f.Add(`{"rawPath":"/a b","requestContext":{"http":{"method":"BAD METHOD"}}}`, "", "", "", "", "", "", "")
+	f.Add(`{"rawPath":"/x","headers":{"HOST":"","Cookie":"z=1"},"requestContext":{"authorizer":{"jwt":{"claims":{"a":"b"},"scopes":["s"]}}}}`,
+		"a/b", "%2F", "host", "evil", "", "", "")
+	f.Add(`{}`, "{x}", "\x00", "bad header", "\r\n", ";;", "\xff", "\xfe")
+	f.Fuzz(func(t *testing.T, event, param, paramValue, header, headerValue, cookie, authKey, authValue string) {
+		var req events.APIGatewayV2HTTPRequest
+		if json.Unmarshal([]byte(event), &req) != nil {
+			return
+		}
+		if param != "" {
+			if req.PathParameters == nil {
+				req.PathParameters = map[string]string{}
+			}
+			req.PathParameters[param] = paramValue
+		}
+		if header != "" {
+			if req.Headers == nil {
+				req.Headers = map[string]string{}
+			}
+			req.Headers[header] = headerValue
+		}
+		if cookie != "" {
+			req.Cookies = append(req.Cookies, cookie)
+		}
+		if authKey != "" {
+			if req.RequestContext.Authorizer == nil {
+				req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{}
+			}
+			if req.RequestContext.Authorizer.Lambda == nil {
+				req.RequestContext.Authorizer.Lambda = map[string]interface{}{}
+			}
+			req.RequestContext.Authorizer.Lambda[authKey] = authValue
+		}
+		var seen *http.Request
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			seen = r
+			w.WriteHeader(http.StatusTeapot)
+		})
+		resp, err := HTTPAdapter(h)(context.Background(), req)
+		if err != nil {
+			t.Fatalf("Lambda error %v", err)
+		}
+		if seen == nil {
+			if resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("handler not called, status %d", resp.StatusCode)
+			}
+			if ct := resp.Headers["Content-Type"]; !strings.HasPrefix(ct, "application/problem+json") {
+				t.Fatalf("400 without a problem body: content type %q", ct)
+			}
+			return
+		}
+		if resp.StatusCode != http.StatusTeapot {
+			t.Fatalf("handler answered 418, adapter returned %d", resp.StatusCode)
+		}
+		for k, v := range req.PathParameters {
+			if got := seen.PathValue(k); got != v {
+				t.Fatalf("path parameter %q = %q, handler saw %q", k, v, got)
+			}
+		}
+		if len(req.Cookies) > 0 {
+			if got, want := seen.Header.Get("Cookie"), strings.Join(req.Cookies, "; "); got != want {
+				t.Fatalf("cookies %q, handler saw Cookie %q", want, got)
+			}
+		}
+		names := map[string]int{} // names that differ only in case: one wins, unspecified which
+		for k := range req.Headers {
+			names[textproto.CanonicalMIMEHeaderKey(k)]++
+		}
+		for k, v := range req.Headers {
+			ck := textproto.CanonicalMIMEHeaderKey(k)
+			if names[ck] > 1 {
+				continue
+			}
+			switch {
+			case ck == "Host" || ck == "Cookie" && len(req.Cookies) > 0 || ck == "X-Request-Id" && req.RequestContext.RequestID != "":
+				continue
+			}
+			if !slices.Contains(seen.Header.Values(ck), v) {
+				t.Fatalf("header %q: %q, handler saw %q", k, v, seen.Header.Values(ck))
+			}
+		}
+		rc, ok := APIGatewayContext(seen.Context())
+		if !ok {
+			t.Fatal("no API Gateway context in the handler's request")
+		}
+		if !reflect.DeepEqual(rc.Authorizer, req.RequestContext.Authorizer) {
+			t.Fatalf("authorizer context %#v, handler saw %#v", req.RequestContext.Authorizer, rc.Authorizer)
 		}
 	})
 }
