@@ -254,6 +254,9 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			out, err := run.outputWatching(ctx, stalls.watch, "apply", "-auto-approve", "-input=false", "-no-color", varArg)
 			if err == nil {
 				rep.resources = countAdded(out)
+				if slow := slowestCreates(out, 3); slow != "" {
+					rep.note("slowest creates: " + slow)
+				}
 				return nil
 			}
 			lost := lostCreates(out)
@@ -1072,6 +1075,30 @@ func countAdded(out []byte) string {
 	return string(n)
 }
 
+// slowestCreates names the n creates of an apply's output that took
+// longest ("module.x.aws_y.z: Creation complete after 1m2s [id=...]"), the
+// first place to look when the apply phase grows.
+func slowestCreates(out []byte, n int) string {
+	type create struct {
+		address string
+		took    time.Duration
+	}
+	var creates []create
+	for _, m := range creationComplete.FindAllSubmatch(out, -1) {
+		if d, err := time.ParseDuration(string(m[2])); err == nil {
+			creates = append(creates, create{string(m[1]), d})
+		}
+	}
+	slices.SortStableFunc(creates, func(a, b create) int { return cmp.Compare(b.took, a.took) })
+	var names []string
+	for _, c := range creates[:min(n, len(creates))] {
+		names = append(names, c.address+" "+c.took.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+var creationComplete = regexp.MustCompile(`(?m)^(\S+): Creation complete after (\w+)`)
+
 // planChanges keeps the part of a plan that says what would change.
 func planChanges(out []byte) string {
 	s := string(out)
@@ -1144,5 +1171,21 @@ func TestPermissionStallLines(t *testing.T) {
 		if m == nil || !slices.Equal(m[1:], want) {
 			t.Errorf("%q: %q, want %q", line, m, want)
 		}
+	}
+}
+
+func TestSlowestCreates(t *testing.T) {
+	out := []byte(`module.api.aws_apigatewayv2_api.this: Creation complete after 1s [id=abc]
+module.function["a"].aws_lambda_function.this: Still creating... [10s elapsed]
+module.function["a"].aws_lambda_function.this: Creation complete after 1m2s [id=shop-a]
+aws_dynamodb_table.this["orders"]: Creation complete after 12s [id=shop-orders]
+Apply complete! Resources: 3 added, 0 changed, 0 destroyed.
+`)
+	want := `module.function["a"].aws_lambda_function.this 1m2s, aws_dynamodb_table.this["orders"] 12s`
+	if got := slowestCreates(out, 2); got != want {
+		t.Errorf("slowestCreates = %q, want %q", got, want)
+	}
+	if got := slowestCreates([]byte("nothing created"), 3); got != "" {
+		t.Errorf("slowestCreates of no creates = %q, want empty", got)
 	}
 }
