@@ -101,8 +101,17 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		rep.skip("AWS_ENDPOINT_URL is not set: no emulator to apply Terraform to (make test sets it)")
 	}
 	testenv.RequireEmulator(t)
+	// make test asks for an emulator of the test's own
+	// (SHOP_TERRAFORM_OWN_EMULATOR=1): under the load of every other package
+	// on one emulator, MiniStack now and then applies a request and loses its
+	// response, and the provider's SDK sends it again. For an idempotent call
+	// that is harmless; for a create it leaves a twin (CreateIntegration) or a
+	// conflict the provider waits out for minutes (AddPermission). Seen in two
+	// runs of about ten on a shared emulator.
 	if os.Getenv("SHOP_TERRAFORM_OWN_EMULATOR") == "1" {
-		startOwnEmulator(t, rep)
+		began := time.Now()
+		port := testenv.OwnEmulator(t, repoRoot)
+		rep.phases = append(rep.phases, "own emulator on port "+port+" "+time.Since(began).Round(100*time.Millisecond).String())
 	}
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	region := os.Getenv("AWS_REGION")
@@ -401,42 +410,6 @@ func traceCollector(t *testing.T, endpoint string) string {
 		t.Fatalf("AWS_ENDPOINT_URL %q names no port: no trace collector address for the functions", endpoint)
 	}
 	return net.JoinHostPort("127.0.0.1", u.Port())
-}
-
-// startOwnEmulator starts a MiniStack of this test's own on a free port
-// and points the test (and every command it runs) at it, stopping it when
-// the test ends, after the destroy. make test asks for it
-// (SHOP_TERRAFORM_OWN_EMULATOR=1): under the load of every other package on
-// one emulator, MiniStack now and then applies a request and loses its
-// response, and the provider's SDK sends it again. For an idempotent call
-// that is harmless; for a create it leaves a twin (CreateIntegration) or a
-// conflict the provider waits out for minutes (AddPermission). Seen in two
-// runs of about ten on a shared emulator.
-func startOwnEmulator(t *testing.T, rep *report) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	script := filepath.Join(repoRoot, "localstack", "ministack.sh")
-	ministack := func(action string) ([]byte, error) {
-		cmd := exec.Command(script, action)
-		cmd.Env = append(os.Environ(), "GATEWAY_PORT="+port)
-		return cmd.CombinedOutput()
-	}
-	began := time.Now()
-	if out, err := ministack("start"); err != nil {
-		t.Fatalf("start an emulator of its own on port %s: %v\n%s", port, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := ministack("stop"); err != nil {
-			t.Errorf("stop the emulator on port %s: %v\n%s", port, err, out)
-		}
-	})
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:"+port)
-	rep.phases = append(rep.phases, "own emulator on port "+port+" "+time.Since(began).Round(100*time.Millisecond).String())
 }
 
 // removeTwins deletes what the emulator made twice and returns it. A
