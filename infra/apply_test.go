@@ -311,24 +311,8 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			"SHOP_EVENTS_REPORT=" + eventsReport,
 		}, "test", "-count=1", "-timeout", "5m", "-parallel", e2eParallel, "./tests")
 	})
-	switch verdict := firstLine(privilege); {
-	case verdict == "":
-		t.Errorf("the end-to-end run against the Terraform stack wrote no least-privilege report (%s)", privilege)
-	case !strings.HasSuffix(verdict, ": all allowed"):
-		t.Errorf("least privilege on the Terraform stack: %s", verdict)
-		rep.note(verdict)
-	default:
-		rep.note(verdict)
-	}
-	switch verdict := firstLine(eventsReport); {
-	case verdict == "":
-		t.Errorf("the end-to-end run against the Terraform stack wrote no events report (%s)", eventsReport)
-	case !strings.HasSuffix(verdict, ": all match their schemas"):
-		t.Errorf("events on the Terraform stack: %s", verdict)
-		rep.note(verdict)
-	default:
-		rep.note(verdict)
-	}
+	rep.verdict(t, privilege, "least-privilege", "least privilege", ": all allowed")
+	rep.verdict(t, eventsReport, "events", "events", ": all match their schemas")
 
 	// 6. The live diff against the local deployer's stack on the same
 	// emulator, deployed here (where it is there already, the deploy
@@ -905,6 +889,22 @@ func (r *report) phase(name string, f func() error) {
 }
 
 func (r *report) note(s string) { r.notes = append(r.notes, s) }
+
+// verdict notes the first line of the report file an end-to-end run on the
+// Terraform stack wrote (kind names the report, what its subject), and
+// fails the test when it is missing or does not end in pass.
+func (r *report) verdict(t *testing.T, file, kind, what, pass string) {
+	t.Helper()
+	switch verdict := firstLine(file); {
+	case verdict == "":
+		t.Errorf("the end-to-end run against the Terraform stack wrote no %s report (%s)", kind, file)
+	case !strings.HasSuffix(verdict, pass):
+		t.Errorf("%s on the Terraform stack: %s", what, verdict)
+		r.note(verdict)
+	default:
+		r.note(verdict)
+	}
+}
 
 func (r *report) write() {
 	var text string
