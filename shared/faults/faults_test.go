@@ -243,8 +243,10 @@ func TestUnreadableSwitchInjectsNothing(t *testing.T) {
 
 func TestSetRejectsBadFaults(t *testing.T) {
 	for _, f := range []Fault{
-		{Mode: "crash"},
+		{Mode: "explode"},
 		{Mode: ModeError, Status: 200},
+		{Mode: ModeCrash, Rate: -0.1},
+		{Mode: ModeThrottle, Rate: 1.5},
 		{Mode: ModeError, Status: 600},
 		{Mode: ModeLatency},
 		{Mode: ModeLatency, Latency: time.Hour},
