@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -361,4 +362,27 @@ func (m *machineryProbe) PutItem(ctx context.Context, in *dynamodb.PutItemInput,
 func (m *machineryProbe) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	m.count(ctx)
 	return m.memDB.DeleteItem(ctx, in, o...)
+}
+
+// An HTTP request's Idempotency-Key is its key: a keyed fault breaks one
+// client's order and no other request.
+func TestMiddlewareKeysByIdempotencyKey(t *testing.T) {
+	ctx := context.Background()
+	sw := newMemDB()
+	i, _ := enabled(t, sw, "orders")
+	if err := Set(ctx, sw, "orders", "users-get", Fault{Mode: ModeError, Status: 502, Key: "key-1"}); err != nil {
+		t.Fatal(err)
+	}
+	h := i.Middleware(&okHandler{})
+	for key, want := range map[string]int{"key-1": 502, "key-2": http.StatusNoContent, "": http.StatusNoContent} {
+		req := httptest.NewRequest(http.MethodPost, "/v1/orders", nil)
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Idempotency-Key %q: status %d, want %d", key, rec.Code, want)
+		}
+	}
 }

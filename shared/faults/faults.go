@@ -101,11 +101,13 @@ type Fault struct {
 	// other tests use the same function; such a fault never applies to
 	// Inject, whose callers have no request path.
 	Path string
-	// Key, if set, confines the fault to InjectKey calls with that key (a
-	// saga step passes its order id), so one test can fail one order's step
-	// while concurrent orders run through the same function; such a fault
-	// never applies to Inject or Middleware, which have no key. A fault
-	// without a Key applies to InjectKey as to Inject.
+	// Key, if set, confines the fault to the invocations about that key:
+	// Begin and InjectKey with it (a saga step passes its order id, a
+	// consumer or relay the event's subject) and HTTP requests with it as
+	// their Idempotency-Key (one client's order, in Middleware), so one test
+	// can fail one order while concurrent orders run through the same
+	// function; such a fault never applies to Inject, which has no key. A
+	// fault without a Key applies to keyed invocations too.
 	Key string
 	// Rate is the share of matching invocations the fault applies to: 0 or
 	// 1 every one, 0<Rate<1 that fraction of them, each drawn at random.
@@ -170,7 +172,7 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, err := i.inject(r.Context(), r.URL.Path, "")
+		ctx, err := i.begin(r.Context(), r.URL.Path, r.Header.Get(httpapi.HeaderIdempotencyKey))
 		if err != nil {
 			status := DefaultStatus
 			var ie *InjectedError
@@ -218,6 +220,12 @@ func (i *Injector) InjectKey(ctx context.Context, key string) error {
 // of one function (two tests, two orders) stand side by side; it is read on
 // every call, uncached, since each key is asked about a few times at most.
 func (i *Injector) Begin(ctx context.Context, key string) (context.Context, error) {
+	return i.begin(ctx, "", key)
+}
+
+// begin applies the fault for an invocation of path ("" for one that is not
+// an HTTP request) about key ("" for none).
+func (i *Injector) begin(ctx context.Context, path, key string) (context.Context, error) {
 	if !i.enabled() {
 		return ctx, nil
 	}
@@ -230,7 +238,7 @@ func (i *Injector) Begin(ctx context.Context, key string) (context.Context, erro
 			return i.apply(ctx, f)
 		}
 	}
-	return i.inject(ctx, "", key)
+	return i.inject(ctx, path, key)
 }
 
 // inject applies the current fault to an invocation of path ("" for one
