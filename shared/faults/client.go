@@ -25,6 +25,9 @@ type plan struct {
 	function string
 	exit     func(code int)
 	once     sync.Once // a crash happens once, even if exit returns (tests)
+	// spend clears a keyed crash fault's switch before the crash (nil for
+	// a fault without a Key).
+	spend func(ctx context.Context) error
 }
 
 type planKey struct{}
@@ -108,9 +111,17 @@ func Committed(ctx context.Context, what string) {
 	}
 }
 
-// crash logs one line and exits, as a process killed after its write.
+// crash logs one line and exits, as a process killed after its write. A
+// keyed crash is spent first: its switch is cleared, so that the retry of
+// the crashed invocation runs (a crash is an event, not a state).
 func crash(ctx context.Context, p *plan, after string) {
 	p.once.Do(func() {
+		if p.spend != nil {
+			if err := p.spend(context.WithoutCancel(ctx)); err != nil {
+				log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "faults: cannot clear the keyed crash; it stays on",
+					slog.String("function", p.function), slog.String("error", err.Error()))
+			}
+		}
 		log.FromContext(ctx).LogAttrs(ctx, slog.LevelError, "injected crash",
 			slog.String("function", p.function), slog.String("after", after), slog.Int("exitCode", CrashExitCode))
 		p.exit(CrashExitCode)

@@ -386,3 +386,49 @@ func TestMiddlewareKeysByIdempotencyKey(t *testing.T) {
 		}
 	}
 }
+
+// A keyed crash happens once: the crashing invocation clears its switch,
+// so the retry runs. A keyless one stays on.
+func TestKeyedCrashIsSpent(t *testing.T) {
+	ctx := context.Background()
+	sw := newMemDB()
+	i, c := enabled(t, sw, "orders")
+	var ex exits
+	i.exit = ex.exit
+	db := faultyClient(t, &fakeDynamoDB{status: 200, body: `{}`})
+	if err := Set(ctx, sw, "orders", "users-get", Fault{Mode: ModeCrash, Key: "order-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		armed, err := i.Begin(ctx, "order-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := put(armed, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ex.codes) != 1 {
+		t.Errorf("a keyed crash: %d exits over two invocations, want 1", len(ex.codes))
+	}
+	if f, _ := get(ctx, sw, "orders", "users-get", "order-1"); f != nil {
+		t.Errorf("the keyed crash's switch is still on: %+v", *f)
+	}
+
+	if err := Set(ctx, sw, "orders", "users-get", Fault{Mode: ModeCrash}); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(cacheFor)
+	for range 2 {
+		armed, err := i.Begin(ctx, "order-2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := put(armed, db); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(ex.codes) != 3 {
+		t.Errorf("a keyless crash: %d exits over two more invocations, want 2 more", len(ex.codes)-1)
+	}
+}

@@ -68,7 +68,11 @@ const (
 	// ModeCrash: the process exits right after the function's own change is
 	// committed (its first successful PutItem, UpdateItem, DeleteItem or
 	// TransactWriteItems through its DynamoDB client; a relay's first
-	// successful publish), before it answers.
+	// successful publish), before it answers. A fault with a Key crashes
+	// once: the crashing process clears it first, so the retry of the
+	// crashed invocation (a saga step's, a redelivered event's, a client's)
+	// shows the recovery. Without a Key every matching invocation that
+	// writes crashes (Rate: that share of them) until the fault ends.
 	ModeCrash = "crash"
 	// ModeThrottle: the function's DynamoDB calls fail as DynamoDB
 	// throttling (*types.ProvisionedThroughputExceededException, as the SDK
@@ -268,7 +272,11 @@ func (i *Injector) apply(ctx context.Context, f *Fault) (context.Context, error)
 			return ctx, fmt.Errorf("injected latency: %w", err)
 		}
 	case ModeCrash, ModeThrottle:
-		return withPlan(ctx, &plan{mode: f.Mode, function: i.function, exit: i.exit}), nil
+		p := &plan{mode: f.Mode, function: i.function, exit: i.exit}
+		if f.Mode == ModeCrash && f.Key != "" {
+			p.spend = func(ctx context.Context) error { return ClearKey(ctx, i.db, i.table, i.function, f.Key) }
+		}
+		return withPlan(ctx, p), nil
 	}
 	return withPlan(ctx, nil), nil
 }
