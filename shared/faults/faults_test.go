@@ -328,6 +328,16 @@ func TestReadingTheSwitchIsRecordedAsLocalOnly(t *testing.T) {
 	if !ok || c.Operation != "GetItem" || c.LocalOnly != "faults" {
 		t.Errorf("recorded %q, want a GetItem marked local-only (faults)", &out)
 	}
+
+	// A function clears its keyed crash before crashing: local only too.
+	out.Reset()
+	if err := ClearKey(t.Context(), db, "shop-users", "users-get", "order-1"); err != nil {
+		t.Fatal(err)
+	}
+	c, ok = awscalls.ParseLine(strings.TrimSpace(out.String()))
+	if !ok || c.Operation != "DeleteItem" || c.LocalOnly != "faults" {
+		t.Errorf("recorded %q, want a DeleteItem marked local-only (faults)", &out)
+	}
 }
 
 // A fault with a Path breaks that resource only: other requests to the
