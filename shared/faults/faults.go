@@ -429,6 +429,13 @@ func Set(ctx context.Context, db store.DB, table, function string, f Fault) erro
 	return nil
 }
 
+// Get returns the fault switched on for function (for key, if not ""), as
+// Set stored it, or nil for none: a test's way to see that a keyed crash
+// happened (the crash clears it).
+func Get(ctx context.Context, db store.DB, table, function, key string) (*Fault, error) {
+	return get(ctx, db, table, function, key)
+}
+
 // Clear switches function's fault off (within a second, as Set).
 func Clear(ctx context.Context, db store.DB, table, function string) error {
 	return ClearKey(ctx, db, table, function, "")
