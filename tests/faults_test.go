@@ -351,3 +351,36 @@ func TestOrderCreateThrottled(t *testing.T) {
 	}
 	eventually(t, func() bool { return stockOf(t, p.ID) == stock{Available: 4, Sold: 1} }, "one unit sold")
 }
+
+// The orders relay dies right after publishing an order's first event and
+// before its batch is done: the stream hands the batch over again and the
+// event is published again under the same id. The bus is at least once;
+// the consumers absorb it: one distinct event, one notification.
+func TestRelayCrashAfterPublish(t *testing.T) {
+	t.Parallel()
+	skipEventsOnKnative(t)
+	s := newShopper(t)
+	p := newProduct(t, 5)
+	key := idemKey(t)
+	id := orders.OrderID(s.ID, key)
+	setFault(t, "orders", "orders-relay", faults.Fault{Mode: faults.ModeCrash, Key: id})
+	o, r := placeOrder(t, s, key, orderBody("tok_visa", line(p.ID, 1)))
+	expect(t, r, http.StatusAccepted)
+	awaitEnd(t, s, o.ID, "CONFIRMED", "")
+	awaitEvents(t, "order.created despite the relay's crash", 1, bySubject("shop.order.created.v1", o.ID))
+	wantSpent(t, "orders", "orders-relay", id)
+	awaitNotifications(t, s.ID, s.Token, 1, func(n notification) bool { return n.OrderID == o.ID && n.Type == "shop.order.created.v1" })
+	time.Sleep(2 * time.Second) // room for a late redelivery to do harm
+	if _, n := capture.matching(bySubject("shop.order.created.v1", o.ID)); n != 1 {
+		t.Errorf("%d distinct order.created events for one order, want 1", n)
+	}
+	created := 0
+	for _, n := range notificationsOf(t, s.ID, s.Token) {
+		if n.OrderID == o.ID && n.Type == "shop.order.created.v1" {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Errorf("%d order.created notifications for one order, want 1", created)
+	}
+}
