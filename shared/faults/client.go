@@ -21,10 +21,9 @@ import (
 // (Begin, Middleware): nil when nothing is left to do, else a crash or
 // throttle for the function's DynamoDB client.
 type plan struct {
-	mode     string
-	function string
-	exit     func(code int)
-	once     sync.Once // a crash happens once, even if exit returns (tests)
+	mode string
+	exit func(code int)
+	once sync.Once // a crash happens once, even if exit returns (tests)
 	// spend clears a keyed crash fault's switch before the crash (nil for
 	// a fault without a Key).
 	spend func(ctx context.Context) error
@@ -87,8 +86,7 @@ func dynamoDBFault(ctx context.Context, in middleware.InitializeInput, next midd
 	operation := awsmiddleware.GetOperationName(ctx)
 	switch p.mode {
 	case ModeThrottle:
-		log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "injected throttling",
-			slog.String("function", p.function), slog.String("operation", operation))
+		log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "injected throttling", slog.String("operation", operation))
 		return middleware.InitializeOutput{}, middleware.Metadata{}, &types.ProvisionedThroughputExceededException{
 			Message: aws.String(fmt.Sprintf("injected fault: the level of configured provisioned throughput for the table was exceeded (%s)", operation)),
 		}
@@ -119,11 +117,12 @@ func crash(ctx context.Context, p *plan, after string) {
 		if p.spend != nil {
 			if err := p.spend(context.WithoutCancel(ctx)); err != nil {
 				log.FromContext(ctx).LogAttrs(ctx, slog.LevelWarn, "faults: cannot clear the keyed crash; it stays on",
-					slog.String("function", p.function), slog.String("error", err.Error()))
+					slog.String("error", err.Error()))
 			}
 		}
+		// The function's logger names the function already.
 		log.FromContext(ctx).LogAttrs(ctx, slog.LevelError, "injected crash",
-			slog.String("function", p.function), slog.String("after", after), slog.Int("exitCode", CrashExitCode))
+			slog.String("after", after), slog.Int("exitCode", CrashExitCode))
 		p.exit(CrashExitCode)
 	})
 }

@@ -272,7 +272,7 @@ func (i *Injector) apply(ctx context.Context, f *Fault) (context.Context, error)
 			return ctx, fmt.Errorf("injected latency: %w", err)
 		}
 	case ModeCrash, ModeThrottle:
-		p := &plan{mode: f.Mode, function: i.function, exit: i.exit}
+		p := &plan{mode: f.Mode, exit: i.exit}
 		if f.Mode == ModeCrash && f.Key != "" {
 			p.spend = func(ctx context.Context) error { return ClearKey(ctx, i.db, i.table, i.function, f.Key) }
 		}
