@@ -200,7 +200,7 @@ func (i *Injector) Inject(ctx context.Context) error {
 	if decided(ctx) {
 		return nil
 	}
-	_, err := i.inject(ctx, "", "")
+	_, err := i.inject(ctx, "")
 	return err
 }
 
@@ -242,12 +242,12 @@ func (i *Injector) begin(ctx context.Context, path, key string) (context.Context
 			return i.apply(ctx, f)
 		}
 	}
-	return i.inject(ctx, path, key)
+	return i.inject(ctx, path)
 }
 
-// inject applies the current fault to an invocation of path ("" for one
-// that is not an HTTP request) about key ("" for none).
-func (i *Injector) inject(ctx context.Context, path, _ string) (context.Context, error) {
+// inject applies the function's fault without a Key (cached: current) to
+// an invocation of path ("" for one that is not an HTTP request).
+func (i *Injector) inject(ctx context.Context, path string) (context.Context, error) {
 	if !i.enabled() {
 		return ctx, nil
 	}
