@@ -181,6 +181,7 @@ func TestSagaStepCrashAfterWrite(t *testing.T) {
 	for _, step := range []struct{ state, service, function string }{
 		{"Reserve", "inventory", "inventory-reserve"},
 		{"Charge", "payments", "payments-charge"},
+		{"Commit", "inventory", "inventory-commit"}, // after the order is CONFIRMED: once no Retry took a crash, an operator's
 	} {
 		t.Run(step.state, func(t *testing.T) {
 			t.Parallel()
@@ -206,6 +207,35 @@ func TestSagaStepCrashAfterWrite(t *testing.T) {
 			eventually(t, func() bool { return stockOf(t, p.ID) == stock{Available: 4, Sold: 1} }, "one unit sold")
 		})
 	}
+}
+
+// A compensation's step dies after its write: Refund, after Confirm failed
+// following the charge. It is retried like any step, and the money goes
+// back once.
+func TestSagaCompensationCrashAfterWrite(t *testing.T) {
+	t.Parallel()
+	skipSagaOnKnative(t)
+	s := newShopper(t)
+	p := newProduct(t, 4)
+	key := idemKey(t)
+	id := orders.OrderID(s.ID, key)
+	faultConfirm(t, id, faults.Fault{Mode: faults.ModeError})
+	setFault(t, "payments", "payments-refund", faults.Fault{Mode: faults.ModeCrash, Key: id})
+	o, r := placeOrder(t, s, key, orderBody("tok_visa", line(p.ID, 2)))
+	expect(t, r, http.StatusAccepted)
+	awaitEnd(t, s, o.ID, "CANCELLED", "INTERNAL")
+	failures := stepFailures(t, o.ID)
+	t.Logf("failed attempts: %v", failures)
+	if !slices.Contains(failures, "Refund: Runtime.ExitError") {
+		t.Errorf("no crashed Refund attempt in the history (%v)", failures)
+	}
+	pay, r := getPayment(t, s, o.ID)
+	expect(t, r, http.StatusOK)
+	if pay.Status != "REFUNDED" {
+		t.Errorf("payment %+v, want REFUNDED", pay)
+	}
+	wantLedger(t, o.ID, 1, 1)
+	eventually(t, func() bool { return stockOf(t, p.ID) == stock{Available: 4} }, "the stock released")
 }
 
 // The notifications consumer dies right after writing the first event's
