@@ -36,8 +36,28 @@ func setFault(t *testing.T, service, function string, f faults.Fault) {
 	t.Cleanup(func() { _ = faults.ClearKey(context.Background(), db, table, function, f.Key) })
 }
 
+// awaitExecution waits for the order's one execution to end (an order is
+// CONFIRMED before its Commit step runs) and returns how it ended.
+func awaitExecution(t *testing.T, orderID string) sfntypes.ExecutionStatus {
+	t.Helper()
+	deadline := time.Now().Add(sagaDeadline)
+	for {
+		ex := executions(t, orderID)
+		if len(ex) != 1 {
+			t.Fatalf("%d executions named %s, want 1", len(ex), orderID)
+		}
+		if ex[0].Status != sfntypes.ExecutionStatusRunning {
+			return ex[0].Status
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the execution of order %s still runs after %v", orderID, sagaDeadline)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
 // stepFailures are the errors of the failed attempts of the order's saga
-// steps, by the Task state's name ("Reserve: Lambda.Unknown").
+// steps so far, by the Task state's name ("Reserve: Runtime.ExitError").
 func stepFailures(t *testing.T, orderID string) []string {
 	t.Helper()
 	ex := executions(t, orderID)
@@ -193,6 +213,9 @@ func TestSagaStepCrashAfterWrite(t *testing.T) {
 			o, r := placeOrder(t, s, key, orderBody("tok_visa", line(p.ID, 1)))
 			expect(t, r, http.StatusAccepted)
 			awaitEnd(t, s, o.ID, "CONFIRMED", "")
+			if st := awaitExecution(t, o.ID); st != sfntypes.ExecutionStatusSucceeded {
+				t.Errorf("execution %s: %s", st, executionSummary(t, o.ID))
+			}
 			failures := stepFailures(t, o.ID)
 			t.Logf("failed attempts: %v", failures)
 			if !slices.ContainsFunc(failures, func(f string) bool { return strings.HasPrefix(f, step.state+": ") }) {
@@ -224,6 +247,9 @@ func TestSagaCompensationCrashAfterWrite(t *testing.T) {
 	o, r := placeOrder(t, s, key, orderBody("tok_visa", line(p.ID, 2)))
 	expect(t, r, http.StatusAccepted)
 	awaitEnd(t, s, o.ID, "CANCELLED", "INTERNAL")
+	if st := awaitExecution(t, o.ID); st != sfntypes.ExecutionStatusSucceeded {
+		t.Errorf("execution %s: %s", st, executionSummary(t, o.ID))
+	}
 	failures := stepFailures(t, o.ID)
 	t.Logf("failed attempts: %v", failures)
 	if !slices.Contains(failures, "Refund: Runtime.ExitError") {
