@@ -32,9 +32,23 @@ var transient = []string{
 	runtime.TransientErrorType, // any step error without a domain name (shared/runtime)
 	"States.Timeout",           // a Task's TimeoutSeconds passed: the step is idempotent, so run it again
 	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
-	"Lambda.Unknown",          // the function process died (the emulator's name for it)
+	"Lambda.Unknown",          // Lambda failed the invocation without saying why
+	"Runtime.ExitError",       // the function's process exited before answering (a crash: AWS's and the emulator's name)
 	"PaymentUnavailable",      // payments: the provider timed out, failed or its breaker is open
 	"ReservationNotCommitted", // inventory: restock of a confirmation whose commit is still under way
+}
+
+// processDied are the errors a Task sees when its function's process dies
+// mid-invocation; every Task retries them.
+var processDied = []string{"Runtime.ExitError", "Lambda.Unknown"}
+
+type retry = struct {
+	ErrorEquals     []string `json:"ErrorEquals"`
+	IntervalSeconds int      `json:"IntervalSeconds"`
+	MaxAttempts     int      `json:"MaxAttempts"`
+	BackoffRate     float64  `json:"BackoffRate"`
+	MaxDelaySeconds int      `json:"MaxDelaySeconds"`
+	JitterStrategy  string   `json:"JitterStrategy"`
 }
 
 type state struct {
@@ -50,14 +64,7 @@ type state struct {
 		Assign    map[string]string `json:"Assign"`
 		Next      string            `json:"Next"`
 	} `json:"Choices"`
-	Retry []struct {
-		ErrorEquals     []string `json:"ErrorEquals"`
-		IntervalSeconds int      `json:"IntervalSeconds"`
-		MaxAttempts     int      `json:"MaxAttempts"`
-		BackoffRate     float64  `json:"BackoffRate"`
-		MaxDelaySeconds int      `json:"MaxDelaySeconds"`
-		JitterStrategy  string   `json:"JitterStrategy"`
-	} `json:"Retry"`
+	Retry []retry `json:"Retry"`
 	Catch []struct {
 		ErrorEquals []string          `json:"ErrorEquals"`
 		Assign      map[string]string `json:"Assign"`
@@ -154,6 +161,14 @@ func TestSagaDefinitionStructure(t *testing.T) {
 		if len(s.Retry) == 0 {
 			t.Errorf("%s: no Retry: a transient failure would end the order", name)
 		}
+		// A step whose process dies (after its write, before its answer) is
+		// run again: it is idempotent, and the retry answers what the dead
+		// one would have (tests/faults_test.go crashes steps on the emulator).
+		for _, died := range processDied {
+			if !slices.ContainsFunc(s.Retry, func(r retry) bool { return slices.Contains(r.ErrorEquals, died) }) {
+				t.Errorf("%s: does not retry %s: a crashed invocation would end the order (or need an operator) instead of running again", name, died)
+			}
+		}
 		for _, r := range s.Retry {
 			for _, e := range r.ErrorEquals {
 				if !slices.Contains(transient, e) {
@@ -183,7 +198,7 @@ func TestSagaDefinitionStructure(t *testing.T) {
 		}
 		for _, c := range s.Catch {
 			for _, e := range c.ErrorEquals {
-				if !strings.HasPrefix(e, "States.") && !strings.HasPrefix(e, "Lambda.") && e != runtime.TransientErrorType && !known[e] {
+				if !strings.HasPrefix(e, "States.") && !strings.HasPrefix(e, "Lambda.") && !slices.Contains(processDied, e) && e != runtime.TransientErrorType && !known[e] {
 					t.Errorf("%s: catches %s, which no errors.go names (errmap.New)", name, e)
 				}
 			}

@@ -39,7 +39,7 @@ type Shared struct {
 // NewShared returns shared state kept in table (the platform table:
 // naming.Table(prefix, naming.PlatformService)).
 func NewShared(db store.DB, table string) *Shared {
-	return &Shared{db: db, table: table}
+	return &Shared{db: store.MachineryDB(db), table: table} // bookkeeping (store.Machinery)
 }
 
 const (

@@ -9,8 +9,24 @@
 //
 //	faults.Set(ctx, db, usersTable, "users-get", faults.Fault{Mode: faults.ModeError, Status: 503})
 //
-// A saga step calls injector.InjectKey(ctx, orderID) instead, and a test
-// breaks one order's step only with a fault carrying that Key.
+// Saga steps (shared/stepfn), event consumers (shared/runtime/consumer) and
+// outbox relays get their fault through Begin, keyed by the order id or the
+// event's subject, and a test breaks one order's step only with a fault
+// carrying that Key.
+//
+// Error and latency faults act before the function runs. Crash and throttle
+// faults act through the function's DynamoDB client, which must be made
+// with DynamoDBOptions; the context Begin (or Middleware) returns carries
+// them to it:
+//
+//	db := dynamodb.NewFromConfig(awsCfg, faults.DynamoDBOptions()...)
+//
+// A crash ends the process right after the function's first successful
+// write (its own change committed, its answer not given), as a crash would;
+// a throttle fails its DynamoDB calls as DynamoDB's throttling does once the
+// SDK's retries are spent. Neither touches the platform's bookkeeping
+// (store.Machinery: idempotency records, consumer claims, breaker state,
+// the switch itself): a test aid must not break the machinery it tests.
 //
 // The switch is an item in the function's own service table (pk
 // FAULT#<function>, sk FAULT), so it needs no other AWS service and no
@@ -23,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"strconv"
@@ -48,7 +65,23 @@ const EnvSwitch = "SHOP_FAULTS"
 const (
 	ModeError   = "error"   // answer with Status instead of running the function
 	ModeLatency = "latency" // wait Latency, then run the function
+	// ModeCrash: the process exits right after the function's own change is
+	// committed (its first successful PutItem, UpdateItem, DeleteItem or
+	// TransactWriteItems through its DynamoDB client; a relay's first
+	// successful publish), before it answers. A fault with a Key crashes
+	// once: the crashing process clears it first, so the retry of the
+	// crashed invocation (a saga step's, a redelivered event's, a client's)
+	// shows the recovery. Without a Key every matching invocation that
+	// writes crashes (Rate: that share of them) until the fault ends.
+	ModeCrash = "crash"
+	// ModeThrottle: the function's DynamoDB calls fail as DynamoDB
+	// throttling (*types.ProvisionedThroughputExceededException, as the SDK
+	// returns it once its own retries are spent).
+	ModeThrottle = "throttle"
 )
+
+// CrashExitCode is the status an injected crash exits with.
+const CrashExitCode = 3
 
 // DefaultStatus is an error fault's status when Fault.Status is 0.
 const DefaultStatus = http.StatusServiceUnavailable
@@ -63,7 +96,7 @@ const maxLatency = 15 * time.Minute
 
 // Fault is what a function should do instead of, or before, its work.
 type Fault struct {
-	Mode    string        // ModeError or ModeLatency
+	Mode    string        // ModeError, ModeLatency, ModeCrash or ModeThrottle
 	Status  int           // error mode: the status to answer (400-599; default 503)
 	Latency time.Duration // latency mode: how long to wait
 	Until   time.Time     // optional: the fault ends by itself then
@@ -72,12 +105,17 @@ type Fault struct {
 	// other tests use the same function; such a fault never applies to
 	// Inject, whose callers have no request path.
 	Path string
-	// Key, if set, confines the fault to InjectKey calls with that key (a
-	// saga step passes its order id), so one test can fail one order's step
-	// while concurrent orders run through the same function; such a fault
-	// never applies to Inject or Middleware, which have no key. A fault
-	// without a Key applies to InjectKey as to Inject.
+	// Key, if set, confines the fault to the invocations about that key:
+	// Begin and InjectKey with it (a saga step passes its order id, a
+	// consumer or relay the event's subject) and HTTP requests with it as
+	// their Idempotency-Key (one client's order, in Middleware), so one test
+	// can fail one order while concurrent orders run through the same
+	// function; such a fault never applies to Inject, which has no key. A
+	// fault without a Key applies to keyed invocations too.
 	Key string
+	// Rate is the share of matching invocations the fault applies to: 0 or
+	// 1 every one, 0<Rate<1 that fraction of them, each drawn at random.
+	Rate float64
 }
 
 // InjectedError is the failure an error fault causes.
@@ -105,6 +143,9 @@ type Injector struct {
 	mu        sync.Mutex
 	fault     *Fault // nil: none
 	fetchedAt time.Time
+
+	draw func() float64 // a Rate's draw, in [0, 1)
+	exit func(code int) // a crash's end
 }
 
 // New returns the Injector for function (its deployed name, as in SHOP_FUNCTION),
@@ -114,22 +155,29 @@ func New(db store.DB, table, function string) *Injector {
 	if os.Getenv(EnvSwitch) != "1" {
 		return &Injector{}
 	}
-	return &Injector{db: db, table: table, function: function, now: time.Now}
+	return &Injector{db: db, table: table, function: function, now: time.Now, draw: rand.Float64, exit: os.Exit}
 }
 
 func (i *Injector) enabled() bool { return i != nil && i.db != nil }
 
+// Enabled reports an Injector that reads the switch (SHOP_FAULTS=1), so
+// wiring can skip the work of finding a key when none would be read.
+func (i *Injector) Enabled() bool { return i.enabled() }
+
 // Middleware returns next itself when the Injector is disabled. Enabled, it
 // answers an error fault with a problem+json response of the fault's status
-// (detail "injected fault"), and delays a latency fault's requests before
-// passing them on. Put it inside httpapi.Middleware, so that the injected
-// failure is logged with the request's ids like any other.
+// (detail "injected fault"), delays a latency fault's requests before
+// passing them on, and passes a crash or throttle fault on to the
+// function's DynamoDB client in the request's context. Put it inside
+// httpapi.Middleware, so that the injected failure is logged with the
+// request's ids like any other.
 func (i *Injector) Middleware(next http.Handler) http.Handler {
 	if !i.enabled() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := i.inject(r.Context(), r.URL.Path, ""); err != nil {
+		ctx, err := i.begin(r.Context(), r.URL.Path, r.Header.Get(httpapi.HeaderIdempotencyKey))
+		if err != nil {
 			status := DefaultStatus
 			var ie *InjectedError
 			if errors.As(err, &ie) {
@@ -138,24 +186,52 @@ func (i *Injector) Middleware(next http.Handler) http.Handler {
 			httpapi.WriteError(w, r, &httpapi.Error{Status: status, Detail: "injected fault", Err: err})
 			return
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
 // Inject applies the current fault for code that is not an HTTP handler
-// (event consumers, saga steps): an error fault returns an *InjectedError,
-// a latency fault waits (or returns ctx's error if ctx ends first), and no
-// fault, or a disabled Injector, returns nil at once.
-func (i *Injector) Inject(ctx context.Context) error { return i.inject(ctx, "", "") }
-
-// InjectKey is Inject for an invocation about key (a saga step's order id):
-// it applies the fault set for key, else the function's fault without a
-// Path. A keyed fault has an item of its own, so faults for two keys of one
-// function (two tests, two orders) stand side by side; it is read on every
-// call, uncached, since each key is asked about a few times at most.
-func (i *Injector) InjectKey(ctx context.Context, key string) error {
-	if !i.enabled() {
+// and keeps no context of it: an error fault returns an *InjectedError, a
+// latency fault waits (or returns ctx's error if ctx ends first), and no
+// fault, a crash or throttle fault (which need Begin's context), a
+// disabled Injector, or a ctx that Begin or Middleware already applied a
+// fault to, return nil at once.
+func (i *Injector) Inject(ctx context.Context) error {
+	if decided(ctx) {
 		return nil
+	}
+	_, err := i.inject(ctx, "")
+	return err
+}
+
+// InjectKey is Inject for an invocation about key (a saga step's order id),
+// as Begin applies it.
+func (i *Injector) InjectKey(ctx context.Context, key string) error {
+	if decided(ctx) {
+		return nil
+	}
+	_, err := i.Begin(ctx, key)
+	return err
+}
+
+// Begin applies the fault for an invocation about key (a saga step's order
+// id, an event's subject; "" for none) at its start: the fault set for
+// key, else the function's fault without a Path. Error and latency faults
+// act as in Inject; the context returned carries a crash or throttle fault
+// to the function's DynamoDB client (DynamoDBOptions) and to Committed, and
+// tells a later Inject or InjectKey of the same invocation that its fault
+// was applied. A keyed fault has an item of its own, so faults for two keys
+// of one function (two tests, two orders) stand side by side; it is read on
+// every call, uncached, since each key is asked about a few times at most.
+func (i *Injector) Begin(ctx context.Context, key string) (context.Context, error) {
+	return i.begin(ctx, "", key)
+}
+
+// begin applies the fault for an invocation of path ("" for one that is not
+// an HTTP request) about key ("" for none).
+func (i *Injector) begin(ctx context.Context, path, key string) (context.Context, error) {
+	if !i.enabled() {
+		return ctx, nil
 	}
 	if key != "" {
 		f, err := get(ctx, i.db, i.table, i.function, key)
@@ -163,36 +239,46 @@ func (i *Injector) InjectKey(ctx context.Context, key string) error {
 			slog.WarnContext(ctx, "faults: cannot read the switch; no fault", slog.String("function", i.function), slog.String("error", err.Error()))
 		}
 		if f != nil && (f.Until.IsZero() || i.now().Before(f.Until)) {
-			return apply(ctx, f)
+			return i.apply(ctx, f)
 		}
 	}
-	return i.inject(ctx, "", key)
+	return i.inject(ctx, path)
 }
 
-// inject applies the current fault to an invocation of path ("" for one
-// that is not an HTTP request) about key ("" for none).
-func (i *Injector) inject(ctx context.Context, path, key string) error {
+// inject applies the function's fault without a Key (cached: current) to
+// an invocation of path ("" for one that is not an HTTP request).
+func (i *Injector) inject(ctx context.Context, path string) (context.Context, error) {
 	if !i.enabled() {
-		return nil
+		return ctx, nil
 	}
 	f := i.current(ctx)
 	if f == nil || (f.Path != "" && !strings.HasPrefix(path, f.Path)) {
-		return nil
+		return withPlan(ctx, nil), nil
 	}
-	return apply(ctx, f)
+	return i.apply(ctx, f)
 }
 
-// apply fails or delays as f says.
-func apply(ctx context.Context, f *Fault) error {
+// apply fails, delays or arms the invocation as f says, for the share of
+// invocations f.Rate asks.
+func (i *Injector) apply(ctx context.Context, f *Fault) (context.Context, error) {
+	if f.Rate > 0 && f.Rate < 1 && i.draw() >= f.Rate {
+		return withPlan(ctx, nil), nil
+	}
 	switch f.Mode {
 	case ModeError:
-		return &InjectedError{Status: f.Status}
+		return withPlan(ctx, nil), &InjectedError{Status: f.Status}
 	case ModeLatency:
 		if err := backoff.Sleep(ctx, f.Latency); err != nil {
-			return fmt.Errorf("injected latency: %w", err)
+			return ctx, fmt.Errorf("injected latency: %w", err)
 		}
+	case ModeCrash, ModeThrottle:
+		p := &plan{mode: f.Mode, exit: i.exit}
+		if f.Mode == ModeCrash && f.Key != "" {
+			p.spend = func(ctx context.Context) error { return ClearKey(ctx, i.db, i.table, i.function, f.Key) }
+		}
+		return withPlan(ctx, p), nil
 	}
-	return nil
+	return withPlan(ctx, nil), nil
 }
 
 // current returns the fault in force now, reading the switch if the cached
@@ -232,6 +318,7 @@ const (
 	attrUntil     = "until" // epoch ms
 	attrPath      = "path"
 	attrKey       = "key"
+	attrRate      = "rate"
 	attrTTL       = "ttl" // epoch seconds: DynamoDB removes an expired switch eventually
 )
 
@@ -239,7 +326,7 @@ func get(ctx context.Context, db store.DB, table, function, k string) (*Fault, e
 	// Only the local stack reads the switch (SHOP_FAULTS is never set on
 	// AWS), so the read needs no grant in the function's policy: the
 	// end-to-end check of recorded calls against it leaves this one out.
-	ctx = awscalls.LocalOnly(ctx, "faults")
+	ctx = store.Machinery(awscalls.LocalOnly(ctx, "faults"))
 	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName: aws.String(table),
 		Key:       itemKey(function, k),
@@ -265,6 +352,9 @@ func get(ctx context.Context, db store.DB, table, function, k string) (*Fault, e
 	if v, ok := out.Item[attrKey].(*types.AttributeValueMemberS); ok {
 		f.Key = v.Value
 	}
+	if v, ok := out.Item[attrRate].(*types.AttributeValueMemberN); ok {
+		f.Rate, _ = strconv.ParseFloat(v.Value, 64) // not a number: every invocation
+	}
 	if ms := number(out.Item, attrUntil); ms > 0 {
 		f.Until = time.UnixMilli(ms)
 	}
@@ -272,7 +362,7 @@ func get(ctx context.Context, db store.DB, table, function, k string) (*Fault, e
 	if f.Status < 400 || f.Status > 599 {
 		f.Status = DefaultStatus
 	}
-	if f.Mode != ModeError && f.Mode != ModeLatency {
+	if !knownMode(f.Mode) {
 		return nil, fmt.Errorf("fault %s: unknown mode %q", function, f.Mode)
 	}
 	return f, nil
@@ -310,8 +400,15 @@ func Set(ctx context.Context, db store.DB, table, function string, f Fault) erro
 			return fmt.Errorf("faults: latency %v is outside (0, %v]", f.Latency, maxLatency)
 		}
 		item[attrLatencyMs] = store.N(f.Latency.Milliseconds())
+	case ModeCrash, ModeThrottle:
 	default:
-		return fmt.Errorf("faults: mode %q is not %q or %q", f.Mode, ModeError, ModeLatency)
+		return fmt.Errorf("faults: mode %q is not %q, %q, %q or %q", f.Mode, ModeError, ModeLatency, ModeCrash, ModeThrottle)
+	}
+	if f.Rate < 0 || f.Rate > 1 || f.Rate != f.Rate {
+		return fmt.Errorf("faults: rate %v is outside [0, 1]", f.Rate)
+	}
+	if f.Rate > 0 && f.Rate < 1 {
+		item[attrRate] = &types.AttributeValueMemberN{Value: strconv.FormatFloat(f.Rate, 'g', -1, 64)}
 	}
 	if f.Path != "" && f.Key != "" {
 		return errors.New("faults: a fault has a Path (HTTP requests) or a Key (InjectKey), not both")
@@ -326,10 +423,17 @@ func Set(ctx context.Context, db store.DB, table, function string, f Fault) erro
 		item[attrUntil] = store.N(f.Until.UnixMilli())
 		item[attrTTL] = store.N(f.Until.Add(time.Hour).Unix())
 	}
-	if _, err := db.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
+	if _, err := db.PutItem(store.Machinery(ctx), &dynamodb.PutItemInput{TableName: aws.String(table), Item: item}); err != nil {
 		return fmt.Errorf("faults: set %s: %w", function, err)
 	}
 	return nil
+}
+
+// Get returns the fault switched on for function (for key, if not ""), as
+// Set stored it, or nil for none: a test's way to see that a keyed crash
+// happened (the crash clears it).
+func Get(ctx context.Context, db store.DB, table, function, key string) (*Fault, error) {
+	return get(ctx, db, table, function, key)
 }
 
 // Clear switches function's fault off (within a second, as Set).
@@ -340,8 +444,19 @@ func Clear(ctx context.Context, db store.DB, table, function string) error {
 // ClearKey switches function's fault for key off (at once: keyed faults are
 // not cached).
 func ClearKey(ctx context.Context, db store.DB, table, function, key string) error {
+	// Local only, as the switch's reads: a crashing function clears its
+	// keyed crash through it (plan.spend).
+	ctx = store.Machinery(awscalls.LocalOnly(ctx, "faults"))
 	if _, err := db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: itemKey(function, key)}); err != nil {
 		return fmt.Errorf("faults: clear %s: %w", function, err)
 	}
 	return nil
+}
+
+func knownMode(mode string) bool {
+	switch mode {
+	case ModeError, ModeLatency, ModeCrash, ModeThrottle:
+		return true
+	}
+	return false
 }

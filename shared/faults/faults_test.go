@@ -243,8 +243,10 @@ func TestUnreadableSwitchInjectsNothing(t *testing.T) {
 
 func TestSetRejectsBadFaults(t *testing.T) {
 	for _, f := range []Fault{
-		{Mode: "crash"},
+		{Mode: "explode"},
 		{Mode: ModeError, Status: 200},
+		{Mode: ModeCrash, Rate: -0.1},
+		{Mode: ModeThrottle, Rate: 1.5},
 		{Mode: ModeError, Status: 600},
 		{Mode: ModeLatency},
 		{Mode: ModeLatency, Latency: time.Hour},
@@ -325,6 +327,16 @@ func TestReadingTheSwitchIsRecordedAsLocalOnly(t *testing.T) {
 	c, ok := awscalls.ParseLine(strings.TrimSpace(out.String()))
 	if !ok || c.Operation != "GetItem" || c.LocalOnly != "faults" {
 		t.Errorf("recorded %q, want a GetItem marked local-only (faults)", &out)
+	}
+
+	// A function clears its keyed crash before crashing: local only too.
+	out.Reset()
+	if err := ClearKey(t.Context(), db, "shop-users", "users-get", "order-1"); err != nil {
+		t.Fatal(err)
+	}
+	c, ok = awscalls.ParseLine(strings.TrimSpace(out.String()))
+	if !ok || c.Operation != "DeleteItem" || c.LocalOnly != "faults" {
+		t.Errorf("recorded %q, want a DeleteItem marked local-only (faults)", &out)
 	}
 }
 

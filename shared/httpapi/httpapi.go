@@ -34,6 +34,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/smithy-go"
+
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/problem"
 )
@@ -165,6 +168,14 @@ func asError(err error) *Error {
 	if errors.As(err, &e) && e != nil {
 		return e
 	}
+	if throttled(err) {
+		// An AWS service (DynamoDB, mostly) refused the work for now and the
+		// SDK's retries are spent: the request may succeed in a moment, so
+		// say so, as a 503 the shared client and well-behaved callers retry
+		// (a 500 they do not).
+		return &Error{Status: http.StatusServiceUnavailable, Detail: "the service is busy; retry later",
+			Header: http.Header{"Retry-After": []string{"1"}}, Err: err}
+	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
 		return &Error{Status: http.StatusRequestEntityTooLarge,
@@ -231,4 +242,15 @@ func contextOf(r *http.Request) context.Context {
 
 func loggerOf(r *http.Request) *slog.Logger {
 	return log.FromContext(contextOf(r))
+}
+
+// throttled reports an AWS API error that means "too much, slow down"
+// (the SDK's own list of throttling codes).
+func throttled(err error) bool {
+	var api smithy.APIError
+	if !errors.As(err, &api) {
+		return false
+	}
+	_, ok := retry.DefaultThrottleErrorCodes[api.ErrorCode()]
+	return ok
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/smithy-go"
+
 	"github.com/shop-serverless/shop/shared/log"
 	"github.com/shop-serverless/shop/shared/problem"
 )
@@ -89,6 +91,18 @@ func TestWriteError(t *testing.T) {
 		{
 			name:       "plain error",
 			err:        fmt.Errorf("store: %w", errors.New(secret)),
+			wantStatus: 500, wantType: "about:blank", wantTitle: "Internal Server Error", wantDetail: "an unexpected error occurred", wantLevel: "ERROR",
+		},
+		{
+			name: "AWS throttling, retries spent",
+			err: fmt.Errorf("place order: %w", &smithy.OperationError{ServiceID: "DynamoDB", OperationName: "TransactWriteItems",
+				Err: &smithy.GenericAPIError{Code: "ProvisionedThroughputExceededException", Message: secret}}),
+			wantStatus: 503, wantType: "about:blank", wantTitle: "Service Unavailable", wantDetail: "the service is busy; retry later",
+			wantHeader: http.Header{"Retry-After": {"1"}}, wantLevel: "ERROR",
+		},
+		{
+			name:       "another AWS error",
+			err:        fmt.Errorf("place order: %w", &smithy.GenericAPIError{Code: "ValidationException", Message: secret}),
 			wantStatus: 500, wantType: "about:blank", wantTitle: "Internal Server Error", wantDetail: "an unexpected error occurred", wantLevel: "ERROR",
 		},
 		{

@@ -60,7 +60,7 @@ func Start(build func(Deps) (http.Handler, error)) {
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Verifier: ssmkeys.NewVerifier(awsCfg, cfg.Prefix), Logger: logger}
+	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg, faults.DynamoDBOptions()...), Verifier: ssmkeys.NewVerifier(awsCfg, cfg.Prefix), Logger: logger}
 	h, err := build(d)
 	if err != nil {
 		runtime.Fatal("wiring", err)

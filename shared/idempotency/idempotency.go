@@ -132,7 +132,9 @@ func New(db store.DB, table string, opts Options) *Middleware {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Middleware{db: db, table: table, opts: opts}
+	// Its keys and records are the platform's bookkeeping, never the
+	// function's change (store.Machinery).
+	return &Middleware{db: store.MachineryDB(db), table: table, opts: opts}
 }
 
 // record is the stored item.

@@ -241,11 +241,13 @@ func (r *Relay) Handle(ctx context.Context, batch events.DynamoDBEvent) error {
 func (r *Relay) publish(ctx context.Context, queue []pending) ([]pending, int) {
 	var send, again []pending
 	for _, p := range queue {
-		if err := r.faults.InjectKey(p.ctx, p.rec.events[p.index].Subject()); err != nil {
+		ctx, err := r.faults.Begin(p.ctx, p.rec.events[p.index].Subject())
+		if err != nil {
 			p.reason = "fault switch: " + err.Error()
 			again = append(again, p)
 			continue
 		}
+		p.ctx = ctx // a crash fault ends the process once the event is published
 		send = append(send, p)
 	}
 	if len(send) == 0 {
@@ -271,6 +273,7 @@ func (r *Relay) publish(ctx context.Context, queue []pending) ([]pending, int) {
 		case !ok:
 			published++
 			p.span.End(nil)
+			faults.Committed(p.ctx, "events:PutEvents")
 		case f.Permanent:
 			f.Index = p.index
 			p.rec.failures[p.index] = f

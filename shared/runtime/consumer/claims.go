@@ -62,7 +62,7 @@ const (
 // which must have pk/sk keys and a ttl attribute, as every service table
 // does.
 func NewClaims(db store.DB, table, consumer string) *Claims {
-	return &Claims{db: db, table: table, consumer: consumer, TTL: RecordTTL, LockTimeout: time.Minute, Now: time.Now}
+	return &Claims{db: store.MachineryDB(db), table: table, consumer: consumer, TTL: RecordTTL, LockTimeout: time.Minute, Now: time.Now}
 }
 
 type claimRecord struct {

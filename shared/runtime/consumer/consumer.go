@@ -65,7 +65,7 @@ func Start(scope string, build func(Deps) (Handler, error)) {
 	if err != nil {
 		runtime.Fatal("aws config", err)
 	}
-	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg), Logger: logger}
+	d := Deps{Config: cfg, AWS: awsCfg, DB: dynamodb.NewFromConfig(awsCfg, faults.DynamoDBOptions()...), Logger: logger}
 	h, err := build(d)
 	if err != nil {
 		runtime.Fatal("wiring", err)

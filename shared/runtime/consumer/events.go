@@ -171,8 +171,10 @@ func (c *Consumer) deliver(ctx context.Context, e event.Event) error {
 	if c.Faults != nil {
 		handle = func(ctx context.Context, e event.Event) error {
 			// Inside the claim, so an injected failure releases it as any
-			// handler failure does, and the redelivery runs again.
-			if err := c.Faults.InjectKey(ctx, e.Subject()); err != nil {
+			// handler failure does, and the redelivery runs again; a crash
+			// after the handler's write leaves the claim to expire.
+			ctx, err := c.Faults.Begin(ctx, e.Subject())
+			if err != nil {
 				return err
 			}
 			return c.Handle(ctx, e)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/store"
 	"github.com/shop-serverless/shop/shared/testenv"
 )
 
@@ -107,4 +108,48 @@ func repoRoot(t testing.TB) string {
 		t.Fatal("cannot locate storetest source")
 	}
 	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// MachineryProbe is a DB that only records whether each call's context
+// was marked store.Machinery (the platform's bookkeeping); its calls
+// answer empty outputs.
+type MachineryProbe struct {
+	store.DB
+	Marked, Plain int
+}
+
+func (p *MachineryProbe) count(ctx context.Context) {
+	if store.IsMachinery(ctx) {
+		p.Marked++
+	} else {
+		p.Plain++
+	}
+}
+
+func (p *MachineryProbe) GetItem(ctx context.Context, _ *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	p.count(ctx)
+	return &dynamodb.GetItemOutput{}, nil
+}
+
+func (p *MachineryProbe) PutItem(ctx context.Context, _ *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	p.count(ctx)
+	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (p *MachineryProbe) UpdateItem(ctx context.Context, _ *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	p.count(ctx)
+	return &dynamodb.UpdateItemOutput{}, nil
+}
+
+func (p *MachineryProbe) DeleteItem(ctx context.Context, _ *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	p.count(ctx)
+	return &dynamodb.DeleteItemOutput{}, nil
+}
+
+// WantAllMachinery fails t unless every call reached p marked, and some did.
+func (p *MachineryProbe) WantAllMachinery(t testing.TB) {
+	t.Helper()
+	if p.Marked == 0 || p.Plain != 0 {
+		t.Errorf("%d calls marked store.Machinery, %d not: want all of them (and some)", p.Marked, p.Plain)
+	}
 }
