@@ -159,7 +159,9 @@ type Violation struct {
 	Detail    string
 }
 
-func (v Violation) String() string { return fmt.Sprintf("%s: %s: %s", v.Invariant, v.Subject, v.Detail) }
+func (v Violation) String() string {
+	return fmt.Sprintf("%s: %s: %s", v.Invariant, v.Subject, v.Detail)
+}
 
 // Check returns every violation in s, each invariant's in turn.
 func Check(s Snapshot) []Violation {

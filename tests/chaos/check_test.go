@@ -53,8 +53,8 @@ func TestGoodRunHasNoViolation(t *testing.T) {
 // so under that invariant's name (a state may break others with it).
 func TestEachInvariantCanFail(t *testing.T) {
 	cases := []struct {
-		name  string
-		want  string
+		name   string
+		want   string
 		break_ func(s *Snapshot)
 	}{
 		{"a sample loses a unit", InvStock, func(s *Snapshot) { s.Products[0].Samples[1] = Stock{1, 1, 0} }},
