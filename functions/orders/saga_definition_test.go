@@ -33,6 +33,7 @@ var transient = []string{
 	"States.Timeout",           // a Task's TimeoutSeconds passed: the step is idempotent, so run it again
 	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
 	"Lambda.Unknown",          // the function process died (the emulator's name for it)
+	"Sandbox.Timedout",        // the function ran past its own timeout (Lambda's name for it, on AWS and the emulator): the step is idempotent, so run it again
 	"PaymentUnavailable",      // payments: the provider timed out, failed or its breaker is open
 	"ReservationNotCommitted", // inventory: restock of a confirmation whose commit is still under way
 }
@@ -183,7 +184,7 @@ func TestSagaDefinitionStructure(t *testing.T) {
 		}
 		for _, c := range s.Catch {
 			for _, e := range c.ErrorEquals {
-				if !strings.HasPrefix(e, "States.") && !strings.HasPrefix(e, "Lambda.") && e != runtime.TransientErrorType && !known[e] {
+				if !strings.HasPrefix(e, "States.") && !strings.HasPrefix(e, "Lambda.") && !strings.HasPrefix(e, "Sandbox.") && e != runtime.TransientErrorType && !known[e] {
 					t.Errorf("%s: catches %s, which no errors.go names (errmap.New)", name, e)
 				}
 			}
