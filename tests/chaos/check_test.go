@@ -53,9 +53,9 @@ func TestGoodRunHasNoViolation(t *testing.T) {
 // so under that invariant's name (a state may break others with it).
 func TestEachInvariantCanFail(t *testing.T) {
 	cases := []struct {
-		name   string
-		want   string
-		break_ func(s *Snapshot)
+		name  string
+		want  string
+		spoil func(s *Snapshot)
 	}{
 		{"a sample loses a unit", InvStock, func(s *Snapshot) { s.Products[0].Samples[1] = Stock{1, 1, 0} }},
 		{"a sample goes negative", InvStock, func(s *Snapshot) { s.Products[0].Samples[1] = Stock{-1, 4, 0} }},
@@ -90,7 +90,7 @@ func TestEachInvariantCanFail(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := good()
-			c.break_(&s)
+			c.spoil(&s)
 			v := Check(s)
 			for _, x := range v {
 				if x.Invariant == c.want {

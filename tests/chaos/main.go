@@ -259,20 +259,24 @@ func (r *runner) setup(ctx context.Context) error {
 // it is submitted more than once, cancelled, or the target of a fault.
 func (r *runner) makePlans() {
 	n := r.o.n
-	burst := max(2, n/50)
+	// The bursts of provider failures come early, right after the keyed
+	// faults' orders: later the stock is gone and an order ends
+	// OUT_OF_STOCK before it reaches the provider.
+	burst := max(2, min(5, n/50))
+	first := len(keyedFaults) + 1
 	bursts := []struct {
 		at    int
 		token string
-	}{{n / 4, provider.TokenTimeout}, {n / 2, provider.TokenError}, {3 * n / 4, provider.TokenFlaky}}
+	}{{first, provider.TokenTimeout}, {first + burst + 2, provider.TokenError}, {first + 2*(burst+2), provider.TokenFlaky}}
 	for i := range n {
 		u := r.users[i%len(r.users)]
 		p := &plan{idx: i, user: u, key: fmt.Sprintf("chaos-%s-%d", r.run, i), dup: 1, cancel: -1}
 		p.id = orders.OrderID(u.ID, p.key)
 		// Lines: one or two products, one or two units each.
-		first := r.rnd.IntN(len(r.products))
-		p.lines = []Line{{r.products[first].ID, int64(1 + r.rnd.IntN(2))}}
+		one := r.rnd.IntN(len(r.products))
+		p.lines = []Line{{r.products[one].ID, int64(1 + r.rnd.IntN(2))}}
 		if r.rnd.IntN(3) == 0 && len(r.products) > 1 {
-			second := (first + 1 + r.rnd.IntN(len(r.products)-1)) % len(r.products)
+			second := (one + 1 + r.rnd.IntN(len(r.products)-1)) % len(r.products)
 			p.lines = append(p.lines, Line{r.products[second].ID, int64(1 + r.rnd.IntN(2))})
 		}
 		p.token = provider.TokenVisa
