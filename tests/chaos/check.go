@@ -404,6 +404,7 @@ type Summary struct {
 	Duplicates                   int // orders submitted more than once with one key
 	CancelsAccepted              int
 	Poison, Replayed             int
+	Events, Samples              int // distinct events the capture saw; stock samples taken
 	P50, P99, Max                time.Duration
 }
 
@@ -431,6 +432,14 @@ func Summarize(s Snapshot) Summary {
 		if o.CancelAccepted {
 			sum.CancelsAccepted++
 		}
+	}
+	ids := map[string]bool{}
+	for _, e := range s.Events {
+		ids[e.ID] = true
+	}
+	sum.Events = len(ids)
+	for _, p := range s.Products {
+		sum.Samples += len(p.Samples)
 	}
 	for _, f := range s.Faults {
 		if f.Injected {
@@ -470,7 +479,10 @@ func WriteReport(w io.Writer, s Snapshot, violations []Violation, took time.Dura
 	}
 	row("duplicate submissions (one key)", sum.Duplicates)
 	row("cancels accepted", sum.CancelsAccepted)
+	row("events captured (distinct)", sum.Events)
 	row("events replayed", sum.Replayed)
+	row("notifications checked", len(s.Notifications))
+	row("stock samples", sum.Samples)
 	row("poison events", sum.Poison)
 	row("faults injected", joinCounts(sum.Faults))
 	if len(sum.Refused) > 0 {

@@ -18,9 +18,12 @@ var contractModes = map[string]string{
 }
 
 // faultPlan is one fault the run switches on: keyed to one order (a saga
-// step's or a consumer's, which pass the order id or the event's subject),
-// confined to a path (an HTTP function), or for every call; time-boxed by
-// For from when it is switched on, so the run also shows the recovery.
+// step, a consumer and a relay pass the order id, or the event's subject,
+// which is the order id; an HTTP function the request's Idempotency-Key),
+// confined to a path, or for every call; time-boxed by For from when it
+// is switched on, so the run also shows the recovery. A keyed crash
+// happens once (the crashing process clears it), so its For is only a
+// bound.
 type faultPlan struct {
 	Kind     string
 	Service  string // whose table holds the switch
@@ -29,15 +32,17 @@ type faultPlan struct {
 	Latency  time.Duration
 	For      time.Duration
 	Path     string
-	keyed    bool // Key = the order's id
+	keyed    bool // Key = the order's id (a step's, a consumer's, a relay's key)
+	byIdem   bool // Key = the order's Idempotency-Key (an HTTP function's key)
 }
 
 // The keyed faults, one order each, placed first (while there is stock, so
 // every step they aim at runs).
 var keyedFaults = []faultPlan{
-	{Kind: "crash after write (step)", Service: "inventory", Function: "inventory-reserve", Mode: contractModes["crash"], For: 3 * time.Second, keyed: true},
-	{Kind: "crash after write (step)", Service: "payments", Function: "payments-charge", Mode: contractModes["crash"], For: 4 * time.Second, keyed: true},
-	{Kind: "crash mid-batch (consumer)", Service: "notifications", Function: "notifications-notify", Mode: contractModes["crash"], For: 10 * time.Second, keyed: true},
+	{Kind: "crash after write (orders-create)", Service: "orders", Function: "orders-create", Mode: contractModes["crash"], For: 30 * time.Second, byIdem: true},
+	{Kind: "crash after write (step)", Service: "inventory", Function: "inventory-reserve", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
+	{Kind: "crash after write (step)", Service: "payments", Function: "payments-charge", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
+	{Kind: "crash mid-batch (consumer)", Service: "notifications", Function: "notifications-notify", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
 	{Kind: "throttling (step)", Service: "inventory", Function: "inventory-reserve", Mode: contractModes["throttle"], For: 2 * time.Second, keyed: true},
 	{Kind: "throttling (step)", Service: "payments", Function: "payments-charge", Mode: contractModes["throttle"], For: 4 * time.Second, keyed: true},
 	// Longer than the Task's TimeoutSeconds (15 s), over before the retry.
@@ -55,12 +60,15 @@ var windowFaults = []faultPlan{
 	{Kind: "crash after write (orders-create)", Service: "orders", Function: "orders-create", Mode: contractModes["crash"], For: 1500 * time.Millisecond, Path: "/v1/orders"},
 }
 
-// switchOn sets p (for key, if keyed) and says what happened.
-func (r *runner) switchOn(ctx context.Context, p faultPlan, key string) Fault {
+// switchOn sets p (for the order, if keyed) and says what happened.
+func (r *runner) switchOn(ctx context.Context, p faultPlan, orderID, idemKey string) Fault {
 	f := faults.Fault{Mode: p.Mode, Latency: p.Latency, Path: p.Path, Until: time.Now().Add(p.For)}
 	target := p.Path
-	if p.keyed {
-		f.Key, target = key, key
+	switch {
+	case p.keyed:
+		f.Key, target = orderID, orderID
+	case p.byIdem:
+		f.Key, target = idemKey, orderID
 	}
 	rec := Fault{Kind: p.Kind, Function: p.Function, Target: target}
 	table := r.s.table(p.Service)

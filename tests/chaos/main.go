@@ -293,6 +293,12 @@ func (r *runner) makePlans() {
 				p.token = b.token
 			}
 		}
+		// Cancels that race the saga: every other order after the bursts,
+		// while there is stock, cancelled 0 to 3 s after its 202 (the saga
+		// takes about 2 s), so some land before Confirm and some after.
+		if afterBursts := first + 3*(burst+2); i >= afterBursts && i < afterBursts+2*max(3, n/25) && (i-afterBursts)%2 == 0 {
+			p.token, p.dup, p.cancel = provider.TokenVisa, 1, time.Duration((i-afterBursts)*3000/(4*max(3, n/25)))*time.Millisecond
+		}
 		// The keyed faults go to the first orders, each one unit of tok_visa,
 		// so that the stock is there and the step they aim at runs.
 		if i < len(keyedFaults) {
@@ -396,9 +402,9 @@ func (r *runner) placeAll(ctx context.Context) {
 	for i, p := range r.plans {
 		switch i {
 		case len(keyedFaults):
-			r.addFault(r.switchOn(ctx, windowFaults[0], ""))
+			r.addFault(r.switchOn(ctx, windowFaults[0], "", ""))
 		case len(r.plans) / 3:
-			r.addFault(r.switchOn(ctx, windowFaults[1], ""))
+			r.addFault(r.switchOn(ctx, windowFaults[1], "", ""))
 		}
 		jobs <- p
 	}
@@ -418,7 +424,7 @@ func (r *runner) addFault(f Fault) {
 // planned, cancels it a while later.
 func (r *runner) place(ctx context.Context, p *plan) {
 	if p.fault != nil {
-		r.addFault(r.switchOn(ctx, *p.fault, p.id))
+		r.addFault(r.switchOn(ctx, *p.fault, p.id, p.key))
 	}
 	body := map[string]any{"paymentMethod": map[string]any{"token": p.token}}
 	var lines []map[string]any
