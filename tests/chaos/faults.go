@@ -45,10 +45,11 @@ var keyedFaults = []faultPlan{
 	{Kind: "crash mid-batch (consumer)", Service: "notifications", Function: "notifications-notify", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
 	{Kind: "throttling (step)", Service: "inventory", Function: "inventory-reserve", Mode: contractModes["throttle"], For: 2 * time.Second, keyed: true},
 	{Kind: "throttling (step)", Service: "payments", Function: "payments-charge", Mode: contractModes["throttle"], For: 4 * time.Second, keyed: true},
-	// Longer than the Task's TimeoutSeconds (15 s), over before the retry.
+	// Longer than the Task's TimeoutSeconds (15 s) and the function's own
+	// timeout (10 s), over before the retry (it applies when a call begins).
 	// On orders-mark-confirmed, the one step that applies its switch
 	// before the contract's wiring gives every step one.
-	{Kind: "step timeout", Service: "orders", Function: "orders-mark-confirmed", Mode: faults.ModeLatency, Latency: 16 * time.Second, For: 3 * time.Second, keyed: true},
+	{Kind: "step timeout", Service: "orders", Function: "orders-mark-confirmed", Mode: faults.ModeLatency, Latency: 16 * time.Second, For: 8 * time.Second, keyed: true},
 	{Kind: "step failing (compensated)", Service: "orders", Function: "orders-mark-confirmed", Mode: faults.ModeError, For: time.Minute, keyed: true},
 	{Kind: "consumer failing", Service: "notifications", Function: "notifications-notify", Mode: faults.ModeError, For: 5 * time.Second, keyed: true},
 	{Kind: "relay failing (order)", Service: "orders", Function: "orders-relay", Mode: faults.ModeError, For: 5 * time.Second, keyed: true},

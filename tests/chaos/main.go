@@ -399,12 +399,18 @@ func (r *runner) placeAll(ctx context.Context) {
 			}
 		})
 	}
+	// When (after how many orders) each window fault goes on.
+	at := map[int][]faultPlan{}
+	for i, f := range windowFaults {
+		when := len(keyedFaults) + i
+		if i == 1 {
+			when = max(when, len(r.plans)/3) // the orders-create crash: mid-run
+		}
+		at[when] = append(at[when], f)
+	}
 	for i, p := range r.plans {
-		switch i {
-		case len(keyedFaults):
-			r.addFault(r.switchOn(ctx, windowFaults[0], "", ""))
-		case len(r.plans) / 3:
-			r.addFault(r.switchOn(ctx, windowFaults[1], "", ""))
+		for _, f := range at[i] {
+			r.addFault(r.switchOn(ctx, f, "", ""))
 		}
 		jobs <- p
 	}
