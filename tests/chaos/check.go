@@ -149,7 +149,8 @@ type Snapshot struct {
 	Poison        []string // event ids of the poison the run put on the bus
 	DeadLetters   []DeadLetter
 	Faults        []Fault
-	Replayed      int // events put on the bus again
+	Fired         map[string]int // log lines of faults firing, by kind and function (a figure, not an invariant)
+	Replayed      int            // events put on the bus again
 }
 
 // Violation is one broken invariant.
@@ -488,6 +489,7 @@ func WriteReport(w io.Writer, s Snapshot, violations []Violation, took time.Dura
 	if len(sum.Refused) > 0 {
 		row("faults refused by the stack", joinCounts(sum.Refused))
 	}
+	row("faults fired (log lines)", joinCounts(s.Fired))
 	row("client retries", sum.ClientRetries)
 	row("step retries", sum.StepRetries)
 	row("time to terminal p50", sum.P50.Round(10*time.Millisecond))

@@ -81,7 +81,7 @@ func run(o options) int {
 	if err != nil {
 		return fail(err)
 	}
-	r := &runner{o: o, s: s, c: c, rnd: rand.New(rand.NewPCG(o.seed, o.seed^0x5eed)), run: fmt.Sprintf("%d", time.Now().UnixNano())}
+	r := &runner{o: o, s: s, c: c, began: began, rnd: rand.New(rand.NewPCG(o.seed, o.seed^0x5eed)), run: fmt.Sprintf("%d", time.Now().UnixNano())}
 	fmt.Printf("chaos: %d orders over %d units of %d products, %d users, seed %d, against %s\n", o.n, o.units, o.products, o.users, o.seed, api)
 	snap, err := r.drive(ctx)
 	r.cleanup()
@@ -135,11 +135,12 @@ type plan struct {
 }
 
 type runner struct {
-	o   options
-	s   *stack
-	c   *capture
-	rnd *rand.Rand
-	run string
+	o     options
+	s     *stack
+	c     *capture
+	rnd   *rand.Rand
+	run   string
+	began time.Time
 
 	mu       sync.Mutex
 	cancels  sync.WaitGroup

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -156,7 +157,51 @@ func (r *runner) collect(ctx context.Context) (Snapshot, error) {
 	r.mu.Lock()
 	snap.Faults = append(snap.Faults, r.faults...)
 	r.mu.Unlock()
+	snap.Fired = r.readFired(ctx, snap.Faults)
 	return snap, nil
+}
+
+// firedLines are the log lines a fault's firing writes (shared/faults),
+// by what the report calls them.
+var firedLines = map[string]string{
+	"injected crash":      "crash",
+	"injected throttling": "throttling",
+	"injected fault":      "error",
+	"injected latency":    "latency",
+}
+
+// readFired counts, in the logs of every function the run switched a
+// fault on for, the lines that say a fault fired since the run began: the
+// evidence that a switched fault did happen. A log it cannot read is
+// noted, not failed: the counts are a figure, not an invariant.
+func (r *runner) readFired(ctx context.Context, fs []Fault) map[string]int {
+	out := map[string]int{}
+	done := map[string]bool{}
+	for _, f := range fs {
+		if !f.Injected || done[f.Function] {
+			continue
+		}
+		done[f.Function] = true
+		p := cloudwatchlogs.NewFilterLogEventsPaginator(r.s.logs, &cloudwatchlogs.FilterLogEventsInput{
+			LogGroupName: aws.String(naming.LogGroup(r.s.prefix, f.Function)), StartTime: aws.Int64(r.began.UnixMilli()),
+		})
+		for p.HasMorePages() {
+			page, err := p.NextPage(ctx)
+			if err != nil {
+				r.note("fired faults: logs of %s: %v", f.Function, err)
+				break
+			}
+			for _, e := range page.Events {
+				m := aws.ToString(e.Message)
+				for line, kind := range firedLines {
+					if strings.Contains(m, line) {
+						out[kind+" ("+f.Function+")"]++
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // readOrders reads every order's state item.

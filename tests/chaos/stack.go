@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
@@ -41,6 +42,7 @@ type stack struct {
 	sqs    *sqs.Client
 	eb     *eventbridge.Client
 	sfn    *sfn.Client
+	logs   *cloudwatchlogs.Client
 
 	users, operator *servicetoken.Signer
 }
@@ -79,6 +81,7 @@ func connect(ctx context.Context, api string) (*stack, error) {
 		api: api, prefix: stackPrefix(),
 		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		db:   dynamodb.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg),
+		logs: cloudwatchlogs.NewFromConfig(cfg),
 	}
 	sm := secretsmanager.NewFromConfig(cfg)
 	if s.users, err = keystore.LoadSigner(ctx, sm, s.prefix, naming.UserTokenService); err != nil {
