@@ -161,13 +161,15 @@ func (r *runner) collect(ctx context.Context) (Snapshot, error) {
 	return snap, nil
 }
 
-// firedLines are the log lines a fault's firing writes (shared/faults),
-// by what the report calls them.
-var firedLines = map[string]string{
-	"injected crash":      "crash",
-	"injected throttling": "throttling",
-	"injected fault":      "error",
-	"injected latency":    "latency",
+// firedLines tell, in this order, what a log line says fired
+// (shared/faults); "" marks a line that only repeats a firing counted by
+// its own line (the throttling error as the step logs it).
+var firedLines = []struct{ text, kind string }{
+	{"injected crash", "crash"},
+	{"injected throttling", "throttling"},
+	{"provisioned throughput for the table was exceeded", ""},
+	{"injected latency", "latency"},
+	{"injected fault", "error"},
 }
 
 // readFired counts, in the logs of every function the run switched a
@@ -193,9 +195,12 @@ func (r *runner) readFired(ctx context.Context, fs []Fault) map[string]int {
 			}
 			for _, e := range page.Events {
 				m := aws.ToString(e.Message)
-				for line, kind := range firedLines {
-					if strings.Contains(m, line) {
-						out[kind+" ("+f.Function+")"]++
+				for _, l := range firedLines {
+					if strings.Contains(m, l.text) {
+						if l.kind != "" {
+							out[l.kind+" ("+f.Function+")"]++
+						}
+						break
 					}
 				}
 			}
