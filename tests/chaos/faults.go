@@ -52,7 +52,7 @@ var keyedFaults = []faultPlan{
 	{Kind: "step timeout", Service: "orders", Function: "orders-mark-confirmed", Mode: faults.ModeLatency, Latency: 16 * time.Second, For: 8 * time.Second, keyed: true},
 	{Kind: "step failing (compensated)", Service: "orders", Function: "orders-mark-confirmed", Mode: faults.ModeError, For: time.Minute, keyed: true},
 	// Past the relay's failing window, which holds the order's events back.
-	{Kind: "consumer failing", Service: "notifications", Function: "notifications-notify", Mode: faults.ModeError, For: 15 * time.Second, keyed: true},
+	{Kind: "consumer failing", Service: "notifications", Function: "notifications-notify", Mode: faults.ModeError, For: 30 * time.Second, keyed: true},
 	{Kind: "relay failing (order)", Service: "orders", Function: "orders-relay", Mode: faults.ModeError, For: 5 * time.Second, keyed: true},
 }
 

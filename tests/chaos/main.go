@@ -413,12 +413,41 @@ func (r *runner) placeAll(ctx context.Context) {
 		for _, f := range at[i] {
 			r.addFault(r.switchOn(ctx, f, "", ""))
 		}
+		if i == len(keyedFaults) {
+			r.awaitFaultedReserved(ctx)
+		}
 		jobs <- p
 	}
 	close(jobs)
 	wg.Wait()
 	// The cancels started from place: wait for them.
 	r.cancels.Wait()
+}
+
+// awaitFaultedReserved waits (15 s at most) until the orders the keyed
+// faults aim at hold their stock, so that the rush of the other orders
+// cannot end them OUT_OF_STOCK before the step their fault is for. The
+// orders-create crash's order is left out: its retry waits for the
+// crashed request's lock to expire, and it takes its chance with the rest.
+func (r *runner) awaitFaultedReserved(ctx context.Context) {
+	need := map[string]int64{}
+	for _, p := range r.plans[:min(len(keyedFaults), len(r.plans))] {
+		if p.fault != nil && !p.fault.byIdem {
+			for _, l := range p.lines {
+				need[l.ProductID] += l.Quantity
+			}
+		}
+	}
+	end := time.Now().Add(15 * time.Second)
+	for id, n := range need {
+		for time.Now().Before(end) {
+			st, err := r.stockOf(ctx, id)
+			if err == nil && st.Reserved+st.Sold >= n {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
 }
 
 func (r *runner) addFault(f Fault) {
