@@ -32,7 +32,7 @@ type options struct {
 	n, products, units, users, workers int
 	deadline                           time.Duration
 	report, api                        string
-	verbose                            bool
+	verbose, shared                    bool
 	seed                               uint64
 }
 
@@ -46,6 +46,7 @@ func main() {
 	flag.DurationVar(&o.deadline, "deadline", 3*time.Minute, "how long an order may take to end CONFIRMED or CANCELLED")
 	flag.StringVar(&o.report, "report", "", "also write the table to this file")
 	flag.StringVar(&o.api, "api", "", "the API's base URL (default $SHOP_API_URL, else .local/api-url)")
+	flag.BoolVar(&o.shared, "shared", false, "the stack is shared with other tests running now: only faults keyed to the run's own orders (no fault for every call)")
 	flag.BoolVar(&o.verbose, "v", false, "list every order targeted by a fault, and every order's end")
 	flag.Uint64Var(&o.seed, "seed", 0, "random seed (0: from the clock; printed)")
 	flag.Parse()
@@ -402,7 +403,14 @@ func (r *runner) placeAll(ctx context.Context) {
 	}
 	// When (after how many orders) each window fault goes on.
 	at := map[int][]faultPlan{}
-	for i, f := range windowFaults {
+	windows := windowFaults
+	if r.o.shared {
+		// A fault for every call would break the other tests' requests,
+		// whose clients do not retry as this run's do.
+		windows = nil
+		r.note("-shared: the faults for every call (%d) left out", len(windowFaults))
+	}
+	for i, f := range windows {
 		when := len(keyedFaults) + i
 		if i == 1 {
 			when = max(when, len(r.plans)/3) // the orders-create crash: mid-run

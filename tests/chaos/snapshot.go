@@ -308,17 +308,18 @@ func (r *runner) awaitDeadLetters(ctx context.Context) ([]DeadLetter, error) {
 			}
 			name := url[strings.LastIndex(url, "/")+1:]
 			for {
-				msgs, err := r.s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 30})
+				// A short visibility: another test reading the same DLQ
+				// (make test's poison test) must see its message again soon.
+				msgs, err := r.s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(url), MaxNumberOfMessages: 10, VisibilityTimeout: 2})
 				if err != nil {
 					return nil, fmt.Errorf("receive %s: %w", name, err)
 				}
-				if len(msgs.Messages) == 0 {
-					break
-				}
+				fresh := 0
 				for _, m := range msgs.Messages {
 					if seen[aws.ToString(m.MessageId)] {
 						continue
 					}
+					fresh++
 					seen[aws.ToString(m.MessageId)] = true
 					body := aws.ToString(m.Body)
 					_, e, _ := decodeDelivery(body)
@@ -334,6 +335,9 @@ func (r *runner) awaitDeadLetters(ctx context.Context) ([]DeadLetter, error) {
 						}
 						out = append(out, DeadLetter{Queue: name, EventID: id})
 					}
+				}
+				if fresh == 0 {
+					break // empty, or only messages seen already come back
 				}
 			}
 		}
