@@ -304,7 +304,7 @@ func (c *capture) record(messageID, body string) {
 		c.failures = append(c.failures, fmt.Sprintf("undecodable delivery %.200s: %v", body, err))
 		return
 	}
-	c.events = append(c.events, captured{Event: Event{ID: e.ID, Type: e.Type, Subject: e.Subject}, Detail: string(d.Detail), Source: d.Source, Replay: d.ReplayName != ""})
+	c.events = append(c.events, captured{Event: Event(e), Detail: string(d.Detail), Source: d.Source, Replay: d.ReplayName != ""})
 }
 
 func (c *capture) snapshot() []captured {
