@@ -101,8 +101,17 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		rep.skip("AWS_ENDPOINT_URL is not set: no emulator to apply Terraform to (make test sets it)")
 	}
 	testenv.RequireEmulator(t)
+	// make test asks for an emulator of the test's own
+	// (SHOP_TERRAFORM_OWN_EMULATOR=1): under the load of every other package
+	// on one emulator, MiniStack now and then applies a request and loses its
+	// response, and the provider's SDK sends it again. For an idempotent call
+	// that is harmless; for a create it leaves a twin (CreateIntegration) or a
+	// conflict the provider waits out for minutes (AddPermission). Seen in two
+	// runs of about ten on a shared emulator.
 	if os.Getenv("SHOP_TERRAFORM_OWN_EMULATOR") == "1" {
-		startOwnEmulator(t, rep)
+		began := time.Now()
+		port := testenv.OwnEmulator(t, repoRoot)
+		rep.phases = append(rep.phases, "own emulator on port "+port+" "+time.Since(began).Round(100*time.Millisecond).String())
 	}
 	endpoint := os.Getenv("AWS_ENDPOINT_URL")
 	region := os.Getenv("AWS_REGION")
@@ -254,6 +263,9 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			out, err := run.outputWatching(ctx, stalls.watch, "apply", "-auto-approve", "-input=false", "-no-color", varArg)
 			if err == nil {
 				rep.resources = countAdded(out)
+				if slow := slowestCreates(out, 3); slow != "" {
+					rep.note("slowest creates: " + slow)
+				}
 				return nil
 			}
 			lost := lostCreates(out)
@@ -299,24 +311,8 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			"SHOP_EVENTS_REPORT=" + eventsReport,
 		}, "test", "-count=1", "-timeout", "5m", "-parallel", e2eParallel, "./tests")
 	})
-	switch verdict := firstLine(privilege); {
-	case verdict == "":
-		t.Errorf("the end-to-end run against the Terraform stack wrote no least-privilege report (%s)", privilege)
-	case !strings.HasSuffix(verdict, ": all allowed"):
-		t.Errorf("least privilege on the Terraform stack: %s", verdict)
-		rep.note(verdict)
-	default:
-		rep.note(verdict)
-	}
-	switch verdict := firstLine(eventsReport); {
-	case verdict == "":
-		t.Errorf("the end-to-end run against the Terraform stack wrote no events report (%s)", eventsReport)
-	case !strings.HasSuffix(verdict, ": all match their schemas"):
-		t.Errorf("events on the Terraform stack: %s", verdict)
-		rep.note(verdict)
-	default:
-		rep.note(verdict)
-	}
+	rep.verdict(t, privilege, "least-privilege", "least privilege", ": all allowed")
+	rep.verdict(t, eventsReport, "events", "events", ": all match their schemas")
 
 	// 6. The live diff against the local deployer's stack on the same
 	// emulator, deployed here (where it is there already, the deploy
@@ -398,42 +394,6 @@ func traceCollector(t *testing.T, endpoint string) string {
 		t.Fatalf("AWS_ENDPOINT_URL %q names no port: no trace collector address for the functions", endpoint)
 	}
 	return net.JoinHostPort("127.0.0.1", u.Port())
-}
-
-// startOwnEmulator starts a MiniStack of this test's own on a free port
-// and points the test (and every command it runs) at it, stopping it when
-// the test ends, after the destroy. make test asks for it
-// (SHOP_TERRAFORM_OWN_EMULATOR=1): under the load of every other package on
-// one emulator, MiniStack now and then applies a request and loses its
-// response, and the provider's SDK sends it again. For an idempotent call
-// that is harmless; for a create it leaves a twin (CreateIntegration) or a
-// conflict the provider waits out for minutes (AddPermission). Seen in two
-// runs of about ten on a shared emulator.
-func startOwnEmulator(t *testing.T, rep *report) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	script := filepath.Join(repoRoot, "localstack", "ministack.sh")
-	ministack := func(action string) ([]byte, error) {
-		cmd := exec.Command(script, action)
-		cmd.Env = append(os.Environ(), "GATEWAY_PORT="+port)
-		return cmd.CombinedOutput()
-	}
-	began := time.Now()
-	if out, err := ministack("start"); err != nil {
-		t.Fatalf("start an emulator of its own on port %s: %v\n%s", port, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := ministack("stop"); err != nil {
-			t.Errorf("stop the emulator on port %s: %v\n%s", port, err, out)
-		}
-	})
-	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:"+port)
-	rep.phases = append(rep.phases, "own emulator on port "+port+" "+time.Since(began).Round(100*time.Millisecond).String())
 }
 
 // removeTwins deletes what the emulator made twice and returns it. A
@@ -930,6 +890,22 @@ func (r *report) phase(name string, f func() error) {
 
 func (r *report) note(s string) { r.notes = append(r.notes, s) }
 
+// verdict notes the first line of the report file an end-to-end run on the
+// Terraform stack wrote (kind names the report, what its subject), and
+// fails the test when it is missing or does not end in pass.
+func (r *report) verdict(t *testing.T, file, kind, what, pass string) {
+	t.Helper()
+	switch verdict := firstLine(file); {
+	case verdict == "":
+		t.Errorf("the end-to-end run against the Terraform stack wrote no %s report (%s)", kind, file)
+	case !strings.HasSuffix(verdict, pass):
+		t.Errorf("%s on the Terraform stack: %s", what, verdict)
+		r.note(verdict)
+	default:
+		r.note(verdict)
+	}
+}
+
 func (r *report) write() {
 	var text string
 	switch {
@@ -1072,6 +1048,30 @@ func countAdded(out []byte) string {
 	return string(n)
 }
 
+// slowestCreates names the n creates of an apply's output that took
+// longest ("module.x.aws_y.z: Creation complete after 1m2s [id=...]"), the
+// first place to look when the apply phase grows.
+func slowestCreates(out []byte, n int) string {
+	type create struct {
+		address string
+		took    time.Duration
+	}
+	var creates []create
+	for _, m := range creationComplete.FindAllSubmatch(out, -1) {
+		if d, err := time.ParseDuration(string(m[2])); err == nil {
+			creates = append(creates, create{string(m[1]), d})
+		}
+	}
+	slices.SortStableFunc(creates, func(a, b create) int { return cmp.Compare(b.took, a.took) })
+	var names []string
+	for _, c := range creates[:min(n, len(creates))] {
+		names = append(names, c.address+" "+c.took.String())
+	}
+	return strings.Join(names, ", ")
+}
+
+var creationComplete = regexp.MustCompile(`(?m)^(\S+): Creation complete after (\w+)`)
+
 // planChanges keeps the part of a plan that says what would change.
 func planChanges(out []byte) string {
 	s := string(out)
@@ -1144,5 +1144,21 @@ func TestPermissionStallLines(t *testing.T) {
 		if m == nil || !slices.Equal(m[1:], want) {
 			t.Errorf("%q: %q, want %q", line, m, want)
 		}
+	}
+}
+
+func TestSlowestCreates(t *testing.T) {
+	out := []byte(`module.api.aws_apigatewayv2_api.this: Creation complete after 1s [id=abc]
+module.function["a"].aws_lambda_function.this: Still creating... [10s elapsed]
+module.function["a"].aws_lambda_function.this: Creation complete after 1m2s [id=shop-a]
+aws_dynamodb_table.this["orders"]: Creation complete after 12s [id=shop-orders]
+Apply complete! Resources: 3 added, 0 changed, 0 destroyed.
+`)
+	want := `module.function["a"].aws_lambda_function.this 1m2s, aws_dynamodb_table.this["orders"] 12s`
+	if got := slowestCreates(out, 2); got != want {
+		t.Errorf("slowestCreates = %q, want %q", got, want)
+	}
+	if got := slowestCreates([]byte("nothing created"), 3); got != "" {
+		t.Errorf("slowestCreates of no creates = %q, want empty", got)
 	}
 }

@@ -191,3 +191,21 @@ func TestInvokeGrantsCarryTheModelsStatementIDs(t *testing.T) {
 		}
 	}
 }
+
+// The simulator's routes are under PaymentSimulatorPath, which is how the
+// deployer and Terraform find its base URL.
+func TestRepositorySimulatorRoutesUnderItsPath(t *testing.T) {
+	d, err := Build(load(t), Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.PaymentProvider == nil || len(d.PaymentProvider.Simulator) == 0 {
+		t.Fatal("the repository has no payment provider, or no simulator of it (functions/provider)")
+	}
+	for _, name := range d.PaymentProvider.Simulator {
+		fn := d.Function(name)
+		if fn.Route == nil || !strings.HasPrefix(fn.Route.Path, PaymentSimulatorPath+"/") {
+			t.Errorf("simulator function %s is not routed under %s", name, PaymentSimulatorPath)
+		}
+	}
+}

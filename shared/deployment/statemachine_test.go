@@ -1,13 +1,13 @@
-package deployment
+package deployment_test
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/shop-serverless/shop/shared/deployment"
+	"github.com/shop-serverless/shop/shared/deployment/deploymenttest"
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
@@ -63,28 +63,18 @@ permissions: {paymentProvider: true}
 // under functions/, or under events/ when the path starts with "events/").
 func loadTree(t *testing.T, files map[string]string) *manifest.Set {
 	t.Helper()
-	root := t.TempDir()
+	tree := make(map[string]string, len(files))
 	for name, body := range files {
-		path := filepath.Join(root, "functions", name)
-		if strings.HasPrefix(name, "events/") {
-			path = filepath.Join(root, name)
+		if !strings.HasPrefix(name, "events/") {
+			name = "functions/" + name
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		tree[name] = body
 	}
-	set, err := manifest.Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return set
+	return deploymenttest.LoadTree(t, tree)
 }
 
 func TestStateMachineModel(t *testing.T) {
-	d, err := Build(sagaTree(t), Params{Prefix: "acme", Region: "eu-west-1", Account: "123456789012"})
+	d, err := deployment.Build(sagaTree(t), deployment.Params{Prefix: "acme", Region: "eu-west-1", Account: "123456789012"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +99,7 @@ func TestStateMachineModel(t *testing.T) {
 	}
 
 	start := d.Function("shop-start")
-	if start.Environment["SHOP_STATE_MACHINE_SAGA"] != sm.ARN || start.Bindings[manifest.EnvAPIURL] != BindingAPIURL {
+	if start.Environment["SHOP_STATE_MACHINE_SAGA"] != sm.ARN || start.Bindings[manifest.EnvAPIURL] != deployment.BindingAPIURL {
 		t.Fatalf("start env %v bindings %v", start.Environment, start.Bindings)
 	}
 	if _, ok := start.Environment[manifest.EnvAPIURL]; ok {
@@ -127,7 +117,7 @@ func TestStateMachineModel(t *testing.T) {
 	}
 
 	charge := d.Function("shop-charge")
-	if charge.Environment[manifest.EnvPaymentProviderSecret] != "acme/payment-provider" || charge.Bindings[manifest.EnvPaymentProviderURL] != BindingPaymentProviderURL || charge.LocalOnly {
+	if charge.Environment[manifest.EnvPaymentProviderSecret] != "acme/payment-provider" || charge.Bindings[manifest.EnvPaymentProviderURL] != deployment.BindingPaymentProviderURL || charge.LocalOnly {
 		t.Fatalf("charge = %+v", charge)
 	}
 	last := charge.Role.Policy.Statement[len(charge.Role.Policy.Statement)-1]
@@ -137,7 +127,7 @@ func TestStateMachineModel(t *testing.T) {
 	if d.PaymentProvider == nil || d.PaymentProvider.Secret != "acme/payment-provider" || !slices.Equal(d.PaymentProvider.Simulator, []string{"sim-charges"}) {
 		t.Fatalf("payment provider = %+v", d.PaymentProvider)
 	}
-	if !d.Function("sim-charges").LocalOnly || d.Function("sim-charges").Route.Path[:len(PaymentSimulatorPath)] != PaymentSimulatorPath {
+	if !d.Function("sim-charges").LocalOnly || d.Function("sim-charges").Route.Path[:len(deployment.PaymentSimulatorPath)] != deployment.PaymentSimulatorPath {
 		t.Fatal("the simulator is not localOnly, or not under PaymentSimulatorPath")
 	}
 	for _, tb := range d.Tables {
@@ -146,29 +136,11 @@ func TestStateMachineModel(t *testing.T) {
 		}
 	}
 
-	other, err := Build(sagaTree(t), Params{Prefix: "acme", Region: "eu-west-1", Account: "123456789012", PaymentProviderSecret: "prod/stripe"})
+	other, err := deployment.Build(sagaTree(t), deployment.Params{Prefix: "acme", Region: "eu-west-1", Account: "123456789012", PaymentProviderSecret: "prod/stripe"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if other.PaymentProvider.Secret != "prod/stripe" || other.Function("shop-charge").Environment[manifest.EnvPaymentProviderSecret] != "prod/stripe" {
 		t.Fatal("the payment provider's secret name is not the one given")
-	}
-}
-
-// The simulator's routes are under PaymentSimulatorPath, which is how the
-// deployer and Terraform find its base URL.
-func TestRepositorySimulatorRoutesUnderItsPath(t *testing.T) {
-	d, err := Build(load(t), Params{Prefix: "shop", Region: "us-east-1", Account: "000000000000"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.PaymentProvider == nil || len(d.PaymentProvider.Simulator) == 0 {
-		t.Fatal("the repository has no payment provider, or no simulator of it (functions/provider)")
-	}
-	for _, name := range d.PaymentProvider.Simulator {
-		fn := d.Function(name)
-		if fn.Route == nil || !strings.HasPrefix(fn.Route.Path, PaymentSimulatorPath+"/") {
-			t.Errorf("simulator function %s is not routed under %s", name, PaymentSimulatorPath)
-		}
 	}
 }

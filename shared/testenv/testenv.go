@@ -11,8 +11,11 @@
 package testenv
 
 import (
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -78,4 +81,36 @@ func ForbidDeps(t testing.TB, pkg string, banned ...string) {
 			}
 		}
 	}
+}
+
+// OwnEmulator starts a MiniStack of the test's own on a free port (with
+// localstack/ministack.sh under repoRoot, so with its trace collector),
+// points the test and every command it runs at it (AWS_ENDPOINT_URL), and
+// stops it when the test ends, after the test's own cleanups. It returns
+// the port. A test that sets faults for every caller, or that must not be
+// slowed by the rest of make test, runs on one.
+func OwnEmulator(t *testing.T, repoRoot string) (port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	script := filepath.Join(repoRoot, "localstack", "ministack.sh")
+	ministack := func(action string) ([]byte, error) {
+		cmd := exec.Command(script, action)
+		cmd.Env = append(os.Environ(), "GATEWAY_PORT="+port)
+		return cmd.CombinedOutput()
+	}
+	if out, err := ministack("start"); err != nil {
+		t.Fatalf("start an emulator of the test's own on port %s: %v\n%s", port, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := ministack("stop"); err != nil {
+			t.Errorf("stop the emulator on port %s: %v\n%s", port, err, out)
+		}
+	})
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:"+port)
+	return port
 }

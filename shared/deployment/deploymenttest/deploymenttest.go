@@ -139,6 +139,14 @@ timeout: 10
 permissions: {dynamodb: [PutItem]}
 `,
 	}
+	return LoadTree(t, files)
+}
+
+// LoadTree writes files (contents by slash-separated path under the
+// repository root: "functions/orders/service.yaml", "events/....json") to
+// a temporary directory and loads its manifests.
+func LoadTree(t testing.TB, files map[string]string) *manifest.Set {
+	t.Helper()
 	root := t.TempDir()
 	for name, body := range files {
 		path := filepath.Join(root, filepath.FromSlash(name))
