@@ -53,10 +53,6 @@ func main() {
 	if o.seed == 0 {
 		o.seed = uint64(time.Now().UnixNano())
 	}
-	if os.Getenv("AWS_XRAY_CONTEXT_MISSING") == "" {
-		// The driver is no traced function: its SDK calls have no span to join.
-		_ = os.Setenv("AWS_XRAY_CONTEXT_MISSING", "IGNORE_ERROR")
-	}
 	if o.users == 0 {
 		o.users = max(5, o.n/5)
 	}
@@ -64,6 +60,10 @@ func main() {
 }
 
 func run(o options) int {
+	if os.Getenv("AWS_XRAY_CONTEXT_MISSING") == "" {
+		// The driver is no traced function: its SDK calls have no span to join.
+		_ = os.Setenv("AWS_XRAY_CONTEXT_MISSING", "IGNORE_ERROR")
+	}
 	ctx := context.Background()
 	began := time.Now()
 	fail := func(err error) int {
