@@ -41,7 +41,7 @@ SCOPES       ?=
 FUZZTIME     ?= 3s
 export GATEWAY_PORT
 
-.PHONY: help run stop deploy test test-unit fuzz build build-aws generate lint fmt bench token rotate-keys retire-key replay trace
+.PHONY: help run stop deploy test test-unit chaos fuzz build build-aws generate lint fmt bench token rotate-keys retire-key replay trace
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -132,6 +132,21 @@ FUZZ = log=$$(mktemp); trap 'rm -f $$log' EXIT; \
   echo "fuzz: $$(wc -l <<< "$$targets") targets, $(FUZZTIME) each: no failure"
 fuzz: ## run every go test -fuzz target for FUZZTIME (default 3s) each
 	@$(FUZZ)
+
+# make chaos: N concurrent orders (default 500) from many users over 50
+# units of 5 products, with declined, timing-out, failing and flaky
+# payments, racing cancels, duplicate submissions and deliveries, poison
+# events and faults from the fault switch, against the running local stack
+# (make run; deployed with SHOP_FAULTS=1, as the deployer always does), then
+# the invariant checker's table (tests/chaos). It exits non-zero on any
+# violation; the table is also in $(CHAOS_REPORT).
+N            ?= 500
+CHAOS_DEADLINE ?= 3m
+CHAOS_REPORT := $(CURDIR)/.local/chaos-$(GATEWAY_PORT).txt
+chaos: ## N concurrent orders under faults, then the invariant checker (needs make run): make chaos N=100
+	@mkdir -p $(CURDIR)/.local
+	@AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+	  $(GO) run ./tests/chaos -n $(N) -deadline $(CHAOS_DEADLINE) -report $(CHAOS_REPORT)
 
 test-unit: ## tests that need no emulator (integration and end-to-end tests skip)
 	$(GOTEST) ./...

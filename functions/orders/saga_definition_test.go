@@ -34,13 +34,15 @@ var transient = []string{
 	"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
 	"Lambda.Unknown",          // Lambda failed the invocation without saying why
 	"Runtime.ExitError",       // the function's process exited before answering (a crash: AWS's and the emulator's name)
+	"Sandbox.Timedout",        // the function ran past its own timeout (Lambda's name for it, on AWS and the emulator): the step is idempotent, so run it again
 	"PaymentUnavailable",      // payments: the provider timed out, failed or its breaker is open
 	"ReservationNotCommitted", // inventory: restock of a confirmation whose commit is still under way
 }
 
 // processDied are the errors a Task sees when its function's process dies
-// mid-invocation; every Task retries them.
-var processDied = []string{"Runtime.ExitError", "Lambda.Unknown"}
+// mid-invocation (a crash, or Lambda ending it at its timeout); every Task
+// retries them.
+var processDied = []string{"Runtime.ExitError", "Lambda.Unknown", "Sandbox.Timedout"}
 
 type retry = struct {
 	ErrorEquals     []string `json:"ErrorEquals"`

@@ -1,0 +1,348 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
+	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/shop-serverless/shop/shared/awsconfig"
+	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/shared/servicetoken"
+	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
+)
+
+// stack is the deployed local stack the run drives: its API over HTTP, and
+// its tables, executions, bus and queues through the SDK, as the
+// end-to-end tests reach them (tests/client_test.go, tests/saga_test.go).
+type stack struct {
+	api    string
+	prefix string
+	http   *http.Client
+	db     *dynamodb.Client
+	sqs    *sqs.Client
+	eb     *eventbridge.Client
+	sfn    *sfn.Client
+	logs   *cloudwatchlogs.Client
+
+	users, operator *servicetoken.Signer
+}
+
+// apiURL is the deployed API's base URL: flag, $SHOP_API_URL, else the
+// file the deployer wrote (.local/api-url, from the repository's root).
+func apiURL(flagValue string) (string, error) {
+	for _, u := range []string{flagValue, os.Getenv("SHOP_API_URL")} {
+		if u != "" {
+			return strings.TrimRight(u, "/"), nil
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(".local", "api-url"))
+	if err != nil {
+		return "", fmt.Errorf("no deployed stack: -api and SHOP_API_URL unset and .local/api-url unreadable (run from the repository's root after make run): %w", err)
+	}
+	return strings.TrimRight(strings.TrimSpace(string(b)), "/"), nil
+}
+
+func stackPrefix() string {
+	if p := os.Getenv("SHOP_PREFIX"); p != "" {
+		return p
+	}
+	return "shop"
+}
+
+func connect(ctx context.Context, api string) (*stack, error) {
+	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+		return nil, errors.New("AWS_ENDPOINT_URL is unset: the chaos run drives the local emulator only")
+	}
+	cfg, err := awsconfig.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{
+		api: api, prefix: stackPrefix(),
+		http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		db:   dynamodb.NewFromConfig(cfg), sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg), sfn: sfn.NewFromConfig(cfg),
+		logs: cloudwatchlogs.NewFromConfig(cfg),
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	if s.users, err = keystore.LoadSigner(ctx, sm, s.prefix, naming.UserTokenService); err != nil {
+		return nil, fmt.Errorf("users signer: %w", err)
+	}
+	if s.operator, err = keystore.LoadSigner(ctx, sm, s.prefix, naming.OperatorIssuer); err != nil {
+		return nil, fmt.Errorf("operator signer: %w", err)
+	}
+	return s, nil
+}
+
+func (s *stack) table(service string) string { return naming.Table(s.prefix, service) }
+
+// userToken is a user token as login signs it (logging in hundreds of
+// times from one address would spend the login budget).
+func (s *stack) userToken(userID string, ttl time.Duration) (string, error) {
+	tok, _, err := s.users.Issue(servicetoken.KindUser, userID, []string{naming.Audience(s.prefix)}, nil, ttl)
+	return tok, err
+}
+
+func (s *stack) operatorToken(scopes ...string) (string, error) {
+	tok, _, err := s.operator.Issue(servicetoken.KindService, naming.OperatorIssuer, []string{naming.Audience(s.prefix)}, scopes, 5*time.Minute) // the most a service token may live: setup uses it
+	return tok, err
+}
+
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// call sends one request; body nil or a value sent as JSON; headers in
+// name, value pairs.
+func (s *stack) call(ctx context.Context, method, path string, body any, headers ...string) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return response{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.api+path, rd)
+	if err != nil {
+		return response{}, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return response{}, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, err
+	}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+}
+
+// retryable says whether a client should send the request again (with
+// the same Idempotency-Key): a lost answer, a 5xx, a 429, or a 409 that
+// says the first request with the key still runs (it has Retry-After).
+func retryable(r response, err error) bool {
+	if err != nil {
+		return true
+	}
+	return r.Status >= 500 || r.Status == http.StatusTooManyRequests || (r.Status == http.StatusConflict && r.Header.Get("Retry-After") != "")
+}
+
+// callRetrying sends the request until it is not retryable or the budget
+// is spent, and returns the last answer and how many times it resent.
+func (s *stack) callRetrying(ctx context.Context, budget time.Duration, method, path string, body any, headers ...string) (response, int, error) {
+	end := time.Now().Add(budget)
+	wait := 250 * time.Millisecond
+	for retries := 0; ; retries++ {
+		r, err := s.call(ctx, method, path, body, headers...)
+		if !retryable(r, err) || time.Now().After(end) {
+			return r, retries, err
+		}
+		if ra, e := strconv.Atoi(r.Header.Get("Retry-After")); e == nil && err == nil && time.Duration(ra)*time.Second > wait {
+			wait = time.Duration(ra) * time.Second
+		}
+		select {
+		case <-ctx.Done():
+			return r, retries, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 3*time.Second)
+	}
+}
+
+func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+
+// capture is a rule of the run's own on the stack's bus that sends every
+// event to a queue of its own, drained into memory (as the end-to-end
+// tests' capture, tests/capture_test.go). Named chaos-capture-*, outside
+// the stack's prefix, so the deployer's prune leaves it alone; close
+// removes it.
+type capture struct {
+	s        *stack
+	rule     string
+	queueURL string
+
+	mu       sync.Mutex
+	messages map[string]bool
+	events   []captured
+	failures []string
+
+	stop, done chan struct{}
+}
+
+type captured struct {
+	Event
+	Detail string // the structured CloudEvent, to put it on the bus again
+	Source string
+	Replay bool
+}
+
+func (s *stack) startCapture(ctx context.Context) (*capture, error) {
+	c := &capture{s: s, rule: fmt.Sprintf("chaos-capture-%d", os.Getpid()), messages: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
+	q, err := s.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(c.rule)})
+	if err != nil {
+		return nil, fmt.Errorf("capture queue: %w", err)
+	}
+	c.queueURL = aws.ToString(q.QueueUrl)
+	attrs, err := s.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
+	if err != nil {
+		return nil, fmt.Errorf("capture queue: %w", err)
+	}
+	arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
+	bus := naming.EventBus(s.prefix)
+	rule, err := s.eb.PutRule(ctx, &eventbridge.PutRuleInput{
+		Name: aws.String(c.rule), EventBusName: aws.String(bus), EventPattern: aws.String(`{"source":[{"prefix":""}]}`),
+		Description: aws.String("make chaos: every event of the run, for the invariant checker"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("capture rule: %w", err)
+	}
+	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sqs:SendMessage","Resource":%q,"Condition":{"ArnEquals":{"aws:SourceArn":%q}}}]}`,
+		arn, aws.ToString(rule.RuleArn))
+	if _, err := s.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: q.QueueUrl, Attributes: map[string]string{"Policy": policy}}); err != nil {
+		return nil, fmt.Errorf("capture queue policy: %w", err)
+	}
+	if _, err := s.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
+		Rule: aws.String(c.rule), EventBusName: aws.String(bus),
+		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(arn)}},
+	}); err != nil {
+		return nil, fmt.Errorf("capture target: %w", err)
+	}
+	go c.drain()
+	return c, nil
+}
+
+func (c *capture) drain() {
+	defer close(c.done)
+	ctx := context.Background()
+	stopping := false
+	for {
+		select {
+		case <-c.stop:
+			stopping = true
+		default:
+		}
+		out, err := c.s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(c.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 5})
+		if err != nil {
+			c.mu.Lock()
+			c.failures = append(c.failures, err.Error())
+			c.mu.Unlock()
+			time.Sleep(time.Second)
+			continue
+		}
+		for _, m := range out.Messages {
+			c.record(aws.ToString(m.MessageId), aws.ToString(m.Body))
+			_, _ = c.s.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: m.ReceiptHandle})
+		}
+		if stopping && len(out.Messages) == 0 {
+			return
+		}
+	}
+}
+
+// delivery is an event as EventBridge delivered it to a queue.
+type delivery struct {
+	Source     string          `json:"source"`
+	DetailType string          `json:"detail-type"`
+	Detail     json.RawMessage `json:"detail"`
+	ReplayName string          `json:"replay-name"`
+}
+
+type cloudEvent struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	Subject string `json:"subject"`
+}
+
+func decodeDelivery(body string) (delivery, cloudEvent, error) {
+	var d delivery
+	var e cloudEvent
+	err := json.Unmarshal([]byte(body), &d)
+	if err == nil {
+		err = json.Unmarshal(d.Detail, &e)
+	}
+	return d, e, err
+}
+
+func (c *capture) record(messageID, body string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.messages[messageID] {
+		return
+	}
+	c.messages[messageID] = true
+	d, e, err := decodeDelivery(body)
+	if err != nil {
+		c.failures = append(c.failures, fmt.Sprintf("undecodable delivery %.200s: %v", body, err))
+		return
+	}
+	c.events = append(c.events, captured{Event: Event(e), Detail: string(d.Detail), Source: d.Source, Replay: d.ReplayName != ""})
+}
+
+func (c *capture) snapshot() []captured {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]captured(nil), c.events...)
+}
+
+// close stops the drain and removes the rule and the queue.
+func (c *capture) close(ctx context.Context) {
+	close(c.stop)
+	<-c.done
+	bus := naming.EventBus(c.s.prefix)
+	_, _ = c.s.eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(c.rule), EventBusName: aws.String(bus), Ids: []string{"capture"}})
+	_, _ = c.s.eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(c.rule), EventBusName: aws.String(bus)})
+	_, _ = c.s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(c.queueURL)})
+}
+
+// putEvents puts structured CloudEvents on the bus, as a system with IAM
+// rights may (and as the bus's at-least-once delivery may, again).
+func (s *stack) putEvents(ctx context.Context, sources, details []string) error {
+	for start := 0; start < len(details); start += 10 {
+		var entries []ebtypes.PutEventsRequestEntry
+		for i := start; i < min(start+10, len(details)); i++ {
+			var head struct{ Type string }
+			_ = json.Unmarshal([]byte(details[i]), &head)
+			entries = append(entries, ebtypes.PutEventsRequestEntry{
+				EventBusName: aws.String(naming.EventBus(s.prefix)), Source: aws.String(sources[i]),
+				DetailType: aws.String(head.Type), Detail: aws.String(details[i]),
+			})
+		}
+		out, err := s.eb.PutEvents(ctx, &eventbridge.PutEventsInput{Entries: entries})
+		if err != nil {
+			return err
+		}
+		if out.FailedEntryCount != 0 {
+			return fmt.Errorf("PutEvents: %d entries failed", out.FailedEntryCount)
+		}
+	}
+	return nil
+}
