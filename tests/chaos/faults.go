@@ -8,15 +8,6 @@ import (
 	"github.com/shop-serverless/shop/shared/faults"
 )
 
-// The fault modes of issue 11's contract that shared/faults gains beside
-// error and latency: at the merge these names become faults.ModeCrash and
-// faults.ModeThrottle. Until then faults.Set refuses them, and the run
-// reports each such fault as refused by the stack, not injected.
-var contractModes = map[string]string{
-	"crash":    "crash",    // exit right after the function's own write, before it answers
-	"throttle": "throttle", // the function's DynamoDB calls fail as throttled
-}
-
 // faultPlan is one fault the run switches on: keyed to one order (a saga
 // step, a consumer and a relay pass the order id, or the event's subject,
 // which is the order id; an HTTP function the request's Idempotency-Key),
@@ -32,19 +23,20 @@ type faultPlan struct {
 	Latency  time.Duration
 	For      time.Duration
 	Path     string
-	keyed    bool // Key = the order's id (a step's, a consumer's, a relay's key)
-	byIdem   bool // Key = the order's Idempotency-Key (an HTTP function's key)
+	Rate     float64 // 0: every matching call
+	keyed    bool    // Key = the order's id (a step's, a consumer's, a relay's key)
+	byIdem   bool    // Key = the order's Idempotency-Key (an HTTP function's key)
 }
 
 // The keyed faults, one order each, placed first (while there is stock, so
 // every step they aim at runs).
 var keyedFaults = []faultPlan{
-	{Kind: "crash after write (orders-create)", Service: "orders", Function: "orders-create", Mode: contractModes["crash"], For: 30 * time.Second, byIdem: true},
-	{Kind: "crash after write (step)", Service: "inventory", Function: "inventory-reserve", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
-	{Kind: "crash after write (step)", Service: "payments", Function: "payments-charge", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
-	{Kind: "crash mid-batch (consumer)", Service: "notifications", Function: "notifications-notify", Mode: contractModes["crash"], For: 30 * time.Second, keyed: true},
-	{Kind: "throttling (step)", Service: "inventory", Function: "inventory-reserve", Mode: contractModes["throttle"], For: 2 * time.Second, keyed: true},
-	{Kind: "throttling (step)", Service: "payments", Function: "payments-charge", Mode: contractModes["throttle"], For: 4 * time.Second, keyed: true},
+	{Kind: "crash after write (orders-create)", Service: "orders", Function: "orders-create", Mode: faults.ModeCrash, For: 30 * time.Second, byIdem: true},
+	{Kind: "crash after write (step)", Service: "inventory", Function: "inventory-reserve", Mode: faults.ModeCrash, For: 30 * time.Second, keyed: true},
+	{Kind: "crash after write (step)", Service: "payments", Function: "payments-charge", Mode: faults.ModeCrash, For: 30 * time.Second, keyed: true},
+	{Kind: "crash mid-batch (consumer)", Service: "notifications", Function: "notifications-notify", Mode: faults.ModeCrash, For: 30 * time.Second, keyed: true},
+	{Kind: "throttling (step)", Service: "inventory", Function: "inventory-reserve", Mode: faults.ModeThrottle, For: 2 * time.Second, keyed: true},
+	{Kind: "throttling (step)", Service: "payments", Function: "payments-charge", Mode: faults.ModeThrottle, For: 4 * time.Second, keyed: true},
 	// Longer than the Task's TimeoutSeconds (15 s) and the function's own
 	// timeout (10 s), over before the retry (it applies when a call begins).
 	// On orders-mark-confirmed, the one step that applies its switch
@@ -59,12 +51,15 @@ var keyedFaults = []faultPlan{
 // The faults for every call, switched on while orders are being placed.
 var windowFaults = []faultPlan{
 	{Kind: "relay failing", Service: "orders", Function: "orders-relay", Mode: faults.ModeError, For: 6 * time.Second},
-	{Kind: "crash after write (orders-create)", Service: "orders", Function: "orders-create", Mode: contractModes["crash"], For: 1500 * time.Millisecond, Path: "/v1/orders"},
+	{Kind: "crash after write (orders-create)", Service: "orders", Function: "orders-create", Mode: faults.ModeCrash, For: 1500 * time.Millisecond, Path: "/v1/orders"},
+	// A share of every call, for a while, on a step and on a consumer.
+	{Kind: "throttling (rated)", Service: "inventory", Function: "inventory-reserve", Mode: faults.ModeThrottle, Rate: 0.2, For: 5 * time.Second},
+	{Kind: "crash mid-batch (rated)", Service: "notifications", Function: "notifications-notify", Mode: faults.ModeCrash, Rate: 0.1, For: 5 * time.Second},
 }
 
 // switchOn sets p (for the order, if keyed) and says what happened.
 func (r *runner) switchOn(ctx context.Context, p faultPlan, orderID, idemKey string) Fault {
-	f := faults.Fault{Mode: p.Mode, Latency: p.Latency, Path: p.Path, Until: time.Now().Add(p.For)}
+	f := faults.Fault{Mode: p.Mode, Latency: p.Latency, Path: p.Path, Rate: p.Rate, Until: time.Now().Add(p.For)}
 	target := p.Path
 	switch {
 	case p.keyed:
