@@ -19,6 +19,10 @@ TERRAFORM_REPORT := $(CURDIR)/.local/terraform-$(GATEWAY_PORT).txt
 EVENTS_REPORT := $(CURDIR)/.local/events-$(GATEWAY_PORT).txt
 OBSERVABILITY_REPORT := $(CURDIR)/.local/observability-$(GATEWAY_PORT).txt
 FUZZ_REPORT  := $(CURDIR)/.local/fuzz-$(GATEWAY_PORT).txt
+CHAOS_TEST_REPORT := $(CURDIR)/.local/chaos-test-$(GATEWAY_PORT).txt
+# Orders of make test's chaos run (tests/chaos TestChaos, on an emulator of
+# its own beside the other packages); make chaos runs N (500).
+TEST_CHAOS_N ?= 100
 TERRAFORM    ?= terraform
 TFLINT       := $(CURDIR)/bin/tflint
 TFLINT_VERSION := v0.64.0
@@ -98,8 +102,8 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  export AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
 	    SHOP_REQUIRE_EMULATOR=1 SHOP_DEPLOY_TEST_ENDPOINT=$(ENDPOINT) SHOP_PRIVILEGE_REPORT=$(PRIVILEGE_REPORT) SHOP_EVENTS_REPORT=$(EVENTS_REPORT) SHOP_OBSERVABILITY_REPORT=$(OBSERVABILITY_REPORT) \
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
-	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE); \
-	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT) $(EVENTS_REPORT) $(OBSERVABILITY_REPORT); \
+	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE) SHOP_CHAOS_N=$(TEST_CHAOS_N) SHOP_CHAOS_REPORT=$(CHAOS_TEST_REPORT); \
+	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT) $(EVENTS_REPORT) $(OBSERVABILITY_REPORT) $(CHAOS_TEST_REPORT); \
 	  if command -v npm >/dev/null 2>&1; then \
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
 	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \
@@ -111,7 +115,8 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	  test -s $(EVENTS_REPORT) || { echo "no events report: the end-to-end run did not check its events against the catalog"; exit 1; }; \
 	  test -s $(OBSERVABILITY_REPORT) || { echo "no observability report: the end-to-end run did not scan its logs for secrets and metrics"; exit 1; }; \
 	  test -s $(TERRAFORM_REPORT) || { echo "no Terraform report: infra/apply_test.go did not run"; exit 1; }; \
-	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(EVENTS_REPORT); echo; cat $(OBSERVABILITY_REPORT); echo; cat $(TERRAFORM_REPORT); \
+	  test -s $(CHAOS_TEST_REPORT) || { echo "no chaos report: tests/chaos TestChaos did not run"; exit 1; }; \
+	  echo; cat $(PRIVILEGE_REPORT); echo; cat $(EVENTS_REPORT); echo; cat $(OBSERVABILITY_REPORT); echo; cat $(CHAOS_TEST_REPORT); echo; cat $(TERRAFORM_REPORT); \
 	  command -v npm >/dev/null 2>&1 || echo "npm: NOT FOUND: asl-validator did not check the saga's definition (functions/orders TestSagaDefinitionValidates skipped)"; \
 	  command -v kubectl >/dev/null 2>&1 || echo "kubectl: NOT FOUND: the generated Knative kustomization was not built (infra/generate TestKustomizationBuilds skipped)"
 
