@@ -317,9 +317,12 @@ func TestBadInput(t *testing.T) {
 		{name: "events: text/plain", method: "POST", path: "/v1/events", body: event(func(_, _ map[string]any) {}), headers: with(publisher, "Content-Type", "text/plain")},
 		{name: "events: empty batch", method: "POST", path: "/v1/events", body: `[]`, headers: with(publisher, "Content-Type", "application/cloudevents-batch+json")},
 
-		// huge headers
-		{name: "huge header", method: "GET", path: "/v1/products/" + missingID, headers: []string{"X-Junk", strings.Repeat("j", 64<<10)}, gateway: true},
-		{name: "huge Authorization", method: "GET", path: notes, headers: []string{"Authorization", "Bearer " + strings.Repeat("a", 64<<10)}, gateway: true},
+		// huge headers: 12 KiB, over the 10 KiB an HTTP API takes (AWS
+		// refuses them at the gateway), which MiniStack passes on (it answers
+		// 431 only from 64 KiB, and closes the connection while the client is
+		// still writing: a broken pipe for any client, not an answer).
+		{name: "huge header", method: "GET", path: "/v1/products/" + missingID, headers: []string{"X-Junk", strings.Repeat("j", 12<<10)}, gateway: true},
+		{name: "huge Authorization", method: "GET", path: notes, headers: []string{"Authorization", "Bearer " + strings.Repeat("a", 12<<10)}, gateway: true},
 		{name: "order: huge Idempotency-Key", method: "POST", path: "/v1/orders", body: order([]any{line(p.ID, 1)}), headers: with(userA, "Idempotency-Key", marker+strings.Repeat("k", 8<<10))},
 
 		// the payment provider simulator (provider-style errors, not problems)
