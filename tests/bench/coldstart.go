@@ -47,6 +47,10 @@ type coldResult struct {
 	BinBytes   int64     `json:"binaryBytes"`
 	ZipBytes   int64     `json:"zipBytes"`
 	Diffs      []float64 `json:"diffsMs"`
+	// Package initialisation (GODEBUG=inittrace=1), medians of initRuns runs.
+	Init         initProfile `json:"packageInit"`
+	InitOver     float64     `json:"packageInitOverHelloMs"`
+	LargestInits string      `json:"largestInitsOverHello"`
 }
 
 // coldData is what report.json keeps for the section.
@@ -114,12 +118,21 @@ func coldstartSection(ctx context.Context, o options) (section, error) {
 		}
 	}
 	data.Load = append(data.Load, loadAverage())
+	var helloInit initProfile
 	for j, t := range all {
 		r := summarize(t.Name, t.Kind, diffs[j], fnMs[j], helloMs[j])
 		r.BinBytes, r.ZipBytes, err = sizes(t.Bin)
 		if err != nil {
 			return section{}, err
 		}
+		if r.Init, err = profileInit(ctx, t.Bin, t.Env); err != nil {
+			return section{}, fmt.Errorf("coldstart %s inittrace: %w", t.Name, err)
+		}
+		if j == 0 {
+			helloInit = r.Init
+		}
+		r.InitOver = r.Init.TotalMs - helloInit.TotalMs
+		r.LargestInits = r.Init.largest(helloInit, 5)
 		if j == 0 {
 			data.Hello = r
 		} else {
@@ -151,6 +164,12 @@ func coldSectionOf(d coldData) section {
 			mib(r.BinBytes), mib(r.ZipBytes)})
 	}
 	md := markdownTable([]string{"function", "kind", "median over hello (ms)", "min", "max", "function alone (ms, median)", "hello alone (ms, median)", "binary (" + d.GOARCH + ")", "zip"}, rows)
+	var initRows [][]string
+	for _, r := range d.Functions {
+		initRows = append(initRows, []string{r.Function, fmt.Sprintf("%.2f", r.Init.TotalMs), fmt.Sprintf("%.2f", r.InitOver), fmt.Sprintf("%.0f KiB", float64(r.Init.Bytes)/1024), orDash(r.LargestInits)})
+	}
+	md += fmt.Sprintf("\nPackage initialisation (GODEBUG=inittrace=1, medians of %d runs; hello world's is %.2f ms): what each function's imports cost before main runs, and the modules that cost most beyond hello world's.\n\n", initRuns, d.Hello.Init.TotalMs) +
+		markdownTable([]string{"function", "package init (ms)", "over hello (ms)", "allocated", "largest over hello (ms)"}, initRows)
 	b := budget{Name: "cold start over hello world (worst function, median)", Limit: fmt.Sprintf("%.1f ms", coldBudget)}
 	if len(d.Functions) > 0 {
 		b.Measured = fmt.Sprintf("%.2f ms (%s)", worst.MedianOver, worst.Function)
@@ -266,9 +285,16 @@ func buildTargets(ctx context.Context, root, dir string, ts []*coldTarget) error
 // timeToNext execs bin against a stand-in Runtime API and returns the time
 // from exec to its first /next request, then kills the process.
 func timeToNext(ctx context.Context, bin string, env []string) (time.Duration, error) {
+	d, _, err := runToNext(ctx, bin, env)
+	return d, err
+}
+
+// runToNext is timeToNext that also returns what the process wrote
+// (stdout and stderr) before it was killed.
+func runToNext(ctx context.Context, bin string, env []string) (took time.Duration, output string, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	first := make(chan time.Time, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -283,28 +309,30 @@ func timeToNext(ctx context.Context, bin string, env []string) (time.Duration, e
 
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "PATH=" + os.Getenv("PATH")}, env...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	defer func() {
+	// The output is read only once the process is gone (Wait has copied
+	// all of it).
+	stop := func() string {
 		_ = cmd.Process.Kill()
 		<-exited
-	}()
+		return out.String()
+	}
 	select {
 	case at := <-first:
-		return at.Sub(start), nil
+		return at.Sub(start), stop(), nil
 	case err := <-exited:
-		exited <- err // for the deferred wait
-		return 0, fmt.Errorf("exited before calling the Runtime API (%v): %s", err, strings.TrimSpace(stderr.String()))
+		return 0, out.String(), fmt.Errorf("exited before calling the Runtime API (%v): %s", err, strings.TrimSpace(out.String()))
 	case <-time.After(10 * time.Second):
-		return 0, errors.New("did not call the Runtime API within 10 s")
+		return 0, stop(), errors.New("did not call the Runtime API within 10 s")
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, stop(), ctx.Err()
 	}
 }
 
