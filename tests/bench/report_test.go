@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -161,5 +162,33 @@ func TestProfileOfMediansAndLargest(t *testing.T) {
 	q := profileOf([][]pkgInit{{{"x.org/a/b", 1, 0}}, {}, {}})
 	if q.ByModule["x.org/a"] != 0 {
 		t.Errorf("module in 1 of 3 runs: median %v, want 0", q.ByModule["x.org/a"])
+	}
+}
+
+func TestColdBeforeRoundTrip(t *testing.T) {
+	// A report.json written by one run is read back as the next run's before.
+	fn := summarize("users-get", "http", []float64{3, 3.4, 3.2}, []float64{6}, []float64{3})
+	fn.InitOver = 2.7
+	r := &report{Generated: time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC), Sections: []section{
+		coldSectionOf(coldData{GOARCH: "amd64", Pairs: 3, Load: []string{"0.5 0.4 0.3", "0.6 0.4 0.3"}, Hello: summarize("hello", "baseline", []float64{0}, []float64{3}, []float64{3}), Functions: []coldResult{fn}}),
+	}}
+	dir := t.TempDir()
+	if err := r.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadBefore(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Over["users-get"] != 3.2 || b.Init["users-get"] != 2.7 || b.Generated != "2026-12-02T01:00:00Z" || first(b.Load) != "0.5 0.4 0.3" {
+		t.Fatalf("before = %+v", b)
+	}
+	fn.MedianOver = 1.9
+	s := coldSectionOf(coldData{GOARCH: "amd64", Pairs: 3, Before: b, Hello: summarize("hello", "baseline", []float64{0}, []float64{3}, []float64{3}), Functions: []coldResult{fn}})
+	if !strings.Contains(s.Markdown, "| users-get | http | 1.90 | 3.20 |") || !strings.Contains(s.Method, "generated 2026-12-02T01:00:00Z") {
+		t.Errorf("before not shown:\n%s\n%s", s.Method, s.Markdown)
+	}
+	if _, err := loadBefore(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a missing before file must be an error, not an empty column")
 	}
 }
