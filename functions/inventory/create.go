@@ -3,15 +3,12 @@ package inventory
 import (
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/money"
 )
-
-var skuRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // CreateRequest is the body of POST /v1/products.
 type CreateRequest struct {
@@ -25,7 +22,7 @@ type CreateRequest struct {
 
 // Validate checks what tags cannot say.
 func (c CreateRequest) Validate() error {
-	if !skuRE.MatchString(c.SKU) {
+	if !validSKU(c.SKU) {
 		return fmt.Errorf("sku must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	}
 	return nil

@@ -3,7 +3,6 @@ package inventory
 import (
 	"context"
 	"fmt"
-	"regexp"
 
 	"github.com/shop-serverless/shop/shared/httpapi"
 )
@@ -29,12 +28,8 @@ type StepOut struct {
 	Status  string `json:"status"`
 }
 
-// orderIDRE admits the ids orders makes (UUIDs) and leaves room for other
-// opaque ids, but nothing that could reach into another key ("#").
-var orderIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
 func checkOrderID(id string) error {
-	if !orderIDRE.MatchString(id) {
+	if !validOrderID(id) {
 		return fmt.Errorf("%w: orderId must be 1 to 128 letters, digits, '_' or '-'", ErrInvalidStepInput)
 	}
 	return nil

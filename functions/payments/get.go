@@ -26,7 +26,7 @@ type View struct {
 func Get(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		id := r.PathValue("id")
-		if !idRE.MatchString(id) {
+		if !validID(id) {
 			return httpapi.Errorf(http.StatusNotFound, "payment not found")
 		}
 		p, err := st.Get(r.Context(), id)

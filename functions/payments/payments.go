@@ -9,7 +9,6 @@ package payments
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/shop-serverless/shop/shared/money"
 )
@@ -45,15 +44,8 @@ type RefundOut struct {
 	Status  string `json:"status"`
 }
 
-// idRE admits the ids orders and users make (UUIDs) and leaves room for
-// other opaque ids, but nothing that could reach into another key ("#").
-var idRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
-
-// tokenRE bounds a payment token; the provider decides what it means.
-var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_]{1,128}$`)
-
 func checkOrderID(id string) error {
-	if !idRE.MatchString(id) {
+	if !validID(id) {
 		return fmt.Errorf("%w: orderId must be 1 to 128 letters, digits, '_' or '-'", ErrInvalidStepInput)
 	}
 	return nil
@@ -65,13 +57,13 @@ func (in ChargeIn) Validate() error {
 	if err := checkOrderID(in.OrderID); err != nil {
 		return err
 	}
-	if !idRE.MatchString(in.UserID) {
+	if !validID(in.UserID) {
 		return fmt.Errorf("%w: userId must be 1 to 128 letters, digits, '_' or '-'", ErrInvalidStepInput)
 	}
 	if err := in.Amount.Validate(); err != nil || in.Amount.Amount == 0 {
 		return fmt.Errorf("%w: amount must be a positive amount in a known currency", ErrInvalidStepInput)
 	}
-	if !tokenRE.MatchString(in.PaymentToken) {
+	if !validToken(in.PaymentToken) {
 		return fmt.Errorf("%w: paymentToken must be 1 to 128 letters, digits or '_'", ErrInvalidStepInput)
 	}
 	return nil
