@@ -38,14 +38,19 @@ const targetPrefix = "DynamoDB_20120810."
 type Server struct {
 	*httptest.Server
 	mu      sync.Mutex
-	answers map[string][]byte
+	answers map[string]answer
 	calls   map[string]int
+}
+
+type answer struct {
+	status int
+	body   []byte
 }
 
 // New starts a stub closed when tb ends.
 func New(tb testing.TB) *Server {
 	tb.Helper()
-	s := &Server{answers: map[string][]byte{}, calls: map[string]int{}}
+	s := &Server{answers: map[string]answer{}, calls: map[string]int{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
@@ -53,10 +58,20 @@ func New(tb testing.TB) *Server {
 
 // Answer makes op (GetItem, Query, ...) answer body, a JSON document as
 // DynamoDB sends it.
-func (s *Server) Answer(op, body string) {
+func (s *Server) Answer(op, body string) { s.AnswerStatus(op, http.StatusOK, body) }
+
+// AnswerStatus makes op answer body with an HTTP status: an error answer
+// is a 400 with {"__type":"com.amazonaws.dynamodb.v20120810#<Code>",...}.
+func (s *Server) AnswerStatus(op string, status int, body string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.answers[op] = []byte(body)
+	s.answers[op] = answer{status: status, body: []byte(body)}
+}
+
+// ConditionFailed is the body of a ConditionalCheckFailedException that
+// returns the item the condition was checked against (ALL_OLD).
+func ConditionFailed(item map[string]types.AttributeValue) string {
+	return `{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed","Item":` + ItemJSON(item) + `}`
 }
 
 // Calls is how many requests for op the stub has answered.
@@ -76,15 +91,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	body, canned := s.answers[op]
+	a, canned := s.answers[op]
 	s.calls[op]++
 	s.mu.Unlock()
 	if !canned {
-		body = []byte("{}")
+		a = answer{status: http.StatusOK, body: []byte("{}")}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
 	w.Header().Set("X-Amzn-Requestid", "STUB")
-	_, _ = w.Write(body)
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
 }
 
 // Client is a DynamoDB client of the stub: static credentials, the

@@ -2,6 +2,7 @@ package dynamostub
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,5 +37,17 @@ func TestGetItemRoundTrip(t *testing.T) {
 	}
 	if srv.Calls("GetItem") != 1 || srv.Calls("PutItem") != 1 {
 		t.Errorf("calls GetItem %d PutItem %d, want 1 and 1", srv.Calls("GetItem"), srv.Calls("PutItem"))
+	}
+}
+
+// An error answer reaches the caller as the SDK's typed error, with the
+// item a condition check returned.
+func TestConditionFailedCarriesTheItem(t *testing.T) {
+	srv := New(t)
+	srv.AnswerStatus("PutItem", 400, ConditionFailed(map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "X"}}))
+	_, err := srv.Client().PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String("t"), Item: map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "X"}}})
+	var ccf *types.ConditionalCheckFailedException
+	if !errors.As(err, &ccf) || ccf.Item["pk"].(*types.AttributeValueMemberS).Value != "X" {
+		t.Fatalf("err = %v, want a ConditionalCheckFailedException with the item", err)
 	}
 }
