@@ -36,6 +36,10 @@ type options struct {
 	// coldstart
 	Pairs     int    // paired runs per function (function, hello) against the stand-in Runtime API
 	Functions string // comma-separated function names to measure; "" means all
+
+	// warm
+	WarmRounds    int    // rounds of every benchmark (medians are taken over them)
+	WarmBenchtime string // -test.benchtime of each run
 }
 
 // stack says whether a deployed local stack is there, and why not.
@@ -58,6 +62,8 @@ func main() {
 	flag.StringVar(&only, "only", "", "comma-separated section ids to run (coldstart,warm,cost,load); default all")
 	flag.IntVar(&o.Pairs, "pairs", 31, "coldstart: paired runs (function, hello world) per function, at least 30")
 	flag.StringVar(&o.Functions, "functions", "", "coldstart: comma-separated function names (default every function in the manifests)")
+	flag.IntVar(&o.WarmRounds, "warm-rounds", 5, "warm: rounds of every layer's benchmarks (the report takes medians)")
+	flag.StringVar(&o.WarmBenchtime, "warm-benchtime", "200ms", "warm: -test.benchtime of each benchmark run")
 	flag.Parse()
 
 	if err := run(o, only); err != nil {
