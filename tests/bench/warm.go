@@ -26,8 +26,8 @@ type warmBench struct {
 	Layer string // what it measures, for the table
 }
 
-// warmBenches are the layers, outermost first. A family's sub-benchmark
-// named "bare" (if any) is what the others' ratio is taken against.
+// warmBenches are the layers, outermost first. A sub-benchmark named
+// "bare" (if any) is what its siblings' ratio is taken against.
 var warmBenches = []warmBench{
 	{"./shared/runtime", "BenchmarkHTTPAdapter", "API Gateway adapter (event -> http.Request -> response event)"},
 	{"./shared/httpapi", "BenchmarkMiddleware", "edge middleware: ids, access log, metrics, problem (httpapi.Middleware)"},
@@ -139,7 +139,7 @@ func warmSection(ctx context.Context, o options) (section, error) {
 
 // summarizeWarm takes the medians, over the rounds, of wb's benchmarks
 // (itself or its sub-benchmarks), in the order the first round ran them,
-// and each one's ratio to its family's bare sub-benchmark.
+// and each one's ratio to its bare sibling (bareOf).
 func summarizeWarm(wb warmBench, sets []parse.Set) []warmResult {
 	type acc struct{ ns, bytes, allocs []float64 }
 	accs := map[string]*acc{}
@@ -166,20 +166,27 @@ func summarizeWarm(wb warmBench, sets []parse.Set) []warmResult {
 	}
 	slices.SortFunc(order, func(x, y string) int { return ordinal[x] - ordinal[y] })
 	var out []warmResult
-	bare := 0.0
-	if a, ok := accs[wb.Bench+"/"+warmBareSub]; ok {
-		bare = median(a.ns)
-	}
 	for _, name := range order {
 		a := accs[name]
 		r := warmResult{Package: wb.Pkg, Name: name, Layer: wb.Layer,
 			NsPerOp: median(a.ns), BytesPerOp: median(a.bytes), AllocsPerOp: median(a.allocs), Rounds: a.ns}
-		if bare > 0 {
-			r.RatioToBare = r.NsPerOp / bare
+		if bare, ok := accs[bareOf(name)]; ok {
+			r.RatioToBare = r.NsPerOp / median(bare.ns)
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// bareOf names the bare handler a benchmark is compared with: its sibling
+// "bare" (BenchmarkEdge/edge -> BenchmarkEdge/bare, BenchmarkHandlers/get/store
+// -> BenchmarkHandlers/get/bare); "" for a top-level benchmark.
+func bareOf(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 {
+		return ""
+	}
+	return name[:i+1] + warmBareSub
 }
 
 // warmBudget is the budget for the warm path: the shared edge

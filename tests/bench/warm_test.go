@@ -77,6 +77,19 @@ func TestSummarizeWarmWithoutBareHasNoRatio(t *testing.T) {
 	}
 }
 
+func TestBareOf(t *testing.T) {
+	for name, want := range map[string]string{
+		"BenchmarkEdge/edge":          "BenchmarkEdge/bare",
+		"BenchmarkHandlers/get/store": "BenchmarkHandlers/get/bare",
+		"BenchmarkHandlers/get/bare":  "BenchmarkHandlers/get/bare",
+		"BenchmarkVerify":             "",
+	} {
+		if got := bareOf(name); got != want {
+			t.Errorf("bareOf(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestWarmBudget(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
