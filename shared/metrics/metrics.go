@@ -114,9 +114,10 @@ func (w *Writer) Count(name string, n float64, dims ...Dimension) {
 // values' members. Nothing is written without values (a NaN or an
 // infinity, which JSON cannot hold, is left out).
 func (w *Writer) Emit(values []Value, dims ...Dimension) {
-	values = slices.DeleteFunc(slices.Clone(values), func(v Value) bool {
-		return math.IsNaN(v.Value) || math.IsInf(v.Value, 0) // not JSON numbers
-	})
+	notJSON := func(v Value) bool { return math.IsNaN(v.Value) || math.IsInf(v.Value, 0) }
+	if slices.ContainsFunc(values, notJSON) { // the caller's slice is theirs: copy only to drop
+		values = slices.DeleteFunc(slices.Clone(values), notJSON)
+	}
 	if len(values) == 0 {
 		return
 	}
