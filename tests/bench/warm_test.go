@@ -48,9 +48,9 @@ func TestSummarizeWarmTakesMediansAndRatios(t *testing.T) {
 		ns, by, ratio float64
 	}{
 		{"BenchmarkEdge/bare", 11000, 9154, 1},
-		{"BenchmarkEdge/adapter", 13000, 6144, 13000.0 / 11000},
-		{"BenchmarkEdge/edge", 25000, 8358, 25000.0 / 11000},
-		{"BenchmarkEdge/edge-verify", 80000, 12534, 80000.0 / 11000},
+		{"BenchmarkEdge/adapter", 13000, 6144, 1.2},    // rounds 1.2, 1.2, 1.18
+		{"BenchmarkEdge/edge", 25000, 8358, 1.5},       // rounds 1.5, 1.5, 2.27: paired, not 25000/11000
+		{"BenchmarkEdge/edge-verify", 80000, 12534, 7}, // rounds 7, 3, 7.27
 	}
 	if len(rs) != len(want) {
 		t.Fatalf("got %d results, want %d (BenchmarkOther is not of the family): %+v", len(rs), len(want), rs)
@@ -96,8 +96,8 @@ func TestWarmBudget(t *testing.T) {
 		results []warmResult
 		status  string
 	}{
-		{"held", []warmResult{{Name: "BenchmarkEdge/bare", NsPerOp: 10, RatioToBare: 1}, {Name: "BenchmarkEdge/edge", NsPerOp: 20, RatioToBare: 2}}, "held"},
-		{"missed", []warmResult{{Name: "BenchmarkEdge/edge", NsPerOp: 21, RatioToBare: 2.1}}, "MISSED"},
+		{"held", []warmResult{{Name: "BenchmarkEdge/bare", NsPerOp: 10, RatioToBare: 1, RatioRounds: []float64{1}}, {Name: "BenchmarkEdge/edge", NsPerOp: 20, RatioToBare: 2, RatioRounds: []float64{2}}}, "held"},
+		{"missed", []warmResult{{Name: "BenchmarkEdge/edge", NsPerOp: 21, RatioToBare: 2.1, RatioRounds: []float64{2.1}}}, "MISSED"},
 		{"the verifying edge does not count", []warmResult{{Name: "BenchmarkEdge/edge-verify", NsPerOp: 90, RatioToBare: 9}}, "NOT MEASURED"},
 		{"no bare", []warmResult{{Name: "BenchmarkEdge/edge", NsPerOp: 20}}, "NOT MEASURED"},
 	} {
