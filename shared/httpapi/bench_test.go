@@ -18,11 +18,11 @@ import (
 // metrics, panic guard), and its problem path, each against a bare
 // net/http handler doing the same JSON work:
 //
-//	bare            decode a JSON body, answer JSON
-//	middleware      the same inside Middleware
-//	bare-problem    a bare handler answering a 404 problem body itself
-//	problem         a HandlerFunc returning a 404 *Error inside Middleware
-//	                (WriteError: a log line, then the problem body)
+//	ok/bare             decode a JSON body, answer JSON
+//	ok/middleware       the same inside Middleware
+//	problem/bare        a bare handler answering a 404 problem body itself
+//	problem/middleware  a HandlerFunc returning a 404 *Error inside
+//	                    Middleware (WriteError: a log line, then the body)
 //
 // Logs and metrics go to /dev/null.
 func BenchmarkMiddleware(b *testing.B) {
@@ -68,10 +68,10 @@ func BenchmarkMiddleware(b *testing.B) {
 		h      http.Handler
 		status int
 	}{
-		{"bare", bare, http.StatusOK},
-		{"middleware", Middleware(logger, bare), http.StatusOK},
-		{"bare-problem", bareProblem, http.StatusNotFound},
-		{"problem", Middleware(logger, notFound), http.StatusNotFound},
+		{"ok/bare", bare, http.StatusOK},
+		{"ok/middleware", Middleware(logger, bare), http.StatusOK},
+		{"problem/bare", bareProblem, http.StatusNotFound},
+		{"problem/middleware", Middleware(logger, notFound), http.StatusNotFound},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()

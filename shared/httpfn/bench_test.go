@@ -36,13 +36,16 @@ import (
 //	              every function pays; the budget is 2x bare
 //	edge-verify   + auth "user": the bearer token verified (Ed25519), keys
 //	              from a warm ssmkeys cache
+//	edge-verify-cached  the same with the verified-token cache
+//	              (servicetoken.WithVerifiedCache, as ssmkeys.NewVerifier
+//	              makes it): the caller's token seen before
 //
 // Logs and metrics go to /dev/null: a write per line, as to Lambda's stdout
 // pipe, without filling the benchmark's output.
 func BenchmarkEdge(b *testing.B) {
 	b.Cleanup(metrics.Redirect(devNull(b)))
 	const prefix = "bench"
-	token, verifier := userToken(b, prefix)
+	token, verifier, cached := userToken(b, prefix)
 	event := orderLineEvent("Bearer " + token)
 	logger := benchLogger(b)
 
@@ -58,6 +61,7 @@ func BenchmarkEdge(b *testing.B) {
 		{"adapter", adapterServe(bareJSON, event)},
 		{"edge", adapterServe(Wrap(Deps{Config: benchConfig("none"), Logger: logger}, bareJSON), event)},
 		{"edge-verify", adapterServe(Wrap(Deps{Config: benchConfig("user"), Verifier: verifier, Logger: logger}, bareJSON), event)},
+		{"edge-verify-cached", adapterServe(Wrap(Deps{Config: benchConfig("user"), Verifier: cached, Logger: logger}, bareJSON), event)},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -163,10 +167,11 @@ func devNull(b *testing.B) *os.File {
 	return f
 }
 
-// userToken is a user token signed by the users issuer, and a verifier of
-// the deployment prefix that has its key in a warm cache (ssmkeys, read
-// once from a stand-in parameter).
-func userToken(b *testing.B, prefix string) (string, *servicetoken.Verifier) {
+// userToken is a user token signed by the users issuer, and two verifiers
+// of the deployment prefix that have its key in a warm cache (ssmkeys,
+// read once from a stand-in parameter): one that checks every signature,
+// one that remembers verified tokens (as ssmkeys.NewVerifier's does).
+func userToken(b *testing.B, prefix string) (token string, verifier, cached *servicetoken.Verifier) {
 	b.Helper()
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -184,16 +189,21 @@ func userToken(b *testing.B, prefix string) (string, *servicetoken.Verifier) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys := ssmkeys.NewKeySource(parameter(jwks), naming.JWKSParameter(prefix), 0)
-	v := servicetoken.NewVerifier(keys, naming.Audience(prefix), servicetoken.WithUserIssuer(issuer))
-	tok, _, err := servicetoken.NewSigner(issuer, "users-1", priv).Issue(servicetoken.KindUser, "u-42", []string{naming.Audience(prefix)}, nil, time.Hour)
+	newVerifier := func(opts ...servicetoken.Option) *servicetoken.Verifier {
+		keys := ssmkeys.NewKeySource(parameter(jwks), naming.JWKSParameter(prefix), 0)
+		return servicetoken.NewVerifier(keys, naming.Audience(prefix), append(opts, servicetoken.WithUserIssuer(issuer))...)
+	}
+	verifier, cached = newVerifier(), newVerifier(servicetoken.WithVerifiedCache(servicetoken.DefaultVerifiedCacheSize))
+	token, _, err = servicetoken.NewSigner(issuer, "users-1", priv).Issue(servicetoken.KindUser, "u-42", []string{naming.Audience(prefix)}, nil, time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := v.Verify(context.Background(), tok); err != nil {
-		b.Fatal(err)
+	for _, v := range []*servicetoken.Verifier{verifier, cached} {
+		if _, err := v.Verify(context.Background(), token); err != nil {
+			b.Fatal(err)
+		}
 	}
-	return tok, v
+	return token, verifier, cached
 }
 
 // lambdaTraceKey is aws-lambda-go's context key of the trace header.

@@ -33,6 +33,7 @@ var warmBenches = []warmBench{
 	{"./shared/httpapi", "BenchmarkMiddleware", "edge middleware: ids, access log, metrics, problem (httpapi.Middleware)"},
 	{"./shared/httpfn", "BenchmarkEdge", "the whole shared edge (adapter + httpfn.Wrap: middleware, faults off, auth)"},
 	{"./shared/servicetoken", "BenchmarkVerify", "token verification, keys in memory"},
+	{"./shared/servicetoken", "BenchmarkVerifyCache", "token verification without and with the verified-token cache (size=0, size=512)"},
 	{"./shared/servicetoken/ssmkeys", "BenchmarkVerifyKeyCache", "token verification through the JWKS key source (cold, warm cache)"},
 	{"./shared/idempotency", "BenchmarkIdempotency", "idempotency (Idempotency-Key; DynamoDB behind dynamostub)"},
 	{"./functions/inventory", "BenchmarkHandlers", "inventory handlers (DynamoDB behind dynamostub)"},
