@@ -64,11 +64,86 @@ type warmResult struct {
 }
 
 type warmData struct {
-	Rounds    int          `json:"rounds"`
-	Benchtime string       `json:"benchtime"`
-	CPU       int          `json:"gomaxprocs"`
-	Results   []warmResult `json:"results"`
-	Skipped   []string     `json:"skipped,omitempty"` // benchmarks that do not exist in this build
+	// BeforeAfter is BenchmarkEdge built before and after the fixes the
+	// numbers led to, measured together in interleaved rounds
+	// (testdata/warm-edge-{before,after}.txt; nil when they are missing).
+	BeforeAfter *warmChange  `json:"edgeBeforeAfter,omitempty"`
+	Rounds      int          `json:"rounds"`
+	Benchtime   string       `json:"benchtime"`
+	CPU         int          `json:"gomaxprocs"`
+	Results     []warmResult `json:"results"`
+	Skipped     []string     `json:"skipped,omitempty"` // benchmarks that do not exist in this build
+}
+
+// warmChange is one benchmark family before and after a change, from one
+// paired run recorded in testdata.
+type warmChange struct {
+	Note   string       `json:"note"` // the recording's own header: revisions, rounds, load
+	Before []warmResult `json:"before"`
+	After  []warmResult `json:"after"`
+}
+
+// Where the recorded before/after run of BenchmarkEdge is, relative to the
+// repository's root.
+const (
+	warmBeforeFile = "tests/bench/testdata/warm-edge-before.txt"
+	warmAfterFile  = "tests/bench/testdata/warm-edge-after.txt"
+)
+
+// loadWarmChange reads the recorded before/after run: raw go test output,
+// its '#' lines a note of how it was taken.
+func loadWarmChange(root string) (*warmChange, error) {
+	c := &warmChange{}
+	for i, name := range []string{warmBeforeFile, warmAfterFile} {
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			return nil, err
+		}
+		set, err := parse.ParseSet(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		rs := summarizeWarm(warmBench{Pkg: "./shared/httpfn", Bench: warmEdgeFamily}, []parse.Set{set})
+		if i == 0 {
+			c.Before = rs
+			for line := range strings.Lines(string(data)) {
+				if note, ok := strings.CutPrefix(line, "# "); ok {
+					c.Note += note
+				}
+			}
+		} else {
+			c.After = rs
+		}
+	}
+	c.Note = strings.Join(strings.Fields(c.Note), " ")
+	return c, nil
+}
+
+// beforeAfterTable puts each benchmark of c before and after side by side.
+func beforeAfterTable(c *warmChange) string {
+	after := map[string]warmResult{}
+	for _, r := range c.After {
+		after[r.Name] = r
+	}
+	var rows [][]string
+	seen := map[string]bool{}
+	cellsOf := func(r warmResult, ok bool) []string {
+		if !ok {
+			return []string{"—", "—", "—", "—"}
+		}
+		return []string{fmtNs(r.NsPerOp), strconv.FormatFloat(r.BytesPerOp, 'f', 0, 64), strconv.FormatFloat(r.AllocsPerOp, 'f', 0, 64), fmt.Sprintf("%.2fx", r.RatioToBare)}
+	}
+	for _, b := range c.Before {
+		a, ok := after[b.Name]
+		seen[b.Name] = true
+		rows = append(rows, append(append([]string{"`" + b.Name + "`"}, cellsOf(b, true)...), cellsOf(a, ok)...))
+	}
+	for _, a := range c.After {
+		if !seen[a.Name] {
+			rows = append(rows, append(append([]string{"`" + a.Name + "`"}, cellsOf(warmResult{}, false)...), cellsOf(a, true)...))
+		}
+	}
+	return markdownTable([]string{"benchmark", "before ns/op", "B/op", "allocs/op", "ratio", "after ns/op", "B/op", "allocs/op", "ratio"}, rows)
 }
 
 func warmSection(ctx context.Context, o options) (section, error) {
@@ -135,6 +210,11 @@ func warmSection(ctx context.Context, o options) (section, error) {
 			d.Skipped = append(d.Skipped, wb.Pkg+" "+wb.Bench)
 		}
 		d.Results = append(d.Results, rs...)
+	}
+	if c, err := loadWarmChange(o.Root); err == nil {
+		d.BeforeAfter = c
+	} else {
+		fmt.Fprintf(os.Stderr, "bench: warm: no before/after of the edge: %v\n", err)
 	}
 	return warmSectionOf(d), nil
 }
@@ -228,6 +308,14 @@ func warmSectionOf(d warmData) section {
 	md := markdownTable([]string{"layer", "benchmark", "ns/op", "B/op", "allocs/op", "ratio to bare"}, rows)
 	if len(d.Skipped) > 0 {
 		md += "\nNot in this build (no such benchmark): " + strings.Join(d.Skipped, ", ") + ".\n"
+	}
+	if d.BeforeAfter != nil {
+		md += "\n### The shared edge before and after\n\n" + d.BeforeAfter.Note + " Medians over the rounds; ratios paired by round. " +
+			"What changed: metrics.appendString copies plain ASCII instead of a json.Marshal per string; log.Invocation builds " +
+			"its logger with Handler().WithAttrs (no boxing of each field); metrics.Emit copies its values only to drop a NaN; " +
+			"log.Sensitive answers the edge's own keys at once; and a verified-token cache (servicetoken.WithVerifiedCache, on " +
+			"in ssmkeys.NewVerifier) spares a token seen before its Ed25519 check (`edge-verify-cached`). The before build has " +
+			"no such cache.\n\n" + beforeAfterTable(d.BeforeAfter)
 	}
 	return section{
 		ID:    "warm",

@@ -115,3 +115,32 @@ func TestFmtNs(t *testing.T) {
 		}
 	}
 }
+
+// The recorded before/after run of the edge reads back: both sides, every
+// round, the budget's layer in each.
+func TestRecordedEdgeBeforeAfter(t *testing.T) {
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := loadWarmChange(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(rs []warmResult, name string) warmResult {
+		for _, r := range rs {
+			if r.Name == name {
+				return r
+			}
+		}
+		t.Fatalf("%s missing", name)
+		return warmResult{}
+	}
+	before, after := find(c.Before, "BenchmarkEdge/edge"), find(c.After, "BenchmarkEdge/edge")
+	if len(before.Rounds) != len(after.Rounds) || len(before.Rounds) < 5 || before.RatioToBare == 0 || after.RatioToBare == 0 {
+		t.Fatalf("before %+v, after %+v: want the same rounds (at least 5) and ratios", before, after)
+	}
+	if c.Note == "" || !strings.Contains(beforeAfterTable(c), "edge-verify-cached") {
+		t.Fatalf("note %q, table:\n%s", c.Note, beforeAfterTable(c))
+	}
+}
