@@ -181,3 +181,19 @@ func TestMaskKeepsWhatPrecedesTheAddress(t *testing.T) {
 		}
 	}
 }
+
+// The keys Sensitive answers without looking are ones it would not redact.
+func TestCommonKeysAreNotSensitive(t *testing.T) {
+	for _, key := range []string{"method", "path", "status", "bytes", "durationMs", "error",
+		KeyService, KeyFunction, KeyRequestID, KeyCorrelationID, KeyTraceID, KeyColdStart} {
+		if !commonKey(key) {
+			t.Errorf("%q is not a common key", key)
+		}
+		if sensitive(key) {
+			t.Errorf("%q is common but sensitive: drop it from commonKey", key)
+		}
+	}
+	if commonKey("token") || !Sensitive("token") {
+		t.Error("token must be sensitive")
+	}
+}

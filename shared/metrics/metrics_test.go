@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"encoding/json"
 	"math"
 	"strings"
 	"testing"
@@ -109,5 +110,22 @@ func TestValidatorRejects(t *testing.T) {
 	good := `{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"shop","Dimensions":[["d"]],"Metrics":[{"Name":"L","Unit":"Count/Second","StorageResolution":60}]}]},"L":[1,2],"d":"x","other":{"any":true}}`
 	if _, err := emftest.Validate([]byte(good)); err != nil {
 		t.Errorf("rejected %s: %v", good, err)
+	}
+}
+
+// appendString's fast path writes what encoding/json writes, and every
+// string that needs escaping still goes through encoding/json.
+func TestAppendStringMatchesJSON(t *testing.T) {
+	for _, s := range []string{
+		"", "Invocations", "shop-orders-create", "orders", "Milliseconds",
+		`quo"te`, `back\\slash`, "tab\there", "new\nline", "<html>&", "caf\u00e9", "\u2028", "\x7f", "bad\xffutf8",
+	} {
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Errorf("appendString(%q) = %s, want x%s", s, got, want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ type Verifier struct {
 	leeway     time.Duration
 	now        func() time.Time
 	userIssuer string
+	verified   *verifiedCache // nil: every token is checked in full (WithVerifiedCache)
 }
 
 // Option configures a Verifier.
@@ -75,6 +76,13 @@ func (v *Verifier) Verify(ctx context.Context, token string, requiredScopes ...s
 	if len(token) > MaxTokenBytes {
 		return Claims{}, reject(ErrTooLarge, "%d bytes, at most %d", len(token), MaxTokenBytes)
 	}
+	if v.verified != nil {
+		if t, ok := v.verified.get(token); ok {
+			if c, done, err := v.reverify(ctx, t, requiredScopes); done {
+				return c, err
+			}
+		}
+	}
 	// Go's base64 decoders, even strict ones, skip CR and LF: without this
 	// check a line break anywhere would make another string of the same
 	// token (the decoded parts, and so the claims, would be the same).
@@ -123,7 +131,30 @@ func (v *Verifier) Verify(ctx context.Context, token string, requiredScopes ...s
 	if err := v.checkClaims(c, key, requiredScopes); err != nil {
 		return Claims{}, fmt.Errorf("%w (kid %s, sub %q, jti %s)", err, kid, clip(c.Subject), clip(c.ID))
 	}
+	if v.verified != nil {
+		v.verified.put(token, verifiedToken{kid: kid, key: key.Key, claims: c})
+	}
 	return c, nil
+}
+
+// reverify is Verify for a token whose signature was checked before with
+// t.key: the kid must still be in the current set, and the claims must
+// pass every check now. When the kid names another key than the one that
+// checked the signature, nothing is trusted from memory: done is false and
+// the token is verified in full.
+func (v *Verifier) reverify(ctx context.Context, t verifiedToken, requiredScopes []string) (_ Claims, done bool, _ error) {
+	key, err := v.key(ctx, t.kid)
+	if err != nil {
+		return Claims{}, true, err
+	}
+	if !key.Key.Equal(t.key) {
+		return Claims{}, false, nil
+	}
+	c := t.claims.clone()
+	if err := v.checkClaims(c, key, requiredScopes); err != nil {
+		return Claims{}, true, fmt.Errorf("%w (kid %s, sub %q, jti %s)", err, t.kid, clip(c.Subject), clip(c.ID))
+	}
+	return c, true, nil
 }
 
 // notJWSByte reports a character that has no place in a compact JWS.

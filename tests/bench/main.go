@@ -38,6 +38,10 @@ type options struct {
 	Functions   string // comma-separated function names to measure; "" means all
 	ColdBefore  string // a report.json of an earlier run, shown as "before"
 	ColdAgainst string // a git revision whose builds run beside this tree's, paired
+
+	// warm
+	WarmRounds    int    // rounds of every benchmark (medians are taken over them)
+	WarmBenchtime string // -test.benchtime of each run
 }
 
 // stack says whether a deployed local stack is there, and why not.
@@ -62,6 +66,8 @@ func main() {
 	flag.StringVar(&o.ColdBefore, "coldstart-before", filepath.Join("tests", "bench", "testdata", "coldstart-before.json"), "coldstart: an earlier run's report.json to show as before (\"\" for none)")
 	flag.StringVar(&o.ColdAgainst, "coldstart-against", "", "coldstart: also build every function from this git revision and measure it in the same rounds (paired change)")
 	flag.StringVar(&o.Functions, "functions", "", "coldstart: comma-separated function names (default every function in the manifests)")
+	flag.IntVar(&o.WarmRounds, "warm-rounds", 5, "warm: rounds of every layer's benchmarks (the report takes medians)")
+	flag.StringVar(&o.WarmBenchtime, "warm-benchtime", "200ms", "warm: -test.benchtime of each benchmark run")
 	flag.Parse()
 
 	if err := run(o, only); err != nil {

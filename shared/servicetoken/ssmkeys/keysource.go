@@ -62,12 +62,16 @@ func NewSSMKeySource(cfg aws.Config, parameter string, ttl time.Duration) *SSMKe
 
 // NewVerifier is the verifier of the tokens presented to a deployment's API
 // (naming.Audience(prefix)): keys from its JWKS parameter, read on first use
-// and cached for DefaultKeyCacheTTL, and user tokens only from the users
-// issuer. The authorizer and every function with a protected route use it.
+// and cached for DefaultKeyCacheTTL, user tokens only from the users
+// issuer, and the signatures of the last DefaultVerifiedCacheSize tokens
+// remembered (servicetoken.WithVerifiedCache: a caller's next request
+// skips the Ed25519 check, never the key and claim checks). The authorizer
+// and every function with a protected route use it.
 func NewVerifier(cfg aws.Config, prefix string) *servicetoken.Verifier {
 	keys := NewSSMKeySource(cfg, naming.JWKSParameter(prefix), 0)
 	return servicetoken.NewVerifier(keys, naming.Audience(prefix),
-		servicetoken.WithUserIssuer(naming.Issuer(prefix, naming.UserTokenService)))
+		servicetoken.WithUserIssuer(naming.Issuer(prefix, naming.UserTokenService)),
+		servicetoken.WithVerifiedCache(servicetoken.DefaultVerifiedCacheSize))
 }
 
 // NewKeySource is NewSSMKeySource reading through api.
