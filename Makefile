@@ -210,5 +210,15 @@ lint: ## gofmt, go vet, staticcheck, terraform fmt + validate, tflint
 fmt: ## format the Go code
 	gofmt -w $$(find . -name '*.go' -not -path './.venv/*' -not -path './build/*' -not -path './.local/*')
 
-bench: ## benchmarks (cold start, adapters, hashing)
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# make bench (tests/bench) runs its sections in order and writes
+# build/bench/report.md and report.json. Like make run it ensures the local
+# stack and deploys (the cost and load sections need it; cold start and warm
+# do not), and like make test it stops the emulator only if it started it.
+# BENCH_FLAGS passes flags to the program (e.g. -only coldstart -pairs 61).
+BENCH_FLAGS ?=
+bench: ## performance report (cold start, warm cost per layer, round trips and cost, load) into build/bench
+	@ensured=$$($(STACK) ensure) || { echo "$$ensured"; exit 1; }; echo "$$ensured"; owner=$${ensured##*$$'\n'}; \
+	  trap 'if [ "$$owner" = started ]; then $(STACK) stop; fi' EXIT; \
+	  $(DEPLOY); \
+	  AWS_ENDPOINT_URL=$(ENDPOINT) AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+	    $(GO) run ./tests/bench -out build/bench $(BENCH_FLAGS)
