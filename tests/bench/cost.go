@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -83,23 +84,23 @@ type costData struct {
 
 func costSection(ctx context.Context, o options) (section, error) {
 	sec := section{ID: "cost", Title: "AWS round trips and dollars per million orders"}
-	s, err := connectStack(ctx)
+	s, err := connectStack(ctx, o)
 	if errors.Is(err, errNoStack) {
-		sec.Method = "skipped: no stack (" + err.Error() + ")"
+		sec.Method = "Not measured: " + err.Error() + "."
 		sec.Markdown = "**skipped: no stack**\n"
-		sec.Budgets = costBudgets(nil, nil, "skipped: no stack")
+		sec.Budgets = costBudgets(nil, nil, err.Error())
 		return sec, nil
 	}
 	if err != nil {
 		return sec, err
 	}
-	set, err := manifest.Load(".")
+	set, err := manifest.Load(o.Root)
 	if err != nil {
 		return sec, err
 	}
 	file := *costTraces
 	if file == "" {
-		file = tracesFile(os.Getenv("GATEWAY_PORT"))
+		file = filepath.Join(o.Root, tracesFile(os.Getenv("GATEWAY_PORT")))
 	}
 	began := time.Now()
 	run := fmt.Sprint(began.UnixNano())
@@ -248,8 +249,7 @@ func costBudgets(outcomes []outcomeReport, orders []orderReport, skipped string)
 	tr := budget{Name: "Step Functions transitions per happy order", Limit: fmt.Sprint(maxTransitionsHappy)}
 	rt := budget{Name: "sequential round trips on POST /v1/orders' critical path", Limit: fmt.Sprintf("%d (users ∥ catalog, TransactWriteItems, StartExecution, + the idempotency record's put and completion)", maxCriticalRoundTrips)}
 	if skipped != "" {
-		tr.Measured, tr.WhyNot = "NOT MEASURED", skipped
-		rt.Measured, rt.WhyNot = "NOT MEASURED", skipped
+		tr.WhyNot, rt.WhyNot = skipped, skipped
 		return []budget{tr, rt}
 	}
 	for _, o := range outcomes {
@@ -258,9 +258,10 @@ func costBudgets(outcomes []outcomeReport, orders []orderReport, skipped string)
 			tr.Held = o.Transitions <= maxTransitionsHappy
 		}
 	}
-	if tr.Measured == "" {
-		tr.Measured, tr.WhyNot = "NOT MEASURED", "no order confirmed"
-	} else if !tr.Held {
+	switch {
+	case tr.Measured == "":
+		tr.WhyNot = "no order confirmed"
+	case !tr.Held:
 		tr.WhyNot = "the saga enters more states than the budget"
 	}
 	var trips, chains []int
@@ -275,7 +276,7 @@ func costBudgets(outcomes []outcomeReport, orders []orderReport, skipped string)
 		}
 	}
 	if len(trips) == 0 {
-		rt.Measured, rt.WhyNot = "NOT MEASURED", "no orders-create span in the traces"
+		rt.WhyNot = "no orders-create span in the traces"
 		return []budget{tr, rt}
 	}
 	sort.Ints(trips)

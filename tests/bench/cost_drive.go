@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -48,18 +47,11 @@ type benchStack struct {
 // errNoStack says the section cannot run: no local stack deployed.
 var errNoStack = errors.New("no stack")
 
-func connectStack(ctx context.Context) (*benchStack, error) {
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
-		return nil, fmt.Errorf("%w: AWS_ENDPOINT_URL is unset", errNoStack)
+func connectStack(ctx context.Context, o options) (*benchStack, error) {
+	if ok, why := o.stack(); !ok {
+		return nil, fmt.Errorf("%w: %s", errNoStack, why)
 	}
-	api := os.Getenv("SHOP_API_URL")
-	if api == "" {
-		b, err := os.ReadFile(filepath.Join(".local", "api-url"))
-		if err != nil {
-			return nil, fmt.Errorf("%w: .local/api-url: %w", errNoStack, err)
-		}
-		api = strings.TrimSpace(string(b))
-	}
+	api := o.APIURL
 	if os.Getenv("AWS_XRAY_CONTEXT_MISSING") == "" {
 		_ = os.Setenv("AWS_XRAY_CONTEXT_MISSING", "IGNORE_ERROR") // the driver is no traced function
 	}
