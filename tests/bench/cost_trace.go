@@ -112,14 +112,7 @@ func usageOf(trace []span, outside func(function string) bool) usage {
 		byID[s.ID] = s
 	}
 	// invoker is the function whose invocation made the call s.
-	invoker := func(s span) string {
-		for p, ok := byID[s.ParentID]; ok; p, ok = byID[p.ParentID] {
-			if p.invocation() {
-				return p.Name
-			}
-		}
-		return ""
-	}
+	invoker := func(s span) string { return invokerOf(byID, s).Name }
 	for _, s := range trace {
 		switch {
 		case s.invocation():
@@ -135,6 +128,23 @@ func usageOf(trace []span, outside func(function string) bool) usage {
 		}
 	}
 	return u
+}
+
+// invokerOf is the invocation span whose function made the call s (the
+// first invocation above it), or a zero span. At most len(byID) steps up:
+// a cycle of parent ids in a malformed file must not hang the run.
+func invokerOf(byID map[string]span, s span) span {
+	p, ok := byID[s.ParentID]
+	for range len(byID) {
+		if !ok {
+			break
+		}
+		if p.invocation() {
+			return p
+		}
+		p, ok = byID[p.ParentID]
+	}
+	return span{}
 }
 
 func ceilMs(ms float64) float64 {
@@ -176,12 +186,7 @@ func ownCalls(trace []span, inv span) []span {
 		byID[s.ID] = s
 	}
 	own := func(s span) bool {
-		for p, ok := byID[s.ParentID]; ok; p, ok = byID[p.ParentID] {
-			if p.invocation() {
-				return p.ID == inv.ID
-			}
-		}
-		return false
+		return invokerOf(byID, s).ID == inv.ID && inv.ID != ""
 	}
 	var calls []span
 	for _, s := range trace {
@@ -228,7 +233,7 @@ func longestChain(trace []span, inv span) []step {
 	for i, c := range calls {
 		chain[i], prev[i] = 1, -1
 		for j := range i {
-			if calls[j].End <= c.Start && chain[j]+1 > chain[i] {
+			if calls[j].End <= c.Start && chain[j]+1 >= chain[i] { // ties: the later predecessor, the one it waited for
 				chain[i], prev[i] = chain[j]+1, j
 			}
 		}
