@@ -155,19 +155,6 @@ func ceilMs(ms float64) float64 {
 	return c
 }
 
-// add adds v to u.
-func (u usage) add(v usage) {
-	for k, n := range v.Invocations {
-		u.Invocations[k] += n
-	}
-	for k, n := range v.DurationMs {
-		u.DurationMs[k] += n
-	}
-	for k, n := range v.Calls {
-		u.Calls[k] += n
-	}
-}
-
 // step is one call on the critical path of a request: the calls the
 // invocation made itself (not those of the functions it called), the
 // ones it waited for in turn.
