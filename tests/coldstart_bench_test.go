@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,10 +17,16 @@ import (
 // BenchmarkColdStart measures init time the way Lambda bills it: from exec
 // of the bootstrap binary to its first call to the Runtime API
 // (GET /runtime/invocation/next). Each op is a fresh process. The baseline is
-// a hello-world function; the goal is that every shop function stays within
-// 5 ms of it, which the reported "ms-over-hello" metric shows.
+// a hello-world function; the budget (issue 12) is that every shop function
+// stays within 2.0 ms of it, which the reported "ms-over-hello" metric shows:
+// the median of the paired differences (a mean moves with one slow run).
 //
-//	make bench   (or: go test -run '^$' -bench ColdStart ./tests/)
+// make bench measures the same with more care (tests/bench/coldstart.go: at
+// least 30 pairs per function, alternating which of a pair starts first,
+// min and max, sizes, package init per module); this benchmark stays for a
+// quick look at one function:
+//
+//	go test -run '^$' -bench 'ColdStart/users-get' ./tests/
 func BenchmarkColdStart(b *testing.B) {
 	set, err := manifest.Load("..")
 	if err != nil {
@@ -75,15 +82,28 @@ func BenchmarkColdStart(b *testing.B) {
 // milliseconds.
 func pairedWithHello(hello, bin string, env []string) func(*testing.B) {
 	return func(b *testing.B) {
-		var fnTotal, helloTotal time.Duration
+		var fn, diffs []time.Duration
 		for b.Loop() {
-			fnTotal += measureOnce(b, bin, env)
-			helloTotal += measureOnce(b, hello, nil)
+			f := measureOnce(b, bin, env)
+			fn = append(fn, f)
+			diffs = append(diffs, f-measureOnce(b, hello, nil))
 		}
-		n := time.Duration(b.N)
-		b.ReportMetric(float64(fnTotal/n)/float64(time.Millisecond), "ms-to-next")
-		b.ReportMetric(float64((fnTotal-helloTotal)/n)/float64(time.Millisecond), "ms-over-hello")
+		b.ReportMetric(float64(medianDuration(fn))/float64(time.Millisecond), "ms-to-next")
+		b.ReportMetric(float64(medianDuration(diffs))/float64(time.Millisecond), "ms-over-hello")
 	}
+}
+
+// medianDuration is the median of ds (the mean of the middle two when even).
+func medianDuration(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // measureOnce runs bin against a stand-in Runtime API and returns the time

@@ -42,8 +42,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
-	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/shop-serverless/shop/shared/awscalls"
 	"github.com/shop-serverless/shop/shared/tracing"
@@ -100,8 +98,7 @@ func credentialsFromEnv(getenv func(string) string, base aws.Config) (aws.Creden
 		if session == "" {
 			session = "shop"
 		}
-		return stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(base), role, stscreds.IdentityTokenFile(file),
-			func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = session }), nil
+		return newWebIdentityProvider(base, role, session, file), nil
 	}
 	if uri := containerCredentialsURI(getenv); uri != "" {
 		return endpointcreds.New(uri, func(o *endpointcreds.Options) {

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -47,16 +48,108 @@ type coldResult struct {
 	BinBytes   int64     `json:"binaryBytes"`
 	ZipBytes   int64     `json:"zipBytes"`
 	Diffs      []float64 `json:"diffsMs"`
+	// The change against -coldstart-against's build of the same function:
+	// median, min and max of (this - that), measured in the same rounds.
+	VsAgainst *change `json:"vsAgainst,omitempty"`
+	// Package initialisation (GODEBUG=inittrace=1), medians of initRuns runs.
+	Init         initProfile `json:"packageInit"`
+	InitOver     float64     `json:"packageInitOverHelloMs"`
+	LargestInits string      `json:"largestInitsOverHello"`
+}
+
+// change is a function against its build from another revision, paired.
+type change struct {
+	Rev    string  `json:"rev"`
+	Median float64 `json:"medianMs"`
+	Min    float64 `json:"minMs"`
+	Max    float64 `json:"maxMs"`
+}
+
+// buildAgainst builds targets from revision rev (git archive of it into
+// dir/against) and returns the commit and the binaries, in targets' order.
+func buildAgainst(ctx context.Context, root, dir, rev string, targets []coldTarget) (string, []*coldTarget, error) {
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--verify", rev+"^{commit}").Output()
+	if err != nil {
+		return "", nil, fmt.Errorf("coldstart -coldstart-against %s: not a commit: %w", rev, err)
+	}
+	commit := strings.TrimSpace(string(out))
+	tree := filepath.Join(dir, "against-tree")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		return "", nil, err
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", root, "archive", commit)
+	untar := exec.CommandContext(ctx, "tar", "-x", "-C", tree)
+	if untar.Stdin, err = archive.StdoutPipe(); err != nil {
+		return "", nil, err
+	}
+	if err := untar.Start(); err != nil {
+		return "", nil, err
+	}
+	if err := archive.Run(); err != nil {
+		return "", nil, fmt.Errorf("git archive %s: %w", commit, err)
+	}
+	if err := untar.Wait(); err != nil {
+		return "", nil, fmt.Errorf("untar %s: %w", commit, err)
+	}
+	against := make([]*coldTarget, len(targets))
+	for i, t := range targets {
+		against[i] = &coldTarget{Name: t.Name, Kind: t.Kind, Dir: t.Dir}
+	}
+	if err := buildTargets(ctx, tree, filepath.Join(dir, "against"), against); err != nil {
+		return "", nil, fmt.Errorf("building %s: %w", commit, err)
+	}
+	return commit[:12], against, nil
+}
+
+// coldBefore is an earlier run's figures (a report.json), shown beside
+// this run's: issue 12 asks for before and after.
+type coldBefore struct {
+	Source    string             `json:"source"`    // the file, and what it measured
+	Generated string             `json:"generated"` // when
+	Load      []string           `json:"loadDuring"`
+	Over      map[string]float64 `json:"medianOverHelloMs"` // function -> its median over hello
+	Init      map[string]float64 `json:"packageInitOverHelloMs"`
+}
+
+// loadBefore reads the coldstart figures out of a report.json.
+func loadBefore(path string) (*coldBefore, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		Generated string `json:"generated"`
+		Sections  struct {
+			Coldstart struct {
+				Data coldData `json:"data"`
+			} `json:"coldstart"`
+		} `json:"sections"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	d := r.Sections.Coldstart.Data
+	if len(d.Functions) == 0 {
+		return nil, fmt.Errorf("%s: no coldstart figures", path)
+	}
+	cb := &coldBefore{Source: path, Generated: r.Generated, Load: d.Load, Over: map[string]float64{}, Init: map[string]float64{}}
+	for _, f := range d.Functions {
+		cb.Over[f.Function] = f.MedianOver
+		cb.Init[f.Function] = f.InitOver
+	}
+	return cb, nil
 }
 
 // coldData is what report.json keeps for the section.
 type coldData struct {
-	GOARCH    string       `json:"goarch"`
-	Pairs     int          `json:"pairs"`
-	BudgetMs  float64      `json:"budgetMs"`
-	Load      []string     `json:"loadDuring"` // /proc/loadavg before and after measuring
-	Hello     coldResult   `json:"hello"`      // hello against hello: the method's own noise
-	Functions []coldResult `json:"functions"`
+	Before     *coldBefore  `json:"before,omitempty"`
+	AgainstRev string       `json:"againstRev,omitempty"` // -coldstart-against, resolved
+	GOARCH     string       `json:"goarch"`
+	Pairs      int          `json:"pairs"`
+	BudgetMs   float64      `json:"budgetMs"`
+	Load       []string     `json:"loadDuring"` // /proc/loadavg before and after measuring
+	Hello      coldResult   `json:"hello"`      // hello against hello: the method's own noise
+	Functions  []coldResult `json:"functions"`
 }
 
 func coldstartSection(ctx context.Context, o options) (section, error) {
@@ -77,14 +170,36 @@ func coldstartSection(ctx context.Context, o options) (section, error) {
 	if err := buildTargets(ctx, o.Root, dir, all); err != nil {
 		return section{}, err
 	}
+	// With -coldstart-against, every function is also built from that
+	// revision and measured in the same rounds, next to this tree's: the
+	// paired difference shows a change of a few tenths of a millisecond
+	// that two runs minutes apart on a loaded machine would bury.
+	var against []*coldTarget
+	var againstRev string
+	if o.ColdAgainst != "" {
+		if againstRev, against, err = buildAgainst(ctx, o.Root, dir, o.ColdAgainst, targets); err != nil {
+			return section{}, err
+		}
+	}
 
-	data := coldData{GOARCH: runtime.GOARCH, Pairs: o.Pairs, BudgetMs: coldBudget, Load: []string{loadAverage()}}
+	data := coldData{GOARCH: runtime.GOARCH, Pairs: o.Pairs, BudgetMs: coldBudget, Load: []string{loadAverage()}, AgainstRev: againstRev}
+	if o.ColdBefore != "" {
+		path := o.ColdBefore
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(o.Root, path)
+		}
+		if data.Before, err = loadBefore(path); err != nil {
+			return section{}, fmt.Errorf("coldstart -coldstart-before: %w", err)
+		}
+		data.Before.Source = o.ColdBefore
+	}
 	// Round-robin: pair i of every function runs before pair i+1 of any, so
 	// a spell of load elsewhere on the machine lands on all functions alike
 	// rather than on whichever was being measured.
 	diffs := make([][]float64, len(all))
 	fnMs := make([][]float64, len(all))
 	helloMs := make([][]float64, len(all))
+	vsAgainst := make([][]float64, len(all))
 	for i := range o.Pairs {
 		for j, t := range all {
 			if err := ctx.Err(); err != nil {
@@ -93,20 +208,28 @@ func coldstartSection(ctx context.Context, o options) (section, error) {
 			// Alternate which of the pair starts first: whichever goes
 			// second finds the binary's pages and the scheduler warmer.
 			fnFirst := (i+j)%2 == 0
-			var f, h time.Duration
-			if fnFirst {
-				f, err = timeToNext(ctx, t.Bin, t.Env)
-				if err == nil {
-					h, err = timeToNext(ctx, hello.Bin, nil)
-				}
-			} else {
-				h, err = timeToNext(ctx, hello.Bin, nil)
-				if err == nil {
-					f, err = timeToNext(ctx, t.Bin, t.Env)
+			// The runs of this round, in order: the function, its build
+			// from -coldstart-against if any (in the middle, so the two
+			// builds alternate ends as well), hello world; reversed every
+			// other round.
+			var f, g, h time.Duration
+			runs := []func() error{
+				func() (err error) { f, err = timeToNext(ctx, t.Bin, t.Env); return err },
+			}
+			if j > 0 && against != nil {
+				runs = append(runs, func() (err error) { g, err = timeToNext(ctx, against[j-1].Bin, t.Env); return err })
+			}
+			runs = append(runs, func() (err error) { h, err = timeToNext(ctx, hello.Bin, nil); return err })
+			if !fnFirst {
+				slices.Reverse(runs)
+			}
+			for _, run := range runs {
+				if err := run(); err != nil {
+					return section{}, fmt.Errorf("coldstart %s: %w", t.Name, err)
 				}
 			}
-			if err != nil {
-				return section{}, fmt.Errorf("coldstart %s: %w", t.Name, err)
+			if j > 0 && against != nil {
+				vsAgainst[j] = append(vsAgainst[j], ms(f-g))
 			}
 			diffs[j] = append(diffs[j], ms(f-h))
 			fnMs[j] = append(fnMs[j], ms(f))
@@ -114,12 +237,24 @@ func coldstartSection(ctx context.Context, o options) (section, error) {
 		}
 	}
 	data.Load = append(data.Load, loadAverage())
+	var helloInit initProfile
 	for j, t := range all {
 		r := summarize(t.Name, t.Kind, diffs[j], fnMs[j], helloMs[j])
+		if len(vsAgainst[j]) > 0 {
+			r.VsAgainst = &change{Rev: againstRev, Median: median(vsAgainst[j]), Min: slices.Min(vsAgainst[j]), Max: slices.Max(vsAgainst[j])}
+		}
 		r.BinBytes, r.ZipBytes, err = sizes(t.Bin)
 		if err != nil {
 			return section{}, err
 		}
+		if r.Init, err = profileInit(ctx, t.Bin, t.Env); err != nil {
+			return section{}, fmt.Errorf("coldstart %s inittrace: %w", t.Name, err)
+		}
+		if j == 0 {
+			helloInit = r.Init
+		}
+		r.InitOver = r.Init.TotalMs - helloInit.TotalMs
+		r.LargestInits = r.Init.largest(helloInit, 5)
 		if j == 0 {
 			data.Hello = r
 		} else {
@@ -145,12 +280,32 @@ func coldSectionOf(d coldData) section {
 				worst = r
 			}
 		}
+		before := "-"
+		if v, ok := d.Before.over(r.Function); ok {
+			before = fmt.Sprintf("%.2f", v)
+		}
+		vs := "-"
+		if c := r.VsAgainst; c != nil {
+			vs = fmt.Sprintf("%+.2f (%+.2f to %+.2f)", c.Median, c.Min, c.Max)
+		}
 		rows = append(rows, []string{r.Function, r.Kind,
-			fmt.Sprintf("%.2f%s", r.MedianOver, mark), fmt.Sprintf("%.2f", r.MinOver), fmt.Sprintf("%.2f", r.MaxOver),
+			fmt.Sprintf("%.2f%s", r.MedianOver, mark), before, vs, fmt.Sprintf("%.2f", r.MinOver), fmt.Sprintf("%.2f", r.MaxOver),
 			fmt.Sprintf("%.2f", r.MedianFn), fmt.Sprintf("%.2f", r.MedianHelo),
 			mib(r.BinBytes), mib(r.ZipBytes)})
 	}
-	md := markdownTable([]string{"function", "kind", "median over hello (ms)", "min", "max", "function alone (ms, median)", "hello alone (ms, median)", "binary (" + d.GOARCH + ")", "zip"}, rows)
+	md := markdownTable([]string{"function", "kind", "median over hello (ms)", "before", "change vs " + orDash(d.AgainstRev) + " (ms, paired)", "min", "max", "function alone (ms, median)", "hello alone (ms, median)", "binary (" + d.GOARCH + ")", "zip"}, rows)
+	var initRows [][]string
+	for _, r := range d.Functions {
+		before := "-"
+		if d.Before != nil {
+			if v, ok := d.Before.Init[r.Function]; ok {
+				before = fmt.Sprintf("%.2f", v)
+			}
+		}
+		initRows = append(initRows, []string{r.Function, fmt.Sprintf("%.2f", r.Init.TotalMs), fmt.Sprintf("%.2f", r.InitOver), before, fmt.Sprintf("%.0f KiB", float64(r.Init.Bytes)/1024), orDash(r.LargestInits)})
+	}
+	md += fmt.Sprintf("\nPackage initialisation (GODEBUG=inittrace=1, medians of %d runs; hello world's is %.2f ms): what each function's imports cost before main runs, and the modules that cost most beyond hello world's.\n\n", initRuns, d.Hello.Init.TotalMs) +
+		markdownTable([]string{"function", "package init (ms)", "over hello (ms)", "before", "allocated", "largest over hello (ms)"}, initRows)
 	b := budget{Name: "cold start over hello world (worst function, median)", Limit: fmt.Sprintf("%.1f ms", coldBudget)}
 	if len(d.Functions) > 0 {
 		b.Measured = fmt.Sprintf("%.2f ms (%s)", worst.MedianOver, worst.Function)
@@ -168,7 +323,24 @@ func coldSectionOf(d coldData) section {
 		"The first row is hello against hello: the method's own noise. Load average (1, 5, 15 min) %s before measuring, %s after. "+
 		"Sizes are of the binary and of its deployment zip (one deflated entry, bootstrap).",
 		d.GOARCH, d.Pairs, orDash(first(d.Load)), orDash(last(d.Load)))
+	if d.AgainstRev != "" {
+		method += fmt.Sprintf(" The change column pairs each function with its own build from commit %s, run between the function and hello world in the same rounds: "+
+			"the median of (now - then), with min and max; negative is faster now.", d.AgainstRev)
+	}
+	if b := d.Before; b != nil {
+		method += fmt.Sprintf(" The before columns are from %s (generated %s, load %s before measuring, %s after), measured the same way.",
+			b.Source, orDash(b.Generated), orDash(first(b.Load)), orDash(last(b.Load)))
+	}
 	return section{ID: "coldstart", Title: "Cold start", Method: method, Markdown: md, Data: d, Budgets: []budget{b}}
+}
+
+// over is the function's median over hello in the before run, if any.
+func (b *coldBefore) over(fn string) (float64, bool) {
+	if b == nil {
+		return 0, false
+	}
+	v, ok := b.Over[fn]
+	return v, ok
 }
 
 // summarize reduces one function's paired runs to its figures.
@@ -266,9 +438,16 @@ func buildTargets(ctx context.Context, root, dir string, ts []*coldTarget) error
 // timeToNext execs bin against a stand-in Runtime API and returns the time
 // from exec to its first /next request, then kills the process.
 func timeToNext(ctx context.Context, bin string, env []string) (time.Duration, error) {
+	d, _, err := runToNext(ctx, bin, env)
+	return d, err
+}
+
+// runToNext is timeToNext that also returns what the process wrote
+// (stdout and stderr) before it was killed.
+func runToNext(ctx context.Context, bin string, env []string) (took time.Duration, output string, err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	first := make(chan time.Time, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -283,28 +462,30 @@ func timeToNext(ctx context.Context, bin string, env []string) (time.Duration, e
 
 	cmd := exec.Command(bin)
 	cmd.Env = append([]string{"AWS_LAMBDA_RUNTIME_API=" + ln.Addr().String(), "PATH=" + os.Getenv("PATH")}, env...)
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stderr, &stderr
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, err
+		return 0, "", err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	defer func() {
+	// The output is read only once the process is gone (Wait has copied
+	// all of it).
+	stop := func() string {
 		_ = cmd.Process.Kill()
 		<-exited
-	}()
+		return out.String()
+	}
 	select {
 	case at := <-first:
-		return at.Sub(start), nil
+		return at.Sub(start), stop(), nil
 	case err := <-exited:
-		exited <- err // for the deferred wait
-		return 0, fmt.Errorf("exited before calling the Runtime API (%v): %s", err, strings.TrimSpace(stderr.String()))
+		return 0, out.String(), fmt.Errorf("exited before calling the Runtime API (%v): %s", err, strings.TrimSpace(out.String()))
 	case <-time.After(10 * time.Second):
-		return 0, errors.New("did not call the Runtime API within 10 s")
+		return 0, stop(), errors.New("did not call the Runtime API within 10 s")
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, stop(), ctx.Err()
 	}
 }
 

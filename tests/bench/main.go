@@ -34,8 +34,10 @@ type options struct {
 	APIURL   string // the deployed API's base URL (.local/api-url), "" when none
 
 	// coldstart
-	Pairs     int    // paired runs per function (function, hello) against the stand-in Runtime API
-	Functions string // comma-separated function names to measure; "" means all
+	Pairs       int    // paired runs per function (function, hello) against the stand-in Runtime API
+	Functions   string // comma-separated function names to measure; "" means all
+	ColdBefore  string // a report.json of an earlier run, shown as "before"
+	ColdAgainst string // a git revision whose builds run beside this tree's, paired
 }
 
 // stack says whether a deployed local stack is there, and why not.
@@ -57,6 +59,8 @@ func main() {
 	flag.StringVar(&o.Out, "out", filepath.Join("build", "bench"), "directory for report.md and report.json")
 	flag.StringVar(&only, "only", "", "comma-separated section ids to run (coldstart,warm,cost,load); default all")
 	flag.IntVar(&o.Pairs, "pairs", 31, "coldstart: paired runs (function, hello world) per function, at least 30")
+	flag.StringVar(&o.ColdBefore, "coldstart-before", filepath.Join("tests", "bench", "testdata", "coldstart-before.json"), "coldstart: an earlier run's report.json to show as before (\"\" for none)")
+	flag.StringVar(&o.ColdAgainst, "coldstart-against", "", "coldstart: also build every function from this git revision and measure it in the same rounds (paired change)")
 	flag.StringVar(&o.Functions, "functions", "", "coldstart: comma-separated function names (default every function in the manifests)")
 	flag.Parse()
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,5 +98,97 @@ func TestReportSummaryAndJSON(t *testing.T) {
 	}
 	if got.Generated != "2026-12-02T01:00:00Z" || got.Machine["cpus"] != 2.0 || len(got.Sections) != 3 {
 		t.Errorf("report.json = %s", js)
+	}
+}
+
+func TestParseInittrace(t *testing.T) {
+	out := `init runtime @0.011 ms, 0.032 ms clock, 0 bytes, 0 allocs
+{"level":"INFO","msg":"not an init line"}
+init github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas @2.4 ms, 0.76 ms clock, 586696 bytes, 3151 allocs
+init broken @x ms, y ms clock, z bytes, 0 allocs
+init github.com/go-playground/validator/v10 @4.2 ms, 0.73 ms clock, 431664 bytes, 1239 allocs
+`
+	got := parseInittrace(out)
+	want := []pkgInit{{"runtime", 0.032, 0}, {"github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas", 0.76, 586696}, {"github.com/go-playground/validator/v10", 0.73, 431664}}
+	if len(got) != len(want) {
+		t.Fatalf("parseInittrace = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func TestModuleOf(t *testing.T) {
+	for pkg, want := range map[string]string{
+		"runtime":                             "std",
+		"vendor/golang.org/x/net/http2/hpack": "std",
+		"github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas":        "aws-sdk-go-v2/service/dynamodb",
+		"github.com/aws/aws-sdk-go-v2/service/sts":                     "aws-sdk-go-v2/service/sts",
+		"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue": "aws-sdk-go-v2/feature/dynamodb",
+		"github.com/aws/aws-sdk-go-v2/aws/signer/v4":                   "aws/aws-sdk-go-v2",
+		"github.com/go-playground/validator/v10":                       "go-playground/validator",
+		"golang.org/x/text/internal/language":                          "x/text",
+		"github.com/shop-serverless/shop/shared/tracing":               "shop",
+		"go.uber.org/zap/zapcore":                                      "go.uber.org/zap",
+		"github.com/aws/aws-xray-sdk-go/v2/utils":                      "aws/aws-xray-sdk-go",
+	} {
+		if got := moduleOf(pkg); got != want {
+			t.Errorf("moduleOf(%q) = %q, want %q", pkg, got, want)
+		}
+	}
+}
+
+func TestProfileOfMediansAndLargest(t *testing.T) {
+	run := func(dyn, val, rt float64) []pkgInit {
+		return []pkgInit{{"runtime", rt, 10}, {"github.com/aws/aws-sdk-go-v2/service/dynamodb/schemas", dyn, 100}, {"github.com/go-playground/validator/v10", val, 50}}
+	}
+	p := profileOf([][]pkgInit{run(0.7, 0.5, 0.1), run(5.0, 0.6, 0.1), run(0.8, 0.4, 0.1)})
+	if got := p.ByModule["aws-sdk-go-v2/service/dynamodb"]; got != 0.8 {
+		t.Errorf("dynamodb median = %v, want 0.8 (one slow run must not move it)", got)
+	}
+	if p.Bytes != 160 {
+		t.Errorf("bytes = %d, want 160", p.Bytes)
+	}
+	base := profileOf([][]pkgInit{{{"runtime", 0.1, 10}}})
+	if got, want := p.largest(base, 1), "aws-sdk-go-v2/service/dynamodb 0.80"; got != want {
+		t.Errorf("largest = %q, want %q", got, want)
+	}
+	if got := p.largest(base, 5); strings.Contains(got, "std") {
+		t.Errorf("largest lists what hello world pays too: %q", got)
+	}
+	// A module missing from one run counts 0 there.
+	q := profileOf([][]pkgInit{{{"x.org/a/b", 1, 0}}, {}, {}})
+	if q.ByModule["x.org/a"] != 0 {
+		t.Errorf("module in 1 of 3 runs: median %v, want 0", q.ByModule["x.org/a"])
+	}
+}
+
+func TestColdBeforeRoundTrip(t *testing.T) {
+	// A report.json written by one run is read back as the next run's before.
+	fn := summarize("users-get", "http", []float64{3, 3.4, 3.2}, []float64{6}, []float64{3})
+	fn.InitOver = 2.7
+	r := &report{Generated: time.Date(2026, 12, 2, 1, 0, 0, 0, time.UTC), Sections: []section{
+		coldSectionOf(coldData{GOARCH: "amd64", Pairs: 3, Load: []string{"0.5 0.4 0.3", "0.6 0.4 0.3"}, Hello: summarize("hello", "baseline", []float64{0}, []float64{3}, []float64{3}), Functions: []coldResult{fn}}),
+	}}
+	dir := t.TempDir()
+	if err := r.write(dir); err != nil {
+		t.Fatal(err)
+	}
+	b, err := loadBefore(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Over["users-get"] != 3.2 || b.Init["users-get"] != 2.7 || b.Generated != "2026-12-02T01:00:00Z" || first(b.Load) != "0.5 0.4 0.3" {
+		t.Fatalf("before = %+v", b)
+	}
+	fn.MedianOver = 1.9
+	s := coldSectionOf(coldData{GOARCH: "amd64", Pairs: 3, Before: b, Hello: summarize("hello", "baseline", []float64{0}, []float64{3}, []float64{3}), Functions: []coldResult{fn}})
+	if !strings.Contains(s.Markdown, "| users-get | http | 1.90 | 3.20 |") || !strings.Contains(s.Method, "generated 2026-12-02T01:00:00Z") {
+		t.Errorf("before not shown:\n%s\n%s", s.Method, s.Markdown)
+	}
+	if _, err := loadBefore(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("a missing before file must be an error, not an empty column")
 	}
 }
