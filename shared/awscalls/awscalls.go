@@ -42,6 +42,7 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 
 	"github.com/shop-serverless/shop/shared/log"
+	"github.com/shop-serverless/shop/shared/tracing"
 )
 
 // EnvSwitch must be "1" for shared/awsconfig to install a recorder.
@@ -117,8 +118,10 @@ type localOnlyKey struct{}
 // LocalOnly marks the AWS calls made with ctx as local test machinery (the
 // fault switch of shared/faults) that no function makes on AWS. They are
 // recorded with the reason, and not held against the function's policy.
+//
+// The calls' trace spans are marked too (tracing.LocalOnly).
 func LocalOnly(ctx context.Context, reason string) context.Context {
-	return context.WithValue(ctx, localOnlyKey{}, reason)
+	return context.WithValue(tracing.LocalOnly(ctx, reason), localOnlyKey{}, reason)
 }
 
 // Recorder is an aws.HTTPClient that records each request it passes on.

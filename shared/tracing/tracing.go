@@ -156,8 +156,25 @@ func StartAWS(ctx context.Context, service, operation string) (context.Context, 
 	ctx, s := startChild(ctx, service, namespaceAWS)
 	if s != nil {
 		s.aws = map[string]any{"operation": operation}
+		if reason, ok := ctx.Value(localOnlyKey{}).(string); ok {
+			s.aws[AWSLocalOnly] = reason
+		}
 	}
 	return ctx, s
+}
+
+// AWSLocalOnly is the key, in an AWS span's "aws" object, of the reason the
+// call is local test machinery (LocalOnly).
+const AWSLocalOnly = "local_only"
+
+type localOnlyKey struct{}
+
+// LocalOnly marks the AWS calls made with ctx as local test machinery that
+// no function makes on AWS (shared/faults' switch): their spans say so
+// (AWSLocalOnly), so that counting a trace's calls (tests/bench) can leave
+// them out. shared/awscalls.LocalOnly sets it along with its own mark.
+func LocalOnly(ctx context.Context, reason string) context.Context {
+	return context.WithValue(ctx, localOnlyKey{}, reason)
 }
 
 // Annotate sets an indexed annotation on ctx's invocation span (the one

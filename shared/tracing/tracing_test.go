@@ -370,3 +370,34 @@ func TestSpanIsSafeFromSeveralGoroutines(t *testing.T) {
 	}
 	inv.End(nil)
 }
+
+func TestLocalOnlyMarksTheAWSSpansMadeUnderIt(t *testing.T) {
+	d := startDaemon(t)
+	sampleAll(t, true)
+	initNames(t, "orders", "orders-create")
+
+	ctx, inv := Invocation(context.Background(), "")
+	_, switchRead := StartAWS(LocalOnly(ctx, "faults"), "DynamoDB", "GetItem")
+	switchRead.End(nil)
+	_, call := StartAWS(ctx, "DynamoDB", "PutItem")
+	call.End(nil)
+	inv.End(nil)
+
+	docs := d.Wait(3)
+	for _, doc := range docs {
+		if doc.Str("name") != "DynamoDB" {
+			continue
+		}
+		a := doc.Obj("aws")
+		switch a["operation"] {
+		case "GetItem":
+			if a[AWSLocalOnly] != "faults" {
+				t.Errorf("the fault switch's read is not marked local only: %v", a)
+			}
+		case "PutItem":
+			if _, ok := a[AWSLocalOnly]; ok {
+				t.Errorf("a function's own call is marked local only: %v", a)
+			}
+		}
+	}
+}
