@@ -13,6 +13,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/shop-serverless/shop/shared/testenv"
 )
 
 // stsAnswer is AssumeRoleWithWebIdentity's answer as STS writes it.
@@ -138,5 +142,40 @@ func TestWebIdentityEndpointIsRegional(t *testing.T) {
 		if got := newWebIdentityProvider(aws.Config{Region: region}, "r", "s", "f").endpoint; got != want {
 			t.Errorf("%s: endpoint %q, want %q", region, got, want)
 		}
+	}
+}
+
+// The hand-made call against a real STS implementation (the emulator's):
+// what the SDK's own provider gets from the same endpoint, ours gets too.
+func TestWebIdentityAgainstTheEmulator(t *testing.T) {
+	testenv.RequireEmulator(t)
+	endpoint := os.Getenv("AWS_ENDPOINT_URL")
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("eyJhbGciOiJSUzI1NiJ9.e30.c2ln\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := aws.Config{Region: "us-east-1", BaseEndpoint: &endpoint, Credentials: aws.AnonymousCredentials{}}
+	role := "arn:aws:iam::000000000000:role/shop-orders"
+	ours, err := newWebIdentityProvider(base, role, "shop", file).Retrieve(context.Background())
+	if err != nil {
+		t.Fatalf("our AssumeRoleWithWebIdentity: %v", err)
+	}
+	sdk, err := stscreds.NewWebIdentityRoleProvider(sts.NewFromConfig(base), role, stscreds.IdentityTokenFile(file),
+		func(o *stscreds.WebIdentityRoleOptions) { o.RoleSessionName = "shop" }).Retrieve(context.Background())
+	if err != nil {
+		t.Fatalf("the SDK's AssumeRoleWithWebIdentity: %v", err)
+	}
+	if ours.AccessKeyID == "" || ours.SecretAccessKey == "" || ours.SessionToken == "" {
+		t.Errorf("our credentials are incomplete: %+v", ours)
+	}
+	if !ours.CanExpire || !ours.Expires.After(time.Now()) {
+		t.Errorf("our credentials expire at %v (can expire: %v), want a time to come", ours.Expires, ours.CanExpire)
+	}
+	if ours.Source != sdk.Source || ours.AccountID != sdk.AccountID || ours.CanExpire != sdk.CanExpire {
+		t.Errorf("ours: source %q, account %q, can expire %v; the SDK's: %q, %q, %v",
+			ours.Source, ours.AccountID, ours.CanExpire, sdk.Source, sdk.AccountID, sdk.CanExpire)
+	}
+	if d := ours.Expires.Sub(sdk.Expires); d < -time.Minute || d > time.Minute {
+		t.Errorf("ours expire at %v, the SDK's at %v", ours.Expires, sdk.Expires)
 	}
 }
