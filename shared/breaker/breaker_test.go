@@ -378,7 +378,21 @@ func probeRace(t *testing.T, bs []*Breaker, fn func(context.Context) error) (cal
 		}()
 	}
 	close(start)
-	time.Sleep(50 * time.Millisecond) // every loser has been refused by now
+	// Release the probe once every instance has either been refused
+	// (returned) or entered the call (blocked on release): a fixed wait
+	// let a loser, slowed by a loaded machine, reach DynamoDB only after the
+	// winner had closed the breaker, and rightly call through.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		settled := len(results) + int(n.Load())
+		mu.Unlock()
+		if settled == len(bs) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s, %d of %d instances were refused or calling", settled, len(bs))
+		}
+	}
 	close(release)
 	wg.Wait()
 	for _, err := range results {
