@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/shop-serverless/shop/shared/client"
+	"github.com/shop-serverless/shop/shared/idempotency"
 	"github.com/shop-serverless/shop/shared/money"
 	"github.com/shop-serverless/shop/shared/outbox/outboxtest"
 	"github.com/shop-serverless/shop/shared/principal"
@@ -104,6 +105,39 @@ func orderBody(token string, lines ...string) string {
 }
 
 func line(id string, q int) string { return fmt.Sprintf(`{"productId":%q,"quantity":%d}`, id, q) }
+
+// A first attempt (shared/idempotency found no record of its key) skips
+// the read of the order; should an earlier attempt have placed it all the
+// same (its key released after a failure), the transaction's condition
+// finds it: the same order, its saga started once, and a key reused for
+// another order refused.
+func TestCreateFirstAttemptSkipsTheRead(t *testing.T) {
+	w := newWorld(t)
+	h := Create(w.st, w.users, testCatalog, w.saga)
+	first := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(rw, r.WithContext(idempotency.WithFirstAttempt(r.Context())))
+	})
+	create := func(body string) (*httptest.ResponseRecorder, map[string]any) {
+		return do(t, first, userP(w.user), http.MethodPost, "/v1/orders", "k1", body, "POST /v1/orders")
+	}
+	body := orderBody("tok_visa", line(pA, 2))
+	rec, got := create(body)
+	id := OrderID(w.user, "k1")
+	if rec.Code != http.StatusAccepted || got["id"] != id {
+		t.Fatalf("first attempt: status %d, id %v: %s", rec.Code, got["id"], rec.Body)
+	}
+	calls := w.users.calls.Load()
+	rec, again := create(body)
+	if rec.Code != http.StatusAccepted || again["id"] != id || w.exec.starts != 1 {
+		t.Fatalf("again as a first attempt: status %d, id %v, %d executions", rec.Code, again["id"], w.exec.starts)
+	}
+	if n := w.users.calls.Load() - calls; n != 1 {
+		t.Errorf("users asked %d times on a first attempt, want 1 (no read of the order before it)", n)
+	}
+	if rec, _ := create(orderBody("tok_visa", line(pA, 3))); rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("key reused for another order on a first attempt: status %d, want 422", rec.Code)
+	}
+}
 
 func TestCreate(t *testing.T) {
 	w := newWorld(t)

@@ -238,12 +238,15 @@ func withoutSecrets(body []byte, secrets []string) (_ []byte, ok bool) {
 func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, pk, key, hash string, next http.Handler) error {
 	ctx := r.Context()
 	lock := newLock()
-	existing, err := s.acquire(ctx, pk, hash, lock)
+	existing, first, err := s.acquire(ctx, pk, hash, lock)
 	if err != nil {
 		return err
 	}
 	if existing != nil {
 		return replayOrRefuse(w, existing, hash)
+	}
+	if first {
+		r = r.WithContext(WithFirstAttempt(ctx))
 	}
 
 	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
@@ -273,7 +276,7 @@ func (s *Middleware) serve(w http.ResponseWriter, r *http.Request, pk, key, hash
 // acquire takes the key with a single conditional PutItem (store.PutClaim,
 // which draws the race it settles): B, finding A's record in progress,
 // answers 409 without a second read.
-func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*record, error) {
+func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (_ *record, first bool, _ error) {
 	now := s.opts.Now()
 	lockExpiry := now.Add(s.opts.LockTimeout)
 	if deadline, ok := ctx.Deadline(); ok {
@@ -285,20 +288,32 @@ func (s *Middleware) acquire(ctx context.Context, pk, hash, lock string) (*recor
 		LockExpiry: lockExpiry.UnixMilli(),
 	})
 	if err != nil {
-		return nil, fmt.Errorf("idempotency: marshal: %w", err)
+		return nil, false, fmt.Errorf("idempotency: marshal: %w", err)
 	}
-	old, err := store.PutClaim(ctx, s.db, s.table, item, now)
+	old, err := store.PutNewClaim(ctx, s.db, s.table, item, now)
 	if err != nil {
-		return nil, fmt.Errorf("idempotency: acquire: %w", err)
+		return nil, false, fmt.Errorf("idempotency: acquire: %w", err)
 	}
 	if old == nil {
-		return nil, nil
+		return nil, true, nil
+	}
+	if store.Claimable(old, now) {
+		// An earlier attempt's record that may be taken over: its TTL has
+		// passed, or its holder died holding the lock, perhaps after doing
+		// part of the work. The takeover is conditional as the first claim
+		// is: of two requests taking it over, one wins.
+		if old, err = store.PutClaim(ctx, s.db, s.table, item, now); err != nil {
+			return nil, false, fmt.Errorf("idempotency: acquire: %w", err)
+		}
+		if old == nil {
+			return nil, false, nil
+		}
 	}
 	var rec record
 	if err := attributevalue.UnmarshalMap(old, &rec); err != nil {
-		return nil, fmt.Errorf("idempotency: unmarshal existing record: %w", err)
+		return nil, false, fmt.Errorf("idempotency: unmarshal existing record: %w", err)
 	}
-	return &rec, nil
+	return &rec, false, nil
 }
 
 func replayOrRefuse(w http.ResponseWriter, rec *record, hash string) error {
@@ -420,4 +435,26 @@ func (r *recorder) Write(b []byte) (int, error) {
 	}
 	r.body.Write(b)
 	return r.ResponseWriter.Write(b)
+}
+
+type firstAttemptKey struct{}
+
+// WithFirstAttempt marks ctx's request as the first to use its key (the
+// middleware does; a handler's tests may).
+func WithFirstAttempt(ctx context.Context) context.Context {
+	return context.WithValue(ctx, firstAttemptKey{}, true)
+}
+
+// FirstAttempt reports a request whose Idempotency-Key had no record: no
+// earlier request with the key is in progress, completed, or died holding
+// it, so a handler may skip looking for what such an attempt left behind
+// (orders-create skips its read of the order, one round trip). It is
+// false without the middleware, and when an earlier attempt's record was
+// taken over. An earlier attempt that failed released its key, and
+// DynamoDB deletes a record some time after its TTL: after those the next
+// request is a first attempt again, so a handler must still meet an
+// earlier attempt's writes safely (conditions, not reads, decide).
+func FirstAttempt(ctx context.Context) bool {
+	v, _ := ctx.Value(firstAttemptKey{}).(bool)
+	return v
 }

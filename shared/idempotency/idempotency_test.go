@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,5 +242,49 @@ func TestRefusalIsNotStored(t *testing.T) {
 	rec := do(t, h, "k4", `{"a":2}`)
 	if rec.Code != http.StatusCreated || rec.Header().Get(idempotency.HeaderReplayed) != "" || c.runs.Load() != 2 {
 		t.Fatalf("after a 400, the fixed request: %d %s (runs %d), want it run", rec.Code, rec.Body, c.runs.Load())
+	}
+}
+
+// FirstAttempt tells the handler whether its key had a record: true for a
+// new key and for one released by a failed attempt, false for a takeover
+// of an attempt that died holding the key (it may have done part of the
+// work), and false without the middleware.
+func TestFirstAttempt(t *testing.T) {
+	now := time.Now()
+	m := newMiddleware(t, idempotency.Options{TTL: time.Hour, LockTimeout: time.Second, Now: func() time.Time { return now }})
+	var seen []bool
+	status := http.StatusCreated
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, idempotency.FirstAttempt(r.Context()))
+		w.WriteHeader(status)
+	}))
+	do(t, h, "new", `{}`)
+	do(t, h, "new", `{}`) // replayed: the handler does not run
+	status = http.StatusServiceUnavailable
+	do(t, h, "failed", `{}`) // released
+	status = http.StatusCreated
+	do(t, h, "failed", `{}`)
+	if want := []bool{true, true, true}; !slices.Equal(seen, want) {
+		t.Fatalf("FirstAttempt seen %v, want %v", seen, want)
+	}
+
+	// An attempt that dies holding the key: its lock runs to its deadline.
+	blocker := &counter{started: make(chan struct{}), block: make(chan struct{})}
+	defer close(blocker.block)
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(time.Minute))
+	defer cancel()
+	go func() {
+		req := httptest.NewRequest("POST", "/things", strings.NewReader(`{}`)).WithContext(ctx)
+		req.Header.Set(httpapi.HeaderIdempotencyKey, "died")
+		m.Wrap(blocker).ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	<-blocker.started
+	now = now.Add(2 * time.Minute) // past the holder's deadline
+	seen = nil
+	if rec := do(t, h, "died", `{}`); rec.Code != http.StatusCreated || !slices.Equal(seen, []bool{false}) {
+		t.Fatalf("takeover: status %d, FirstAttempt seen %v, want [false]", rec.Code, seen)
+	}
+	if idempotency.FirstAttempt(context.Background()) {
+		t.Error("FirstAttempt without the middleware")
 	}
 }

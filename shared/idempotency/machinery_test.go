@@ -13,7 +13,7 @@ import (
 func TestRecordsAreMachinery(t *testing.T) {
 	probe := &storetest.MachineryProbe{}
 	m := New(probe, "orders", Options{Scope: "orders-create"})
-	_, _ = m.acquire(context.Background(), "IDEMPOTENCY#k", "hash", "lock")
+	_, _, _ = m.acquire(context.Background(), "IDEMPOTENCY#k", "hash", "lock")
 	m.release(context.Background(), "IDEMPOTENCY#k", "lock")
 	probe.WantAllMachinery(t)
 }

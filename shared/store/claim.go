@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -39,18 +40,52 @@ const (
 // A's own record: ConditionalPut's write token tells that record apart from
 // B's, so A holds the claim rather than finding itself in the way.
 func PutClaim(ctx context.Context, db DB, table string, item Item, now time.Time) (held Item, err error) {
+	return putClaim(ctx, db, table, item, now, false)
+}
+
+// PutNewClaim is PutClaim admitted only when no record has the key: nil
+// means nobody has claimed the key before (within its record's life),
+// else the record in the way is returned, whether or not PutClaim would
+// take it over. A caller that must tell a first claim from a takeover (the
+// takeover's earlier holder may have done part of the work) calls this
+// first, and PutClaim only for a record that may be taken over.
+func PutNewClaim(ctx context.Context, db DB, table string, item Item, now time.Time) (held Item, err error) {
+	return putClaim(ctx, db, table, item, now, true)
+}
+
+// Claimable reports whether PutClaim at now would take over the claim
+// record rec: its ttl has passed, or it is in progress and its lock has
+// expired.
+func Claimable(rec Item, now time.Time) bool {
+	number := func(name string) (int64, bool) {
+		n, ok := rec[name].(*types.AttributeValueMemberN)
+		if !ok {
+			return 0, false
+		}
+		v, err := strconv.ParseInt(n.Value, 10, 64)
+		return v, err == nil
+	}
+	if ttl, ok := number(AttrClaimTTL); ok && ttl < now.Unix() {
+		return true
+	}
+	status, _ := rec[AttrClaimStatus].(*types.AttributeValueMemberS)
+	lock, ok := number(AttrClaimLockExpiry)
+	return status != nil && status.Value == ClaimInProgress && ok && lock < now.UnixMilli()
+}
+
+func putClaim(ctx context.Context, db DB, table string, item Item, now time.Time, onlyNew bool) (held Item, err error) {
+	condition := "attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"
+	names := map[string]string{"#pk": PK, "#ttl": AttrClaimTTL, "#status": AttrClaimStatus, "#lockExpiry": AttrClaimLockExpiry}
+	values := map[string]types.AttributeValue{":now": N(now.Unix()), ":nowms": N(now.UnixMilli()), ":inprogress": S(ClaimInProgress)}
+	if onlyNew {
+		condition, names, values = "attribute_not_exists(#pk)", map[string]string{"#pk": PK}, nil
+	}
 	err = ConditionalPut(ctx, db, &dynamodb.PutItemInput{
-		TableName:           aws.String(table),
-		Item:                item,
-		ConditionExpression: aws.String("attribute_not_exists(#pk) OR #ttl < :now OR (#status = :inprogress AND #lockExpiry < :nowms)"),
-		ExpressionAttributeNames: map[string]string{
-			"#pk": PK, "#ttl": AttrClaimTTL, "#status": AttrClaimStatus, "#lockExpiry": AttrClaimLockExpiry,
-		},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now":        N(now.Unix()),
-			":nowms":      N(now.UnixMilli()),
-			":inprogress": S(ClaimInProgress),
-		},
+		TableName:                 aws.String(table),
+		Item:                      item,
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
 	})
 	if old, failed := ConditionFailedItem(err); failed {
 		return old, nil
