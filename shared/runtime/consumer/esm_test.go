@@ -204,12 +204,11 @@ func seen(t *testing.T, db store.DB, table, id string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, ok := out.Item["attempts"].(*dynamodbtypes.AttributeValueMemberN)
+	runs, ok := out.Item["attempts"].(*dynamodbtypes.AttributeValueMemberSS)
 	if !ok {
 		return 0
 	}
-	i, _ := strconv.Atoi(n.Value)
-	return i
+	return len(runs.Value)
 }
 
 func newQueue(t *testing.T, q *sqs.Client, name string, attrs map[string]string) (url, arn string) {

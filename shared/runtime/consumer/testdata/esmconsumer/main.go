@@ -1,12 +1,14 @@
 // Command esmconsumer is the consumer TestEventSourceMappingOnTheEmulator
 // deploys behind a real SQS queue and event source mapping: it records
-// every event it handles in its table (item SEEN#<id>: attempts, the
-// handler's runs) and fails an event whose id starts with "fail-once-" on
-// its first attempt.
+// every event it handles in its table (item SEEN#<id>: attempts, a set of
+// one random id per handler run, so that a write the emulator applied and
+// whose answer it lost, sent again by the SDK, is still one run) and fails
+// an event whose id starts with "fail-once-" on its first attempt.
 package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strings"
 
@@ -25,14 +27,14 @@ func main() {
 			out, err := d.DB.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 				TableName:                 aws.String(d.Config.Table),
 				Key:                       store.Key("SEEN#"+e.ID(), "SEEN"),
-				UpdateExpression:          aws.String("ADD attempts :one"),
-				ExpressionAttributeValues: map[string]types.AttributeValue{":one": store.N(1)},
+				UpdateExpression:          aws.String("ADD attempts :run"),
+				ExpressionAttributeValues: map[string]types.AttributeValue{":run": &types.AttributeValueMemberSS{Value: []string{rand.Text()}}},
 				ReturnValues:              types.ReturnValueUpdatedNew,
 			})
 			if err != nil {
 				return err
 			}
-			if n := out.Attributes["attempts"].(*types.AttributeValueMemberN).Value; n == "1" && strings.HasPrefix(e.ID(), "fail-once-") {
+			if runs := out.Attributes["attempts"].(*types.AttributeValueMemberSS).Value; len(runs) == 1 && strings.HasPrefix(e.ID(), "fail-once-") {
 				return errors.New("failing the first attempt, as asked")
 			}
 			return nil
