@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
+	"github.com/shop-serverless/shop/tests/internal/apicall"
 )
 
 // Outcomes of the orders the cost run places.
@@ -91,37 +90,10 @@ func connectStack(ctx context.Context, o options) (*benchStack, error) {
 	return s, nil
 }
 
-type httpResult struct {
-	Status int
-	Body   []byte
-}
+type httpResult = apicall.Response
 
 func (s *benchStack) call(ctx context.Context, method, path string, body any, headers ...string) (httpResult, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return httpResult{}, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.api+path, rd)
-	if err != nil {
-		return httpResult{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return httpResult{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return httpResult{Status: resp.StatusCode, Body: b}, err
+	return apicall.Do(ctx, s.http, s.api, method, path, body, headers...)
 }
 
 func bearerHeader(tok string) []string { return []string{"Authorization", "Bearer " + tok} }

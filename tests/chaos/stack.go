@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,6 +27,7 @@ import (
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
+	"github.com/shop-serverless/shop/tests/internal/apicall"
 )
 
 // stack is the deployed local stack the run drives: its API over HTTP, and
@@ -107,43 +106,12 @@ func (s *stack) operatorToken(scopes ...string) (string, error) {
 	return tok, err
 }
 
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type response = apicall.Response
 
 // call sends one request; body nil or a value sent as JSON; headers in
 // name, value pairs.
 func (s *stack) call(ctx context.Context, method, path string, body any, headers ...string) (response, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return response{}, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.api+path, rd)
-	if err != nil {
-		return response{}, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{Status: resp.StatusCode, Header: resp.Header, Body: data}, nil
+	return apicall.Do(ctx, s.http, s.api, method, path, body, headers...)
 }
 
 // retryable says whether a client should send the request again (with
