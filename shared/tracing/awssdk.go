@@ -40,19 +40,25 @@ func awsSpan(ctx context.Context, in middleware.InitializeInput, next middleware
 	if s == nil {
 		return next.HandleInitialize(ctx, in)
 	}
-	if region := awsmiddleware.GetRegion(ctx); region != "" {
-		s.setAWS("region", region)
-	}
-	for field, key := range awsInputFields {
-		if v := stringField(in.Parameters, field); v != "" {
-			s.setAWS(key, v)
+	// An unsampled span is never sent: its call's details (read from the
+	// input by reflection) would be work on every call for nothing.
+	if s.sampled {
+		if region := awsmiddleware.GetRegion(ctx); region != "" {
+			s.setAWS("region", region)
+		}
+		for field, key := range awsInputFields {
+			if v := stringField(in.Parameters, field); v != "" {
+				s.setAWS(key, v)
+			}
+		}
+		if tables := tableNames(in.Parameters); len(tables) > 0 {
+			s.setAWS("table_names", tables)
 		}
 	}
-	if tables := tableNames(in.Parameters); len(tables) > 0 {
-		s.setAWS("table_names", tables)
-	}
 	out, md, err := next.HandleInitialize(ctx, in)
-	recordAWSResult(s, md, err)
+	if s.sampled {
+		recordAWSResult(s, md, err)
+	}
 	s.End(err)
 	return out, md, err
 }
