@@ -315,7 +315,10 @@ func checkExecutionEchoes(t *testing.T, c clients, sm *deployment.StateMachine) 
 		t.Errorf("a repeated start: %v, want success or ExecutionAlreadyExists", err)
 	}
 	var out *sfn.DescribeExecutionOutput
-	err = poll(ctx, "execution "+name, 30*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
+	// The step is a function's first invocation: on an emulator loaded by
+	// every other package of make test, its process can take tens of
+	// seconds to start (live_events_test.go waits as long for a consumer).
+	err = poll(ctx, "execution "+name, 90*time.Second, 200*time.Millisecond, func(ctx context.Context) (bool, error) {
 		out, err = c.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: started.ExecutionArn})
 		return err == nil && out.Status != stypes.ExecutionStatusRunning, err
 	})
