@@ -35,6 +35,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
@@ -58,8 +59,10 @@ import (
 const providerMirror = "/opt/tf-plugins"
 
 // Timeouts. MiniStack reports a new function Pending at first and the
-// provider polls it every 5 s, one function at a time (it holds a lock
-// while it uploads a zip): an apply takes about a minute. destroyReserve
+// provider polls it every 5 s; the functions' code comes from the
+// artifacts bucket, so it creates them in parallel (from a local zip it
+// would create them one at a time, and an apply took three to nine
+// minutes instead of one). destroyReserve
 // is kept back from the test's deadline so the stack is always destroyed,
 // even when a phase runs into its timeout.
 const (
@@ -259,6 +262,11 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 	// and the report says so; any other failure fails the test.
 	stalls := newPermissionStalls(t, prefix)
 	rep.phase("apply", func() error {
+		defer func() {
+			for _, note := range stalls.report() {
+				rep.note(note)
+			}
+		}()
 		for round := 1; ; round++ {
 			out, err := run.outputWatching(ctx, stalls.watch, "apply", "-auto-approve", "-input=false", "-no-color", varArg)
 			if err == nil {
@@ -280,9 +288,6 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 			}
 		}
 	})
-	for _, healed := range stalls.healed() {
-		rep.note("the emulator lost the response to the AddPermission of " + healed + ", and the provider's retry met its own statement: the statement removed, so the retry added it")
-	}
 	for _, twin := range removeTwins(ctx, t, run) {
 		rep.note("the emulator lost the response to a create and made it twice: the twin " + twin + " deleted")
 	}
@@ -610,6 +615,14 @@ func leftovers(ctx context.Context, t *testing.T, prefix string) []string {
 			add("queue", u[strings.LastIndex(u, "/")+1:])
 		}
 	}
+	buckets, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).ListBuckets(ctx, &s3.ListBucketsInput{Prefix: aws.String(prefix + "-")})
+	if err != nil {
+		fail("buckets", err)
+	} else {
+		for _, b := range buckets.Buckets {
+			add("bucket", aws.ToString(b.Name))
+		}
+	}
 	topics, err := sns.NewFromConfig(cfg).ListTopics(ctx, &sns.ListTopicsInput{})
 	if err != nil {
 		fail("topics", err)
@@ -742,22 +755,29 @@ func (tf *terraform) outputWatching(ctx context.Context, watch func(line string)
 // so the provider would stall there too; only there it hardly loses an
 // answer.) A permission still creating after stallAfter is such a stall:
 // its statement, which nothing in the state knows yet, is removed, and the
-// provider's next retry adds it.
+// provider's next retry adds it. The retry's own answer can be lost the
+// same way, so a permission still stalled stallAfter after its healing is
+// healed again, up to maxHeals times.
 type permissionStalls struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	done   map[string]bool // resource addresses healed
+	t        *testing.T
+	prefix   string
+	mu       sync.Mutex
+	healedAt map[string][]time.Duration // by resource address: how long it had been creating at each healing
+	failed   []string                   // healings that did not happen, and why
 }
 
-const stallAfter = 30 * time.Second
+const (
+	stallAfter = 30 * time.Second
+	maxHeals   = 3
+)
 
 // permissionStallRE matches a permission still creating: its address, the
-// function of a route's permission, and how long.
-var permissionStallRE = regexp.MustCompile(`^(module\.http_api\.aws_lambda_permission\.(?:this\["([a-z0-9-]+)"\]|authorizer)): Still creating\.\.\. \[(?:(\d+)m)?(\d+)s elapsed\]`)
+// function of a route's permission, and how long. The authorizer's
+// permission has a count (modules/http_api), so its address ends in [0].
+var permissionStallRE = regexp.MustCompile(`^(module\.http_api\.aws_lambda_permission\.(?:this\["([a-z0-9-]+)"\]|authorizer\[0\])): Still creating\.\.\. \[(?:(\d+)m)?(\d+)s elapsed\]`)
 
 func newPermissionStalls(t *testing.T, prefix string) *permissionStalls {
-	return &permissionStalls{t: t, prefix: prefix, done: map[string]bool{}}
+	return &permissionStalls{t: t, prefix: prefix, healedAt: map[string][]time.Duration{}}
 }
 
 func (p *permissionStalls) watch(line string) {
@@ -767,17 +787,21 @@ func (p *permissionStalls) watch(line string) {
 	}
 	minutes, _ := strconv.Atoi(m[3])
 	seconds, _ := strconv.Atoi(m[4])
-	if time.Duration(minutes)*time.Minute+time.Duration(seconds)*time.Second < stallAfter {
-		return
-	}
+	elapsed := time.Duration(minutes)*time.Minute + time.Duration(seconds)*time.Second
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.done[m[1]] {
+	heals := p.healedAt[m[1]]
+	due := stallAfter
+	if len(heals) > 0 {
+		due = heals[len(heals)-1] + stallAfter
+	}
+	if elapsed < due || len(heals) == maxHeals {
 		return
 	}
+	fail := func(err error) { p.failed = append(p.failed, fmt.Sprintf("%s at %s: %v", m[1], elapsed, err)) }
 	set, err := manifest.Load(repoRoot)
 	if err != nil {
-		p.t.Errorf("permission stall of %s: %v", m[1], err)
+		fail(err)
 		return
 	}
 	fn, sid := m[2], deployment.RoutePermissionID
@@ -788,23 +812,36 @@ func (p *permissionStalls) watch(line string) {
 	defer cancel()
 	cfg, err := awsconfig.Load(ctx)
 	if err != nil {
-		p.t.Errorf("permission stall of %s: %v", m[1], err)
+		fail(err)
 		return
 	}
 	if _, err := lambda.NewFromConfig(cfg).RemovePermission(ctx, &lambda.RemovePermissionInput{
 		FunctionName: aws.String(naming.Function(p.prefix, fn)), StatementId: aws.String(sid),
 	}); err != nil {
-		p.t.Logf("permission stall of %s: removing statement %s: %v", m[1], sid, err)
+		fail(fmt.Errorf("removing statement %s: %w", sid, err))
 		return
 	}
-	p.done[m[1]] = true
+	p.healedAt[m[1]] = append(heals, elapsed)
 }
 
-// healed lists the permissions whose stall was healed.
-func (p *permissionStalls) healed() []string {
+// report says, for the test's report, which stalls were healed and when,
+// and which healings failed.
+func (p *permissionStalls) report() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Sorted(maps.Keys(p.done))
+	var notes []string
+	for _, address := range slices.Sorted(maps.Keys(p.healedAt)) {
+		var at []string
+		for _, d := range p.healedAt[address] {
+			at = append(at, d.String())
+		}
+		notes = append(notes, fmt.Sprintf("the emulator lost the response to the AddPermission of %s, and the provider's retry met its own statement: "+
+			"the statement removed (after %s creating), so the retry added it", address, strings.Join(at, ", ")))
+	}
+	for _, f := range p.failed {
+		notes = append(notes, "a stalled permission could not be healed: "+f)
+	}
+	return notes
 }
 
 func (tf *terraform) mustOutput(ctx context.Context, args ...string) []byte {
@@ -1130,7 +1167,7 @@ Error: creating EventBridge Event Bus (tf1-events): operation error EventBridge:
 func TestPermissionStallLines(t *testing.T) {
 	for line, want := range map[string][]string{
 		`module.http_api.aws_lambda_permission.this["platform-ingest"]: Still creating... [30s elapsed]`: {`module.http_api.aws_lambda_permission.this["platform-ingest"]`, "platform-ingest", "", "30"},
-		`module.http_api.aws_lambda_permission.authorizer: Still creating... [1m10s elapsed]`:            {"module.http_api.aws_lambda_permission.authorizer", "", "1", "10"},
+		`module.http_api.aws_lambda_permission.authorizer[0]: Still creating... [1m10s elapsed]`:         {"module.http_api.aws_lambda_permission.authorizer[0]", "", "1", "10"},
 		`module.function["users-get"].aws_iam_role.this: Still creating... [40s elapsed]`:                nil,
 		`module.http_api.aws_lambda_permission.this["users-get"]: Creation complete after 1s`:            nil,
 	} {
@@ -1143,6 +1180,32 @@ func TestPermissionStallLines(t *testing.T) {
 		}
 		if m == nil || !slices.Equal(m[1:], want) {
 			t.Errorf("%q: %q, want %q", line, m, want)
+		}
+	}
+}
+
+// The stall watcher knows every permission of modules/http_api by the
+// address Terraform prints for it: a count or a for_each added to one of
+// them would otherwise blind it (as a count on the authorizer's once did).
+func TestPermissionStallsKnowEveryPermission(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(infraDir, "modules", "http_api", "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resources := regexp.MustCompile(`(?m)^resource "aws_lambda_permission" "(\w+)" \{\n\s*(count|for_each)?`).FindAllSubmatch(src, -1)
+	if len(resources) != 2 {
+		t.Fatalf("modules/http_api has %d aws_lambda_permission resources, want 2 (the routes' and the authorizer's)", len(resources))
+	}
+	for _, r := range resources {
+		address := "module.http_api.aws_lambda_permission." + string(r[1])
+		switch string(r[2]) {
+		case "count":
+			address += "[0]"
+		case "for_each":
+			address += `["users-get"]`
+		}
+		if line := address + ": Still creating... [40s elapsed]"; !permissionStallRE.MatchString(line) {
+			t.Errorf("the stall watcher does not see %q", line)
 		}
 	}
 }

@@ -136,16 +136,25 @@ module "table" {
   deletion_protection = var.table_deletion_protection
 }
 
+# The bucket the functions' zips go through (modules/function puts each
+# one there and creates the function from it).
+module "artifacts" {
+  source    = "./modules/artifacts"
+  artifacts = local.model.artifacts
+}
+
 module "function" {
   source   = "./modules/function"
   for_each = { for name, fn in local.functions : name => fn if !contains(keys(local.event_functions), name) }
 
-  function      = each.value
-  artifact      = "${local.artifacts_dir}/${each.key}.zip"
-  architecture  = var.architecture
-  extra_env     = var.function_environment
-  bindings      = { for variable, binding in try(each.value.bindings, {}) : variable => local.binding_values[binding] }
-  log_retention = local.log_retention_days
+  function            = each.value
+  artifact            = "${local.artifacts_dir}/${each.key}.zip"
+  artifact_bucket     = module.artifacts.bucket
+  artifact_key_prefix = module.artifacts.key_prefix
+  architecture        = var.architecture
+  extra_env           = var.function_environment
+  bindings            = { for variable, binding in try(each.value.bindings, {}) : variable => local.binding_values[binding] }
+  log_retention       = local.log_retention_days
   reserved_concurrency = (each.value.hashesPasswords
     ? var.password_function_reserved_concurrency
     : null
@@ -167,10 +176,12 @@ module "event_function" {
   source   = "./modules/function"
   for_each = local.event_functions
 
-  function     = each.value
-  artifact     = "${local.artifacts_dir}/${each.key}.zip"
-  architecture = var.architecture
-  extra_env    = var.function_environment
+  function            = each.value
+  artifact            = "${local.artifacts_dir}/${each.key}.zip"
+  artifact_bucket     = module.artifacts.bucket
+  artifact_key_prefix = module.artifacts.key_prefix
+  architecture        = var.architecture
+  extra_env           = var.function_environment
   bindings = { for variable, binding in try(each.value.bindings, {}) : variable => merge(
     local.binding_values, local.queue_binding_values[each.key],
   )[binding] }

@@ -11,8 +11,12 @@ provider "aws" {
   # of the model holds the account (data.aws_caller_identity in main.tf).
   skip_metadata_api_check = local.emulated
 
+  # An emulator serves every bucket at its one endpoint, by path
+  # (http://127.0.0.1:4566/<bucket>/<key>), not as <bucket>.<host>.
+  s3_use_path_style = local.emulated
+
   # One endpoint for every service the stack calls (API Gateway v2,
-  # DynamoDB, IAM, Lambda, CloudWatch Logs, Secrets Manager, SSM, STS,
+  # DynamoDB, IAM, Lambda, CloudWatch Logs, S3, Secrets Manager, SSM, STS,
   # EventBridge, SQS, Step Functions, CloudWatch, SNS, and X-Ray, whose
   # sampling rules are off against an emulator), so no resource ever slips
   # out to real AWS from a local run.
@@ -27,6 +31,7 @@ provider "aws" {
       iam            = endpoints.value
       lambda         = endpoints.value
       logs           = endpoints.value
+      s3             = endpoints.value
       secretsmanager = endpoints.value
       sns            = endpoints.value
       sfn            = endpoints.value

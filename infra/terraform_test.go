@@ -393,6 +393,12 @@ func TestLongestPrefixFitsAWSNameLimits(t *testing.T) {
 			fits("dead-letter queue", limited{r.DeadLetterQueue.Name, 80})
 		}
 	}
+	// The region is in the bucket's name: the longest one there is.
+	longest, err := deployment.Build(loadManifests(t), deployment.Params{Prefix: strings.Repeat("p", maxPrefix), Region: "ap-southeast-5", Account: "000000000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fits("artifacts bucket", limited{longest.Artifacts.Bucket, 63})
 	if b := d.EventBus; b != nil {
 		fits("event bus", limited{b.Name, 256})
 		fits("archive", limited{b.Archive.Name, 48})

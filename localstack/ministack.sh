@@ -25,8 +25,8 @@ readonly MINISTACK_VERSION=1.5.33
 # call answers 500 ("No module named 'cbor2'").
 readonly CBOR2_VERSION=6.3.0
 # Only what the project uses: fewer services start faster and open no ports
-# we do not need.
-readonly MINISTACK_SERVICES=lambda,dynamodb,dynamodbstreams,apigateway,iam,sts,logs,events,sqs,stepfunctions,ssm,secretsmanager,monitoring,sns
+# we do not need. (s3: Terraform's artifacts bucket, infra/modules/artifacts.)
+readonly MINISTACK_SERVICES=lambda,dynamodb,dynamodbstreams,apigateway,iam,sts,logs,events,sqs,stepfunctions,ssm,secretsmanager,monitoring,sns,s3
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT

@@ -115,7 +115,28 @@ type Deployment struct {
 	// Observability is the alarms, their topic, the dashboard and the
 	// X-Ray sampling rules (observability.go).
 	Observability *Observability `json:"observability"`
+
+	// Artifacts is where Terraform puts the functions' code.
+	Artifacts Artifacts `json:"artifacts"`
 }
+
+// Artifacts is the bucket Terraform delivers every function's zip through:
+// each zip is an object under KeyPrefix named by the function and the
+// zip's SHA-256, and the function's code comes from it. Lambda copies the
+// code when the function is created or updated, so an object is needed
+// only then; Terraform removes the old one when the code changes. Through
+// S3 the functions are created in parallel (the AWS provider uploads a
+// local zip one function at a time) and a zip may grow past the 50 MB a
+// direct upload allows. The local deployer uploads each zip with the call
+// that creates the function and has no bucket.
+type Artifacts struct {
+	Bucket    string `json:"bucket"`
+	KeyPrefix string `json:"keyPrefix"`
+}
+
+// ArtifactKeyPrefix starts the key of every function's zip in the
+// artifacts bucket: <prefix><function name>/<sha256 hex>.zip.
+const ArtifactKeyPrefix = "functions/"
 
 // Bindings: values a function's environment needs that exist only once the
 // target has created something (the API's URL) or that the operator of a
@@ -377,6 +398,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		Prefix:        p.Prefix,
 		Settings:      DefaultSettings(),
 		JWKSParameter: naming.JWKSParameter(p.Prefix),
+		Artifacts:     Artifacts{Bucket: naming.ArtifactsBucket(p.Prefix, p.Account, p.Region), KeyPrefix: ArtifactKeyPrefix},
 		API: HTTPAPI{
 			Name:                 naming.API(p.Prefix),
 			Description:          "Public HTTP API of " + naming.API(p.Prefix) + ": one route per http function manifest.",

@@ -74,6 +74,14 @@ func StateMachineLogGroup(prefix, service, name string) string {
 // another (variable payment_provider_secret_name).
 func PaymentProviderSecret(prefix string) string { return prefix + "/payment-provider" }
 
+// ArtifactsBucket is the S3 bucket Terraform delivers the functions' zips
+// through. Bucket names are global across accounts, hence the account and
+// the region in it (at most 63 characters: a 20-character prefix leaves
+// room for the longest region).
+func ArtifactsBucket(prefix, account, region string) string {
+	return prefix + "-artifacts-" + account + "-" + region
+}
+
 // EventBus is the stack's one EventBridge custom bus; its archive has the
 // same name.
 func EventBus(prefix string) string { return prefix + "-events" }

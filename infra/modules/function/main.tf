@@ -21,6 +21,22 @@ resource "aws_cloudwatch_log_group" "this" {
   tags              = { service = var.function.service }
 }
 
+# The function's zip in the artifacts bucket, named by its content: a
+# changed zip is a new object, and the old one goes once the function has
+# its new code. Planning fails if the zip is missing: run `make build-aws`
+# (or, for an emulator, `make build`) first.
+resource "aws_s3_object" "code" {
+  bucket      = var.artifact_bucket
+  key         = "${var.artifact_key_prefix}${var.function.functionName}/${filesha256(var.artifact)}.zip"
+  source      = var.artifact
+  source_hash = filebase64sha256(var.artifact)
+  tags        = { service = var.function.service }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
 resource "aws_lambda_function" "this" {
   function_name = var.function.functionName
   description   = var.function.description
@@ -30,10 +46,11 @@ resource "aws_lambda_function" "this" {
   handler       = var.function.handler
   architectures = [var.architecture]
 
-  # Planning fails if the zip is missing: run `make build-aws` (or, for an
-  # emulator, `make build`) first.
-  filename         = var.artifact
-  source_code_hash = filebase64sha256(var.artifact)
+  # The code comes from the artifacts bucket (modules/artifacts); a new
+  # zip is a new object, whose hash below makes Lambda update the code.
+  s3_bucket        = aws_s3_object.code.bucket
+  s3_key           = aws_s3_object.code.key
+  source_code_hash = aws_s3_object.code.source_hash
 
   memory_size                    = var.function.memory
   timeout                        = var.function.timeout

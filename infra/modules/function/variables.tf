@@ -30,6 +30,16 @@ variable "artifact" {
   type        = string
 }
 
+variable "artifact_bucket" {
+  description = "The artifacts bucket (modules/artifacts) the zip goes through."
+  type        = string
+}
+
+variable "artifact_key_prefix" {
+  description = "Where the functions' zips go in the artifacts bucket (the model's artifacts.keyPrefix)."
+  type        = string
+}
+
 variable "architecture" {
   description = "arm64 or x86_64 (the root module validates it)."
   type        = string
