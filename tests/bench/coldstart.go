@@ -311,7 +311,7 @@ func coldSectionOf(d coldData) section {
 		b.Measured = fmt.Sprintf("%.2f ms (%s)", worst.MedianOver, worst.Function)
 		b.Held = len(over) == 0
 		if !b.Held {
-			b.WhyNot = fmt.Sprintf("%d of %d functions over: %s", len(over), len(d.Functions), strings.Join(over, ", "))
+			b.WhyNot = fmt.Sprintf("%d of %d functions over: %s. %s", len(over), len(d.Functions), strings.Join(over, ", "), whereItGoes(d))
 		}
 	}
 	method := fmt.Sprintf("Every function of the manifests is built like a deployment (CGO_ENABLED=0, -tags lambda.norpc, -trimpath, -ldflags \"-s -w\"; "+
@@ -533,4 +533,96 @@ func last(xs []string) string {
 		return ""
 	}
 	return xs[len(xs)-1]
+}
+
+// knownInits says why a module's package init is still paid, for the
+// modules that cost most; each is someone else's package-level work, which
+// runs whenever the binary links the package, used or not.
+var knownInits = map[string]string{
+	"aws-sdk-go-v2/service/dynamodb": "the SDK builds the DynamoDB client's schema registry (service/dynamodb/schemas, about 3000 allocations) in its package init; " +
+		"every function that reads or writes a table links it",
+	"aws-sdk-go-v2/service/sfn":            "the Step Functions client's endpoint tables, in its package init",
+	"aws-sdk-go-v2/service/eventbridge":    "the EventBridge client's schema registry, in its package init",
+	"aws-sdk-go-v2/service/secretsmanager": "the Secrets Manager client's schema registry, in its package init",
+	"santhosh-tekuri/jsonschema": "compiles five drafts' metaschemas in its package init; only platform-ingest links it (events/explain), " +
+		"to name every failing place of an outside sender's event",
+	"aws/aws-xray-sdk-go":     "the X-Ray SDK's package-level state (a required dependency)",
+	"json-iterator/go":        "the CloudEvents SDK's JSON codec; linked by every function of a service that publishes or consumes events (one Go package per service)",
+	"go-playground/validator": "the request validator's code tables and a regexp, compiled in its package init",
+}
+
+// whereItGoes explains, from the run's own figures, where the functions
+// over the budget spend their time beyond hello world's: the medians over
+// those functions of package init beyond hello's (by module, with why each
+// is still there) and of the rest (exec of a larger binary, the runtime's
+// start, main's own work before its first /next).
+func whereItGoes(d coldData) string {
+	var over []coldResult
+	for _, r := range d.Functions {
+		if r.MedianOver > d.BudgetMs {
+			over = append(over, r)
+		}
+	}
+	if len(over) == 0 {
+		return ""
+	}
+	var initOver, rest, size []float64
+	byModule := map[string][]float64{}
+	for _, r := range over {
+		initOver = append(initOver, r.InitOver)
+		rest = append(rest, r.MedianOver-r.InitOver)
+		size = append(size, float64(r.BinBytes)/float64(max(d.Hello.BinBytes, 1)))
+		for m, v := range r.Init.ByModule {
+			if extra := v - d.Hello.Init.ByModule[m]; extra > 0 {
+				byModule[m] = append(byModule[m], extra)
+			}
+		}
+	}
+	type cost struct {
+		module string
+		ms     float64
+		n      int
+	}
+	var costs []cost
+	for m, vs := range byModule {
+		for len(vs) < len(over) {
+			vs = append(vs, 0)
+		}
+		if v := median(vs); v >= 0.05 {
+			costs = append(costs, cost{m, v, countAbove(vs, 0.01)})
+		}
+	}
+	slices.SortFunc(costs, func(a, b cost) int {
+		if a.ms != b.ms {
+			if a.ms > b.ms {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.module, b.module)
+	})
+	var parts []string
+	for i, c := range costs {
+		if i == 6 {
+			break
+		}
+		part := fmt.Sprintf("%s %.2f ms (in %d of them)", c.module, c.ms, c.n)
+		if why, ok := knownInits[c.module]; ok {
+			part += ": " + why
+		}
+		parts = append(parts, part)
+	}
+	return fmt.Sprintf("Where it goes, medians over those %d functions: package init %.2f ms beyond hello world's, the largest %s; "+
+		"and %.2f ms outside package init (exec and page-in of a binary %.1fx hello world's size, the Go runtime's start, main's work before its first /next).",
+		len(over), median(initOver), strings.Join(parts, "; "), median(rest), median(size))
+}
+
+func countAbove(vs []float64, limit float64) int {
+	n := 0
+	for _, v := range vs {
+		if v > limit {
+			n++
+		}
+	}
+	return n
 }
