@@ -10,7 +10,7 @@ import (
 // 2024-11-01 cut). First tiers: the volumes of a million orders stay in them.
 // Free tiers are left out: the figure is what the millionth order costs.
 const (
-	priceDate   = "2025-06 (aws.amazon.com/<service>/pricing; not re-checked on the day of the run)"
+	priceDate   = "2025-06 (aws.amazon.com/<service>/pricing), Step Functions and Lambda arm64 re-checked 2026-12-02; not re-checked on the day of the run"
 	priceRegion = "us-east-1"
 
 	lambdaPerGBSecondARM = 0.0000133334 // Lambda arm64 duration, per GB-s
