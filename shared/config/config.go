@@ -5,8 +5,8 @@
 //
 //	cfg, err := config.Load[Config]()
 //
-// Fields use caarlos0/env tags for where a value comes from and go-playground
-// validator tags for what it may be:
+// Fields use caarlos0/env tags for where a value comes from and validate tags
+// (shared/tagcheck: go-playground/validator's syntax) for what they may be:
 //
 //	type Config struct {
 //		Table   string        `env:"SHOP_TABLE,required"`
@@ -21,7 +21,8 @@ import (
 	"strings"
 
 	"github.com/caarlos0/env/v11"
-	"github.com/go-playground/validator/v10"
+
+	"github.com/shop-serverless/shop/shared/tagcheck"
 )
 
 // Load fills a T from the environment and validates it. The error, if any, is
@@ -187,43 +188,35 @@ func validate(cfg any, keys fieldKeys) []Problem {
 	if v.Kind() != reflect.Struct {
 		return nil
 	}
-	// Load runs once per process, at start, so building the validator here costs
-	// less than keeping one alive for the life of the process.
-	err := validator.New(validator.WithRequiredStructEnabled()).Struct(cfg)
-	var fieldErrs validator.ValidationErrors
-	if !errors.As(err, &fieldErrs) {
-		if err != nil {
-			return []Problem{{Var: "(config type)", Message: err.Error(), Err: err}}
-		}
-		return nil
-	}
-	problems := make([]Problem, 0, len(fieldErrs))
-	for _, fe := range fieldErrs {
-		// StructNamespace is "Config.DB.Host"; drop the type name.
-		_, path, _ := strings.Cut(fe.StructNamespace(), ".")
-		name, ok := keys.byPath[path]
+	// Load runs once per process, at start, so a checker built here costs less
+	// than keeping one alive for the life of the process. Paths are Go field paths
+	// ("DB.Host"), as keys.byPath has them.
+	failures := tagcheck.New(nil).Struct(cfg)
+	problems := make([]Problem, 0, len(failures))
+	for _, f := range failures {
+		name, ok := keys.byPath[f.Path]
 		if !ok {
-			name = path
+			name = f.Path
 		}
-		problems = append(problems, Problem{Var: name, Message: ruleMessage(fe), Err: fe})
+		problems = append(problems, Problem{Var: name, Message: ruleMessage(f), Err: f})
 	}
 	return problems
 }
 
 // ruleMessage says which rule failed without quoting the value, which may be secret.
-func ruleMessage(fe validator.FieldError) string {
-	switch fe.Tag() {
+func ruleMessage(f tagcheck.Failure) string {
+	switch f.Tag {
 	case "required":
 		return "required but empty"
 	case "oneof":
-		return "must be one of: " + strings.Join(strings.Fields(fe.Param()), ", ")
+		return "must be one of: " + strings.Join(strings.Fields(f.Param), ", ")
 	case "url", "http_url":
 		return "must be a URL"
 	}
-	if fe.Param() != "" {
-		return fmt.Sprintf("fails rule %s=%s", fe.Tag(), fe.Param())
+	if f.Param != "" {
+		return fmt.Sprintf("fails rule %s=%s", f.Tag, f.Param)
 	}
-	return "fails rule " + fe.Tag()
+	return "fails rule " + f.Tag
 }
 
 // Function is the wiring the platform gives every function (see

@@ -12,19 +12,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-playground/validator/v10"
-
 	"github.com/shop-serverless/shop/shared/problem"
+	"github.com/shop-serverless/shop/shared/tagcheck"
 )
 
-// validatorInstance is built on first use, not at package init: building it walks
-// tag tables, and a Lambda cold start should pay for that only in functions that
-// validate. The validator caches per-type metadata, so one instance is shared.
-var validatorInstance = sync.OnceValue(func() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled(), validator.WithTagNameFuncBlankOmit())
-	v.RegisterTagNameFunc(jsonFieldName)
-	return v
-})
+// tagChecker is built on first use, not at package init, so a function that never
+// validates pays nothing. It caches per-type metadata, so one instance is shared.
+var tagChecker = sync.OnceValue(func() *tagcheck.Checker { return tagcheck.New(jsonFieldName) })
 
 // jsonFieldName makes error paths read as the client wrote them (price.amount, not
 // Price.Amount). An embedded struct without a JSON name returns "" so that, as in
@@ -49,8 +43,8 @@ type validatable interface {
 	Validate() error
 }
 
-// Validate checks v's `validate` tags (go-playground/validator; slices of structs
-// are checked only with `dive`, as the validator requires) and then calls the
+// Validate checks v's `validate` tags (shared/tagcheck, go-playground/validator's
+// syntax; slices of structs are checked only with `dive`) and then calls the
 // Validate() error method of v and of every struct, slice element and map value
 // inside it, wherever one is defined. It returns nil or a 400 *Error whose Fields
 // name each problem by JSON path: "price.amount", "items[1].price".
@@ -60,7 +54,7 @@ type validatable interface {
 // reported twice. Its error text is shown to the client, so it must be written for
 // them; an *Error with Fields is merged with its paths prefixed instead. The value
 // as a whole (v's own method) is reported with the empty path. v must not be cyclic
-// (the validator would recurse forever); nothing decoded from JSON is.
+// (the tag check would recurse forever); nothing decoded from JSON is.
 func Validate(v any) error {
 	rv := reflect.ValueOf(v)
 	fields := tagErrors(rv, "")
@@ -76,9 +70,8 @@ func Validate(v any) error {
 	return &Error{Status: http.StatusBadRequest, Detail: "request failed validation", Fields: fields}
 }
 
-// tagErrors runs the validator on the first struct level: the validator descends
-// into nested structs itself, but not into a top-level slice or map, so those are
-// walked here.
+// tagErrors runs the tag check on the first struct level: it descends into nested
+// structs itself, but not into a top-level slice or map, so those are walked here.
 func tagErrors(v reflect.Value, path string) []problem.FieldError {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
@@ -92,18 +85,9 @@ func tagErrors(v reflect.Value, path string) []problem.FieldError {
 		if !v.CanInterface() {
 			return nil
 		}
-		err := validatorInstance().Struct(v.Interface())
-		var errs validator.ValidationErrors
-		if !errors.As(err, &errs) {
-			return nil // nil, or InvalidValidationError for a type it will not check (time.Time)
-		}
-		typeName := v.Type().Name()
-		for _, fe := range errs {
-			ns := fe.Namespace()
-			if typeName != "" {
-				ns = strings.TrimPrefix(ns, typeName+".")
-			}
-			fields = append(fields, problem.FieldError{Field: joinPath(path, ns), Message: tagMessage(fe)})
+		// A time.Time has nothing to check: Struct returns nil.
+		for _, f := range tagChecker().Struct(v.Interface()) {
+			fields = append(fields, problem.FieldError{Field: joinPath(path, f.Path), Message: tagMessage(f)})
 		}
 	case reflect.Slice, reflect.Array:
 		for i := range v.Len() {
@@ -267,104 +251,43 @@ func sortedKeys(m reflect.Value) []reflect.Value {
 	return keys
 }
 
-// tagMessage turns a failed validator tag into a sentence for the client. The
-// value is never quoted back: the client has it, and the log may not want it.
-func tagMessage(fe validator.FieldError) string {
-	param := fe.Param()
-	kind := fe.Kind()
-	isTime := fe.Type() == reflect.TypeFor[time.Time]()
-	switch fe.Tag() {
-	case "required", "required_if", "required_unless", "required_with", "required_with_all",
-		"required_without", "required_without_all":
+// tagMessage turns a failed tag (one shared/tagcheck knows) into a sentence for the
+// client. The value is never quoted back: the client has it, and the log may not
+// want it.
+func tagMessage(f tagcheck.Failure) string {
+	param := f.Param
+	switch f.Tag {
+	case "required":
 		return "is required"
-	case "excluded_if", "excluded_unless", "excluded_with", "excluded_with_all",
-		"excluded_without", "excluded_without_all":
-		return "must not be set here"
 	case "min":
-		return sizeMessage(kind, "at least", param)
+		return sizeMessage(f.Kind, "at least", param)
 	case "max":
-		return sizeMessage(kind, "at most", param)
+		return sizeMessage(f.Kind, "at most", param)
 	case "len":
-		return sizeMessage(kind, "exactly", param)
+		return sizeMessage(f.Kind, "exactly", param)
 	case "gt", "gte", "lt", "lte":
-		return compareMessage(fe.Tag(), kind, isTime, param)
-	case "eq", "eq_ignore_case":
-		return "must be " + param
-	case "ne", "ne_ignore_case":
-		return "must not be " + param
-	case "oneof", "oneofci":
+		return compareMessage(f.Tag, f.Kind, f.Type == reflect.TypeFor[time.Time](), param)
+	case "oneof":
 		return "must be one of: " + strings.Join(strings.Fields(param), ", ")
 	case "email":
 		return "must be a valid email address"
-	case "url", "http_url", "https_url":
+	case "url", "http_url":
 		return "must be a valid URL"
-	case "uri":
-		return "must be a valid URI"
-	case "uuid", "uuid3", "uuid4", "uuid5", "uuid_rfc4122", "uuid3_rfc4122", "uuid4_rfc4122", "uuid5_rfc4122":
+	case "uuid":
 		return "must be a valid UUID"
-	case "ulid":
-		return "must be a valid ULID"
 	case "iso4217":
 		return "must be an ISO 4217 currency code"
-	case "iso3166_1_alpha2":
-		return "must be an ISO 3166-1 alpha-2 country code"
 	case "bcp47_language_tag":
 		return "must be a BCP 47 language tag"
 	case "e164":
 		return "must be a phone number in E.164 format"
-	case "datetime":
-		return "must be a date-time in the layout " + param
-	case "alpha":
-		return "must contain only letters"
-	case "alphanum":
-		return "must contain only letters and digits"
-	case "numeric", "number":
-		return "must be numeric"
-	case "hexadecimal":
-		return "must be hexadecimal"
-	case "lowercase":
-		return "must be lower-case"
-	case "uppercase":
-		return "must be upper-case"
-	case "ascii", "printascii":
+	case "printascii":
 		return "must contain only ASCII characters"
-	case "boolean":
-		return "must be a boolean"
-	case "json":
-		return "must be valid JSON"
-	case "base64", "base64url", "base64rawurl":
-		return "must be base64-encoded"
-	case "jwt":
-		return "must be a JWT"
-	case "semver":
-		return "must be a semantic version"
-	case "ip", "ip_addr":
-		return "must be an IP address"
-	case "ipv4", "ip4_addr":
-		return "must be an IPv4 address"
-	case "ipv6", "ip6_addr":
-		return "must be an IPv6 address"
-	case "hostname", "hostname_rfc1123", "fqdn":
-		return "must be a host name"
-	case "latitude":
-		return "must be a latitude"
-	case "longitude":
-		return "must be a longitude"
-	case "startswith":
-		return fmt.Sprintf("must start with %q", param)
-	case "endswith":
-		return fmt.Sprintf("must end with %q", param)
-	case "contains":
-		return fmt.Sprintf("must contain %q", param)
-	case "excludes":
-		return fmt.Sprintf("must not contain %q", param)
-	case "unique":
-		return "must not contain duplicates"
 	}
 	if param != "" {
-		return fmt.Sprintf("must satisfy %s=%s", fe.Tag(), param)
+		return fmt.Sprintf("must satisfy %s=%s", f.Tag, param)
 	}
-	return "must satisfy " + fe.Tag()
+	return "must satisfy " + f.Tag
 }
 
 func sizeMessage(kind reflect.Kind, bound, n string) string {
