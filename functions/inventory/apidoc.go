@@ -1,0 +1,38 @@
+package inventory
+
+import (
+	"net/http"
+
+	"github.com/shop-serverless/shop/shared/apidoc"
+)
+
+// Operations documents the service's HTTP functions for the OpenAPI
+// document (shared/openapi; make generate). Their routes and auth are in
+// their function.yaml.
+func Operations() []apidoc.Operation {
+	return []apidoc.Operation{
+		{
+			Function: "inventory-create", Request: CreateRequest{}, Response: Product{}, Status: http.StatusCreated,
+			Statuses:    errs.Statuses(ErrSKUTaken),
+			Idempotency: apidoc.OptionalIdempotencyKey, ETag: true, Location: true,
+		},
+		{
+			Function: "inventory-get", Response: Product{}, Status: http.StatusOK,
+			Statuses: errs.Statuses(ErrNotFound), ETag: true,
+		},
+		{
+			Function: "inventory-list", Response: Page{}, Status: http.StatusOK,
+			Statuses: errs.Statuses(ErrBadCursor),
+			Query: []apidoc.Param{
+				{Name: "limit", Description: "page size", Integer: true, Min: 1, Max: MaxLimit},
+				{Name: "cursor", Description: "nextCursor of the previous page"},
+				{Name: "ids", Description: "up to 50 comma-separated product ids, read at once (not with limit or cursor)"},
+			},
+		},
+		{
+			Function: "inventory-adjust-stock", Request: StockRequest{}, Response: Product{}, Status: http.StatusOK,
+			Statuses:    errs.Statuses(ErrNotFound, ErrInsufficientStock, ErrStockLimit),
+			Idempotency: apidoc.RequiredIdempotencyKey, ETag: true,
+		},
+	}
+}
