@@ -68,7 +68,7 @@ func TestOpenAPIHasEveryRouteAndNoOther(t *testing.T) {
 				t.Errorf("%s: auth %s but security %v", key, fn.HTTP.Auth, sec)
 			}
 			if scope, ok := strings.CutPrefix(fn.HTTP.Auth, "scope:"); ok {
-				if got := fmt.Sprint(sec); got != fmt.Sprintf("[map[serviceToken:[%s]]]", scope) {
+				if got := fmt.Sprint(sec); got != fmt.Sprintf("[map[serviceAuth:[%s]]]", scope) {
 					t.Errorf("%s: security %s, want the service token with scope %s", key, got, scope)
 				}
 			}
