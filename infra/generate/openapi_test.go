@@ -411,3 +411,47 @@ func TestOpenAPIIsValid31(t *testing.T) {
 		t.Fatalf("%d operations", len(ids))
 	}
 }
+
+// An operation documents the Idempotency-Key header as its function's main
+// wires the middleware (shared/idempotency): not at all without it,
+// required exactly when Required is true. The main is read as text: it is
+// package main, and its wiring is one call.
+func TestOpenAPIIdempotencyKeyIsWhatMainWires(t *testing.T) {
+	set, err := manifest.Load(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*manifest.Function{}
+	for _, fn := range set.Functions() {
+		byName[fn.Name] = fn
+	}
+	wrap := regexp.MustCompile(`idempotency\.New\([^)]*idempotency\.Options\{(?s:[^}]*?)Required:\s*(true|false)`)
+	wired := 0
+	for _, op := range Operations() {
+		fn := byName[op.Function]
+		if fn == nil {
+			t.Errorf("%s: no such function", op.Function)
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join("..", "..", filepath.FromSlash(fn.Dir), "main.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := apidoc.NoIdempotencyKey
+		if m := wrap.FindSubmatch(src); m != nil {
+			want = apidoc.OptionalIdempotencyKey
+			if string(m[1]) == "true" {
+				want = apidoc.RequiredIdempotencyKey
+			}
+			wired++
+		} else if strings.Contains(string(src), "idempotency.") {
+			t.Errorf("%s: main.go uses shared/idempotency in a way this test cannot read: name Required in its Options", op.Function)
+		}
+		if op.Idempotency != want {
+			t.Errorf("%s documents Idempotency-Key as %d, its main wires %d (0 none, 1 optional, 2 required)", op.Function, op.Idempotency, want)
+		}
+	}
+	if wired < 4 {
+		t.Fatalf("found the idempotency middleware in %d mains: the pattern no longer matches", wired)
+	}
+}
