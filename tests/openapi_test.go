@@ -46,7 +46,7 @@ const schemathesisChecks = "not_a_server_error,status_code_conformance,response_
 // every operation of the document it serves, with a user token for the
 // operations of auth user and an operator token holding every scope for
 // the scoped ones, a few examples per operation (SHOP_SCHEMATHESIS_EXAMPLES,
-// default 5) so that the run stays within about two minutes. It fails with
+// default 5) so that the run stays within about a minute (55 s here). It fails with
 // schemathesis' report.
 func TestSchemathesis(t *testing.T) {
 	t.Parallel()
@@ -126,7 +126,11 @@ parameters = { "path.id" = %q }
 		"--url", base,
 		"--checks", schemathesisChecks,
 		"--max-examples", examples,
-		"--workers", "4",
+		// One worker: with several, schemathesis 4.32.5 on Python 3.11 now
+		// and then fails inside hypothesis ("AST constructor recursion depth
+		// mismatch", an interpreter race in parsing source from threads),
+		// an error of the tool, not of the API. One costs about 10 s more.
+		"--workers", "1",
 		"--request-timeout", "30",
 		"--phases", "examples,coverage,fuzzing,stateful",
 		"--generation-deterministic",

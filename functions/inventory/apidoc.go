@@ -13,8 +13,9 @@ func Operations() []apidoc.Operation {
 	return []apidoc.Operation{
 		{
 			Function: "inventory-create", Request: CreateRequest{}, Response: Product{}, Status: http.StatusCreated,
-			Statuses:    errs.Statuses(ErrSKUTaken),
-			Idempotency: apidoc.OptionalIdempotencyKey, ETag: true, Location: true,
+			RequestFields: map[string]map[string]any{"sku": {"pattern": SKUPattern}},
+			Statuses:      errs.Statuses(ErrSKUTaken),
+			Idempotency:   apidoc.OptionalIdempotencyKey, ETag: true, Location: true,
 		},
 		{
 			Function: "inventory-get", Response: Product{}, Status: http.StatusOK,

@@ -47,6 +47,10 @@ type Operation struct {
 	// describes (CloudEvents, structured or in a batch).
 	Request      any
 	RequestMedia map[string]map[string]any
+	// RequestFields adds JSON Schema keywords to properties of Request's
+	// schema, by dotted path ("sku", "price.currency"), for what the
+	// type's Validate method checks beyond its validate tags.
+	RequestFields map[string]map[string]any
 	// Response is a value of the success body's type (what the handler
 	// passes to httpapi.WriteJSON or WriteVersioned), written as
 	// application/json; ResponseMedia, if set, maps media types to

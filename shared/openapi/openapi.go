@@ -30,6 +30,7 @@ import (
 	"github.com/shop-serverless/shop/shared/apidoc"
 	"github.com/shop-serverless/shop/shared/httpapi"
 	"github.com/shop-serverless/shop/shared/manifest"
+	"github.com/shop-serverless/shop/shared/money"
 	"github.com/shop-serverless/shop/shared/problem"
 	"github.com/shop-serverless/shop/shared/tagcheck"
 )
@@ -266,7 +267,7 @@ func (b *builder) operation(svc *manifest.Service, fn *manifest.Function, op api
 	if op.Request != nil || op.RequestMedia != nil {
 		content := map[string]any{}
 		if op.Request != nil {
-			ref, err := b.component(reflect.TypeOf(op.Request), true)
+			ref, err := b.component(reflect.TypeOf(op.Request), true, op.RequestFields)
 			if err != nil {
 				return nil, err
 			}
@@ -296,7 +297,7 @@ func (b *builder) operation(svc *manifest.Service, fn *manifest.Function, op api
 	okResp := map[string]any{"description": http.StatusText(op.Status), "headers": okHeaders}
 	switch {
 	case op.Response != nil:
-		ref, err := b.component(reflect.TypeOf(op.Response), false)
+		ref, err := b.component(reflect.TypeOf(op.Response), false, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -349,7 +350,7 @@ func errorResponse(s int) map[string]any {
 // and returns a reference to it. request: t is decoded from a request,
 // whose required properties are those the validate tags require, not
 // those without omitempty.
-func (b *builder) component(t reflect.Type, request bool) (map[string]any, error) {
+func (b *builder) component(t reflect.Type, request bool, fields map[string]map[string]any) (map[string]any, error) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -370,10 +371,47 @@ func (b *builder) component(t reflect.Type, request bool) (map[string]any, error
 		b.names[name] = t
 		b.schemas[name] = s
 	}
+	for path, keywords := range fields {
+		if err := addKeywords(b.schemas[name], path, keywords); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	return map[string]any{"$ref": "#/components/schemas/" + name}, nil
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType  = reflect.TypeFor[time.Time]()
+	moneyType = reflect.TypeFor[money.Money]()
+)
+
+// addKeywords adds JSON Schema keywords to the property of s at path
+// (dotted), through JSON: the keywords are the document's words.
+func addKeywords(s *jsonschema.Schema, path string, keywords map[string]any) error {
+	for _, name := range strings.Split(path, ".") {
+		if s.Properties[name] == nil {
+			return fmt.Errorf("no property %q (of %s)", name, path)
+		}
+		s = s.Properties[name]
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return err
+	}
+	maps.Copy(m, keywords)
+	if raw, err = json.Marshal(m); err != nil {
+		return err
+	}
+	var merged jsonschema.Schema
+	if err := json.Unmarshal(raw, &merged); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	*s = merged
+	return nil
+}
 
 // Schema returns the JSON Schema of Go type t as the document describes
 // it (request: as a request body, see component). Tests use it to check a
@@ -435,6 +473,12 @@ func constrainType(t reflect.Type, s *jsonschema.Schema) error {
 	case reflect.Struct:
 		if t == timeType {
 			return nil
+		}
+		if t == moneyType {
+			// Money.Validate accepts the currencies shared/money knows.
+			for _, c := range money.Currencies() {
+				s.Properties["currency"].Enum = append(s.Properties["currency"].Enum, c)
+			}
 		}
 		for _, f := range reflect.VisibleFields(t) {
 			if f.Anonymous {
