@@ -248,7 +248,7 @@ func (b *builder) operation(svc *manifest.Service, fn *manifest.Function, op api
 		params = append(params, map[string]any{
 			"name": "If-Match", "in": "header", "required": true,
 			"description": "The ETag of the version the change is based on (428 without it, 412 when it is no longer current).",
-			"schema":      map[string]any{"type": "string"},
+			"schema":      map[string]any{"type": "string", "pattern": `^"?[1-9][0-9]{0,17}"?$`},
 		})
 		statuses[http.StatusBadRequest], statuses[http.StatusPreconditionFailed], statuses[http.StatusPreconditionRequired] = true, true, true
 	}
