@@ -756,7 +756,7 @@ func TestCIWorkflowChecksFail(t *testing.T) {
 			return []edit{{&in.workflow, "- run: make lint\n", "- uses: robherley/go-test-action@v0\n      - run: make lint\n"}}
 		}},
 		{"Python too old", "test-tools", func(in *ciInputs) []edit {
-			return []edit{{&in.workflow, `python-version: "3.12"`, `python-version: "3.9"`}}
+			return []edit{{&in.workflow, `python-version: "3.11"`, `python-version: "3.9"`}}
 		}},
 		{"pip cache keyed on a file without the pins", "test-tools", func(in *ciInputs) []edit {
 			return []edit{{&in.workflow, "cache-dependency-path: localstack/ministack.sh", "cache-dependency-path: go.sum"}}
