@@ -88,6 +88,7 @@ func TestProductsDelete(t *testing.T) {
 		t.Fatalf("?ids= finds the deleted product: %+v", page)
 	}
 	expect(t, call(t, "PATCH", path, map[string]any{"name": "Ghost"}, with("If-Match", `"2"`)...), http.StatusNotFound)
+	expect(t, call(t, "POST", path+"/stock", map[string]any{"delta": 1}, with("Idempotency-Key", "deleted-stock-"+p.ID)...), http.StatusNotFound)
 	// An order for it is refused as for an unknown product.
 	s := newShopper(t)
 	expect(t, call(t, "POST", "/v1/orders", orderBody("tok_visa", line(p.ID, 1)),

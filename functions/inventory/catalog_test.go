@@ -206,6 +206,9 @@ func TestDeletedProductIsHidden(t *testing.T) {
 	if got, err := st.GetMany(ctx, []string{gone.ID, kept.ID}); err != nil || len(got) != 1 || got[0].ID != kept.ID {
 		t.Fatalf("GetMany = %+v, %v", got, err)
 	}
+	if _, err := st.AdjustStock(ctx, gone.ID, 1); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("AdjustStock of the deleted one: %v, want ErrNotFound", err)
+	}
 	if _, err := st.GetBySKU(ctx, "HID-2"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("GetBySKU of the deleted one: %v, want ErrNotFound", err)
 	}

@@ -301,24 +301,42 @@ func (s *Store) List(ctx context.Context, limit int32, cursor string) ([]Product
 
 // AdjustStock adds delta (which may be negative) to the available stock in
 // one conditional update: available never drops below zero, whatever runs
-// concurrently, nor rises above MaxStock. ErrNotFound, ErrInsufficientStock
-// or ErrStockLimit otherwise.
+// concurrently, nor rises above MaxStock. ErrNotFound (no product, or a
+// deleted one: the catalog no longer has it), ErrInsufficientStock or
+// ErrStockLimit otherwise, told apart by the item DynamoDB returns with
+// the failed condition.
 func (s *Store) AdjustStock(ctx context.Context, id string, delta int64) (Product, error) {
 	upd := expression.Add(expression.Name("available"), expression.Value(delta)).
+		Add(expression.Name(store.VersionAttr), expression.Value(1)).
 		Set(expression.Name("updatedAt"), expression.Value(s.now().Format(time.RFC3339Nano)))
 	// DynamoDB conditions cannot do arithmetic, so "available + delta >= 0"
 	// becomes "available >= -delta"; the upper bound keeps the sum in range.
-	cond := expression.Name("available").GreaterThanEqual(expression.Value(max(-delta, 0))).
+	cond := expression.AttributeExists(expression.Name(store.PK)).
+		And(expression.AttributeNotExists(expression.Name("deletedAt"))).
+		And(expression.Name("available").GreaterThanEqual(expression.Value(max(-delta, 0)))).
 		And(expression.Name("available").LessThanEqual(expression.Value(MaxStock - max(delta, 0))))
-	item, err := store.UpdateExisting(ctx, s.db, s.table, productKey(id), upd, cond)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return Product{}, ErrNotFound
-	case errors.Is(err, store.ErrConditionFailed) && delta > 0:
-		return Product{}, ErrStockLimit
-	case errors.Is(err, store.ErrConditionFailed):
-		return Product{}, ErrInsufficientStock
-	case err != nil:
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return Product{}, fmt.Errorf("build stock adjustment of product %s: %w", id, err)
+	}
+	item, err := store.ConditionalUpdate(ctx, s.db, &dynamodb.UpdateItemInput{
+		TableName: aws.String(s.table), Key: productKey(id),
+		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
+		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values(),
+		ReturnValues: types.ReturnValueAllNew,
+	})
+	if old, failed := store.ConditionFailedItem(err); failed {
+		_, deleted := old["deletedAt"]
+		switch {
+		case len(old) == 0 || deleted:
+			return Product{}, ErrNotFound
+		case delta > 0:
+			return Product{}, ErrStockLimit
+		default:
+			return Product{}, ErrInsufficientStock
+		}
+	}
+	if err != nil {
 		return Product{}, err
 	}
 	return unmarshalProduct(item)
