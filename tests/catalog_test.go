@@ -152,3 +152,33 @@ func TestProductsConditionalGet(t *testing.T) {
 		t.Fatalf("list with If-None-Match: %d %q", r2.Status, r2.Body)
 	}
 }
+
+// Stock held for an order in flight blocks the delete (409); once the order
+// lets it go, the delete goes through, and the reserve step then answers
+// the product as unknown (ProductNotFound, which the saga's Catch turns into
+// a cancellation, OUT_OF_STOCK), every time.
+func TestProductsDeleteAndReservations(t *testing.T) {
+	t.Parallel()
+	p := newProduct(t, 5)
+	path := "/v1/products/" + p.ID
+	auth := bearer(writer(t))
+	held := stepOrderID(t)
+	twice(t, "inventory-reserve", map[string]any{"orderId": held, "items": []any{line(p.ID, 2)}})
+	r := call(t, "GET", path, nil)
+	expect(t, r, http.StatusOK)
+	etag := r.Header.Get("ETag")
+	expect(t, call(t, "DELETE", path, nil, append(auth, "If-Match", etag)...), http.StatusConflict)
+	wantStock(t, p.ID, stock{Available: 3, Reserved: 2})
+
+	twice(t, "inventory-release", map[string]any{"orderId": held})
+	r = call(t, "GET", path, nil)
+	expect(t, r, http.StatusOK)
+	expect(t, call(t, "DELETE", path, nil, append(auth, "If-Match", r.Header.Get("ETag"))...), http.StatusNoContent)
+
+	late := map[string]any{"orderId": stepOrderID(t), "items": []any{line(p.ID, 1)}}
+	for range 2 {
+		if _, errType := invokeStep(t, "inventory-reserve", late); errType != "ProductNotFound" {
+			t.Fatalf("reserve of a deleted product: error %q, want ProductNotFound", errType)
+		}
+	}
+}
