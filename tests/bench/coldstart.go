@@ -577,29 +577,16 @@ func whereItGoes(d coldData) string {
 			}
 		}
 	}
-	type cost struct {
-		module string
-		ms     float64
-		n      int
-	}
-	var costs []cost
+	var costs []moduleCost
 	for m, vs := range byModule {
 		for len(vs) < len(over) {
 			vs = append(vs, 0)
 		}
 		if v := median(vs); v >= 0.05 {
-			costs = append(costs, cost{m, v, countAbove(vs, 0.01)})
+			costs = append(costs, moduleCost{module: m, ms: v, n: countAbove(vs, 0.01)})
 		}
 	}
-	slices.SortFunc(costs, func(a, b cost) int {
-		if a.ms != b.ms {
-			if a.ms > b.ms {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.module, b.module)
-	})
+	sortCosts(costs)
 	var parts []string
 	for i, c := range costs {
 		if i == 6 {
