@@ -546,9 +546,8 @@ var knownInits = map[string]string{
 	"aws-sdk-go-v2/service/secretsmanager": "the Secrets Manager client's schema registry, in its package init",
 	"santhosh-tekuri/jsonschema": "compiles five drafts' metaschemas in its package init; only platform-ingest links it (events/explain), " +
 		"to name every failing place of an outside sender's event",
-	"aws/aws-xray-sdk-go":     "the X-Ray SDK's package-level state (a required dependency)",
-	"json-iterator/go":        "the CloudEvents SDK's JSON codec; linked by every function of a service that publishes or consumes events (one Go package per service)",
-	"go-playground/validator": "the request validator's code tables and a regexp, compiled in its package init",
+	"aws/aws-xray-sdk-go": "the X-Ray SDK's package-level state (a required dependency)",
+	"json-iterator/go":    "the CloudEvents SDK's JSON codec; linked by every function of a service that publishes or consumes events (one Go package per service)",
 }
 
 // whereItGoes explains, from the run's own figures, where the functions
