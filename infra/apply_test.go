@@ -208,6 +208,12 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		t.Fatalf("terraform init: %v\n%s", initErr, initOut)
 	}
 
+	// The local deployer's allowed origins, read as it reads them: the live
+	// diff compares the two stacks' CORS configurations.
+	corsOrigins, err := deployment.LocalCORSOrigins(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
 	vars := filepath.Join(work, "test.tfvars.json")
 	writeJSON(t, vars, map[string]any{
 		"name_prefix":                         prefix,
@@ -229,7 +235,8 @@ func TestTerraformAppliesToTheEmulator(t *testing.T) {
 		"function_environment": map[string]string{faults.EnvSwitch: "1", awscalls.EnvSwitch: "1",
 			"AWS_XRAY_DAEMON_ADDRESS": traceCollector(t, endpoint)},
 		// The emulator has no X-Ray API.
-		"xray_sampling_rules": false,
+		"xray_sampling_rules":  false,
+		"cors_allowed_origins": corsOrigins,
 	})
 	rep.note("X-Ray sampling rules NOT applied (xray_sampling_rules = false: the emulator has no X-Ray API)")
 	rep.note("CloudWatch alarms NOT applied by Terraform (the emulator reads them back incomplete: modules/observability); its alarms topic and dashboard are")

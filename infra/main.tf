@@ -324,6 +324,11 @@ module "http_api" {
     invoke_arn    = module.function[local.model.api.authorizer.function].invoke_arn
   })
 
+  # The model's CORS configuration with the operator's origins; none without.
+  cors = (length(var.cors_allowed_origins) == 0 ? null
+    : merge(local.model.api.cors, { allowOrigins = var.cors_allowed_origins })
+  )
+
   log_retention_days  = local.log_retention_days
   throttling          = local.throttling
   password_throttling = local.password_throttling

@@ -224,6 +224,15 @@ func modelLiterals(t *testing.T) []string {
 	if a := d.API.Authorizer; a != nil {
 		out = append(out, a.Name)
 	}
+	// The CORS headers the model allows and exposes; the methods are
+	// ordinary words here, and so are two headers.
+	if c := d.API.CORS; c != nil {
+		for _, h := range slices.Concat(c.AllowHeaders, c.ExposeHeaders) {
+			if h != "Authorization" && h != "Content-Type" {
+				out = append(out, h)
+			}
+		}
+	}
 	for _, tb := range d.Tables {
 		out = append(out, tb.Name)
 		for _, ix := range tb.Indexes {
@@ -490,6 +499,33 @@ func TestTracingIsTheModels(t *testing.T) {
 		if !sm.Tracing {
 			t.Errorf("%s: no tracing", sm.Name)
 		}
+	}
+}
+
+// Terraform's cors_allowed_origins admits what the local deployer's setting
+// admits: its validation spells the model's origin pattern (RE2 in both),
+// and "*" alone.
+func TestCORSOriginsValidateWithTheModelsPattern(t *testing.T) {
+	src := tfSources(t)["variables.tf"]
+	i := bytes.Index(src, []byte(`variable "cors_allowed_origins"`))
+	if i < 0 {
+		t.Fatal("variables.tf: no variable cors_allowed_origins")
+	}
+	block := string(src[i:])
+	if end := strings.Index(block, "\n}\n"); end >= 0 {
+		block = block[:end]
+	}
+	for _, want := range []string{
+		fmt.Sprintf("can(regex(%q, o))", deployment.OriginPattern),
+		fmt.Sprintf("var.cors_allowed_origins[0] == %q", deployment.AnyOrigin),
+		"default     = []",
+	} {
+		if !strings.Contains(block, want) {
+			t.Errorf("variables.tf: cors_allowed_origins has no %s", want)
+		}
+	}
+	if src := tfSources(t)[filepath.Join("modules", "http_api", "main.tf")]; !bytes.Contains(src, []byte("allow_origins     = cors_configuration.value.allowOrigins")) {
+		t.Error("modules/http_api/main.tf: the API's cors_configuration does not take the allowed origins")
 	}
 }
 

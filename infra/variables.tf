@@ -131,6 +131,25 @@ variable "event_archive_retention_days" {
   }
 }
 
+# CORS: which web apps' pages may call the API from a browser. The rest of
+# the configuration (methods, headers, max age, no credentials) is the
+# model's (api.cors in deployment.json); the origins are the operator's.
+variable "cors_allowed_origins" {
+  description = "Origins (scheme://host[:port], lower case, no path) whose pages may call the API from a browser, e.g. [\"https://shop.example.com\"]; [\"*\"] allows any. Empty (the default) configures no CORS: browsers then refuse cross-origin calls, and other clients are unaffected."
+  type        = list(string)
+  default     = []
+  nullable    = false
+
+  # The pattern is shared/deployment.OriginPattern, which the local
+  # deployer validates with (infra/terraform_test.go checks it is the same).
+  validation {
+    condition = ((length(var.cors_allowed_origins) == 1 && try(var.cors_allowed_origins[0] == "*", false))
+      || alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[a-z0-9-]+([.][a-z0-9-]+)*(:[0-9]{1,5})?$", o))])
+    )
+    error_message = "cors_allowed_origins must be empty, [\"*\"] alone, or origins like https://shop.example.com or http://localhost:3000 (scheme://host[:port] in lower case, no path, no trailing slash)."
+  }
+}
+
 variable "table_deletion_protection" {
   description = "Refuse to delete the services' tables. Keep true for AWS; set false for throwaway stacks (an emulator, a review environment) so destroy works."
   type        = bool

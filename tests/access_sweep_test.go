@@ -195,6 +195,9 @@ func TestAccessSweep(t *testing.T) {
 							t.Fatalf("%s %s: status %d for the rightful caller; body: %s", h.Method, rt.path, r.Status, r.Body)
 						}
 						c.want = r.Status
+						if h.Method == http.MethodGet {
+							checkPrivateRead(t, rt, c.headers, r)
+						}
 					}
 					if r.Status != c.want {
 						t.Fatalf("%s %s: status %d, want %d; body: %s", h.Method, rt.path, r.Status, c.want, r.Body)
@@ -253,6 +256,49 @@ func sweepCall(t *testing.T, rt sweepRoute, headers []string) response {
 		headers = append(slices.Clone(headers), "Idempotency-Key", fmt.Sprintf("sweep-%d", time.Now().UnixNano()))
 	}
 	return call(t, rt.fn.HTTP.Method, rt.path, body, headers...)
+}
+
+// checkPrivateRead checks what the rightful caller's read of a route with
+// a token carries (issue 13): a GET with auth other than none answers
+// Cache-Control "private, no-cache" (no shared cache may keep one user's
+// data for another, and the caller's own revalidates), with an ETag that a
+// second call's If-None-Match turns into a 304 without a body. The owner's
+// reads of their own user or order are 200: anything else would leave the
+// check unproved.
+func checkPrivateRead(t *testing.T, rt sweepRoute, headers []string, r response) {
+	t.Helper()
+	if rt.fn.HTTP.Auth == manifest.AuthNone {
+		return
+	}
+	if r.Status != http.StatusOK {
+		if rt.owned {
+			t.Fatalf("GET %s: status %d for its owner, want 200 (to check its caching headers); body: %s", rt.path, r.Status, r.Body)
+		}
+		return
+	}
+	etag := r.Header.Get("ETag")
+	if cc := r.Header.Get("Cache-Control"); cc != "private, no-cache" || etag == "" {
+		t.Fatalf("GET %s with a token: Cache-Control %q, ETag %q; want \"private, no-cache\" and an ETag", rt.path, cc, etag)
+	}
+	// The sweep's other cases run beside this one, and the owner's cancel
+	// may be changing the order (its status, its payment, a notification)
+	// right now: a 200 with another ETag is a resource that moved between
+	// the two calls, read afresh and tried again; a 200 with the same ETag
+	// is the failure.
+	for attempt := 1; ; attempt++ {
+		again := call(t, http.MethodGet, rt.path, nil, append(slices.Clone(headers), "If-None-Match", etag)...)
+		if again.Status == http.StatusOK && again.Header.Get("ETag") != etag && attempt < 5 {
+			etag = again.Header.Get("ETag")
+			continue
+		}
+		if again.Status != http.StatusNotModified || len(again.Body) != 0 || again.Header.Get("ETag") != etag ||
+			again.Header.Get("Cache-Control") != "private, no-cache" {
+			t.Fatalf("GET %s with If-None-Match %s: %d, ETag %q, Cache-Control %q, body %q; want 304, the same ETag, private, no body",
+				rt.path, etag, again.Status, again.Header.Get("ETag"), again.Header.Get("Cache-Control"), again.Body)
+		}
+		t.Logf("GET %s: private, no-cache, ETag %s, 304 on If-None-Match", rt.path, etag)
+		return
+	}
 }
 
 // checkSweepBody wants a 4xx from a function as a problem body, and one

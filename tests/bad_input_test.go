@@ -182,6 +182,7 @@ func TestBadInput(t *testing.T) {
 	}
 	ce := func(auth []string) []string { return with(auth, "Content-Type", "application/cloudevents+json") }
 	ifMatch := with(userA, "If-Match", `"1"`)
+	productIfMatch := with(writerTok, "If-Match", `"1"`)
 	cancelKey := with(userA, "Idempotency-Key", marker+"-cancel")
 	users, userOrders, notes := "/v1/users/"+a.ID, "/v1/users/"+a.ID+"/orders", "/v1/users/"+a.ID+"/notifications"
 
@@ -297,6 +298,30 @@ func TestBadInput(t *testing.T) {
 		{name: "stock: SQL injection id", method: "POST", path: "/v1/products/" + esc(sqlInj) + "/stock", body: map[string]any{"delta": 1}, headers: writerTok},
 		{name: "stock: unknown product", method: "POST", path: "/v1/products/" + missingID + "/stock", body: map[string]any{"delta": 1}, headers: writerTok},
 
+		// PATCH and DELETE /v1/products/{id}, with the product's own
+		// version in If-Match (the input, not the version, is refused)
+		{name: "update product: no If-Match", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"name": marker}, headers: writerTok},
+		{name: "update product: garbage If-Match", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"name": marker}, headers: with(writerTok, "If-Match", esc(sqlInj))},
+		{name: "update product: stale If-Match", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"name": marker}, headers: with(writerTok, "If-Match", `"9"`)},
+		{name: "update product: empty patch", method: "PATCH", path: "/v1/products/" + p.ID, body: `{}`, headers: productIfMatch},
+		{name: "update product: sku is not patchable", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"sku": marker}, headers: productIfMatch},
+		{name: "update product: stock is not patchable", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"available": 100}, headers: productIfMatch},
+		{name: "update product: unknown currency", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"price": map[string]any{"amount": 1, "currency": "XYZ"}}, headers: productIfMatch},
+		{name: "update product: negative price", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"price": map[string]any{"amount": -1, "currency": "EUR"}}, headers: productIfMatch},
+		{name: "update product: price is a number", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"price": 100}, headers: productIfMatch},
+		{name: "update product: over-long name", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"name": long}, headers: productIfMatch},
+		{name: "update product: null name", method: "PATCH", path: "/v1/products/" + p.ID, body: `{"name":null}`, headers: productIfMatch},
+		{name: "update product: zero low-stock threshold", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"lowStockThreshold": 0}, headers: productIfMatch},
+		{name: "update product: duplicate key", method: "PATCH", path: "/v1/products/" + p.ID, body: `{"name":"` + marker + `","name":"` + marker + `2"}`, headers: productIfMatch},
+		{name: "update product: text/plain", method: "PATCH", path: "/v1/products/" + p.ID, body: map[string]any{"name": marker}, headers: with(productIfMatch, "Content-Type", "text/plain")},
+		{name: "update product: unknown product", method: "PATCH", path: "/v1/products/" + missingID, body: map[string]any{"name": marker}, headers: productIfMatch},
+		{name: "update product: SQL injection id", method: "PATCH", path: "/v1/products/" + esc(sqlInj), body: map[string]any{"name": marker}, headers: productIfMatch},
+		{name: "delete product: no If-Match", method: "DELETE", path: "/v1/products/" + p.ID, headers: writerTok},
+		{name: "delete product: garbage If-Match", method: "DELETE", path: "/v1/products/" + p.ID, headers: with(writerTok, "If-Match", "*")},
+		{name: "delete product: stale If-Match", method: "DELETE", path: "/v1/products/" + p.ID, headers: with(writerTok, "If-Match", `"9"`)},
+		{name: "delete product: unknown product", method: "DELETE", path: "/v1/products/" + missingID, headers: productIfMatch},
+		{name: "delete product: over-long id", method: "DELETE", path: "/v1/products/" + long, headers: productIfMatch},
+
 		// GET /v1/products and /v1/products/{id}
 		{name: "get product: path traversal id", method: "GET", path: "/v1/products/" + esc(traversal), gateway: true},
 		{name: "get product: encoded path traversal id", method: "GET", path: "/v1/products/" + esc(encodedTraversal)},
@@ -307,6 +332,11 @@ func TestBadInput(t *testing.T) {
 		{name: "products: forged cursor", method: "GET", path: "/v1/products?cursor=" + cursor(map[string]any{"pk": map[string]any{"$gt": ""}})},
 		{name: "products: ids with cursor", method: "GET", path: "/v1/products?ids=" + p.ID + "&cursor=x"},
 		{name: "products: too many ids", method: "GET", path: "/v1/products?ids=" + strings.Repeat(p.ID+",", 200) + p.ID},
+		{name: "products: sku with cursor", method: "GET", path: "/v1/products?sku=" + marker + "&cursor=x"},
+		{name: "products: sku with ids", method: "GET", path: "/v1/products?sku=" + marker + "&ids=" + p.ID},
+		{name: "products: SQL injection sku", method: "GET", path: "/v1/products?sku=" + esc(sqlInj)},
+		{name: "products: over-long sku", method: "GET", path: "/v1/products?sku=" + long},
+		{name: "products: empty sku", method: "GET", path: "/v1/products?sku="},
 
 		// POST /v1/events
 		{name: "events: not JSON", method: "POST", path: "/v1/events", body: `{"specversion":`, headers: ce(publisher)},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/shop-serverless/shop/shared/apidoc"
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // Operations documents the service's HTTP functions for the OpenAPI
@@ -19,15 +20,29 @@ func Operations() []apidoc.Operation {
 		},
 		{
 			Function: "inventory-get", Response: Product{}, Status: http.StatusOK,
-			Statuses: errs.Statuses(ErrNotFound), ETag: true,
+			Statuses: errs.Statuses(ErrNotFound),
+			ETag:     true, CacheControl: httpapi.CachePublicCatalog, NotModified: true,
+		},
+		{
+			Function: "inventory-update", Request: UpdateRequest{}, Response: Product{}, Status: http.StatusOK,
+			Statuses:    errs.Statuses(ErrNotFound, ErrVersionMismatch),
+			Idempotency: apidoc.OptionalIdempotencyKey, IfMatch: true, ETag: true,
+		},
+		{
+			// 204, no body; deleting a deleted product is 204 again.
+			Function: "inventory-delete", Status: http.StatusNoContent,
+			Statuses: errs.Statuses(ErrNotFound, ErrVersionMismatch, ErrHasReservations),
+			IfMatch:  true,
 		},
 		{
 			Function: "inventory-list", Response: Page{}, Status: http.StatusOK,
 			Statuses: errs.Statuses(ErrBadCursor),
+			ETag:     true, CacheControl: httpapi.CachePublicCatalog, NotModified: true,
 			Query: []apidoc.Param{
 				{Name: "limit", Description: "page size", Integer: true, Min: 1, Max: MaxLimit},
 				{Name: "cursor", Description: "nextCursor of the previous page"},
-				{Name: "ids", Description: "up to 50 comma-separated product ids, read at once (not with limit or cursor)"},
+				{Name: "ids", Description: "up to 50 comma-separated product ids, read at once (not with limit, cursor or sku)"},
+				{Name: "sku", Description: "the product with this SKU, as a page of one or none (not with limit, cursor or ids)"},
 			},
 		},
 		{

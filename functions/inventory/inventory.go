@@ -1,7 +1,7 @@
 // Package inventory is the inventory service: the product catalog with
 // prices, and stock (available and reserved). Each operation is one function
 // under functions/inventory/<op> whose handler is in this package, one file
-// per operation (create.go, get.go, list.go, adjust_stock.go, and the saga
+// per operation (create.go, get.go, list.go, update.go, delete.go, adjust_stock.go, and the saga
 // steps in steps.go); the DynamoDB code is in store.go, the reservations'
 // in reservation.go, the events it publishes (through its outbox) in
 // published.go, and the domain errors, with their HTTP statuses and Step
@@ -30,7 +30,14 @@ type Product struct {
 	CreatedAt         time.Time `json:"createdAt" dynamodbav:"createdAt"`
 	UpdatedAt         time.Time `json:"updatedAt" dynamodbav:"updatedAt"`
 	Version           int64     `json:"version" dynamodbav:"version"`
+	// DeletedAt marks a product deleted (DELETE /v1/products/{id}): kept for
+	// the orders that name it, but no longer in the catalog, nor reservable.
+	// No answer ever shows a deleted product, so it has no JSON name.
+	DeletedAt *time.Time `json:"-" dynamodbav:"deletedAt,omitempty"`
 }
+
+// Deleted reports a product taken out of the catalog.
+func (p Product) Deleted() bool { return p.DeletedAt != nil }
 
 // MaxStock bounds stock levels and deltas so sums stay far from overflow.
 const MaxStock = 1_000_000_000

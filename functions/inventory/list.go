@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -22,13 +23,17 @@ type Page struct {
 	NextCursor string    `json:"nextCursor,omitempty"`
 }
 
-// List handles GET /v1/products?limit=&cursor=, and the catalog batch
-// read GET /v1/products?ids=<id>,<id>,... (see batchRead).
+// List handles GET /v1/products?limit=&cursor=, the catalog batch read
+// GET /v1/products?ids=<id>,<id>,... (see batchRead) and the exact lookup
+// GET /v1/products?sku=<sku> (see skuLookup). Deleted products are in none.
 func List(st *Store) http.Handler {
 	return httpapi.HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		if q.Has("ids") {
 			return batchRead(w, r, st)
+		}
+		if q.Has("sku") {
+			return skuLookup(w, r, st)
 		}
 		limit, err := httpapi.Limit(r, DefaultLimit, MaxLimit)
 		if err != nil {
@@ -38,20 +43,54 @@ func List(st *Store) http.Handler {
 		if err != nil {
 			return errs.HTTP(err)
 		}
-		httpapi.WriteJSON(w, http.StatusOK, Page{Items: items, NextCursor: next})
+		writePage(w, r, Page{Items: items, NextCursor: next})
 		return nil
 	})
+}
+
+// writePage answers a page of the catalog: its ETag is a hash of the body
+// (a page has no version of its own), cacheable by anyone for a few
+// seconds (httpapi.CachePublicCatalog); 304 when If-None-Match names it.
+func writePage(w http.ResponseWriter, r *http.Request, page Page) {
+	httpapi.WriteCached(w, r, http.StatusOK, "", httpapi.CachePublicCatalog, page)
+}
+
+// skuLookup answers GET /v1/products?sku=: the list shape with the one
+// product that owns the SKU, or none (also for a deleted product). Like
+// ids, sku is not a filter of the paged list: cursor, limit or ids beside
+// it is a 400.
+func skuLookup(w http.ResponseWriter, r *http.Request, st *Store) error {
+	q := r.URL.Query()
+	if q.Has("cursor") || q.Has("limit") || q.Has("ids") {
+		return &httpapi.Error{Status: http.StatusBadRequest, Detail: "sku cannot be combined with cursor, limit or ids",
+			Fields: []problem.FieldError{{Field: "sku", Message: "not with cursor, limit or ids"}}}
+	}
+	if len(q["sku"]) != 1 || !validSKU(q.Get("sku")) {
+		const msg = "sku must be given once: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+		return &httpapi.Error{Status: http.StatusBadRequest, Detail: msg,
+			Fields: []problem.FieldError{{Field: "sku", Message: msg}}}
+	}
+	items := []Product{}
+	p, err := st.GetBySKU(r.Context(), q.Get("sku"))
+	switch {
+	case err == nil:
+		items = append(items, p)
+	case !errors.Is(err, ErrNotFound):
+		return errs.HTTP(err)
+	}
+	writePage(w, r, Page{Items: items})
+	return nil
 }
 
 // batchRead answers GET /v1/products?ids=: up to MaxBatchIDs distinct
 // product ids, comma-separated, read in one BatchGetItem. The page holds the
 // products found, in the order asked; an unknown id is simply absent. ids
-// is not a filter of the paged list, so cursor or limit beside it is a 400.
+// is not a filter of the paged list, so cursor, limit or sku beside it is a 400.
 func batchRead(w http.ResponseWriter, r *http.Request, st *Store) error {
 	q := r.URL.Query()
-	if q.Has("cursor") || q.Has("limit") {
-		return &httpapi.Error{Status: http.StatusBadRequest, Detail: "ids cannot be combined with cursor or limit",
-			Fields: []problem.FieldError{{Field: "ids", Message: "not with cursor or limit"}}}
+	if q.Has("cursor") || q.Has("limit") || q.Has("sku") {
+		return &httpapi.Error{Status: http.StatusBadRequest, Detail: "ids cannot be combined with cursor, limit or sku",
+			Fields: []problem.FieldError{{Field: "ids", Message: "not with cursor, limit or sku"}}}
 	}
 	ids, err := parseIDs(q["ids"])
 	if err != nil {
@@ -62,7 +101,7 @@ func batchRead(w http.ResponseWriter, r *http.Request, st *Store) error {
 	if err != nil {
 		return errs.HTTP(err)
 	}
-	httpapi.WriteJSON(w, http.StatusOK, Page{Items: items})
+	writePage(w, r, Page{Items: items})
 	return nil
 }
 

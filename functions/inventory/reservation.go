@@ -427,7 +427,11 @@ func (s *Store) moveStock(l Line, now time.Time, move stockMove, guard *expressi
 	}
 	cond := expression.AttributeExists(expression.Name(store.PK))
 	if move.needAvailable {
-		cond = cond.And(expression.Name("available").GreaterThanEqual(expression.Value(l.Quantity)))
+		// A reservation takes stock only from a product still in the
+		// catalog: a delete that landed since the read fails this, and the
+		// reserve reads again and finds the product gone (Store.Delete).
+		cond = cond.And(expression.Name("available").GreaterThanEqual(expression.Value(l.Quantity))).
+			And(expression.AttributeNotExists(expression.Name("deletedAt")))
 	}
 	if guard != nil {
 		cond = cond.And(*guard)

@@ -52,3 +52,38 @@ func TestStoreWritesSurviveLostResponses(t *testing.T) {
 	loss.WantLost(t, "TransactWriteItems", 2)
 	loss.WantLost(t, "UpdateItem", 2)
 }
+
+// A patch and a delete whose response is lost: the SDK's retry meets the
+// write its first attempt made, and must answer as that attempt would have
+// (the patched product; done), not 412 against itself.
+func TestUpdateAndDeleteSurviveLostResponses(t *testing.T) {
+	db, table, loss := storetest.LossyTable(t, "inventory")
+	st := NewStore(db, table)
+	ctx := context.Background()
+	p, err := st.Create(ctx, Product{ID: uuid.NewString(), SKU: "LOST-2", Name: "Lost", Price: money.Money{Amount: 500, Currency: "EUR"}, Available: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Found"
+	loss.Next("UpdateItem")
+	got, err := st.Update(ctx, p.ID, 1, ProductPatch{Name: &name})
+	if err != nil || got.Name != "Found" || got.Version != 2 {
+		t.Fatalf("Update, response lost = %+v, %v; want the patched product at version 2", got, err)
+	}
+	loss.WantLost(t, "UpdateItem", 1)
+
+	loss.Next("UpdateItem")
+	if err := st.Delete(ctx, p.ID, 2); err != nil {
+		t.Fatalf("Delete, response lost: %v, want done", err)
+	}
+	loss.WantLost(t, "UpdateItem", 2)
+	if _, err := st.Get(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the delete: %v, want ErrNotFound", err)
+	}
+	// A stale patch, its response lost too, stays a refusal.
+	loss.Next("UpdateItem")
+	if _, err := st.Update(ctx, p.ID, 1, ProductPatch{Name: &name}); !errors.Is(err, ErrVersionMismatch) {
+		t.Fatalf("stale Update, response lost: %v, want ErrVersionMismatch", err)
+	}
+	loss.WantLost(t, "UpdateItem", 3)
+}

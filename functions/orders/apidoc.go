@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/shop-serverless/shop/shared/apidoc"
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // Operations documents the service's HTTP functions for the OpenAPI
@@ -20,11 +21,12 @@ func Operations() []apidoc.Operation {
 		},
 		{
 			Function: "orders-get", Response: Order{}, Status: http.StatusOK,
-			Statuses: append(errs.Statuses(ErrOrderNotFound), http.StatusForbidden), ETag: true,
+			Statuses: append(errs.Statuses(ErrOrderNotFound), http.StatusForbidden), ETag: true, CacheControl: httpapi.CachePrivate, NotModified: true,
 		},
 		{
 			Function: "orders-list", Response: Page{}, Status: http.StatusOK,
 			Statuses: append(errs.Statuses(ErrInvalidCursor), http.StatusForbidden),
+			ETag:     true, CacheControl: httpapi.CachePrivate, NotModified: true,
 			Query: []apidoc.Param{
 				{Name: "limit", Description: "page size", Integer: true, Min: 1, Max: MaxLimit},
 				{Name: "cursor", Description: "nextCursor of the previous page"},

@@ -25,7 +25,7 @@ func Get(st *Store) http.Handler {
 		if err := auth.SelfOrScope(r.Context(), o.UserID, ScopeRead); err != nil {
 			return err
 		}
-		httpapi.WriteVersioned(w, http.StatusOK, o.Version, o)
+		httpapi.WriteCached(w, r, http.StatusOK, httpapi.VersionETag(o.Version), httpapi.CachePrivate, o)
 		return nil
 	})
 }

@@ -41,7 +41,7 @@ func List(st *Store) http.Handler {
 		if err != nil {
 			return errs.HTTP(err)
 		}
-		httpapi.WriteJSON(w, http.StatusOK, Page{Items: items, NextCursor: next})
+		httpapi.WriteCached(w, r, http.StatusOK, "", httpapi.CachePrivate, Page{Items: items, NextCursor: next})
 		return nil
 	})
 }

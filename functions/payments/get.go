@@ -38,7 +38,7 @@ func Get(st *Store) http.Handler {
 		if err := auth.SelfOrScope(r.Context(), p.UserID, ScopeRead); err != nil {
 			return err
 		}
-		httpapi.WriteVersioned(w, http.StatusOK, p.Version, View{OrderID: p.OrderID, Status: p.Status, Amount: p.Amount, ProviderRef: p.ProviderRef, Attempts: p.Attempts})
+		httpapi.WriteCached(w, r, http.StatusOK, httpapi.VersionETag(p.Version), httpapi.CachePrivate, View{OrderID: p.OrderID, Status: p.Status, Amount: p.Amount, ProviderRef: p.ProviderRef, Attempts: p.Attempts})
 		return nil
 	})
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"strings"
+
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // Document serves doc, a JSON document fixed at build time (the OpenAPI
@@ -18,7 +19,7 @@ func Document(doc []byte, cacheControl string) http.Handler {
 		h := w.Header()
 		h.Set("ETag", etag)
 		h.Set("Cache-Control", cacheControl)
-		if noneMatch(r.Header.Get("If-None-Match"), etag) {
+		if httpapi.NoneMatch(r.Header.Values("If-None-Match"), etag) {
 			w.WriteHeader(http.StatusNotModified)
 			return
 		}
@@ -27,16 +28,4 @@ func Document(doc []byte, cacheControl string) http.Handler {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(doc)
 	})
-}
-
-// noneMatch reports whether an If-None-Match header value names etag: its
-// list holds it (weak comparison, RFC 9110 13.1.2) or is "*".
-func noneMatch(header, etag string) bool {
-	for _, tag := range strings.Split(header, ",") {
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }

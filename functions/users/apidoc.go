@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/shop-serverless/shop/shared/apidoc"
+	"github.com/shop-serverless/shop/shared/httpapi"
 )
 
 // Operations documents the service's HTTP functions for the OpenAPI
@@ -25,7 +26,7 @@ func Operations() []apidoc.Operation {
 		{
 			// 403: someone else's profile (auth.SelfOrScope).
 			Function: "users-get", Response: User{}, Status: http.StatusOK,
-			Statuses: append(errs.Statuses(ErrNotFound), http.StatusForbidden), ETag: true,
+			Statuses: append(errs.Statuses(ErrNotFound), http.StatusForbidden), ETag: true, CacheControl: httpapi.CachePrivate, NotModified: true,
 		},
 		{
 			Function: "users-update", Request: Patch{}, Response: User{}, Status: http.StatusOK,

@@ -23,7 +23,7 @@ func Get(st *Store) http.Handler {
 		if err != nil {
 			return errs.HTTP(err)
 		}
-		httpapi.WriteVersioned(w, http.StatusOK, u.Version, u)
+		httpapi.WriteCached(w, r, http.StatusOK, httpapi.VersionETag(u.Version), httpapi.CachePrivate, u)
 		return nil
 	})
 }

@@ -65,6 +65,8 @@ type deployer struct {
 	// bindings are the values of the functions' bindings, known once the
 	// API and the queues exist (bindings.go).
 	bindings bindingValues
+	// corsOrigins are the origins the API allows (options.corsOrigins).
+	corsOrigins []string
 }
 
 // newDeployer learns the emulator's account and builds the model of set

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -113,10 +114,12 @@ func sorted(ids []string) []string {
 }
 
 // ensureAPI finds the model's API by name, or takes over the legacy one,
-// or creates it, gives it the model's description, and returns its id.
+// or creates it, gives it the model's description and CORS configuration
+// (wantCORS), and returns its id.
 func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 	name, legacy := d.model.API.Name, legacyAPIName(d.model.Prefix)
 	description := d.model.API.Description
+	cors := wantCORS(d.model.API.CORS, d.corsOrigins)
 	byName, err := d.listHTTPAPIs(ctx)
 	if err != nil {
 		return "", err
@@ -131,12 +134,12 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 		}
 		d.p.report("api", legacy+" "+id, statusDeleted)
 	}
-	switch {
-	case plan.keep == "":
+	if plan.keep == "" {
 		out, err := d.apigw.CreateApi(ctx, &apigatewayv2.CreateApiInput{
-			Name:         &name,
-			Description:  &description,
-			ProtocolType: gtypes.ProtocolTypeHttp,
+			Name:              &name,
+			Description:       &description,
+			ProtocolType:      gtypes.ProtocolTypeHttp,
+			CorsConfiguration: cors,
 		})
 		if err != nil {
 			return "", fmt.Errorf("api %s: create: %w", name, err)
@@ -149,23 +152,115 @@ func (d *deployer) ensureAPI(ctx context.Context) (string, error) {
 		}
 		d.p.report("api", name, statusCreated)
 		return id, nil
-	case plan.rename:
-		_, err := d.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &plan.keep, Name: &name, Description: &description})
-		if err != nil {
-			return "", fmt.Errorf("api %s (%s): rename from %s: %w", name, plan.keep, legacy, err)
-		}
-		d.p.report("api", name, statusUpdated)
+	}
+	have := byName[name]
+	if plan.rename {
+		have = byName[legacy]
+	}
+	up := apiUpdate(have[0], name, description, cors)
+	if up.update == nil && !up.deleteCORS {
+		d.p.report("api", name, statusUnchanged)
 		return plan.keep, nil
 	}
-	if aws.ToString(byName[name][0].Description) != description {
-		if _, err := d.apigw.UpdateApi(ctx, &apigatewayv2.UpdateApiInput{ApiId: &plan.keep, Description: &description}); err != nil {
-			return "", fmt.Errorf("api %s (%s): update description: %w", name, plan.keep, err)
+	if up.update != nil {
+		up.update.ApiId = &plan.keep
+		if _, err := d.apigw.UpdateApi(ctx, up.update); err != nil {
+			return "", fmt.Errorf("api %s (%s): update (%s): %w", name, plan.keep, strings.Join(up.diff, ", "), err)
 		}
-		d.p.report("api", name, statusUpdated)
-		return plan.keep, nil
 	}
-	d.p.report("api", name, statusUnchanged)
+	// UpdateApi replaces a CORS configuration but cannot remove one (AWS
+	// and MiniStack alike): DeleteCorsConfiguration does, as Terraform
+	// does when cors_configuration goes.
+	if up.deleteCORS {
+		if _, err := d.apigw.DeleteCorsConfiguration(ctx, &apigatewayv2.DeleteCorsConfigurationInput{ApiId: &plan.keep}); err != nil && !awserr.HasCode(err, "NotFoundException") {
+			return "", fmt.Errorf("api %s (%s): delete CORS configuration: %w", name, plan.keep, err)
+		}
+	}
+	d.p.report("api", name, statusUpdated)
 	return plan.keep, nil
+}
+
+// apiChange is what brings an existing API to the model: an UpdateApi
+// (nil: none needed; its ApiId left for the caller), a
+// DeleteCorsConfiguration, and what differs, for errors.
+type apiChange struct {
+	update     *apigatewayv2.UpdateApiInput
+	deleteCORS bool
+	diff       []string
+}
+
+// apiUpdate compares have with the model's name, description and CORS
+// configuration (nil: none).
+func apiUpdate(have gtypes.Api, name, description string, cors *gtypes.Cors) apiChange {
+	var c apiChange
+	in := &apigatewayv2.UpdateApiInput{}
+	if aws.ToString(have.Name) != name {
+		in.Name = &name
+		c.diff = append(c.diff, "name")
+	}
+	if aws.ToString(have.Description) != description {
+		in.Description = &description
+		c.diff = append(c.diff, "description")
+	}
+	if !sameCORS(cors, have.CorsConfiguration) {
+		c.diff = append(c.diff, "CORS")
+		if cors == nil {
+			c.deleteCORS = true
+		} else {
+			in.CorsConfiguration = cors
+		}
+	}
+	if in.Name != nil || in.Description != nil || in.CorsConfiguration != nil {
+		c.update = in
+	}
+	return c
+}
+
+// wantCORS is the API's CORS configuration: the model's with the origins
+// of the deployer's setting; nil (none) without origins.
+func wantCORS(c *deployment.CORS, origins []string) *gtypes.Cors {
+	if c == nil || len(origins) == 0 {
+		return nil
+	}
+	return &gtypes.Cors{
+		AllowOrigins:     slices.Clone(origins),
+		AllowMethods:     slices.Clone(c.AllowMethods),
+		AllowHeaders:     slices.Clone(c.AllowHeaders),
+		ExposeHeaders:    slices.Clone(c.ExposeHeaders),
+		MaxAge:           aws.Int32(int32(c.MaxAgeSeconds)),
+		AllowCredentials: aws.Bool(c.AllowCredentials),
+	}
+}
+
+// sameCORS compares two CORS configurations (nil: none) as API Gateway
+// applies them: each list as a set, header names and methods whatever
+// their case (AWS reads header names back in lower case), an unset max
+// age as 0 and unset credentials as false. A configuration with nothing
+// set is none.
+func sameCORS(a, b *gtypes.Cors) bool { return corsKey(a) == corsKey(b) }
+
+func corsKey(c *gtypes.Cors) string {
+	if c == nil {
+		return ""
+	}
+	set := func(items []string, fold bool) string {
+		out := make([]string, 0, len(items))
+		for _, it := range items {
+			if fold {
+				it = strings.ToLower(it)
+			}
+			out = append(out, it)
+		}
+		slices.Sort(out)
+		return strings.Join(slices.Compact(out), ",")
+	}
+	key := fmt.Sprintf("origins=%s methods=%s headers=%s expose=%s maxAge=%d credentials=%t",
+		set(c.AllowOrigins, false), set(c.AllowMethods, true), set(c.AllowHeaders, true), set(c.ExposeHeaders, true),
+		aws.ToInt32(c.MaxAge), aws.ToBool(c.AllowCredentials))
+	if key == "origins= methods= headers= expose= maxAge=0 credentials=false" {
+		return ""
+	}
+	return key
 }
 
 // listHTTPAPIs returns the emulator's HTTP APIs by name.

@@ -419,3 +419,69 @@ func TestLogGroupARN(t *testing.T) {
 		}
 	}
 }
+
+func TestWantCORS(t *testing.T) {
+	model := &deployment.CORS{
+		AllowMethods: []string{"GET", "POST"}, AllowHeaders: []string{"Authorization"},
+		ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: 3600,
+	}
+	if c := wantCORS(model, nil); c != nil {
+		t.Errorf("no origins: %+v, want no CORS configuration", c)
+	}
+	c := wantCORS(model, []string{"http://localhost:3000"})
+	if c == nil || !slices.Equal(c.AllowOrigins, []string{"http://localhost:3000"}) || !slices.Equal(c.AllowMethods, model.AllowMethods) ||
+		!slices.Equal(c.AllowHeaders, model.AllowHeaders) || !slices.Equal(c.ExposeHeaders, model.ExposeHeaders) ||
+		aws.ToInt32(c.MaxAge) != 3600 || c.AllowCredentials == nil || *c.AllowCredentials {
+		t.Errorf("wantCORS = %+v", c)
+	}
+}
+
+func TestAPIUpdate(t *testing.T) {
+	want := &gtypes.Cors{
+		AllowOrigins: []string{"http://localhost:3000"}, AllowMethods: []string{"GET", "POST"},
+		AllowHeaders: []string{"Authorization", "Content-Type"}, ExposeHeaders: []string{"ETag"},
+		MaxAge: aws.Int32(3600), AllowCredentials: aws.Bool(false),
+	}
+	api := func(name, description string, cors *gtypes.Cors) gtypes.Api {
+		return gtypes.Api{Name: aws.String(name), Description: aws.String(description), CorsConfiguration: cors}
+	}
+	// As AWS reads it back: header names in lower case, lists in another
+	// order, false left out.
+	asRead := &gtypes.Cors{
+		AllowOrigins: []string{"http://localhost:3000"}, AllowMethods: []string{"POST", "GET"},
+		AllowHeaders: []string{"content-type", "authorization"}, ExposeHeaders: []string{"etag"}, MaxAge: aws.Int32(3600),
+	}
+	for _, tt := range []struct {
+		name       string
+		have       gtypes.Api
+		cors       *gtypes.Cors
+		diff       []string
+		deleteCORS bool
+	}{
+		{"unchanged", api("shop-api", "d", want), want, nil, false},
+		{"unchanged as AWS reads it", api("shop-api", "d", asRead), want, nil, false},
+		{"no CORS wanted, none there", api("shop-api", "d", nil), nil, nil, false},
+		{"an empty configuration is none", api("shop-api", "d", &gtypes.Cors{}), nil, nil, false},
+		{"CORS added", api("shop-api", "d", nil), want, []string{"CORS"}, false},
+		{"another origin", api("shop-api", "d", &gtypes.Cors{AllowOrigins: []string{"https://shop.example.com"}, AllowMethods: want.AllowMethods, AllowHeaders: want.AllowHeaders, ExposeHeaders: want.ExposeHeaders, MaxAge: want.MaxAge}), want, []string{"CORS"}, false},
+		{"another max age", api("shop-api", "d", &gtypes.Cors{AllowOrigins: want.AllowOrigins, AllowMethods: want.AllowMethods, AllowHeaders: want.AllowHeaders, ExposeHeaders: want.ExposeHeaders, MaxAge: aws.Int32(60)}), want, []string{"CORS"}, false},
+		{"a method fewer", api("shop-api", "d", &gtypes.Cors{AllowOrigins: want.AllowOrigins, AllowMethods: []string{"GET"}, AllowHeaders: want.AllowHeaders, ExposeHeaders: want.ExposeHeaders, MaxAge: want.MaxAge}), want, []string{"CORS"}, false},
+		{"CORS turned off", api("shop-api", "d", want), nil, []string{"CORS"}, true},
+		{"renamed, CORS kept", api("shop-http", "d", want), want, []string{"name"}, false},
+		{"description and CORS", api("shop-api", "old", nil), want, []string{"description", "CORS"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got := apiUpdate(tt.have, "shop-api", "d", tt.cors)
+			if !slices.Equal(got.diff, tt.diff) || got.deleteCORS != tt.deleteCORS {
+				t.Fatalf("apiUpdate: diff %v, delete CORS %v; want %v, %v", got.diff, got.deleteCORS, tt.diff, tt.deleteCORS)
+			}
+			needUpdate := slices.ContainsFunc(tt.diff, func(d string) bool { return d != "CORS" || !tt.deleteCORS })
+			if (got.update != nil) != needUpdate {
+				t.Fatalf("apiUpdate: update %+v, want one: %v", got.update, needUpdate)
+			}
+			if got.update != nil && slices.Contains(tt.diff, "CORS") && got.update.CorsConfiguration != tt.cors {
+				t.Errorf("update sends CORS %+v, want the model's", got.update.CorsConfiguration)
+			}
+		})
+	}
+}

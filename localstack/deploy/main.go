@@ -34,6 +34,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/shop-serverless/shop/shared/deployment"
 	"github.com/shop-serverless/shop/shared/manifest"
 )
 
@@ -62,6 +63,10 @@ type options struct {
 	buildOnly bool
 	urlFile   string
 	timings   bool
+	// corsOrigins are the origins the API's CORS configuration allows
+	// (deployment.LocalCORSOrigins: $SHOP_CORS_ALLOWED_ORIGINS, else
+	// http://localhost:3000); none configures no CORS.
+	corsOrigins []string
 
 	// httpClient, when set, sends every AWS request (tests lose responses
 	// on purpose with it); nil is the SDK's default.
@@ -98,6 +103,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	o.out = underRoot(o.root, o.out)
 	o.urlFile = underRoot(o.root, o.urlFile)
+	origins, err := deployment.LocalCORSOrigins(os.Getenv)
+	if err != nil {
+		return o, err
+	}
+	o.corsOrigins = origins
 	return o, nil
 }
 
@@ -137,6 +147,7 @@ func deploy(ctx context.Context, opts options, stdout io.Writer) error {
 		if d, err = newDeployer(ctx, opts.endpoint, set, opts.prefix, opts.goarch, p, opts.httpClient); err != nil {
 			return err
 		}
+		d.corsOrigins = opts.corsOrigins
 	}
 	start := time.Now()
 	artifacts, err := buildAll(ctx, opts.root, opts.out, opts.goarch, set.Functions(), p)

@@ -356,6 +356,9 @@ type HTTPAPI struct {
 	// Authorizer is the stack's one Lambda authorizer; nil when the
 	// manifests declare none (and then every route is open).
 	Authorizer *Authorizer `json:"authorizer,omitempty"`
+	// CORS is the API's CORS configuration but for its allowed origins,
+	// which the target adds (cors.go); without origins it has none.
+	CORS *CORS `json:"cors"`
 }
 
 // Authorizer is a REQUEST authorizer, payload 2.0, with simple responses:
@@ -507,6 +510,7 @@ func Build(set *manifest.Set, p Params) (*Deployment, error) {
 		}
 		d.Functions = append(d.Functions, f)
 	}
+	d.API.CORS = cors(d.Functions)
 	d.StateMachines = []StateMachine{}
 	for _, sm := range set.StateMachines() {
 		m, err := stateMachine(p, sm)

@@ -47,7 +47,7 @@ func Limit(r *http.Request, def, max int) (int32, error) {
 // WriteVersioned writes v as JSON with its version as a strong ETag ("3"),
 // which clients send back in If-Match (see IfMatchVersion).
 func WriteVersioned(w http.ResponseWriter, status int, version int64, v any) {
-	w.Header().Set("ETag", strconv.Quote(strconv.FormatInt(version, 10)))
+	w.Header().Set("ETag", VersionETag(version))
 	WriteJSON(w, status, v)
 }
 

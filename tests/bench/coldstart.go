@@ -546,8 +546,8 @@ var knownInits = map[string]string{
 	"aws-sdk-go-v2/service/secretsmanager": "the Secrets Manager client's schema registry, in its package init",
 	"santhosh-tekuri/jsonschema": "compiles five drafts' metaschemas in its package init; only platform-ingest links it (events/explain), " +
 		"to name every failing place of an outside sender's event",
-	"aws/aws-xray-sdk-go":     "the X-Ray SDK's package-level state (a required dependency)",
-	"json-iterator/go":        "the CloudEvents SDK's JSON codec; linked by every function of a service that publishes or consumes events (one Go package per service)",
+	"aws/aws-xray-sdk-go": "the X-Ray SDK's package-level state (a required dependency)",
+	"json-iterator/go":    "the CloudEvents SDK's JSON codec; linked by every function of a service that publishes or consumes events (one Go package per service)",
 }
 
 // whereItGoes explains, from the run's own figures, where the functions
@@ -577,29 +577,16 @@ func whereItGoes(d coldData) string {
 			}
 		}
 	}
-	type cost struct {
-		module string
-		ms     float64
-		n      int
-	}
-	var costs []cost
+	var costs []moduleCost
 	for m, vs := range byModule {
 		for len(vs) < len(over) {
 			vs = append(vs, 0)
 		}
 		if v := median(vs); v >= 0.05 {
-			costs = append(costs, cost{m, v, countAbove(vs, 0.01)})
+			costs = append(costs, moduleCost{module: m, ms: v, n: countAbove(vs, 0.01)})
 		}
 	}
-	slices.SortFunc(costs, func(a, b cost) int {
-		if a.ms != b.ms {
-			if a.ms > b.ms {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.module, b.module)
-	})
+	sortCosts(costs)
 	var parts []string
 	for i, c := range costs {
 		if i == 6 {

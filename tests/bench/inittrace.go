@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -106,33 +107,39 @@ func profileOf(runs [][]pkgInit) initProfile {
 // largest lists the n modules whose init costs most beyond the baseline's
 // (hello world's std library is everyone's), as "module 0.76".
 func (p initProfile) largest(base initProfile, n int) string {
-	type mc struct {
-		m string
-		v float64
-	}
-	var ms []mc
+	var ms []moduleCost
 	for m, v := range p.ByModule {
 		if d := v - base.ByModule[m]; d >= 0.05 {
-			ms = append(ms, mc{m, d})
+			ms = append(ms, moduleCost{module: m, ms: d})
 		}
 	}
-	slices.SortFunc(ms, func(a, b mc) int {
-		if a.v != b.v {
-			if a.v > b.v {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.m, b.m)
-	})
+	sortCosts(ms)
 	var out []string
 	for i, x := range ms {
 		if i == n {
 			break
 		}
-		out = append(out, fmt.Sprintf("%s %.2f", x.m, x.v))
+		out = append(out, fmt.Sprintf("%s %.2f", x.module, x.ms))
 	}
 	return strings.Join(out, ", ")
+}
+
+// moduleCost is a module's package init in milliseconds, and in how many
+// binaries it was paid (where that is counted).
+type moduleCost struct {
+	module string
+	ms     float64
+	n      int
+}
+
+// sortCosts orders costs most expensive first, then by module.
+func sortCosts(costs []moduleCost) {
+	slices.SortFunc(costs, func(a, b moduleCost) int {
+		if c := cmp.Compare(b.ms, a.ms); c != 0 {
+			return c
+		}
+		return strings.Compare(a.module, b.module)
+	})
 }
 
 // profileInit runs bin initRuns times with GODEBUG=inittrace=1.

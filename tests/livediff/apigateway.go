@@ -65,9 +65,7 @@ func readAPI(ctx context.Context, sn *snapshot, a gtypes.Api) (API, error) {
 		Authorizers:               map[string]Authorizer{},
 		Tags:                      a.Tags,
 	}
-	if a.CorsConfiguration != nil {
-		api.CORS = compactJSON(a.CorsConfiguration)
-	}
+	api.CORS = corsConfig(a.CorsConfiguration)
 
 	authorizers, err := pages(ctx, func(ctx context.Context, next *string) ([]gtypes.Authorizer, *string, error) {
 		out, err := sn.apigw.GetAuthorizers(ctx, &apigatewayv2.GetAuthorizersInput{ApiId: id, NextToken: next})
@@ -253,6 +251,32 @@ func routeSettings(rs *gtypes.RouteSettings) string {
 		return ""
 	}
 	return compactJSON(rs)
+}
+
+// corsConfig is a CORS configuration as API Gateway applies it: each list
+// a set, sorted (the provider sends its sets in an order of its own, the
+// deployer the model's), header names and methods in lower case (AWS reads
+// header names back so); "" for none.
+func corsConfig(c *gtypes.Cors) string {
+	if c == nil {
+		return ""
+	}
+	set := func(items []string, fold bool) []string {
+		out := slices.Clone(items)
+		for i := range out {
+			if fold {
+				out[i] = strings.ToLower(out[i])
+			}
+		}
+		slices.Sort(out)
+		return slices.Compact(out)
+	}
+	n := *c
+	n.AllowOrigins = set(c.AllowOrigins, false)
+	n.AllowMethods = set(c.AllowMethods, true)
+	n.AllowHeaders = set(c.AllowHeaders, true)
+	n.ExposeHeaders = set(c.ExposeHeaders, true)
+	return compactJSON(n)
 }
 
 func jwtConfig(j *gtypes.JWTConfiguration) string {

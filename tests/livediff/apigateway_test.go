@@ -41,3 +41,37 @@ func TestRouteSettingsLeaveOutWhatIsUnset(t *testing.T) {
 		t.Errorf("zero throttling = %q, want %q", got, want)
 	}
 }
+
+// Two stacks with one CORS configuration read alike whatever order or case
+// each target sent it in; another origin, header or max age does not.
+func TestCORSConfigReadsAsAPIGatewayApplies(t *testing.T) {
+	if got := corsConfig(nil); got != "" {
+		t.Errorf("no CORS = %q, want empty", got)
+	}
+	deployer := &gtypes.Cors{
+		AllowOrigins: []string{"http://localhost:3000"}, AllowMethods: []string{"GET", "POST"},
+		AllowHeaders: []string{"Authorization", "Content-Type"}, ExposeHeaders: []string{"ETag", "Location"},
+		MaxAge: aws.Int32(3600), AllowCredentials: aws.Bool(false),
+	}
+	terraform := &gtypes.Cors{
+		AllowOrigins: []string{"http://localhost:3000"}, AllowMethods: []string{"POST", "GET"},
+		AllowHeaders: []string{"content-type", "Authorization"}, ExposeHeaders: []string{"Location", "ETag"},
+		MaxAge: aws.Int32(3600),
+	}
+	if a, b := corsConfig(deployer), corsConfig(terraform); a != b || a == "" {
+		t.Errorf("one configuration reads as %s and %s", a, b)
+	}
+	for name, other := range map[string]gtypes.Cors{
+		"origin":      {AllowOrigins: []string{"http://localhost:5173"}, AllowMethods: deployer.AllowMethods, AllowHeaders: deployer.AllowHeaders, ExposeHeaders: deployer.ExposeHeaders, MaxAge: deployer.MaxAge},
+		"header":      {AllowOrigins: deployer.AllowOrigins, AllowMethods: deployer.AllowMethods, AllowHeaders: []string{"Authorization"}, ExposeHeaders: deployer.ExposeHeaders, MaxAge: deployer.MaxAge},
+		"max age":     {AllowOrigins: deployer.AllowOrigins, AllowMethods: deployer.AllowMethods, AllowHeaders: deployer.AllowHeaders, ExposeHeaders: deployer.ExposeHeaders, MaxAge: aws.Int32(60)},
+		"credentials": {AllowOrigins: deployer.AllowOrigins, AllowMethods: deployer.AllowMethods, AllowHeaders: deployer.AllowHeaders, ExposeHeaders: deployer.ExposeHeaders, MaxAge: deployer.MaxAge, AllowCredentials: aws.Bool(true)},
+	} {
+		if corsConfig(&other) == corsConfig(deployer) {
+			t.Errorf("another %s reads the same: %s", name, corsConfig(&other))
+		}
+	}
+	if got := corsConfig(deployer); deployer.AllowMethods[0] != "GET" || deployer.AllowHeaders[0] != "Authorization" || got == "" {
+		t.Errorf("corsConfig changed its argument: %+v", deployer)
+	}
+}

@@ -2,6 +2,21 @@ resource "aws_apigatewayv2_api" "this" {
   name          = var.api.name
   protocol_type = "HTTP"
   description   = var.api.description
+
+  # API Gateway answers the browsers' preflights (OPTIONS, before any route
+  # or the authorizer) and adds the CORS headers to every response. AWS
+  # keeps the header names in lower case; the provider compares them so.
+  dynamic "cors_configuration" {
+    for_each = var.cors == null ? [] : [var.cors]
+    content {
+      allow_origins     = cors_configuration.value.allowOrigins
+      allow_methods     = cors_configuration.value.allowMethods
+      allow_headers     = cors_configuration.value.allowHeaders
+      expose_headers    = cors_configuration.value.exposeHeaders
+      max_age           = cors_configuration.value.maxAgeSeconds
+      allow_credentials = cors_configuration.value.allowCredentials
+    }
+  }
 }
 
 # The access log. The emulator stores the stage's settings but writes no

@@ -40,6 +40,19 @@ variable "authorizer" {
   })
 }
 
+variable "cors" {
+  description = "The API's CORS configuration: the model's (api.cors) with the operator's allowed origins; null configures none."
+  type = object({
+    allowOrigins     = list(string)
+    allowMethods     = list(string)
+    allowHeaders     = list(string)
+    exposeHeaders    = list(string)
+    maxAgeSeconds    = number
+    allowCredentials = bool
+  })
+  default = null
+}
+
 # The model's settings, or the operator's overrides.
 
 variable "log_retention_days" {
