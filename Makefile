@@ -40,6 +40,11 @@ TEST_SFN_WAIT_SCALE ?= 0.2
 # (functions/orders/saga_test.go), installed into .local/npm once.
 ASL_VALIDATOR_VERSION := 4.0.0
 ASL_VALIDATOR := $(CURDIR)/.local/npm/node_modules/.bin/asl-validator
+# schemathesis (PyPI), installed into .venv (beside ministack) once; the
+# end-to-end package runs it against the stack's OpenAPI document
+# (tests/openapi_test.go TestSchemathesis).
+SCHEMATHESIS_VERSION := 4.32.5
+SCHEMATHESIS := $(CURDIR)/.venv/bin/st
 SCOPES       ?=
 # Seconds of `go test -fuzz` per Fuzz target in `make fuzz` and `make test`.
 FUZZTIME     ?= 3s
@@ -104,6 +109,8 @@ test: ## every test: format, vet, unit, integration (emulator), deploy, end-to-e
 	    SHOP_TERRAFORM_REPORT=$(TERRAFORM_REPORT) SHOP_TERRAFORM_ARTIFACTS=$(CURDIR)/build/local SHOP_TERRAFORM_OWN_EMULATOR=1 \
 	    SFN_WAIT_SCALE=$(TEST_SFN_WAIT_SCALE) SHOP_CHAOS_N=$(TEST_CHAOS_N) SHOP_CHAOS_REPORT=$(CHAOS_TEST_REPORT); \
 	  rm -f $(PRIVILEGE_REPORT) $(TERRAFORM_REPORT) $(EVENTS_REPORT) $(OBSERVABILITY_REPORT) $(CHAOS_TEST_REPORT); \
+	  test "$$($(CURDIR)/.venv/bin/python -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = $(SCHEMATHESIS_VERSION) || \
+	    $(CURDIR)/.venv/bin/pip install --disable-pip-version-check --quiet schemathesis==$(SCHEMATHESIS_VERSION); export SHOP_SCHEMATHESIS=$(SCHEMATHESIS); \
 	  if command -v npm >/dev/null 2>&1; then \
 	    test -x $(ASL_VALIDATOR) || npm install --silent --no-audit --no-fund --prefix $(CURDIR)/.local/npm asl-validator@$(ASL_VALIDATOR_VERSION); \
 	    export SHOP_ASL_VALIDATOR=$(ASL_VALIDATOR); \

@@ -7,6 +7,6 @@ import (
 )
 
 func TestIdentifierChecksMatchTheirExpressions(t *testing.T) {
-	identtest.SameAs(t, "validSKU", validSKU, `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	identtest.SameAs(t, "validSKU", validSKU, SKUPattern)
 	identtest.SameAs(t, "validOrderID", validOrderID, `^[A-Za-z0-9_-]{1,128}$`)
 }

@@ -65,6 +65,9 @@ func Files(root string) (map[string][]byte, error) {
 	if files[CatalogReadme], err = catalogReadme(set); err != nil {
 		return nil, err
 	}
+	if files[OpenAPIFile], err = openAPIDocument(set); err != nil {
+		return nil, err
+	}
 	return files, nil
 }
 

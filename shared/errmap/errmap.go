@@ -90,3 +90,24 @@ func (t Table) Validate() error {
 	}
 	return nil
 }
+
+// Statuses returns the HTTP status of each of errs, for the operation's
+// documentation (shared/apidoc). An error the table does not hold is a
+// programming error: it panics, naming it.
+func (t Table) Statuses(errs ...error) []int {
+	out := make([]int, 0, len(errs))
+	for _, err := range errs {
+		found := false
+		for _, e := range t {
+			if e.Err == err {
+				out = append(out, e.Status)
+				found = true
+				break
+			}
+		}
+		if !found {
+			panic(fmt.Sprintf("errmap: %v is not in the table", err))
+		}
+	}
+	return out
+}

@@ -60,3 +60,16 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestStatuses(t *testing.T) {
+	table := Table{{Err: errA, Status: 404, Detail: "x"}, {Err: errB, Status: 409, Detail: "y"}}
+	if got := table.Statuses(errB, errA); len(got) != 2 || got[0] != 409 || got[1] != 404 {
+		t.Fatalf("Statuses = %v", got)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("an error outside the table must panic")
+		}
+	}()
+	table.Statuses(New("Other", "other"))
+}

@@ -903,10 +903,11 @@ func rel(root, path string) string {
 }
 
 var (
-	identRE     = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
-	opRE        = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
-	envRE       = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-	pathRE      = regexp.MustCompile(`^(/([a-z0-9][a-z0-9-]*|\{[a-zA-Z][a-zA-Z0-9]*\}))+$`)
+	identRE = regexp.MustCompile(`^[a-z][a-z0-9]*$`)
+	opRE    = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+	envRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
+	// A literal segment may hold a dot (openapi.json), never lead with one.
+	pathRE      = regexp.MustCompile(`^(/([a-z0-9][a-z0-9.-]*|\{[a-zA-Z][a-zA-Z0-9]*\}))+$`)
 	pathParamRE = regexp.MustCompile(`\{[^}]*\}`)
 	scopeRE     = regexp.MustCompile(`^[a-z][a-z0-9]*:[a-z][a-z0-9-]*$`)
 

@@ -60,3 +60,13 @@ func MinorUnits(code string) (int, bool) {
 	}
 	return currencies[i].exponent, true
 }
+
+// Currencies returns the codes MinorUnits accepts, sorted (for the API's
+// documentation: shared/openapi).
+func Currencies() []string {
+	out := make([]string, len(currencies))
+	for i, c := range currencies {
+		out[i] = c.code
+	}
+	return out
+}

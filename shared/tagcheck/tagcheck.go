@@ -628,3 +628,25 @@ func isHTTPURL(s string) bool {
 	}
 	return u.Scheme == "http" || u.Scheme == "https"
 }
+
+// Rule is one tag of a validate tag, as Parse reads it.
+type Rule struct {
+	Name  string   // "max"
+	Param string   // "50"; "" for a tag without one (0x2C and 0x7C already read)
+	Words []string // oneof's words
+}
+
+// Parse reads a validate tag as a Checker does, with the same errors, for
+// code that describes the tags rather than checks them (the OpenAPI
+// generator, shared/openapi).
+func Parse(tag string) ([]Rule, error) {
+	rules, err := parse(tag)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Rule, len(rules))
+	for i, r := range rules {
+		out[i] = Rule{Name: r.name, Param: r.param, Words: r.words}
+	}
+	return out, nil
+}
