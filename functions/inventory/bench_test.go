@@ -3,8 +3,6 @@ package inventory
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,51 +44,26 @@ func BenchmarkHandlers(b *testing.B) {
 	}
 	const createBody = `{"sku":"SKU-0001","name":"Espresso cup","price":{"amount":1250,"currency":"EUR"},"stock":40}`
 
-	writeJSON := func(w http.ResponseWriter, status int, v any) {
-		body, _ := json.Marshal(v)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("ETag", strconv.Quote("3"))
-		w.WriteHeader(status)
-		_, _ = w.Write(body)
-	}
-	for _, bc := range []struct {
-		name, method, target, body string
-		h                          http.Handler
-		status                     int
-	}{
-		{"get/bare", "GET", "/v1/products/" + p.ID, "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, p)
-		}), http.StatusOK},
-		{"get/store", "GET", "/v1/products/" + p.ID, "", Get(st), http.StatusOK},
-		{"list/bare", "GET", "/v1/products?limit=20", "", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusOK, Page{Items: page})
-		}), http.StatusOK},
-		{"list/store", "GET", "/v1/products?limit=20", "", List(st), http.StatusOK},
-		{"create/bare", "POST", "/v1/products", createBody, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			var req CreateRequest
-			if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-				http.Error(w, "bad body", http.StatusBadRequest)
-				return
-			}
-			writeJSON(w, http.StatusCreated, Product{ID: p.ID, SKU: req.SKU, Name: req.Name, Price: req.Price, Available: req.Stock,
-				LowStockThreshold: DefaultLowStockThreshold, CreatedAt: now, UpdatedAt: now, Version: 1})
-		}), http.StatusCreated},
-		{"create/store", "POST", "/v1/products", createBody, Create(st), http.StatusCreated},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				r := httptest.NewRequest(bc.method, bc.target, strings.NewReader(bc.body))
-				if bc.body != "" {
-					r.Header.Set("Content-Type", "application/json")
+	const want = `"sku":"SKU-0001"`
+	dynamostub.Bench(b, dynamostub.Request{PathID: p.ID}, []dynamostub.Case{
+		{Name: "get/bare", Target: "/v1/products/" + p.ID, Status: http.StatusOK, Want: want,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { dynamostub.Bare(w, http.StatusOK, "3", p) })},
+		{Name: "get/store", Target: "/v1/products/" + p.ID, Status: http.StatusOK, Want: want, Handler: Get(st)},
+		{Name: "list/bare", Target: "/v1/products?limit=20", Status: http.StatusOK, Want: want,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				dynamostub.Bare(w, http.StatusOK, "3", Page{Items: page})
+			})},
+		{Name: "list/store", Target: "/v1/products?limit=20", Status: http.StatusOK, Want: want, Handler: List(st)},
+		{Name: "create/bare", Method: http.MethodPost, Target: "/v1/products", Body: createBody, Status: http.StatusCreated, Want: want,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var req CreateRequest
+				if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+					http.Error(w, "bad body", http.StatusBadRequest)
+					return
 				}
-				r.SetPathValue("id", p.ID)
-				rec := httptest.NewRecorder()
-				bc.h.ServeHTTP(rec, r)
-				if rec.Code != bc.status || !strings.Contains(rec.Body.String(), `"sku":"SKU-0001"`) {
-					b.Fatalf("status %d, body %s", rec.Code, rec.Body)
-				}
-			}
-		})
-	}
+				dynamostub.Bare(w, http.StatusCreated, "1", Product{ID: p.ID, SKU: req.SKU, Name: req.Name, Price: req.Price, Available: req.Stock,
+					LowStockThreshold: DefaultLowStockThreshold, CreatedAt: now, UpdatedAt: now, Version: 1})
+			})},
+		{Name: "create/store", Method: http.MethodPost, Target: "/v1/products", Body: createBody, Status: http.StatusCreated, Want: want, Handler: Create(st)},
+	})
 }

@@ -1,11 +1,8 @@
 package orders
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -39,31 +36,9 @@ func BenchmarkHandlers(b *testing.B) {
 	st := NewStore(srv.Client(), "orders")
 	caller := principal.Principal{Subject: o.UserID, Kind: principal.KindUser, Issuer: "shop-users"}
 
-	for _, bc := range []struct {
-		name string
-		h    http.Handler
-	}{
-		{"get/bare", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := json.Marshal(o)
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("ETag", strconv.Quote("2"))
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(body)
-		})},
-		{"get/store", Get(st)},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				r := httptest.NewRequest(http.MethodGet, "/v1/orders/"+o.ID, nil)
-				r = r.WithContext(principal.WithContext(r.Context(), caller))
-				r.SetPathValue("id", o.ID)
-				rec := httptest.NewRecorder()
-				bc.h.ServeHTTP(rec, r)
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"status":"CONFIRMED"`) {
-					b.Fatalf("status %d, body %s", rec.Code, rec.Body)
-				}
-			}
-		})
-	}
+	dynamostub.Bench(b, dynamostub.Request{PathID: o.ID, With: func(ctx context.Context) context.Context { return principal.WithContext(ctx, caller) }}, []dynamostub.Case{
+		{Name: "get/bare", Target: "/v1/orders/" + o.ID, Status: http.StatusOK, Want: `"status":"CONFIRMED"`,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { dynamostub.Bare(w, http.StatusOK, "2", o) })},
+		{Name: "get/store", Target: "/v1/orders/" + o.ID, Status: http.StatusOK, Want: `"status":"CONFIRMED"`, Handler: Get(st)},
+	})
 }

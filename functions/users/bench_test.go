@@ -1,11 +1,8 @@
 package users
 
 import (
-	"encoding/json"
+	"context"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -32,31 +29,9 @@ func BenchmarkHandlers(b *testing.B) {
 	st := NewStore(srv.Client(), "users")
 	caller := principal.Principal{Subject: u.ID, Kind: principal.KindUser, Issuer: "shop-users"}
 
-	for _, bc := range []struct {
-		name string
-		h    http.Handler
-	}{
-		{"get/bare", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := json.Marshal(u)
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("ETag", strconv.Quote("2"))
-			w.WriteHeader(http.StatusOK)
-			_, _ = w.Write(body)
-		})},
-		{"get/store", Get(st)},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				r := httptest.NewRequest(http.MethodGet, "/v1/users/"+u.ID, nil)
-				r = r.WithContext(principal.WithContext(r.Context(), caller))
-				r.SetPathValue("id", u.ID)
-				rec := httptest.NewRecorder()
-				bc.h.ServeHTTP(rec, r)
-				if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"email":"ada@example.com"`) {
-					b.Fatalf("status %d, body %s", rec.Code, rec.Body)
-				}
-			}
-		})
-	}
+	dynamostub.Bench(b, dynamostub.Request{PathID: u.ID, With: func(ctx context.Context) context.Context { return principal.WithContext(ctx, caller) }}, []dynamostub.Case{
+		{Name: "get/bare", Target: "/v1/users/" + u.ID, Status: http.StatusOK, Want: `"email":"ada@example.com"`,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { dynamostub.Bare(w, http.StatusOK, "2", u) })},
+		{Name: "get/store", Target: "/v1/users/" + u.ID, Status: http.StatusOK, Want: `"email":"ada@example.com"`, Handler: Get(st)},
+	})
 }
