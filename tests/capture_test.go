@@ -12,16 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
-	ebtypes "github.com/aws/aws-sdk-go-v2/service/eventbridge/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/shop-serverless/shop/events/explain"
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/metrics"
 	"github.com/shop-serverless/shop/shared/naming"
+	"github.com/shop-serverless/shop/tests/internal/buscapture"
 )
 
 // The capture: for the whole run, a rule of its own on the stack's bus
@@ -56,25 +54,14 @@ type cloudEvent struct {
 }
 
 type eventCapture struct {
-	sqs      *sqs.Client
-	eb       *eventbridge.Client
-	bus      string
-	rule     string
-	queueURL string
+	*buscapture.Capture
 
 	mu        sync.Mutex
-	messages  map[string]bool // SQS message ids recorded
 	delivered []delivery
-	failures  []string // deliveries that could not be read
-
-	stop chan struct{}
-	done chan struct{}
 }
 
 // capture is the run's capture; nil when the run drives no Lambda stack.
 var capture *eventCapture
-
-const captureTarget = "capture"
 
 // startCapture puts the capture on the stack's bus. The stack must be
 // deployed (the bus exists).
@@ -83,102 +70,30 @@ func startCapture(ctx context.Context) (*eventCapture, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &eventCapture{
-		sqs: sqs.NewFromConfig(cfg), eb: eventbridge.NewFromConfig(cfg),
-		bus:  naming.EventBus(prefix()),
-		rule: fmt.Sprintf("e2e-capture-%d", os.Getpid()),
-		stop: make(chan struct{}), done: make(chan struct{}),
-		messages: map[string]bool{},
-	}
-	q, err := c.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(c.rule)})
+	c := &eventCapture{}
+	c.Capture, err = buscapture.Start(ctx, sqs.NewFromConfig(cfg), eventbridge.NewFromConfig(cfg), naming.EventBus(prefix()),
+		fmt.Sprintf("e2e-capture-%d", os.Getpid()), "end-to-end tests: every event of the run, checked against the catalog", c.record)
 	if err != nil {
-		return nil, fmt.Errorf("capture queue: %w", err)
+		return nil, err
 	}
-	c.queueURL = aws.ToString(q.QueueUrl)
-	attrs, err := c.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return nil, fmt.Errorf("capture queue: %w", err)
-	}
-	queueARN := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
-	rule, err := c.eb.PutRule(ctx, &eventbridge.PutRuleInput{
-		Name: aws.String(c.rule), EventBusName: aws.String(c.bus),
-		// Every event: every source starts with "".
-		EventPattern: aws.String(`{"source":[{"prefix":""}]}`),
-		Description:  aws.String("end-to-end tests: every event of the run, checked against the catalog"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("capture rule on bus %s: %w", c.bus, err)
-	}
-	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sqs:SendMessage","Resource":%q,"Condition":{"ArnEquals":{"aws:SourceArn":%q}}}]}`,
-		queueARN, aws.ToString(rule.RuleArn))
-	if _, err := c.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: q.QueueUrl, Attributes: map[string]string{"Policy": policy}}); err != nil {
-		return nil, fmt.Errorf("capture queue policy: %w", err)
-	}
-	if _, err := c.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule: aws.String(c.rule), EventBusName: aws.String(c.bus),
-		Targets: []ebtypes.Target{{Id: aws.String(captureTarget), Arn: aws.String(queueARN)}},
-	}); err != nil {
-		return nil, fmt.Errorf("capture target: %w", err)
-	}
-	go c.drain()
 	return c, nil
 }
 
-// drain receives until stopped, then until the queue is empty.
-func (c *eventCapture) drain() {
-	defer close(c.done)
-	ctx := context.Background()
-	stopping := false
-	for {
-		select {
-		case <-c.stop:
-			stopping = true
-		default:
-		}
-		wait := int32(1)
-		// A short visibility: the emulator under load now and then takes a
-		// receive and loses its answer; those messages come back soon.
-		out, err := c.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(c.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: wait, VisibilityTimeout: 5})
-		if err != nil {
-			c.mu.Lock()
-			c.failures = append(c.failures, "receive: "+err.Error())
-			c.mu.Unlock()
-			time.Sleep(time.Second)
-			continue
-		}
-		for _, m := range out.Messages {
-			c.record(aws.ToString(m.MessageId), aws.ToString(m.Body))
-			_, _ = c.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: m.ReceiptHandle})
-		}
-		if stopping && len(out.Messages) == 0 {
-			return
-		}
-	}
-}
-
-// record keeps a delivery, once per SQS message (a message received again
-// after a lost answer is the same delivery).
-func (c *eventCapture) record(messageID, body string) {
-	c.mu.Lock()
-	if c.messages[messageID] {
-		c.mu.Unlock()
-		return
-	}
-	c.messages[messageID] = true
-	c.mu.Unlock()
+// record keeps a delivery.
+func (c *eventCapture) record(body string) error {
 	var d delivery
 	err := json.Unmarshal([]byte(body), &d)
 	if err == nil {
 		err = json.Unmarshal(d.Detail, &d.Event)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	if err != nil {
-		c.failures = append(c.failures, fmt.Sprintf("undecodable delivery %.200s: %v", body, err))
-		return
+		return err
 	}
 	d.At = time.Now()
+	c.mu.Lock()
 	c.delivered = append(c.delivered, d)
+	c.mu.Unlock()
+	return nil
 }
 
 // matching returns the deliveries match accepts, and how many distinct
@@ -243,21 +158,20 @@ func (c *eventCapture) finish() bool {
 // check removes the capture and writes its verdict to report: the summary
 // line first, then every event that broke the catalog.
 func (c *eventCapture) check(report *strings.Builder) bool {
-	close(c.stop)
-	<-c.done
 	ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
 	defer cancel()
-	_, _ = c.eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(c.rule), EventBusName: aws.String(c.bus), Ids: []string{captureTarget}})
-	_, _ = c.eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(c.rule), EventBusName: aws.String(c.bus)})
-	_, _ = c.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(c.queueURL)})
+	c.Close(ctx)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ok := len(c.failures) == 0
 	var problems []string
-	for _, f := range c.failures {
+	for _, f := range c.Failures() {
 		problems = append(problems, "events: "+f)
 	}
+	for _, f := range c.ReceiveErrors() {
+		problems = append(problems, "events: receive: "+f)
+	}
+	ok := len(problems) == 0
 	perType := map[string]int{}
 	replayed := 0
 	for _, d := range c.delivered {

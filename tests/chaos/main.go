@@ -86,9 +86,14 @@ func run(o options) int {
 	fmt.Printf("chaos: %d orders over %d units of %d products, %d users, seed %d, against %s\n", o.n, o.units, o.products, o.users, o.seed, api)
 	snap, err := r.drive(ctx)
 	r.cleanup()
-	c.close(context.Background())
+	c.Close(context.Background())
 	if err != nil {
 		return fail(err)
+	}
+	// An event the capture could not read would show only as a missing
+	// event; say what it was instead.
+	if failures := c.Failures(); len(failures) > 0 {
+		return fail(fmt.Errorf("the event capture could not read %d deliveries: %s", len(failures), strings.Join(failures, "; ")))
 	}
 	violations := Check(snap)
 	var out strings.Builder

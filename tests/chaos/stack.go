@@ -21,13 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
-	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/shop-serverless/shop/shared/awsconfig"
 	"github.com/shop-serverless/shop/shared/naming"
 	"github.com/shop-serverless/shop/shared/servicetoken"
 	"github.com/shop-serverless/shop/shared/servicetoken/keystore"
 	"github.com/shop-serverless/shop/tests/internal/apicall"
+	"github.com/shop-serverless/shop/tests/internal/buscapture"
 )
 
 // stack is the deployed local stack the run drives: its API over HTTP, and
@@ -148,22 +148,15 @@ func (s *stack) callRetrying(ctx context.Context, budget time.Duration, method, 
 
 func bearer(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
 
-// capture is a rule of the run's own on the stack's bus that sends every
-// event to a queue of its own, drained into memory (as the end-to-end
-// tests' capture, tests/capture_test.go). Named chaos-capture-*, outside
-// the stack's prefix, so the deployer's prune leaves it alone; close
-// removes it.
+// capture is every event of the run, from a rule of its own on the
+// stack's bus (tests/internal/buscapture, as the end-to-end tests' capture).
+// Named chaos-capture-*, outside the stack's prefix, so the deployer's
+// prune leaves it alone; Close removes it.
 type capture struct {
-	s        *stack
-	rule     string
-	queueURL string
+	*buscapture.Capture
 
-	mu       sync.Mutex
-	messages map[string]bool
-	events   []captured
-	failures []string
-
-	stop, done chan struct{}
+	mu     sync.Mutex
+	events []captured
 }
 
 type captured struct {
@@ -174,66 +167,14 @@ type captured struct {
 }
 
 func (s *stack) startCapture(ctx context.Context) (*capture, error) {
-	c := &capture{s: s, rule: fmt.Sprintf("chaos-capture-%d", os.Getpid()), messages: map[string]bool{}, stop: make(chan struct{}), done: make(chan struct{})}
-	q, err := s.sqs.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String(c.rule)})
+	c := &capture{}
+	var err error
+	c.Capture, err = buscapture.Start(ctx, s.sqs, s.eb, naming.EventBus(s.prefix), fmt.Sprintf("chaos-capture-%d", os.Getpid()),
+		"make chaos: every event of the run, for the invariant checker", c.record)
 	if err != nil {
-		return nil, fmt.Errorf("capture queue: %w", err)
+		return nil, err
 	}
-	c.queueURL = aws.ToString(q.QueueUrl)
-	attrs, err := s.sqs.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{QueueUrl: q.QueueUrl, AttributeNames: []sqstypes.QueueAttributeName{sqstypes.QueueAttributeNameQueueArn}})
-	if err != nil {
-		return nil, fmt.Errorf("capture queue: %w", err)
-	}
-	arn := attrs.Attributes[string(sqstypes.QueueAttributeNameQueueArn)]
-	bus := naming.EventBus(s.prefix)
-	rule, err := s.eb.PutRule(ctx, &eventbridge.PutRuleInput{
-		Name: aws.String(c.rule), EventBusName: aws.String(bus), EventPattern: aws.String(`{"source":[{"prefix":""}]}`),
-		Description: aws.String("make chaos: every event of the run, for the invariant checker"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("capture rule: %w", err)
-	}
-	policy := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"events.amazonaws.com"},"Action":"sqs:SendMessage","Resource":%q,"Condition":{"ArnEquals":{"aws:SourceArn":%q}}}]}`,
-		arn, aws.ToString(rule.RuleArn))
-	if _, err := s.sqs.SetQueueAttributes(ctx, &sqs.SetQueueAttributesInput{QueueUrl: q.QueueUrl, Attributes: map[string]string{"Policy": policy}}); err != nil {
-		return nil, fmt.Errorf("capture queue policy: %w", err)
-	}
-	if _, err := s.eb.PutTargets(ctx, &eventbridge.PutTargetsInput{
-		Rule: aws.String(c.rule), EventBusName: aws.String(bus),
-		Targets: []ebtypes.Target{{Id: aws.String("capture"), Arn: aws.String(arn)}},
-	}); err != nil {
-		return nil, fmt.Errorf("capture target: %w", err)
-	}
-	go c.drain()
 	return c, nil
-}
-
-func (c *capture) drain() {
-	defer close(c.done)
-	ctx := context.Background()
-	stopping := false
-	for {
-		select {
-		case <-c.stop:
-			stopping = true
-		default:
-		}
-		out, err := c.s.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(c.queueURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1, VisibilityTimeout: 5})
-		if err != nil {
-			c.mu.Lock()
-			c.failures = append(c.failures, err.Error())
-			c.mu.Unlock()
-			time.Sleep(time.Second)
-			continue
-		}
-		for _, m := range out.Messages {
-			c.record(aws.ToString(m.MessageId), aws.ToString(m.Body))
-			_, _ = c.s.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(c.queueURL), ReceiptHandle: m.ReceiptHandle})
-		}
-		if stopping && len(out.Messages) == 0 {
-			return
-		}
-	}
 }
 
 // delivery is an event as EventBridge delivered it to a queue.
@@ -260,35 +201,21 @@ func decodeDelivery(body string) (delivery, cloudEvent, error) {
 	return d, e, err
 }
 
-func (c *capture) record(messageID, body string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.messages[messageID] {
-		return
-	}
-	c.messages[messageID] = true
+func (c *capture) record(body string) error {
 	d, e, err := decodeDelivery(body)
 	if err != nil {
-		c.failures = append(c.failures, fmt.Sprintf("undecodable delivery %.200s: %v", body, err))
-		return
+		return err
 	}
+	c.mu.Lock()
 	c.events = append(c.events, captured{Event: Event(e), Detail: string(d.Detail), Source: d.Source, Replay: d.ReplayName != ""})
+	c.mu.Unlock()
+	return nil
 }
 
 func (c *capture) snapshot() []captured {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]captured(nil), c.events...)
-}
-
-// close stops the drain and removes the rule and the queue.
-func (c *capture) close(ctx context.Context) {
-	close(c.stop)
-	<-c.done
-	bus := naming.EventBus(c.s.prefix)
-	_, _ = c.s.eb.RemoveTargets(ctx, &eventbridge.RemoveTargetsInput{Rule: aws.String(c.rule), EventBusName: aws.String(bus), Ids: []string{"capture"}})
-	_, _ = c.s.eb.DeleteRule(ctx, &eventbridge.DeleteRuleInput{Name: aws.String(c.rule), EventBusName: aws.String(bus)})
-	_, _ = c.s.sqs.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(c.queueURL)})
 }
 
 // putEvents puts structured CloudEvents on the bus, as a system with IAM
